@@ -1,0 +1,1 @@
+"""Widgets and page plumbing shared by several pages."""

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""CVMS: the app (NiceGUI) and its small admin CLI.
+
+    python main.py serve [--demo]     start the app (default command)
+    python main.py init-db            create or upgrade the database schema
+    python main.py seed-demo          add the demo data to an empty database
+    python main.py create-user --email E --role R [--location CODE] [--password-stdin]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import sys
+
+from fastapi.responses import JSONResponse
+from nicegui import app, background_tasks, ui
+from nicegui.storage import Storage
+
+from services import db, demo, mail
+from services.settings import get_settings
+
+PAGE_MODULES = ['pages.login', 'pages.home', 'pages.account', 'pages.admin']
+
+log = logging.getLogger('cvms')
+
+
+def build_app() -> None:
+    """Register pages, API routes and start-up jobs (runs again for every simulated test user)."""
+    settings = get_settings()
+    if settings.redis_url:
+        Storage.redis_url = settings.redis_url  # several app instances share user storage
+    for name in PAGE_MODULES:
+        importlib.import_module(name)
+
+    @app.get('/healthz')
+    def healthz() -> JSONResponse:
+        ok = db.ping()
+        return JSONResponse({'status': 'ok' if ok else 'database unreachable'}, status_code=200 if ok else 503)
+
+    stop = asyncio.Event()
+
+    def start_jobs() -> None:
+        stop.clear()
+        background_tasks.create(mail.run_sender(stop), name='mail sender')
+
+    app.on_startup(start_jobs)
+    app.on_shutdown(stop.set)
+
+
+def run_server(*, demo_data: bool) -> None:
+    settings = get_settings()
+    db.migrate()
+    if demo_data and demo.database_is_empty():
+        _print_logins(demo.seed_demo())
+    build_app()
+    ui.run(host=settings.host, port=settings.port, title='CVMS', reload=False, show=False,
+           storage_secret=settings.resolved_storage_secret, favicon='💉',
+           session_middleware_kwargs={'same_site': 'lax', 'https_only': settings.uses_https})
+
+
+def _print_logins(logins: list[tuple[str, str, str]]) -> None:
+    print('Demo data created. Log in at', get_settings().base_url, 'with:')
+    for email, role, password in logins:
+        print(f'  {role:<20} {email:<36} {password}')
+
+
+def cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog='main.py', description='CVMS vaccine management system')
+    commands = parser.add_subparsers(dest='command')
+    serve = commands.add_parser('serve', help='start the app (default)')
+    serve.add_argument('--demo', action='store_true', help='seed demo data into an empty database')
+    commands.add_parser('init-db', help='create or upgrade the database schema')
+    commands.add_parser('seed-demo', help='add demo data (only into an empty database)')
+    create = commands.add_parser('create-user', help='create a user account')
+    create.add_argument('--email', required=True)
+    create.add_argument('--role', required=True, help='state_admin, location_manager, healthcare_provider, '
+                                                      'employer or recipient')
+    create.add_argument('--name', default='')
+    create.add_argument('--location', help='location code (location managers and healthcare providers)')
+    create.add_argument('--organization-id', type=int)
+    create.add_argument('--password-stdin', action='store_true',
+                        help='read the password from standard input instead of emailing a set-password link')
+    for register in CLI_EXTENSIONS:
+        register(commands)
+    args = parser.parse_args(argv)
+
+    command = args.command or 'serve'
+    if command == 'serve':
+        run_server(demo_data=getattr(args, 'demo', False))
+        return 0
+    db.migrate()
+    if command == 'init-db':
+        print('Database is up to date.')
+        return 0
+    if command == 'seed-demo':
+        if not demo.database_is_empty():
+            print('The database already holds data; demo data is only added to an empty database.', file=sys.stderr)
+            return 1
+        _print_logins(demo.seed_demo())
+        return 0
+    if command == 'create-user':
+        return _create_user(args)
+    return args.handler(args)
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from services.accounts import create_user
+    from services.errors import ServiceError
+
+    password = sys.stdin.readline().rstrip('\n') if args.password_stdin else None
+    try:
+        with db.session_scope() as session:
+            user = create_user(session, email=args.email, role=args.role, full_name=args.name,
+                               location_code=args.location, organization_id=args.organization_id, password=password)
+            print(f'Created {user.role} {user.email} (id {user.id}).'
+                  + ('' if password else ' A welcome email with a set-password link is in the outbox.'))
+    except ServiceError as error:
+        print(f'Error: {error}', file=sys.stderr)
+        return 2
+    return 0
+
+
+# Other modules add subcommands here: each is a function taking the subparsers object and
+# setting `handler` (a function of the parsed args returning an exit code) on its parser.
+CLI_EXTENSIONS: list = []
+
+if __name__ in {'__main__', '__mp_main__'}:
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    if os.environ.get('NICEGUI_USER_SIMULATION'):  # pytest's `user` fixture runs this file
+        build_app()
+        ui.run(storage_secret=get_settings().resolved_storage_secret)
+    else:
+        sys.exit(cli(sys.argv[1:]))

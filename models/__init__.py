@@ -1,0 +1,18 @@
+"""SQLModel tables and their Create/Public shapes. Importing this package registers every table."""
+from .audit import AuditEvent, AuditEventPublic
+from .auth import AuthSession, LoginThrottle, PasswordToken
+from .base import EnrollmentStatus, OrganizationKind, RecipientSource, Role, utcnow
+from .location import Location, LocationCreate, LocationPublic
+from .organization import Organization, OrganizationCreate, OrganizationPublic
+from .outbox import OutboxAttachment, OutboxMessage, OutboxMessagePublic
+from .portal_account import PortalAccount, PortalAccountPublic
+from .recipient import Recipient, RecipientCreate, RecipientPublic
+from .user import User, UserCreate, UserPublic
+
+__all__ = [
+    'AuditEvent', 'AuditEventPublic', 'AuthSession', 'EnrollmentStatus', 'Location', 'LocationCreate',
+    'LocationPublic', 'LoginThrottle', 'Organization', 'OrganizationCreate', 'OrganizationKind',
+    'OrganizationPublic', 'OutboxAttachment', 'OutboxMessage', 'OutboxMessagePublic', 'PasswordToken',
+    'PortalAccount', 'PortalAccountPublic', 'Recipient', 'RecipientCreate', 'RecipientPublic', 'RecipientSource',
+    'Role', 'User', 'UserCreate', 'UserPublic', 'utcnow',
+]

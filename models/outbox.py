@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+from .base import utcnow
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An email written in the same transaction as the change that causes it; the sender delivers it later."""
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    to_addr: str = Field(max_length=254, index=True)
+    subject: str = Field(max_length=300)
+    body_text: str = Field(sa_type=Text)
+    body_html: str | None = Field(default=None, sa_type=Text)
+    # Guards against the same logical message being queued twice (e.g. a resumed import job).
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    status: str = Field(default='pending', max_length=16, index=True)  # pending | sending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    last_error: str | None = Field(default=None, max_length=1000)
+    sent_at: datetime | None = None
+
+
+class OutboxAttachment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key='outboxmessage.id', index=True)
+    filename: str = Field(max_length=200)
+    content_type: str = Field(default='text/csv', max_length=100)
+    data: bytes = Field(sa_type=LargeBinary)
+
+
+class OutboxMessagePublic(SQLModel):
+    id: int
+    created_at: datetime
+    to_addr: str
+    subject: str
+    body_text: str
+    status: str
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+    attachment_names: list[str] = []

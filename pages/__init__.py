@@ -1,0 +1,1 @@
+"""One module per screen or route group. Importing a module registers its routes."""

@@ -1,0 +1,126 @@
+"""Log-in, log-out, forgot password and the emailed set-password link."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.responses import RedirectResponse
+from nicegui import run, ui
+
+from components.guard import client_ip, current_principal, sign_in, sign_out
+from services import auth
+from services.errors import ServiceError
+from services.passwords import MIN_LENGTH
+
+CSS_FILE = Path(__file__).resolve().parent.parent / 'assets' / 'app.css'
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so a crafted link cannot send people elsewhere after log-in."""
+    if target and target.startswith('/') and not target.startswith('//'):
+        return target
+    return '/'
+
+
+def _auth_card(title: str):  # noqa: ANN202
+    ui.add_css(CSS_FILE)
+    ui.query('body').classes('bg-slate-100')
+    with ui.column().classes('w-full items-center p-4'):
+        ui.label('Vaccine Management System').classes('text-2xl font-bold text-[#1f4e79] mt-8')
+        card = ui.card().classes('cvms-auth-card p-6 gap-3')
+        with card:
+            ui.label(title).classes('text-xl font-semibold').props('role=heading aria-level=1')
+    return card
+
+
+@ui.page('/login', title='Log in · CVMS')
+def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A002 - the query parameter's name
+    if current_principal() is not None:
+        return RedirectResponse(_safe_next(next))
+    with _auth_card('Log in'):
+        email = ui.input('Email').props('type=email autocomplete=username autofocus').classes('w-full')
+        password = ui.input('Password', password=True, password_toggle_button=True) \
+            .props('autocomplete=current-password').classes('w-full')
+        message = ui.label('').classes('text-red-700').props('role=alert')
+        message.set_visibility(False)
+
+        async def try_login() -> None:
+            if not email.value.strip() or not password.value:
+                message.set_text('Enter your email and password.')
+                message.set_visibility(True)
+                return
+            button.disable()
+            try:
+                result = await run.io_bound(auth.login, email.value, password.value, client_ip=client_ip())
+            except auth.LoginRefused as refusal:
+                message.set_text(str(refusal))
+                message.set_visibility(True)
+                password.value = ''
+                return
+            finally:
+                button.enable()
+            sign_in(result.token)
+            ui.navigate.to(_safe_next(next))
+
+        password.on('keydown.enter', try_login)
+        button = ui.button('Log in', on_click=try_login).classes('w-full')
+        ui.link('Forgot password?', '/forgot-password')
+    return None
+
+
+@ui.page('/logout')
+def logout_page() -> RedirectResponse:
+    sign_out()
+    return RedirectResponse('/login')
+
+
+@ui.page('/forgot-password', title='Forgot password · CVMS')
+def forgot_password_page() -> None:
+    with _auth_card('Forgot password'):
+        ui.label('Enter the email address of your account. We will email you a link to choose a new password.')
+        email = ui.input('Email').props('type=email autocomplete=username').classes('w-full')
+        done = ui.label('').classes('text-green-800').props('role=status')
+
+        async def send() -> None:
+            if '@' not in email.value:
+                done.set_text('Enter the email address of your account.')
+                return
+            await run.io_bound(auth.request_password_reset, email.value, client_ip=client_ip())
+            # The same answer whether or not the account exists: the page must not reveal who has one.
+            done.set_text('If an account exists for this address, an email with a reset link is on its way. '
+                          'The link works for 1 hour.')
+
+        ui.button('Send reset link', on_click=send).classes('w-full')
+        ui.link('Back to log in', '/login')
+
+
+@ui.page('/set-password/{token}', title='Set password · CVMS')
+def set_password_page(token: str) -> None:
+    with _auth_card('Set your password'):
+        try:
+            _purpose, email = auth.check_token(token)
+        except auth.TokenInvalid as invalid:
+            ui.label(str(invalid)).classes('text-red-700').props('role=alert')
+            ui.link('Forgot password?', '/forgot-password')
+            return
+        ui.label(f'Username: {email}').classes('font-medium')
+        ui.label(f'Choose a password of at least {MIN_LENGTH} characters. Do not use your email address or a '
+                 'common password.').classes('text-sm')
+        first = ui.input('New password', password=True, password_toggle_button=True) \
+            .props('autocomplete=new-password').classes('w-full')
+        second = ui.input('Repeat new password', password=True).props('autocomplete=new-password').classes('w-full')
+        message = ui.label('').classes('text-red-700').props('role=alert')
+
+        async def save() -> None:
+            if first.value != second.value:
+                message.set_text('The two passwords are not the same.')
+                return
+            try:
+                result = await run.io_bound(auth.set_password_with_token, token, first.value, client_ip=client_ip())
+            except ServiceError as error:
+                message.set_text(str(error))
+                return
+            sign_in(result.token)
+            ui.notify('Your password is set. Welcome!', type='positive')
+            ui.navigate.to('/')
+
+        ui.button('Set password', on_click=save).classes('w-full')

@@ -1,0 +1,1 @@
+"""Domain logic: validation, permissions, accounts, mail, imports. No NiceGUI imports here."""

@@ -1,0 +1,52 @@
+"""Figures each role's Home shows."""
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from models import Location, Organization, OutboxMessage, PortalAccount, Recipient, RecipientPublic, User
+
+from .db import session_scope
+from .permissions import Action, require
+from .principal import Principal
+
+
+def admin_summary(principal: Principal) -> dict[str, int]:
+    require(principal, Action.VIEW_ALL_LOCATIONS)
+    with session_scope() as session:
+        def count(model, *where) -> int:  # noqa: ANN001
+            query = select(func.count()).select_from(model)
+            for condition in where:
+                query = query.where(condition)
+            return session.exec(query).one()
+        return {
+            'Organizations': count(Organization),
+            'Pending enrollments': count(Organization, col(Organization.enrollment_status) == 'pending'),
+            'Locations': count(Location),
+            'Users': count(User),
+            'Recipients': count(Recipient),
+            'Emails waiting in the outbox': count(OutboxMessage, col(OutboxMessage.status) == 'pending'),
+        }
+
+
+def employer_summary(principal: Principal) -> dict[str, int]:
+    """Invitations of the employer's organization: how many were invited, how many set up their login."""
+    require(principal, Action.VIEW_INVITATIONS)
+    with session_scope() as session:
+        invited = session.exec(select(func.count()).select_from(Recipient)
+                               .where(Recipient.organization_id == principal.organization_id)).one()
+        registered = session.exec(
+            select(func.count()).select_from(Recipient)
+            .join(PortalAccount, col(PortalAccount.id) == col(Recipient.portal_account_id))
+            .join(User, col(User.id) == col(PortalAccount.user_id))
+            .where(Recipient.organization_id == principal.organization_id)
+            .where(col(User.password_hash).is_not(None))).one()
+        return {'Invited': invited, 'Registered': registered}
+
+
+def household(principal: Principal) -> list[RecipientPublic]:
+    require(principal, Action.USE_PORTAL)
+    with session_scope() as session:
+        people = session.exec(select(Recipient).where(Recipient.portal_account_id == principal.portal_account_id)
+                              .order_by(Recipient.id)).all()
+        return [RecipientPublic.model_validate(p, from_attributes=True) for p in people]

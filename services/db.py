@@ -1,0 +1,103 @@
+"""Engine, short unit-of-work sessions, and schema migrations (Alembic) for SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event, text
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, create_engine
+
+import models  # noqa: F401 - registers every table on SQLModel.metadata
+
+from .settings import get_settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / 'migrations'
+
+_engines: dict[str, Engine] = {}  # one pool per database URL for the whole process
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+    cursor = dbapi_connection.cursor()
+    cursor.execute('PRAGMA journal_mode=WAL')  # readers never wait for the writer
+    cursor.execute('PRAGMA foreign_keys=ON')
+    cursor.execute('PRAGMA synchronous=NORMAL')  # safe with WAL, far fewer fsyncs
+    cursor.execute('PRAGMA busy_timeout=10000')
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith('sqlite'):
+        kwargs: dict = {'connect_args': {'check_same_thread': False, 'timeout': 10}}
+        if url in ('sqlite://', 'sqlite:///:memory:'):
+            kwargs['poolclass'] = StaticPool
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, 'connect', _sqlite_pragmas)
+        # pysqlite's own BEGIN handling defers locks; take the write lock at BEGIN so
+        # read-then-write units of work (stock checks, duplicate checks) serialize cleanly.
+        event.listen(engine, 'begin', lambda conn: conn.exec_driver_sql('BEGIN IMMEDIATE'))
+
+        @event.listens_for(engine, 'connect')
+        def _no_implicit_begin(dbapi_connection, _record) -> None:  # noqa: ANN001
+            dbapi_connection.isolation_level = None
+        return engine
+    if url.startswith('postgresql://'):
+        url = 'postgresql+psycopg://' + url.removeprefix('postgresql://')
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    url = url or get_settings().resolved_database_url
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
+def dispose_engines() -> None:
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """One short unit of work: commits on success, rolls back on any error."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def is_postgres() -> bool:
+    return get_engine().dialect.name == 'postgresql'
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option('script_location', str(MIGRATIONS_DIR))
+    config.set_main_option('sqlalchemy.url', (url or get_settings().resolved_database_url).replace('%', '%%'))
+    return config
+
+
+def migrate(url: str | None = None) -> None:
+    """Bring the schema up to date in place (every pending migration, on every branch)."""
+    engine = get_engine(url)
+    with engine.begin() as connection:
+        config = alembic_config(url)
+        config.attributes['connection'] = connection
+        command.upgrade(config, 'heads')
+
+
+def ping() -> bool:
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text('SELECT 1'))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False

@@ -1,0 +1,80 @@
+"""Configuration from CVMS_* environment variables (one place, read by app, CLI and jobs)."""
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix='CVMS_', env_file='.env', extra='ignore')
+
+    data_dir: Path = Path('data')
+    database_url: str = ''  # default: SQLite file under data_dir
+    port: int = 8080
+    host: str = '0.0.0.0'  # noqa: S104 - a server is meant to be reachable
+    base_url: str = 'http://localhost:8080'
+    storage_secret: str = ''
+    redis_url: str = ''  # set to share NiceGUI storage between several app instances
+
+    smtp_host: str = ''
+    smtp_port: int = 25
+    smtp_username: str = ''
+    smtp_password: str = ''
+    smtp_tls: bool = False
+    mail_from: str = 'Vaccine Management System <no-reply@cvms.example.org>'
+    mail_rate_per_second: float = 0.0  # 0 = no cap; real providers have quotas
+
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    login_slow_after: int = 3  # failures before each attempt is slowed
+    login_lock_after: int = 5  # failures before the account / client is locked
+    login_lock_minutes: int = 15
+
+    # Real argon2 always; tests and the demo may lower its cost.
+    argon2_memory_kib: int = 65536
+    argon2_time_cost: int = 3
+
+    bulk_max_rows: int = 100_000
+    bulk_max_file_mb: int = 50
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f'sqlite:///{(self.data_dir / "cvms.sqlite3").resolve()}'
+
+    @property
+    def resolved_storage_secret(self) -> str:
+        """The configured secret, or one generated once and kept in the data folder."""
+        if self.storage_secret:
+            return self.storage_secret
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / 'storage_secret'
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def uses_https(self) -> bool:
+        return self.base_url.startswith('https://')
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the CLI change environment variables)."""
+    get_settings.cache_clear()
+
+

@@ -1,0 +1,146 @@
+"""Shared fixtures: a real database per backend (SQLite file, and PostgreSQL when CVMS_TEST_POSTGRES_URL is
+set), a real SMTP server (aiosmtpd) on 127.0.0.1, and the demo data."""
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+# Before anything reads settings: a private data folder, cheap (still real) argon2, no SMTP unless a test starts one.
+_DATA_DIR = Path(tempfile.mkdtemp(prefix='cvms-test-'))
+os.environ.update({
+    'CVMS_DATA_DIR': str(_DATA_DIR),
+    'CVMS_ARGON2_MEMORY_KIB': '8192',
+    'CVMS_ARGON2_TIME_COST': '1',
+    'CVMS_BASE_URL': 'http://cvms.test',
+    'CVMS_SMTP_HOST': '',
+    'CVMS_STORAGE_SECRET': 'test-secret-' + uuid.uuid4().hex,
+})
+os.environ.pop('CVMS_DATABASE_URL', None)
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlmodel import SQLModel  # noqa: E402
+
+from services import db as db_module  # noqa: E402
+from services.settings import reset_settings  # noqa: E402
+
+POSTGRES_URL = os.environ.get('CVMS_TEST_POSTGRES_URL', '')
+BACKENDS = ['sqlite', 'postgres']
+
+
+def _pg_admin_url() -> str:
+    url = POSTGRES_URL
+    return 'postgresql+psycopg://' + url.split('://', 1)[1] if url.startswith('postgresql://') else url
+
+
+@pytest.fixture(scope='session')
+def database_urls() -> Iterator[dict[str, str]]:
+    """One fresh, migrated database per backend for this test run (parallel runs never share one)."""
+    urls = {'sqlite': f'sqlite:///{_DATA_DIR / "test.sqlite3"}'}
+    created_pg = None
+    if POSTGRES_URL:
+        name = f'cvms_test_{uuid.uuid4().hex[:12]}'
+        admin = create_engine(_pg_admin_url(), isolation_level='AUTOCOMMIT')
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE {name}'))
+        created_pg = name
+        base, _, _ = _pg_admin_url().rpartition('/')
+        urls['postgres'] = f'{base}/{name}'
+    for url in urls.values():
+        db_module.migrate(url)
+    yield urls
+    db_module.dispose_engines()
+    if created_pg:
+        admin = create_engine(_pg_admin_url(), isolation_level='AUTOCOMMIT')
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS {created_pg} WITH (FORCE)'))
+        admin.dispose()
+
+
+def _empty_all_tables(url: str) -> None:
+    engine = db_module.get_engine(url)
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == 'postgresql':
+            conn.execute(text('TRUNCATE ' + ', '.join(f'"{t}"' for t in tables) + ' RESTART IDENTITY CASCADE'))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> Iterator[str]:
+    """The database for one test, emptied first; runs the test once on SQLite and once on PostgreSQL."""
+    backend = request.param
+    if backend not in database_urls:
+        pytest.skip('PostgreSQL tests need CVMS_TEST_POSTGRES_URL')
+    url = database_urls[backend]
+    os.environ['CVMS_DATABASE_URL'] = url
+    reset_settings()
+    _empty_all_tables(url)
+    yield backend
+    os.environ.pop('CVMS_DATABASE_URL', None)
+    reset_settings()
+
+
+@pytest.fixture
+def demo(db: str) -> list[tuple[str, str, str]]:
+    from services.demo import seed_demo
+    return seed_demo()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives; it can be stopped and started."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[EmailMessage] = []
+        self._controller = None
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802 - aiosmtpd's hook name
+        self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
+        return '250 OK'
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+        self._controller = Controller(self, hostname='127.0.0.1', port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m['To'] == address]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    os.environ.update({'CVMS_SMTP_HOST': '127.0.0.1', 'CVMS_SMTP_PORT': str(server.port)})
+    reset_settings()
+    yield server
+    server.stop()
+    os.environ['CVMS_SMTP_HOST'] = ''
+    reset_settings()
+
+
+def body_of(message: EmailMessage) -> str:
+    """The plain-text body of a received email."""
+    part = message.get_body(preferencelist=('plain',))
+    return part.get_content() if part is not None else ''

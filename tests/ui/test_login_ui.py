@@ -1,0 +1,33 @@
+"""Logging in by role through the simulated browser (NiceGUI's `user` fixture)."""
+from __future__ import annotations
+
+import pytest
+from nicegui.testing import User
+
+from tests.helpers import log_in
+
+NAV_BY_ROLE = {
+    'manager@demo.cvms.example.org': ['Home', 'Recipient Check-In', "Today's Appointments", 'Appointment Walk-In'],
+    'provider@demo.cvms.example.org': ['Home', 'Recipient Check-In', "Today's Appointments", 'Appointment Walk-In'],
+    'admin@demo.cvms.example.org': ['Home', 'Organizations', 'Recipients'],
+    'employer@demo.cvms.example.org': ['Home', 'Invited'],
+    'recipient@demo.cvms.example.org': ['Your household', 'Grace Wilms'],
+}
+
+
+@pytest.mark.parametrize('email', list(NAV_BY_ROLE))
+async def test_each_demo_role_lands_on_its_dashboard(demo, user: User, email: str) -> None:
+    await log_in(user, email)
+    for text in NAV_BY_ROLE[email]:
+        await user.should_see(text)
+
+
+async def test_wrong_password_is_refused_with_a_clear_message(demo, user: User) -> None:
+    await log_in(user, 'manager@demo.cvms.example.org', 'not the password at all', expect_success=False)
+    await user.should_see('Incorrect email or password.', retries=100)
+    await user.should_not_see("Today's Appointments")
+
+
+async def test_pages_need_a_login(demo, user: User) -> None:
+    await user.open('/')
+    await user.should_see('Log in')
