@@ -13,16 +13,16 @@ import asyncio
 import importlib
 import logging
 import os
+import pkgutil
 import sys
 
 from fastapi.responses import JSONResponse
 from nicegui import app, background_tasks, ui
 from nicegui.storage import Storage
 
+import pages
 from services import db, demo, mail
 from services.settings import get_settings
-
-PAGE_MODULES = ['pages.login', 'pages.home', 'pages.account', 'pages.admin']
 
 log = logging.getLogger('cvms')
 
@@ -32,8 +32,8 @@ def build_app() -> None:
     settings = get_settings()
     if settings.redis_url:
         Storage.redis_url = settings.redis_url  # several app instances share user storage
-    for name in PAGE_MODULES:
-        importlib.import_module(name)
+    for module in pkgutil.iter_modules(pages.__path__):  # every screen module registers its own routes
+        importlib.import_module(f'pages.{module.name}')
 
     @app.get('/healthz')
     def healthz() -> JSONResponse:

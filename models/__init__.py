@@ -1,4 +1,8 @@
-"""SQLModel tables and their Create/Public shapes. Importing this package registers every table."""
+"""SQLModel tables and their Create/Public shapes. Importing this package registers every table:
+each module of this package is imported, so a new table module needs no line here."""
+import importlib as _importlib
+import pkgutil as _pkgutil
+
 from .audit import AuditEvent, AuditEventPublic
 from .auth import AuthSession, LoginThrottle, PasswordToken
 from .base import EnrollmentStatus, OrganizationKind, RecipientSource, Role, utcnow
@@ -16,3 +20,6 @@ __all__ = [
     'PortalAccount', 'PortalAccountPublic', 'Recipient', 'RecipientCreate', 'RecipientPublic', 'RecipientSource',
     'Role', 'User', 'UserCreate', 'UserPublic', 'utcnow',
 ]
+
+for _module in _pkgutil.iter_modules(__path__):
+    _importlib.import_module(f'{__name__}.{_module.name}')
