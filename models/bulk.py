@@ -1,0 +1,60 @@
+"""Bulk Registration: uploaded files and their processing state, the rows that failed, removal requests."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Text
+from sqlmodel import Field, SQLModel
+
+from .base import utcnow
+
+
+class BulkUpload(SQLModel, table=True):
+    """One uploaded recipient file. Its state and progress live here (and the file itself in the data folder),
+    so a job interrupted by a restart resumes from its last committed chunk."""
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    mode: str = Field(default='high', max_length=8)  # low | high | cli
+    status: str = Field(default='queued', max_length=16, index=True)  # queued | running | done | rejected | failed
+    file_name: str = Field(max_length=255)  # shown to people only; never used to build a path
+    file_size: int = 0
+    stored_name: str | None = Field(default=None, max_length=80)  # random name in <data>/uploads
+    location_id: int | None = Field(default=None, foreign_key='location.id', index=True)
+    organization_id: int | None = Field(default=None, foreign_key='organization.id', index=True)
+    recipient_source: str = Field(default='bulk_upload', max_length=24)
+    uploaded_by_user_id: int | None = Field(default=None, foreign_key='user.id')
+    uploaded_by_email: str = Field(default='', max_length=254)
+    header_json: str = Field(default='[]', sa_type=Text)  # the file's own column names, for BulkError.csv
+    encoding: str = Field(default='utf-8', max_length=16)
+    total_rows: int = 0
+    rows_done: int = 0  # records processed, committed together with the recipients they created
+    last_line: int = 1  # the spreadsheet line of the last processed record (1 = the header)
+    loaded: int = 0
+    failed: int = 0
+    message: str = Field(default='', sa_type=Text)  # a refusal, a notice (ignored columns) or a crash
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class BulkUploadError(SQLModel, table=True):
+    """A record that failed, with its original values, so BulkError.csv can be written at any time."""
+    id: int | None = Field(default=None, primary_key=True)
+    upload_id: int = Field(foreign_key='bulkupload.id', index=True)
+    line: int
+    values_json: str = Field(sa_type=Text)
+    error: str = Field(sa_type=Text)
+
+
+class RemovalRequest(SQLModel, table=True):
+    """A location's request that state admins remove a loaded recipient (loaded recipients cannot be deleted)."""
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    recipient_id: int = Field(foreign_key='recipient.id', index=True)
+    location_id: int | None = Field(default=None, foreign_key='location.id', index=True)
+    organization_id: int | None = Field(default=None, foreign_key='organization.id')
+    requested_by_user_id: int | None = Field(default=None, foreign_key='user.id')
+    requested_by_email: str = Field(default='', max_length=254)
+    reason: str = Field(sa_type=Text)
+    status: str = Field(default='open', max_length=16, index=True)  # open | done | declined
+    resolved_at: datetime | None = None
+    resolved_by_user_id: int | None = None
