@@ -552,3 +552,83 @@ def sign_up(*, first_name: str, last_name: str, date_of_birth: date | None, emai
                      dedupe_key=f'portal:verify:{recipient.id}')
         audit.record(session, action='self_registration', actor_email=email, client_ip=client_ip,
                      entity_type='recipient', entity_id=recipient.id)
+
+
+# ---------------------------------------------------------------- Vaccine Program Status
+
+@dataclass(frozen=True)
+class Dose:
+    dose_number: int
+    product_name: str
+    lot_number: str
+    administered_on: date
+    location_name: str
+
+
+@dataclass(frozen=True)
+class NextAppointment:
+    appointment_id: int
+    case_number: str
+    when: str
+    location_name: str
+    dose_number: int
+
+
+@dataclass(frozen=True)
+class ProgramSummary:
+    status: str
+    registration_status: str
+    group: Group | None
+    doses: list[Dose]
+    next_appointment: NextAppointment | None
+    next_dose_due: date | None
+    doses_in_series: int | None
+
+    def group_name(self, lang: str) -> str:
+        return self.group.name(lang) if self.group else ''
+
+
+def group_of(registration: Registration) -> Group | None:
+    if registration.group_id is None:
+        return None
+    return next((g for g in group_config().groups if g.id == registration.group_id), None)
+
+
+def program_summary(principal: Principal, recipient_id: int) -> ProgramSummary:
+    """Not Enrolled / Enrolled / Vaccinated, and what to do next (the portal home)."""
+    from . import scheduling  # the clinic-day area owns appointments and doses
+
+    registration = load_registration(principal, recipient_id)
+    record = vaccination_record(principal, recipient_id)
+    upcoming = [a for a in scheduling.appointments_of(principal, recipient_id=recipient_id)
+                if a.status in ('scheduled', 'checked_in')]
+    upcoming.sort(key=lambda a: a.scheduled_at)
+    next_appointment = None
+    if upcoming:
+        first = upcoming[0]
+        next_appointment = NextAppointment(first.id, first.case_number, first.local_time, first.location_name,
+                                           first.dose_number)
+    if record.doses:
+        status = STATUS_VACCINATED
+    elif registration.status == 'complete':
+        status = STATUS_ENROLLED
+    else:
+        status = STATUS_NOT_ENROLLED
+    return ProgramSummary(status, registration.status, group_of(registration), record.doses, next_appointment,
+                          record.next_dose_due, record.doses_in_series)
+
+
+@dataclass(frozen=True)
+class VaccinationRecord:
+    name: str
+    date_of_birth: date
+    doses: list[Dose]
+    next_dose_due: date | None
+    doses_in_series: int | None
+
+
+def vaccination_record(principal: Principal, recipient_id: int) -> VaccinationRecord:
+    with session_scope() as session:
+        recipient = _recipient(session, principal, recipient_id)
+        return VaccinationRecord(f'{recipient.first_name} {recipient.last_name}', recipient.date_of_birth, [], None,
+                                 None)

@@ -1,0 +1,143 @@
+"""The recipient portal's page frame: mobile-first (one column, readable at 390 px), in the person's language,
+with the household member being looked at. Recipients come on phones, so this is not the staff header."""
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi.responses import RedirectResponse
+from nicegui import app, ui
+
+from services import portal
+from services.errors import NotAllowed
+from services.i18n import LANGUAGES, normalize_language, translator
+from services.permissions import Action, can
+from services.principal import Principal
+
+from .guard import current_principal
+
+CSS_FILE = Path(__file__).resolve().parent.parent / 'assets' / 'app.css'
+LANG_KEY = 'portal_lang'  # the language of someone not signed in (sign-up page)
+PERSON_KEY = 'portal_person'
+
+
+@dataclass(frozen=True)
+class PortalContext:
+    principal: Principal | None
+    lang: str
+    t: Callable[[str], str]
+    person: portal.HouseholdMember | None = None
+    household: tuple[portal.HouseholdMember, ...] = ()
+
+
+def browser_language() -> str:
+    return normalize_language(app.storage.user.get(LANG_KEY))
+
+
+def chosen_person(household: list[portal.HouseholdMember]) -> portal.HouseholdMember | None:
+    """The household member the account holder switched to (the account holder by default)."""
+    wanted = app.storage.user.get(PERSON_KEY)
+    return next((p for p in household if p.id == wanted), household[0] if household else None)
+
+
+def choose_person(person_id: int) -> None:
+    app.storage.user[PERSON_KEY] = person_id
+
+
+def switch_language(principal: Principal | None, lang: str) -> None:
+    app.storage.user[LANG_KEY] = lang
+    if principal is not None and can(principal, Action.USE_PORTAL):
+        portal.set_language(principal, lang)
+    ui.navigate.reload()
+
+
+@contextmanager
+def portal_frame(ctx: PortalContext, title: str) -> Iterator[None]:
+    t = ctx.t
+    ui.page_title(f'{title} · CVMS')
+    ui.add_css(CSS_FILE)
+    ui.query('html').props(f'lang={ctx.lang}')
+    ui.query('body').classes('bg-slate-50')
+    with ui.header().classes('cvms-header items-center justify-between px-3 py-2 no-wrap'):
+        ui.link(t('COVID-19 Vaccine Portal'), '/portal' if ctx.principal else '/login') \
+            .classes('text-white text-base font-bold no-underline')
+        with ui.row().classes('items-center gap-1 no-wrap'):
+            other = 'es' if ctx.lang == 'en' else 'en'
+            ui.button(LANGUAGES[other], on_click=lambda: switch_language(ctx.principal, other)) \
+                .props(f'flat dense no-caps color=white lang={other}').mark('portal-language')
+            if ctx.principal is not None:
+                with ui.button(icon='menu').props(f'flat dense color=white aria-label="{t("Menu")}"'):
+                    with ui.menu():
+                        for label, path in ((t('Home'), '/portal'),
+                                            (t('COVID-19 Vaccine Registration'), '/portal/registration'),
+                                            (t('Appointments'), '/portal/appointments'),
+                                            (t('Vaccination record'), '/portal/record'),
+                                            (t('Household'), '/portal/household'),
+                                            (t('Change password'), '/account/password'),
+                                            (t('Log out'), '/logout')):
+                            ui.menu_item(label, lambda p=path: ui.navigate.to(p))
+    with ui.element('main').classes('w-full max-w-xl mx-auto px-3 py-4 column gap-4 cvms-portal'):
+        ui.label(title).classes('text-2xl font-semibold').props('role=heading aria-level=1')
+        if ctx.person is not None and len(ctx.household) > 1:
+            _household_switcher(ctx)
+        yield
+
+
+def _household_switcher(ctx: PortalContext) -> None:
+    options = {p.id: p.name for p in ctx.household}
+
+    def switch(event) -> None:  # noqa: ANN001
+        choose_person(event.value)
+        ui.navigate.reload()
+
+    ui.select(options, value=ctx.person.id if ctx.person else None, label=ctx.t('Showing'), on_change=switch) \
+        .classes('w-full').mark('household-switcher')
+
+
+def portal_page(path: str, title: str, *, public: bool = False) -> Callable:
+    """@ui.page for the recipient area. Signed-in recipients (Action.USE_PORTAL) get their language and the chosen
+    household member; `public` pages (sign-up, verification) work without a log-in. `title` is a message id."""
+
+    def build_context() -> PortalContext | RedirectResponse | None:
+        principal = current_principal()
+        if public and (principal is None or not can(principal, Action.USE_PORTAL)):
+            lang = browser_language()
+            return PortalContext(None, lang, translator(lang))
+        if principal is None:
+            return RedirectResponse(f'/login?next={quote(ui.context.client.request.url.path)}')
+        if not can(principal, Action.USE_PORTAL):
+            return RedirectResponse('/')
+        lang = portal.language_of(principal)
+        members = portal.household(principal)
+        return PortalContext(principal, lang, translator(lang), chosen_person(members), tuple(members))
+
+    def decorator(func: Callable) -> Callable:
+        @functools.wraps(func)
+        async def wrapper(*args, **kwargs):  # noqa: ANN202
+            ctx = build_context()
+            if not isinstance(ctx, PortalContext):
+                return ctx
+            with portal_frame(ctx, ctx.t(title)):
+                result = func(ctx, *args, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+
+        parameters = list(inspect.signature(func).parameters.values())[1:]
+        wrapper.__signature__ = inspect.signature(func).replace(parameters=parameters)  # type: ignore[attr-defined]
+        return ui.page(path, title=f'{title} · CVMS')(wrapper)
+    return decorator
+
+
+def acting_recipient() -> Principal:
+    """For event handlers: the principal now (the session may have ended since the page was drawn)."""
+    principal = current_principal()
+    if principal is None:
+        ui.navigate.to('/login')
+        raise NotAllowed('Your session has ended. Please log in again.')
+    return principal
