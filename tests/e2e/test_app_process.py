@@ -1,0 +1,70 @@
+"""The app as a running process: health check, cookie flags, and two instances sharing Redis storage."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import log_in, start_app, stop_app
+from tests.helpers import MANAGER
+
+
+def test_healthz_answers_200_with_the_database_reachable(live_app: str) -> None:
+    response = httpx.get(f'{live_app}/healthz')
+    assert response.status_code == 200 and response.json() == {'status': 'ok'}
+
+
+def test_session_cookie_is_httponly_and_samesite(live_app: str) -> None:
+    response = httpx.get(f'{live_app}/login')
+    cookie = response.headers['set-cookie'].lower()
+    assert 'httponly' in cookie and 'samesite=lax' in cookie
+    assert 'secure' not in cookie  # plain http here; CVMS_BASE_URL=https://… turns Secure on
+
+
+def test_unknown_page_redirects_strangers_to_login(live_app: str) -> None:
+    response = httpx.get(f'{live_app}/outbox', follow_redirects=False)
+    assert response.status_code in (302, 307) and response.headers['location'].startswith('/login?next=/outbox')
+
+
+REDIS_URL = os.environ.get('CVMS_TEST_REDIS_URL', '')
+
+
+@pytest.fixture
+def two_instances(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """Two app processes on one database, sharing NiceGUI storage in the real Redis."""
+    if not REDIS_URL:
+        pytest.skip('set CVMS_TEST_REDIS_URL (.ci/run does) to test Redis-backed storage')
+    prefix = f'cvms-test-{uuid.uuid4().hex[:8]}:'
+    shared = {'CVMS_REDIS_URL': REDIS_URL, 'NICEGUI_REDIS_KEY_PREFIX': prefix,
+              'CVMS_DATABASE_URL': f'sqlite:///{tmp_path / "shared.sqlite3"}'}
+    (tmp_path / 'a').mkdir()
+    (tmp_path / 'b').mkdir()
+    first, url_a = start_app(tmp_path / 'a', extra_env=shared)
+    try:
+        second, url_b = start_app(tmp_path / 'b', extra_env=shared)
+    except Exception:
+        stop_app(first)
+        raise
+    yield url_a, url_b, prefix
+    stop_app(first)
+    stop_app(second)
+    import redis
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f'{prefix}*'):
+        client.delete(key)
+
+
+def test_a_login_on_one_instance_is_valid_on_another_through_redis(two_instances, page) -> None:  # noqa: ANN001
+    url_a, url_b, prefix = two_instances
+    log_in(page, url_a, MANAGER)
+    import redis
+    keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(f'{prefix}*'))
+    assert keys, 'user storage was not written to Redis'
+    # The second instance (another port, same host: the browser sends the same cookie) knows the session.
+    page.goto(f'{url_b}/')
+    page.get_by_text("Today's Appointments").wait_for()
+    assert page.get_by_text('Maria Manager').is_visible()

@@ -1,0 +1,116 @@
+"""Account screens through the simulated browser: refusals, locking, forgot password, change password, outbox."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from nicegui import app, ui
+from nicegui.testing import User
+from sqlmodel import select
+
+from models import AuditEvent, OutboxMessage
+from services.db import session_scope
+from services.settings import reset_settings
+from tests.helpers import ADMIN, EMPLOYER, MANAGER, PROVIDER, log_in
+
+
+@pytest.mark.parametrize('path', ['/outbox', '/audit', '/admin/users'])
+async def test_a_provider_opening_a_page_of_another_role_is_refused(demo, user: User, path: str) -> None:
+    await log_in(user, PROVIDER)
+    await user.open(path)
+    await user.should_see('Not allowed')
+    await user.should_see('Your role does not give access to this page.')
+    with session_scope() as session:
+        refusal = session.exec(select(AuditEvent).where(AuditEvent.action == 'access_denied')).all()[-1]
+    assert refusal.actor_email == PROVIDER and path in refusal.detail
+
+
+async def test_a_provider_is_refused_a_location_manager_page(demo, user: User) -> None:
+    lm_only = [p for p in ('/bulk-registration', '/reports') if p in {getattr(r, 'path', '') for r in app.routes}]
+    if not lm_only:
+        pytest.skip('no location-manager-only screen is registered yet')
+    await log_in(user, PROVIDER)
+    await user.open(lm_only[0])
+    await user.should_see('Not allowed')
+
+
+async def test_navigation_shows_only_what_the_role_may_use(demo, user: User) -> None:
+    await log_in(user, EMPLOYER)
+    await user.should_not_see('Vaccine Inventory')
+    await user.should_not_see('Outbox')
+    await user.should_see('Erin Employer')
+
+
+@pytest.fixture
+def quick_lock(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv('CVMS_LOGIN_SLOW_AFTER', '1000')
+    reset_settings()
+    yield
+    monkeypatch.undo()
+    reset_settings()
+
+
+async def test_a_locked_account_is_refused_with_a_clear_message(demo, quick_lock, user: User) -> None:
+    for _ in range(4):
+        await log_in(user, MANAGER, 'this is not the password', expect_success=False)
+        await user.should_see('Incorrect email or password.', retries=50)
+    await log_in(user, MANAGER, 'this is not the password', expect_success=False)
+    await user.should_see('This account is locked for 15 minutes', retries=50)
+    await log_in(user, MANAGER, expect_success=False)  # the right password, too late
+    await user.should_see('This account is locked', retries=50)
+    await user.should_not_see("Today's Appointments")
+
+
+async def test_forgot_password_ends_with_a_working_new_password(demo, user: User) -> None:
+    await user.open('/login')
+    user.find('Forgot password?').click()
+    await user.should_see('Send reset link')
+    user.find('Email').type(MANAGER)
+    user.find(kind=ui.button, content='Send reset link').click()
+    await user.should_see('If an account exists for this address', retries=50)
+    with session_scope() as session:
+        body = session.exec(select(OutboxMessage.body_text).where(OutboxMessage.to_addr == MANAGER)).one()
+    path = re.search(r'http://cvms\.test(/set-password/\S+)', body).group(1)
+
+    await user.open(path)
+    await user.should_see(f'Username: {MANAGER}')
+    user.find('New password').type('short')
+    user.find('Repeat new password').type('short')
+    user.find(kind=ui.button, content='Set password').click()
+    await user.should_see('Use at least 12 characters', retries=50)
+    user.find('New password').clear().type('Violets by the old mill')
+    user.find('Repeat new password').clear().type('Violets by the old mill')
+    user.find(kind=ui.button, content='Set password').click()
+    await user.should_see("Today's Appointments", retries=100)  # signed in by the link
+
+    await user.open('/logout')
+    await log_in(user, MANAGER, 'Violets by the old mill')
+    await user.open(path)
+    await user.should_see('already been used')
+
+
+async def test_change_password_logs_out_everywhere(demo, user: User) -> None:
+    await log_in(user, MANAGER)
+    await user.open('/account/password')
+    user.find('Current password').type('Demo-Password-2021')
+    user.find('New password').type('Marigolds along the fence')
+    user.find('Repeat new password').type('Marigolds along the fence')
+    user.find(kind=ui.button, content='Change password').click()
+    await user.should_see('Log in', retries=100)
+    await user.open('/')
+    await user.should_see('Log in')  # the old session is over
+    await log_in(user, MANAGER, 'Marigolds along the fence')
+
+
+async def test_admin_reads_emails_in_the_outbox(demo, user: User) -> None:
+    await log_in(user, ADMIN)
+    await user.open('/outbox')
+    await user.should_see('Welcome to the North Carolina Vaccine Management COVID-19 Vaccine Portal')
+
+
+async def test_log_out_ends_the_session(demo, user: User) -> None:
+    await log_in(user, MANAGER)
+    user.find(kind=ui.button, content='Log out').click()
+    await user.should_see('Log in', retries=50)
+    await user.open('/')
+    await user.should_see('Forgot password?')

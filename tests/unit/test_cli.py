@@ -1,0 +1,92 @@
+"""The admin CLI in main.py, run as a person would run it (a real process, its own SQLite data folder)."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(data_dir: Path, *args: str, stdin: str = '') -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ('CVMS_DATABASE_URL', 'NICEGUI_USER_SIMULATION')}
+    env['CVMS_DATA_DIR'] = str(data_dir)
+    return subprocess.run([sys.executable, 'main.py', *args], cwd=ROOT, env=env, input=stdin, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / 'data'
+
+
+def test_init_db_creates_the_schema_with_wal_and_is_repeatable(data_dir: Path) -> None:
+    assert run_cli(data_dir, 'init-db').returncode == 0
+    assert run_cli(data_dir, 'init-db').returncode == 0  # upgrading an up-to-date database changes nothing
+    connection = sqlite3.connect(data_dir / 'cvms.sqlite3')
+    assert connection.execute('PRAGMA journal_mode').fetchone()[0] == 'wal'
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {'user', 'recipient', 'location', 'organization', 'auditevent', 'outboxmessage',
+            'alembic_version'} <= tables
+
+
+def test_seed_demo_only_into_an_empty_database(data_dir: Path) -> None:
+    first = run_cli(data_dir, 'seed-demo')
+    assert first.returncode == 0 and 'manager@demo.cvms.example.org' in first.stdout
+    second = run_cli(data_dir, 'seed-demo')
+    assert second.returncode == 1 and 'only added to an empty database' in second.stderr
+
+
+def test_create_user_with_a_password_from_stdin(data_dir: Path) -> None:
+    assert run_cli(data_dir, 'seed-demo').returncode == 0
+    done = run_cli(data_dir, 'create-user', '--email', 'New.Nurse@Example.org', '--role', 'healthcare_provider',
+                   '--location', 'demo1', '--name', 'New Nurse', '--password-stdin', stdin='Lilacs after the rain\n')
+    assert done.returncode == 0, done.stderr
+    assert 'Created healthcare_provider new.nurse@example.org' in done.stdout
+    row = sqlite3.connect(data_dir / 'cvms.sqlite3').execute(
+        "SELECT password_hash, location_id IS NOT NULL FROM user WHERE email='new.nurse@example.org'").fetchone()
+    assert row[0].startswith('$argon2') and row[1] == 1
+
+
+BAD_INPUT = [
+    (['--email', 'x@example.org', '--role', 'location_manager'], '', 'need a location'),
+    (['--email', 'x@example.org', '--role', 'wizard'], '', "Unknown role 'wizard'"),
+    (['--email', 'not-an-email', '--role', 'state_admin'], '', 'Email:'),
+    (['--email', 'x@example.org', '--role', 'state_admin', '--password-stdin'], 'short\n', 'at least 12'),
+    (['--email', 'x@example.org', '--role', 'healthcare_provider', '--location', 'NOPE'], '', 'No location has'),
+]
+
+
+def test_create_user_refuses_bad_input_with_a_reason(data_dir: Path) -> None:
+    assert run_cli(data_dir, 'init-db').returncode == 0
+    for args, stdin, message in BAD_INPUT:
+        result = run_cli(data_dir, 'create-user', *args, stdin=stdin)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+    users = sqlite3.connect(data_dir / 'cvms.sqlite3').execute('SELECT count(*) FROM user').fetchone()[0]
+    assert users == 0  # nothing half-written
+
+
+def test_create_user_without_password_queues_a_welcome_link(data_dir: Path) -> None:
+    assert run_cli(data_dir, 'init-db').returncode == 0
+    result = run_cli(data_dir, 'create-user', '--email', 'chief@example.org', '--role', 'state_admin')
+    assert result.returncode == 0 and 'welcome email' in result.stdout
+    body = sqlite3.connect(data_dir / 'cvms.sqlite3').execute(
+        "SELECT body_text FROM outboxmessage WHERE to_addr='chief@example.org'").fetchone()[0]
+    assert '/set-password/' in body and 'within 7 days' in body
+
+
+def test_storage_secret_is_generated_once_and_kept(data_dir: Path) -> None:
+    env_secret = os.environ.pop('CVMS_STORAGE_SECRET', None)
+    try:
+        from services.settings import Settings
+        first = Settings(data_dir=data_dir, storage_secret='').resolved_storage_secret
+        second = Settings(data_dir=data_dir, storage_secret='').resolved_storage_secret
+    finally:
+        if env_secret is not None:
+            os.environ['CVMS_STORAGE_SECRET'] = env_secret
+    assert first == second and len(first) >= 40
+    assert (data_dir / 'storage_secret').stat().st_mode & 0o077 == 0  # readable by the owner only

@@ -1,0 +1,100 @@
+"""The permission matrix: every role against every action, written out by hand so a change to the rules
+has to change this table too."""
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from models import AuditEvent, Role
+from services.db import session_scope
+from services.errors import NotAllowed
+from services.permissions import Action, can, can_access_location, can_access_recipient, require
+from services.principal import Principal
+
+A, L, H, E, R = 'A', 'L', 'H', 'E', 'R'  # state admin, location manager, healthcare provider, employer, recipient
+ROLE_CODES = {A: Role.STATE_ADMIN, L: Role.LOCATION_MANAGER, H: Role.HEALTHCARE_PROVIDER, E: Role.EMPLOYER,
+              R: Role.RECIPIENT}
+
+# Which roles may do each action.
+EXPECTED = {
+    Action.VIEW_DASHBOARD: 'ALHER',
+    Action.CHANGE_OWN_PASSWORD: 'ALHER',
+    Action.VIEW_RECIPIENTS: 'ALH',
+    Action.REGISTER_RECIPIENT: 'LH',
+    Action.BULK_UPLOAD: 'LE',
+    Action.REQUEST_RECIPIENT_REMOVAL: 'L',
+    Action.MANAGE_APPOINTMENTS: 'LH',
+    Action.MANAGE_CLINIC_SESSIONS: 'L',
+    Action.CHECK_IN: 'LH',
+    Action.RECORD_VACCINATION: 'LH',
+    Action.CORRECT_VACCINATION: 'L',
+    Action.VIEW_INVENTORY: 'ALH',
+    Action.MANAGE_INVENTORY: 'L',
+    Action.RECEIVE_SHIPMENT: 'L',
+    Action.VIEW_SHIPMENTS: 'ALH',
+    Action.VIEW_REPORTS: 'AL',
+    Action.VIEW_ALL_LOCATIONS: 'A',
+    Action.MANAGE_PRODUCTS: 'A',
+    Action.ALLOCATE_VACCINE: 'A',
+    Action.APPROVE_ORGANIZATIONS: 'A',
+    Action.MANAGE_USERS: 'A',
+    Action.VIEW_OUTBOX: 'A',
+    Action.VIEW_AUDIT: 'A',
+    Action.MANAGE_SETTINGS: 'A',
+    Action.INVITE_EMPLOYEES: 'E',
+    Action.VIEW_INVITATIONS: 'E',
+    Action.USE_PORTAL: 'R',
+}
+
+
+def person(role: str, *, location_id: int | None = 1, organization_id: int | None = 10,
+           portal_account_id: int | None = None) -> Principal:
+    return Principal(user_id=1, email='someone@example.org', role=role, location_id=location_id,
+                     organization_id=organization_id, portal_account_id=portal_account_id)
+
+
+def test_every_action_has_an_expected_row() -> None:
+    assert set(EXPECTED) == set(Action), 'a new action needs its row in this table'
+
+
+@pytest.mark.parametrize('action', list(Action))
+@pytest.mark.parametrize('code', list(ROLE_CODES))
+def test_role_against_action(code: str, action: Action) -> None:
+    assert can(person(ROLE_CODES[code]), action) is (code in EXPECTED[action])
+
+
+def test_nobody_logged_in_may_do_nothing() -> None:
+    assert not any(can(None, action) for action in Action)
+
+
+def test_location_staff_see_only_their_own_location() -> None:
+    for role in (Role.LOCATION_MANAGER, Role.HEALTHCARE_PROVIDER):
+        assert can_access_location(person(role, location_id=1), 1)
+        assert not can_access_location(person(role, location_id=1), 2)
+    assert can_access_location(person(Role.STATE_ADMIN, location_id=None), 2)
+    assert not can_access_location(person(Role.EMPLOYER), 1)
+    assert not can_access_location(person(Role.RECIPIENT), 1)
+
+
+def test_recipient_records_by_role() -> None:
+    record = {'location_id': 1, 'organization_id': 10, 'portal_account_id': 7}
+    assert can_access_recipient(person(Role.STATE_ADMIN), **record)
+    assert can_access_recipient(person(Role.LOCATION_MANAGER, location_id=1), **record)
+    assert not can_access_recipient(person(Role.HEALTHCARE_PROVIDER, location_id=2), **record)
+    assert can_access_recipient(person(Role.EMPLOYER, organization_id=10), **record)  # the people it invited
+    assert not can_access_recipient(person(Role.EMPLOYER, organization_id=11), **record)
+    assert can_access_recipient(person(Role.RECIPIENT, portal_account_id=7), **record)  # own household
+    assert not can_access_recipient(person(Role.RECIPIENT, portal_account_id=8), **record)
+
+
+def test_a_refusal_raises_and_is_audited(db: str) -> None:
+    provider = person(Role.HEALTHCARE_PROVIDER)
+    with pytest.raises(NotAllowed):
+        require(provider, Action.MANAGE_INVENTORY)
+    with pytest.raises(NotAllowed):
+        require(person(Role.LOCATION_MANAGER, location_id=1), Action.MANAGE_INVENTORY, location_id=2,
+                check_location=True)
+    with session_scope() as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == 'access_denied')).all()
+    assert [e.detail for e in events] == ['refused: manage_inventory', 'refused: manage_inventory']
+    assert events[1].entity_type == 'location' and events[1].entity_id == '2'
