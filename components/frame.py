@@ -49,6 +49,7 @@ def nav_entries(principal: Principal) -> tuple[list[tuple[str, str]], list[tuple
 @contextmanager
 def frame(principal: Principal, title: str) -> Iterator[None]:
     ui.add_css(CSS_FILE)
+    ui.colors(primary='#1f4e79')
     names = auth.describe(principal)
     visible, more = nav_entries(principal)
     with ui.header().classes('cvms-header items-center justify-between px-4 py-2'):
@@ -58,7 +59,7 @@ def frame(principal: Principal, title: str) -> Iterator[None]:
                 for label, path in visible:
                     ui.link(label, path).classes('cvms-nav-link')
                 if more:
-                    with ui.button('More', icon='expand_more').props('flat color=white no-caps'):
+                    with ui.button('More').props('flat color=white no-caps icon-right=expand_more'):
                         with ui.menu():
                             for label, path in more:
                                 ui.menu_item(label, lambda p=path: ui.navigate.to(p))
