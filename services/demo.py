@@ -10,6 +10,7 @@ from models import EnrollmentStatus, LocationCreate, OrganizationCreate, Organiz
 from .accounts import create_location, create_organization, create_user
 from .db import session_scope
 from .identity import fold, identity_key
+from .inventory_demo import seed_inventory
 from .portal_accounts import attach_recipient
 
 DEMO_PASSWORD = 'Demo-Password-2021'
@@ -64,3 +65,4 @@ def _seed(session: Session) -> None:
     user = session.exec(select(User).where(User.email == recipient_login[0])).one()
     user.password_hash = hash_password(DEMO_PASSWORD)
     session.add(user)
+    seed_inventory(session)
