@@ -16,13 +16,17 @@ import os
 import pkgutil
 import sys
 
-from fastapi.responses import JSONResponse
-from nicegui import app, background_tasks, ui
-from nicegui.storage import Storage
-
-import pages
-from services import db, demo, mail
 from services.settings import get_settings
+
+# NiceGUI reads its storage folder at import: keep all of the app's state in the data folder.
+os.environ.setdefault('NICEGUI_STORAGE_PATH', str((get_settings().data_dir / 'nicegui').resolve()))
+
+from fastapi.responses import JSONResponse  # noqa: E402
+from nicegui import app, background_tasks, ui  # noqa: E402
+from nicegui.storage import Storage  # noqa: E402
+
+import pages  # noqa: E402
+from services import db, demo, mail  # noqa: E402
 
 log = logging.getLogger('cvms')
 
