@@ -23,11 +23,13 @@ NAV = [
     ('Vaccine Inventory', '/inventory', Action.VIEW_INVENTORY),
     ('Shipments', '/shipments', Action.VIEW_SHIPMENTS),
     ('Reports', '/reports', Action.VIEW_REPORTS),
+    ('Invitations', '/invitations', Action.VIEW_INVITATIONS),
 ]
 MORE = [
     ('Vaccine products', '/admin/products', Action.MANAGE_PRODUCTS),
     ('Allocation', '/admin/allocation', Action.ALLOCATE_VACCINE),
     ('Organizations', '/admin/organizations', Action.APPROVE_ORGANIZATIONS),
+    ('Recipient portal', '/admin/portal', Action.MANAGE_SETTINGS),
     ('Users', '/admin/users', Action.MANAGE_USERS),
     ('Outbox', '/outbox', Action.VIEW_OUTBOX),
     ('Audit log', '/audit', Action.VIEW_AUDIT),

@@ -61,6 +61,7 @@ def portal_frame(ctx: PortalContext, title: str) -> Iterator[None]:
     t = ctx.t
     ui.page_title(f'{title} · CVMS')
     ui.add_css(CSS_FILE)
+    ui.colors(primary='#1f4e79')
     ui.query('html').props(f'lang={ctx.lang}')
     ui.query('body').classes('bg-slate-50')
     with ui.header().classes('cvms-header items-center justify-between px-3 py-2 no-wrap'):

@@ -10,6 +10,7 @@ from components.guard import client_ip, current_principal, sign_in, sign_out
 from services import auth
 from services.errors import ServiceError
 from services.passwords import MIN_LENGTH
+from services.portal import self_registration_enabled
 
 CSS_FILE = Path(__file__).resolve().parent.parent / 'assets' / 'app.css'
 
@@ -64,6 +65,8 @@ def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A00
         password.on('keydown.enter', try_login)
         button = ui.button('Log in', on_click=try_login).classes('w-full')
         ui.link('Forgot password?', '/forgot-password')
+        if self_registration_enabled():
+            ui.link('Create a COVID-19 Vaccine Portal account', '/portal/sign-up')
     return None
 
 
