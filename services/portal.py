@@ -16,6 +16,7 @@ from models.portal import GroupQuestion, GroupRule, PortalSettings, Registration
 
 from . import audit, mail
 from .auth import issue_token, link, normalize_email
+from .clinic import SCREENING_QUESTIONS
 from .db import session_scope
 from .errors import NotAllowed, NotFound, ValidationFailed
 from .i18n import normalize_language, translator
@@ -42,14 +43,8 @@ ETHNICITY_OPTIONS = {'hispanic': _('Hispanic or Latino'), 'not_hispanic': _('Not
 PREFERRED_LANGUAGE_OPTIONS = {'en': _('English'), 'es': _('Spanish'), 'other': _('Other language')}
 ANSWER_OPTIONS = {'yes': _('Yes'), 'no': _('No')}
 HEALTH_ANSWER_OPTIONS = {'yes': _('Yes'), 'no': _('No'), 'unknown': _("Don't know")}
-HEALTH_QUESTIONS = {
-    'sick_today': _('Are you feeling sick today?'),
-    'severe_allergy': _('Have you ever had a severe allergic reaction (for example anaphylaxis) to anything?'),
-    'recent_vaccine': _('Have you received any other vaccine in the last 14 days?'),
-    'covid_90_days': _('Have you tested positive for COVID-19 or been told you had COVID-19 in the last 90 days?'),
-    'pregnant': _('Are you pregnant or breastfeeding?'),
-    'bleeding': _('Do you have a bleeding disorder or take a blood thinner?'),
-}
+# The health questionnaire is the clinic's screening (one list: the desk sees the same questions and keys).
+HEALTH_QUESTIONS = dict(SCREENING_QUESTIONS)
 NC_COUNTIES = (
     'Alamance', 'Alexander', 'Alleghany', 'Anson', 'Ashe', 'Avery', 'Beaufort', 'Bertie', 'Bladen', 'Brunswick',
     'Buncombe', 'Burke', 'Cabarrus', 'Caldwell', 'Camden', 'Carteret', 'Caswell', 'Catawba', 'Chatham', 'Cherokee',

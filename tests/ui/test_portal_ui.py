@@ -1,10 +1,15 @@
 """The recipient portal in the simulated browser: home, registration with Pause, household, Spanish."""
 from __future__ import annotations
 
+from datetime import date
+
 from nicegui import ui
 from nicegui.testing import User
 
+from services import clinic, mail, scheduling
+from tests.conftest import body_of
 from tests.helpers import RECIPIENT, log_in
+from tests.portal_helpers import give_dose, invite, link_in, open_clinic, recipient_named
 
 
 async def test_portal_home_shows_status_and_household(demo, user: User) -> None:
@@ -55,10 +60,83 @@ async def test_portal_registration_pause_and_resume(demo, user: User) -> None:
     await user.should_see('Answer a few questions to find your vaccine group.', retries=50)
     user.find(marker='registration-next-2').click()
     await user.should_see('Are you feeling sick today?', retries=50)
-    set_value(user, 'question-sick_today', 'no')
+    set_value(user, 'question-feeling_sick', 'no')
     user.find(marker='registration-next-3').click()
     await user.should_see('Your registration is complete', retries=50)
     await user.should_see('registration does not mean that you are currently eligible', retries=5)
     await user.should_see('Group 2: Older adults (65 years and older)')
     await user.open('/portal')
     await user.should_see('Enrolled')
+
+
+async def register_through_stepper(user: User, *, group_answers: dict[str, str] | None = None) -> None:
+    await user.open('/portal/registration')
+    user.find(marker='registration-next-0').click()
+    await fill_contact(user)
+    user.find(marker='registration-next-1').click()
+    await user.should_see('Answer a few questions to find your vaccine group.', retries=50)
+    for code, answer in (group_answers or {}).items():
+        set_value(user, f'question-{code}', answer)
+    user.find(marker='registration-next-2').click()
+    await user.should_see('Are you feeling sick today?', retries=50)
+    for key, _ in clinic.SCREENING_QUESTIONS:
+        set_value(user, f'question-{key}', 'no')
+    user.find(marker='registration-next-3').click()
+    await user.should_see('Your registration is complete', retries=50)
+
+
+async def test_portal_whole_path_from_welcome_email_to_verified_proof(demo, smtp_server, user: User) -> None:
+    _product_id, lot_id = open_clinic()
+    invite('Jon', 'NewRecipient', date(1980, 5, 17), 'jon@example.org')
+    await mail.deliver_due()
+    [welcome] = smtp_server.to('jon@example.org')
+    assert welcome['Subject'].strip() == 'Welcome to the North Carolina Vaccine Management COVID-19 Vaccine Portal'
+    await user.open(link_in(body_of(welcome), '/set-password/'))
+    await user.should_see('Username: jon@example.org')
+    user.find('New password').type('jon picks a long passphrase')
+    user.find('Repeat new password').type('jon picks a long passphrase')
+    user.find(kind=ui.button, content='Set password').click()
+    await user.should_see('Vaccine Program Status', retries=100)
+    await user.should_see('Not Enrolled')
+
+    await register_through_stepper(user, group_answers={'frontline': 'yes'})
+    await user.should_see('Group 3: Frontline essential workers')
+    await mail.deliver_due()
+    subjects = [m['Subject'].strip() for m in smtp_server.to('jon@example.org')]
+    assert 'Your COVID-19 Vaccine Registration is complete' in subjects
+
+    await user.open('/portal/appointments')
+    await user.should_see('Clinic Location1')
+    user.find(kind=ui.button, content='Choose Clinic Location1').click()
+    first_slot = scheduling.open_slots(location_id=recipient_named('Jon').location_id)[0]
+    await user.should_see(first_slot.local_time, retries=50)
+    user.find(kind=ui.button, content=first_slot.local_time).click()
+    await user.should_see('Confirmation number:', retries=100)
+    case_number = user.find(marker='confirmation-number').elements.pop().text.split()[-1]
+    assert len(case_number) == 8
+    await mail.deliver_due()
+    confirmation = [m for m in smtp_server.to('jon@example.org') if case_number in m['Subject']]
+    assert confirmation and case_number in body_of(confirmation[0])
+    assert any(part.get_content_type() == 'image/png' for part in confirmation[0].iter_attachments())
+
+    give_dose(case_number, lot_id)
+    await user.open('/portal')
+    await user.should_see('Vaccinated')
+    await user.should_see('Your next dose is due on or after')
+    await user.open('/portal/record')
+    await user.should_see('Proof of COVID-19 vaccination')
+    await user.should_see('Lot: LOT-PORTAL')
+    await user.should_see('Product: Comirnaty Test')
+    await user.should_see('Location: Clinic Location1')
+    user.find(marker='download-pdf').click()
+    pdf = await user.download.next(timeout=10)
+    assert pdf.content.startswith(b'%PDF')
+    verify_url = user.find(marker='verification-link').elements.pop().text
+    assert verify_url.startswith('http://cvms.test/verify/')
+
+    await user.open(verify_url.removeprefix('http://cvms.test'))
+    await user.should_see('Valid COVID-19 vaccination record')
+    await user.should_see('Name initials: J. N.')
+    await user.should_see(f'Dose 1: Comirnaty Test, {date.today():%m/%d/%Y}')
+    for hidden in ('NewRecipient', 'Jon', 'LOT-PORTAL', 'Clinic Location1', '05/17/1980'):
+        await user.should_not_see(hidden)
