@@ -26,7 +26,7 @@ from nicegui import app, background_tasks, ui  # noqa: E402
 from nicegui.storage import Storage  # noqa: E402
 
 import pages  # noqa: E402
-from services import db, demo, mail  # noqa: E402
+from services import bulk_cli, bulk_registration, db, demo, mail  # noqa: E402
 
 log = logging.getLogger('cvms')
 
@@ -49,6 +49,7 @@ def build_app() -> None:
     def start_jobs() -> None:
         stop.clear()
         background_tasks.create(mail.run_sender(stop), name='mail sender')
+        background_tasks.create(bulk_registration.run_worker(stop), name='bulk upload jobs')
 
     app.on_startup(start_jobs)
     app.on_shutdown(stop.set)
@@ -130,6 +131,7 @@ def _create_user(args: argparse.Namespace) -> int:
 # Other modules add subcommands here: each is a function taking the subparsers object and
 # setting `handler` (a function of the parsed args returning an exit code) on its parser.
 CLI_EXTENSIONS: list = []
+CLI_EXTENSIONS.append(bulk_cli.register)  # import-recipients
 
 if __name__ in {'__main__', '__mp_main__'}:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')

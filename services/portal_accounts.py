@@ -1,14 +1,17 @@
 """Recipients' portal logins: one account per email address, holding the whole household."""
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from models import PortalAccount, Recipient, Role, User
+from models import OutboxMessage, PasswordToken, PortalAccount, Recipient, Role, User, utcnow
 
 from . import mail
-from .auth import issue_token, link, normalize_email
+from .auth import TOKEN_LIFETIMES, issue_token, link, normalize_email
+from .bulk_sql import allocate_ids, insert_rows
 
 
 @dataclass(frozen=True)
@@ -63,3 +66,87 @@ def attach_recipient(session: Session, recipient: Recipient) -> Attached:
     subject, body = household_email(first_name=recipient.first_name, email=email, login_url=link('/login'))
     mail.enqueue(session, to=email, subject=subject, body_text=body, dedupe_key=f'welcome:recipient:{recipient.id}')
     return Attached(account.id, False)
+
+
+@dataclass(frozen=True)
+class NewRecipient:
+    """A recipient row just inserted in bulk (services.bulk_import), in the order of the file."""
+    recipient_id: int
+    first_name: str
+    last_name: str
+    email: str
+
+
+def accounts_for_emails(session: Session,
+                        people: list[tuple[str, str]]) -> tuple[dict[str, int | None], dict[str, int]]:
+    """Bulk form of attach_recipient's first half, with the same rules: one portal account per (normalized) email,
+    created when missing; an address owned by a staff login gets none. Returns ({email: account id or None},
+    {email: user id of each account created here}), so the caller can insert recipients already linked.
+    `people` holds (email, full name) in file order; a new account is named after its first person."""
+    names: dict[str, str] = {}
+    for email, full_name in people:
+        if email:
+            names.setdefault(normalize_email(email), full_name)
+    wanted = sorted(names)
+    accounts: dict[str, int | None] = {}
+    conn = session.connection()
+    for part in _chunks(wanted):
+        accounts.update(conn.execute(select(PortalAccount.email, PortalAccount.id)
+                                     .where(col(PortalAccount.email).in_(part))).all())
+    missing = [e for e in wanted if e not in accounts]
+    staff: set[str] = set()
+    for part in _chunks(missing):
+        staff.update(conn.execute(select(User.email).where(col(User.email).in_(part))).scalars())
+    for email in staff:
+        accounts[email] = None
+    to_create = [e for e in missing if e not in staff]
+    created: dict[str, int] = {}
+    if to_create:
+        now = utcnow()
+        user_ids = allocate_ids(conn, User.__table__, len(to_create))
+        account_ids = allocate_ids(conn, PortalAccount.__table__, len(to_create))
+        insert_rows(conn, User.__table__, ('id', 'email', 'full_name', 'role', 'is_active', 'failed_logins'),
+                    [(i, e, names[e][:200], str(Role.RECIPIENT), True, 0) for i, e in zip(user_ids, to_create,
+                                                                                         strict=True)],
+                    constants={'created_at': now})
+        insert_rows(conn, PortalAccount.__table__, ('id', 'user_id', 'email', 'language'),
+                    [(a, u, e, 'en') for a, u, e in zip(account_ids, user_ids, to_create, strict=True)],
+                    constants={'created_at': now})
+        created = dict(zip(to_create, user_ids, strict=True))
+        accounts.update(zip(to_create, account_ids, strict=True))
+    return accounts, created
+
+
+def queue_welcome_emails(session: Session, people: list[NewRecipient], accounts: dict[str, int | None],
+                         created_users: dict[str, int]) -> int:
+    """Bulk form of attach_recipient's second half: the first recipient of a new account gets the welcome email
+    with a set-password link, everyone else the household email; dedupe keys as attach_recipient's."""
+    now = utcnow()
+    expires = now + TOKEN_LIFETIMES['welcome']
+    tokens, messages, names = [], [], {}
+    for person in people:
+        if not person.email:
+            continue
+        email = normalize_email(person.email)
+        if accounts.get(email) is None:  # a staff login owns this address: no portal account, no email
+            continue
+        user_id = created_users.get(email)
+        if user_id is not None and email not in names:
+            names[email] = person.first_name
+            token = secrets.token_urlsafe(32)
+            tokens.append((hashlib.sha256(token.encode()).hexdigest(), user_id, 'welcome'))
+            subject, body = welcome_email(first_name=person.first_name, email=email,
+                                          set_password_url=link(f'/set-password/{token}'))
+        else:
+            subject, body = household_email(first_name=person.first_name, email=email, login_url=link('/login'))
+        messages.append((email, subject, body, f'welcome:recipient:{person.recipient_id}'))
+    conn = session.connection()
+    insert_rows(conn, PasswordToken.__table__, ('token_hash', 'user_id', 'purpose'), tokens,
+                constants={'created_at': now, 'expires_at': expires})
+    insert_rows(conn, OutboxMessage.__table__, ('to_addr', 'subject', 'body_text', 'dedupe_key'), messages,
+                constants={'status': 'pending', 'attempts': 0, 'created_at': now, 'next_attempt_at': now})
+    return len(messages)
+
+
+def _chunks(items: list[str], size: int = 900) -> list[list[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]

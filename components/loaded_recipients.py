@@ -1,0 +1,95 @@
+"""The loaded-recipients list (guide pages 30-32): total, search by first and last name, sortable columns,
+server-side pages, and "Request removal" (loaded recipients cannot be deleted here)."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from nicegui import run, ui
+
+from components.guard import acting
+from services import recipient_list
+from services.errors import ServiceError
+from services.permissions import Action, can
+from services.principal import Principal
+
+PER_PAGE = 25
+COLUMNS = [
+    {'name': 'first_name', 'label': 'First Name', 'field': 'first_name', 'align': 'left', 'sortable': True},
+    {'name': 'last_name', 'label': 'Last Name', 'field': 'last_name', 'align': 'left', 'sortable': True},
+    {'name': 'date_of_birth', 'label': 'Date of Birth', 'field': 'date_of_birth', 'align': 'left', 'sortable': True},
+    {'name': 'email', 'label': 'Email', 'field': 'email', 'align': 'left', 'sortable': True},
+]
+LOCATION_COLUMN = {'name': 'location', 'label': 'Location', 'field': 'location', 'align': 'left'}
+ACTIONS_COLUMN = {'name': 'actions', 'label': '', 'field': 'id', 'align': 'right'}
+
+
+def loaded_recipients(principal: Principal, *, show_location: bool = False) -> Callable[[], Awaitable[None]]:
+    """Draw the list; returns a coroutine function that reloads it (after an upload)."""
+    may_request_removal = can(principal, Action.REQUEST_RECIPIENT_REMOVAL) or can(principal, Action.BULK_UPLOAD)
+    columns = COLUMNS + ([LOCATION_COLUMN] if show_location else []) + ([ACTIONS_COLUMN] if may_request_removal
+                                                                          else [])
+    state = {'search': '', 'sort': 'last_name', 'descending': False, 'page': 1}
+    with ui.column().classes('w-full gap-2').mark('loaded-recipients'):
+        total_label = ui.label('Total number of records: …').classes('font-medium').mark('total-records')
+        search = ui.input(placeholder='Search this list...').props('clearable dense outlined').classes('w-80') \
+            .mark('recipient-search')
+        table = ui.table(columns=columns, rows=[], row_key='id', pagination={
+            'rowsPerPage': PER_PAGE, 'page': 1, 'sortBy': 'last_name', 'descending': False, 'rowsNumber': 0,
+        }).classes('w-full').props('binary-state-sort no-data-label="No recipients loaded yet"') \
+            .mark('recipients-table')
+        if may_request_removal:
+            table.add_slot('body-cell-actions', '''
+                <q-td :props="props">
+                    <q-btn flat dense no-caps color="primary" label="Request removal"
+                           @click="() => $parent.$emit('request-removal', props.row)" />
+                </q-td>''')
+
+    async def reload() -> None:
+        page = await run.io_bound(recipient_list.list_recipients, acting(), search=state['search'],
+                                  sort=state['sort'], descending=state['descending'], page=state['page'],
+                                  per_page=PER_PAGE)
+        total_label.set_text(f'Total number of records: {page.total:,}')
+        table.rows = [vars(row) for row in page.rows]
+        table.pagination = {'rowsPerPage': PER_PAGE, 'page': state['page'], 'sortBy': state['sort'],
+                            'descending': state['descending'], 'rowsNumber': page.matching}
+
+    async def on_request(e) -> None:  # noqa: ANN001 - Quasar's server-side request (page or sort changed)
+        pagination = (e.args or {}).get('pagination', {})
+        state['page'] = int(pagination.get('page') or 1)
+        state['sort'] = pagination.get('sortBy') or 'last_name'
+        state['descending'] = bool(pagination.get('descending'))
+        await reload()
+
+    async def on_search() -> None:
+        state['search'] = search.value or ''
+        state['page'] = 1
+        await reload()
+
+    async def on_request_removal(e) -> None:  # noqa: ANN001
+        row = e.args
+        with ui.dialog() as dialog, ui.card().classes('min-w-[420px]'):
+            ui.label(f'Request removal of {row["first_name"]} {row["last_name"]}').classes('text-lg font-semibold')
+            ui.label('Loaded recipients cannot be deleted. The state help desk reviews removal requests.') \
+                .classes('text-sm')
+            reason = ui.textarea('Reason').classes('w-full').mark('removal-reason')
+            message = ui.label('').classes('text-red-700').props('role=alert')
+
+            async def submit() -> None:
+                try:
+                    await run.io_bound(recipient_list.request_removal, acting(), int(row['id']), reason.value or '')
+                except ServiceError as error:
+                    message.set_text(str(error))
+                    return
+                dialog.close()
+                ui.notify('Removal request sent to the state help desk.', type='positive')
+
+            with ui.row():
+                ui.button('Submit request', on_click=submit)
+                ui.button('Cancel', on_click=dialog.close).props('flat')
+        dialog.open()
+
+    table.on('request', on_request)
+    table.on('request-removal', on_request_removal)
+    search.on_value_change(on_search)
+    ui.timer(0, reload, once=True)
+    return reload
