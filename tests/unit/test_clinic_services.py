@@ -1,0 +1,376 @@
+"""Clinic day services: booking under concurrency, case numbers, emails, check-in, walk-in, dose rules,
+inventory drawn and reversed, reminders, end of day. Every test runs on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import select
+
+from models import OutboxAttachment, OutboxMessage, utcnow
+from models.clinic import Administration, Appointment, ClinicSlot, DoseReminder
+from models.inventory import LedgerEntry
+from services import clinic, scheduling
+from services.clinic import DoseDetails, OverrideNeeded
+from services.db import session_scope
+from services.errors import NotAllowed, ServiceError
+from tests import clinic_helpers as h
+
+ALL_NO = {key: 'no' for key, _ in clinic.SCREENING_QUESTIONS}
+
+
+def _book_all_at_once(slot_id: int, recipients: list[int]) -> tuple[list[str], list[str]]:
+    manager = h.principal(h.MANAGER)
+    booked, refused = [], []
+    barrier = threading.Barrier(len(recipients))
+
+    def book(recipient_id: int) -> None:
+        barrier.wait()
+        try:
+            booked.append(scheduling.book_appointment(manager, recipient_id=recipient_id, slot_id=slot_id,
+                                                      notify=False).case_number)
+        except ServiceError as error:
+            refused.append(str(error))
+
+    threads = [threading.Thread(target=book, args=(r,)) for r in recipients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return booked, refused
+
+
+def test_clinic_slot_capacity_holds_under_concurrent_bookings(demo) -> None:
+    product = h.product()
+    h.stock(product, 100)
+    h.clinic_session([product], capacity=3)
+    slot = h.first_slot()
+    booked, refused = _book_all_at_once(slot, [h.recipient() for _ in range(8)])
+    assert len(booked) == 3 and len(refused) == 5
+    assert all('This time slot is full' in r for r in refused)
+    with session_scope() as session:
+        assert session.get(ClinicSlot, slot).booked == 3
+
+
+def test_clinic_stock_cap_holds_under_concurrent_bookings(demo) -> None:
+    product = h.product()
+    h.stock(product, 2)
+    h.clinic_session([product], capacity=20)
+    booked, refused = _book_all_at_once(h.first_slot(), [h.recipient() for _ in range(6)])
+    assert len(booked) == 2 and len(refused) == 4
+    assert all('No doses of' in r and '2 on hand, 2 already booked' in r for r in refused)
+
+
+def test_clinic_case_numbers_are_eight_digits_unique_and_not_sequential(demo) -> None:
+    product = h.product()
+    h.stock(product, 50)
+    h.clinic_session([product], capacity=30)
+    slot = h.first_slot()
+    numbers = [scheduling.book_appointment(h.principal(h.MANAGER), recipient_id=h.recipient(), slot_id=slot,
+                                           notify=False).case_number for _ in range(12)]
+    assert all(len(n) == 8 and n.isdigit() for n in numbers)
+    assert len(set(numbers)) == 12
+    steps = {int(b) - int(a) for a, b in zip(numbers, numbers[1:], strict=False)}
+    assert len(steps) > 1  # not a counter
+
+
+def test_clinic_booking_emails_carry_the_number_and_a_qr_code(demo) -> None:
+    product = h.product(name='Moderna COVID-19 Vaccine')
+    h.stock(product, 10)
+    h.clinic_session([product])
+    person = h.recipient('Grace', 'Mid Wilms', email='grace.mid@example.org')
+    manager = h.principal(h.MANAGER)
+    first, second = [s.slot_id for s in scheduling.open_slots(location_id=h.location().id, limit=2)]
+    booked = scheduling.book_appointment(manager, recipient_id=person, slot_id=first)
+    moved = scheduling.reschedule_appointment(manager, appointment_id=booked.id, slot_id=second)
+    assert moved.case_number == booked.case_number and moved.scheduled_at > booked.scheduled_at
+    scheduling.cancel_appointment(manager, appointment_id=booked.id, reason='Person asked')
+    with session_scope() as session:
+        messages = session.exec(select(OutboxMessage).where(OutboxMessage.to_addr == 'grace.mid@example.org')
+                                .order_by(OutboxMessage.id)).all()
+        assert [m.subject.split(' (')[0] for m in messages] == [
+            'Your COVID-19 vaccine appointment is confirmed', 'Your COVID-19 vaccine appointment was rescheduled',
+            'Your COVID-19 vaccine appointment was cancelled']
+        assert f'Confirmation number: {booked.case_number}' in messages[0].body_text
+        assert 'Clinic Location1, 101 Blair Drive, Raleigh' in messages[0].body_text
+        png = session.exec(select(OutboxAttachment).where(OutboxAttachment.message_id == messages[0].id)).one()
+        assert png.content_type == 'image/png' and png.data.startswith(b'\x89PNG')
+    # the slot is free again after the cancellation
+    with session_scope() as session:
+        assert session.get(ClinicSlot, second).booked == 0
+
+
+def test_clinic_open_slots_filter_by_county_and_city_soonest_first(demo) -> None:
+    product = h.product()
+    h.clinic_session([product], on=date.today() + timedelta(days=5), code='DEMO1')
+    h.clinic_session([product], on=date.today() + timedelta(days=2), code='DEMO2')
+    everywhere = scheduling.open_slots()
+    assert everywhere[0].location_name == 'Clinic Location2'  # the sooner session
+    assert [s.starts_at for s in everywhere] == sorted(s.starts_at for s in everywhere)
+    assert {s.location_name for s in scheduling.open_slots(county='wake')} == {'Clinic Location1'}
+    assert {s.location_name for s in scheduling.open_slots(city='Durham')} == {'Clinic Location2'}
+    assert scheduling.open_slots(product_id=product + 999) == []
+
+
+def test_clinic_recipient_books_for_own_household_only(demo) -> None:
+    product = h.product()
+    h.stock(product, 5)
+    h.clinic_session([product])
+    with session_scope() as session:
+        from models import Recipient
+        grace = session.exec(select(Recipient).where(Recipient.first_name == 'Grace')
+                             .where(Recipient.last_name == 'Wilms')).one()
+    portal_user = h.principal('recipient@demo.cvms.example.org')
+    booked = scheduling.book_appointment(portal_user, recipient_id=grace.id, slot_id=h.first_slot())
+    assert booked.dose_number == 1
+    with pytest.raises(NotAllowed):
+        scheduling.book_appointment(portal_user, recipient_id=h.recipient(), slot_id=h.first_slot())
+    with pytest.raises(ServiceError, match='already has an appointment'):
+        scheduling.book_appointment(portal_user, recipient_id=grace.id, slot_id=h.first_slot())
+
+
+def test_clinic_check_in_messages_for_wrong_cancelled_other_day_and_other_location(demo) -> None:
+    product = h.product()
+    h.stock(product, 10)
+    h.stock(product, 10, code='DEMO2')
+    provider, manager = h.principal(h.PROVIDER), h.principal(h.MANAGER)
+    with pytest.raises(ServiceError, match='has 8 digits'):
+        clinic.find_for_check_in(provider, '123')
+    with pytest.raises(ServiceError, match='No appointment has confirmation number 12345678'):
+        clinic.find_for_check_in(provider, '12345678')
+    h.clinic_session([product])  # in 3 days
+    later = scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=h.first_slot(), notify=False)
+    with pytest.raises(ServiceError, match='on another day'):
+        clinic.find_for_check_in(provider, later.case_number)
+    h.today_session([product])
+    today = scheduling.open_slots(location_id=h.location().id, on_or_after=utcnow())[0].slot_id
+    cancelled = scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=today, notify=False)
+    scheduling.cancel_appointment(manager, appointment_id=cancelled.id)
+    with pytest.raises(ServiceError, match='was cancelled'):
+        clinic.find_for_check_in(provider, cancelled.case_number)
+    h.today_session([product], code='DEMO2')
+    elsewhere_slot = scheduling.open_slots(location_id=h.location('DEMO2').id)[0].slot_id
+    elsewhere = scheduling.book_appointment(h.manager_of('DEMO2'), recipient_id=h.recipient(code='DEMO2'),
+                                            slot_id=elsewhere_slot, notify=False).case_number
+    with pytest.raises(ServiceError, match=r'at another location \(Clinic Location2\)'):
+        clinic.find_for_check_in(provider, f'{elsewhere[:4]} {elsewhere[4:]}')
+    good = scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=today, notify=False)
+    found = clinic.find_for_check_in(provider, f' {good.case_number}\n')
+    assert found.id == good.id and found.status == 'scheduled'
+    assert clinic.check_in(provider, good.id).status == 'checked_in'
+    rows = clinic.today_appointments(provider)
+    assert [(r.case_number, r.status) for r in rows] == [(cancelled.case_number, 'cancelled'),
+                                                         (good.case_number, 'checked_in')]
+    assert rows[1].details.endswith('Dose 1 Checked in')
+    assert [r.case_number for r in clinic.today_appointments(provider, status='checked_in')] == [good.case_number]
+
+
+def test_clinic_walk_in_search_sees_own_location_plus_exact_match_elsewhere(demo) -> None:
+    provider = h.principal(h.PROVIDER)
+    born = date(1980, 5, 17)
+    here = h.recipient('Ann', 'Walker', born=born)
+    h.recipient('Bob', 'Walsh', born=born)
+    h.recipient('Ann', 'Walker', born=date(1980, 5, 18))
+    elsewhere = h.recipient('Carl', 'Walton', born=born, code='DEMO2')
+    names = {hit.name for hit in clinic.search_walk_in(provider, name='wal', date_of_birth=born)}
+    assert names == {'Ann Walker', 'Bob Walsh'}  # Carl Walton is at another location
+    hits = clinic.search_walk_in(provider, name='Carl Walton', date_of_birth=born)
+    assert [(x.recipient_id, x.elsewhere) for x in hits] == [(elsewhere, True)]
+    assert [x.recipient_id for x in clinic.search_walk_in(provider, name='Walker, Ann', date_of_birth=born)] == [here]
+    assert clinic.search_walk_in(provider, name='Nobody', date_of_birth=born) == []
+
+
+def test_clinic_point_of_care_registration_refuses_a_second_record(demo) -> None:
+    provider = h.principal(h.PROVIDER)
+    data = clinic.PointOfCareRegistration(first_name='Dana', last_name='Ortiz', date_of_birth=date(1975, 1, 2),
+                                          sex='Female', address_line1='1 Oak St', city='Raleigh', state='NC',
+                                          zip_code='27603', phone='919-555-0100', race='White',
+                                          ethnicity='Hispanic or Latino', screening=ALL_NO)
+    walk_in = clinic.register_at_point_of_care(provider, data)
+    assert walk_in.status == 'checked_in' and walk_in.walk_in and walk_in.recipient_name == 'Dana Ortiz'
+    with pytest.raises(ServiceError, match='already registered'):
+        clinic.register_at_point_of_care(provider, data)
+    with pytest.raises(ServiceError, match='Answer every screening question'):
+        clinic.register_at_point_of_care(provider, clinic.PointOfCareRegistration(
+            first_name='Eve', last_name='Ng', date_of_birth=date(1990, 1, 1)))
+
+
+def _walk_in_and_record(person: int, lot: int, **kwargs) -> clinic.RecordedDose:
+    provider = h.principal(h.PROVIDER)
+    visit = clinic.start_walk_in(provider, recipient_id=person)
+    return clinic.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(
+        lot_id=lot, screening=ALL_NO, consent=True, **kwargs))
+
+
+def test_clinic_record_dose_draws_inventory_completes_and_schedules_reminder(demo) -> None:
+    product = h.product(interval=28)
+    lot = h.stock(product, 5)
+    person = h.recipient(email='ann@example.org')
+    dose = _walk_in_and_record(person, lot)
+    assert dose.dose_number == 1 and dose.next_dose_number == 2
+    assert h.on_hand(lot) == 4
+    given_on = dose.administered_at.astimezone(scheduling.location_zone(h.location())).date()
+    assert dose.next_dose_due == given_on + timedelta(days=28)
+    with session_scope() as session:
+        record = session.get(Administration, dose.administration_id)
+        entry = session.get(LedgerEntry, record.ledger_entry_id)
+        assert entry.change == -1 and entry.reference == f'administration:{record.id}'
+        assert session.get(Appointment, record.appointment_id).status == 'completed'
+        reminder = session.get(DoseReminder, dose.reminder_id)
+        assert reminder.send_on == dose.next_dose_due - timedelta(days=3) and reminder.status == 'pending'
+    proof = clinic.vaccination_record(person)
+    assert [(d.dose_number, d.location_name) for d in proof] == [(1, 'Clinic Location1')]
+
+
+def test_clinic_consent_screening_and_expired_lots_are_enforced(demo) -> None:
+    product = h.product()
+    expired = h.stock(product, 5, expires=date.today() - timedelta(days=2))
+    person = h.recipient()
+    provider = h.principal(h.PROVIDER)
+    visit = clinic.start_walk_in(provider, recipient_id=person)
+    with pytest.raises(ServiceError, match='consent'):
+        clinic.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(lot_id=expired,
+                                                                                         screening=ALL_NO))
+    with pytest.raises(ServiceError, match='screening'):
+        clinic.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(lot_id=expired,
+                                                                                         consent=True))
+    with pytest.raises(ServiceError, match='expired'):
+        clinic.record_vaccination(provider, appointment_id=visit.id,
+                                  details=DoseDetails(lot_id=expired, consent=True, screening=ALL_NO))
+    form = clinic.vaccination_form(provider, visit.id)
+    assert expired not in [lot.lot_id for lot in form.lots] and form.lot_id != expired  # expired: not offered
+    with session_scope() as session:
+        assert session.exec(select(Administration)).all() == []  # nothing half-saved
+
+
+def test_clinic_dose_number_derivation_and_overrides(demo) -> None:
+    pfizer = h.product(name='Pfizer', interval=21)
+    moderna = h.product(name='Moderna', interval=28)
+    pfizer_lot, moderna_lot = h.stock(pfizer, 10), h.stock(moderna, 10)
+    person = h.recipient()
+    provider = h.principal(h.PROVIDER)
+    month_ago = utcnow() - timedelta(days=30)
+    first = clinic.record_paper_administration(provider, recipient_id=person, details=DoseDetails(
+        lot_id=pfizer_lot, administered_at=month_ago))
+    assert first.dose_number == 1
+    # a second dose of another product needs an override
+    with pytest.raises(OverrideNeeded, match='products mixed'):
+        _walk_in_and_record(person, moderna_lot)
+    second = _walk_in_and_record(person, pfizer_lot)  # 30 days later: on time, same product
+    assert second.dose_number == 2 and second.next_dose_due is None
+    with pytest.raises(OverrideNeeded) as refused:
+        _walk_in_and_record(person, pfizer_lot)
+    assert any('beyond the 2-dose series' in p for p in refused.value.problems)
+    assert any('earlier than the 21-day interval' in p for p in refused.value.problems)
+    third = _walk_in_and_record(person, pfizer_lot, override_reason='Immunocompromised: additional dose')
+    assert third.dose_number == 3
+    with session_scope() as session:
+        assert session.get(Administration, third.administration_id).override_reason.startswith('Immunocompromised')
+    # too early on its own
+    other = h.recipient()
+    _walk_in_and_record(other, pfizer_lot)
+    with pytest.raises(OverrideNeeded, match='earlier than the 21-day interval'):
+        _walk_in_and_record(other, pfizer_lot)
+
+
+def test_clinic_earlier_time_needs_a_reason(demo) -> None:
+    lot = h.stock(h.product(), 3)
+    with pytest.raises(ServiceError, match='An earlier time needs a reason'):
+        _walk_in_and_record(h.recipient(), lot, administered_at=utcnow() - timedelta(hours=3))
+    dose = _walk_in_and_record(h.recipient(), lot, administered_at=utcnow() - timedelta(hours=3),
+                               backdate_reason='Written on paper during the network outage')
+    with session_scope() as session:
+        assert session.get(Administration, dose.administration_id).backdate_reason.startswith('Written on paper')
+
+
+def test_clinic_void_and_correct_reverse_the_inventory(demo) -> None:
+    product = h.product()
+    lot_a, lot_b = h.stock(product, 5), h.stock(product, 5)
+    person = h.recipient()
+    dose = _walk_in_and_record(person, lot_a)
+    assert h.on_hand(lot_a) == 4
+    with pytest.raises(NotAllowed):  # a healthcare provider cannot correct
+        clinic.void_administration(h.principal(h.PROVIDER), administration_id=dose.administration_id, reason='x')
+    manager = h.principal(h.MANAGER)
+    corrected = clinic.correct_administration(manager, administration_id=dose.administration_id,
+                                              reason='Wrong lot scanned', details=DoseDetails(lot_id=lot_b))
+    assert (h.on_hand(lot_a), h.on_hand(lot_b)) == (5, 4)
+    assert corrected.dose_number == 1
+    with session_scope() as session:
+        original = session.get(Administration, dose.administration_id)
+        assert original.voided and original.void_reason == 'Wrong lot scanned'
+        reversal = session.get(LedgerEntry, original.reversal_entry_id)
+        assert reversal.kind == 'reversal' and reversal.change == 1
+        assert session.get(Administration, corrected.administration_id).corrects_administration_id == original.id
+    clinic.void_administration(manager, administration_id=corrected.administration_id, reason='Not given at all')
+    assert h.on_hand(lot_b) == 5
+    assert clinic.vaccination_record(person) == []
+
+
+def test_clinic_reminders_are_sent_or_suppressed(demo) -> None:
+    product = h.product(interval=21)
+    lot = h.stock(product, 10)
+    manager = h.principal(h.MANAGER)
+    sent_to = h.recipient(email='send@example.org')
+    recorded = h.recipient(email='recorded@example.org')
+    cancelled = h.recipient(email='cancelled@example.org')
+    doses = {p: _walk_in_and_record(p, lot) for p in (sent_to, recorded, cancelled)}
+    # the second dose of `recorded` is given (early, with override) before the reminder goes out
+    _walk_in_and_record(recorded, lot, override_reason='Travelling abroad')
+    # `cancelled` books the second dose, then cancels it
+    h.clinic_session([product], on=doses[cancelled].next_dose_due)
+    booking = scheduling.book_appointment(manager, recipient_id=cancelled, slot_id=h.first_slot(), notify=False)
+    assert booking.dose_number == 2
+    scheduling.cancel_appointment(manager, appointment_id=booking.id, notify=False)
+    send_on = doses[sent_to].next_dose_due - timedelta(days=3)
+    assert clinic.process_due_reminders(today=send_on - timedelta(days=1)) == {'sent': 0, 'suppressed': 0}
+    assert clinic.process_due_reminders(today=send_on) == {'sent': 1, 'suppressed': 0}  # the others: already done
+    assert clinic.process_due_reminders(today=send_on) == {'sent': 0, 'suppressed': 0}
+    with session_scope() as session:
+        outcomes = {r.recipient_id: (r.status, r.outcome) for r in session.exec(select(DoseReminder)).all()}
+        mails = session.exec(select(OutboxMessage.to_addr).where(OutboxMessage.subject.contains('Reminder'))).all()
+    assert outcomes[sent_to] == ('sent', 'queued')
+    assert outcomes[recorded] == ('suppressed', 'dose already recorded')
+    assert outcomes[cancelled] == ('suppressed', 'appointment cancelled')
+    assert mails == ['send@example.org']
+
+
+def test_clinic_end_of_day_marks_no_shows_and_frees_the_dose(demo) -> None:
+    product = h.product()
+    h.stock(product, 1)
+    h.today_session([product])
+    manager = h.principal(h.MANAGER)
+    slot = scheduling.open_slots(location_id=h.location().id)[0].slot_id
+    missed = scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=slot, notify=False)
+    with pytest.raises(ServiceError, match='No doses of'):
+        scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=slot, notify=False)
+    assert clinic.mark_no_shows(manager, location_id=h.location().id) == 1
+    assert clinic.today_appointments(manager)[0].status == 'no_show'
+    with pytest.raises(ServiceError, match='no-show'):
+        clinic.find_for_check_in(manager, missed.case_number)
+    scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=slot, notify=False)
+
+
+def test_clinic_standby_list(demo) -> None:
+    provider = h.principal(h.PROVIDER)
+    entry = clinic.add_to_standby(provider, full_name='Sam  Short', phone='(919) 555-0199', note='10 minutes away')
+    with pytest.raises(ServiceError, match='10-digit phone'):
+        clinic.add_to_standby(provider, full_name='No Phone', phone='')
+    assert [e.full_name for e in clinic.standby_list(provider)] == ['Sam Short']
+    clinic.update_standby(provider, entry_id=entry.id, status='called')
+    assert clinic.standby_list(provider)[0].status == 'called'
+    clinic.update_standby(provider, entry_id=entry.id, status='removed')
+    assert clinic.standby_list(provider) == []
+
+
+def test_clinic_live_updates_are_published_to_subscribers(demo) -> None:
+    from services import clinic_events
+    heard: list[int] = []
+    unsubscribe = clinic_events.subscribe(h.location().id, lambda: heard.append(1))
+    try:
+        clinic.start_walk_in(h.principal(h.PROVIDER), recipient_id=h.recipient())
+        assert heard == [1]
+    finally:
+        unsubscribe()
+    assert clinic_events.subscriber_count(h.location().id) == 0
