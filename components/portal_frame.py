@@ -72,7 +72,9 @@ def portal_frame(ctx: PortalContext, title: str) -> Iterator[None]:
             ui.button(LANGUAGES[other], on_click=lambda: switch_language(ctx.principal, other)) \
                 .props(f'flat dense no-caps color=white lang={other}').mark('portal-language')
             if ctx.principal is not None:
-                with ui.button(icon='menu').props(f'flat dense color=white aria-label="{t("Menu")}"'):
+                menu = ui.button(icon='menu').props('flat dense color=white')
+                menu.props['aria-label'] = t('Menu')
+                with menu:
                     with ui.menu():
                         for label, path in ((t('Home'), '/portal'),
                                             (t('COVID-19 Vaccine Registration'), '/portal/registration'),

@@ -57,7 +57,9 @@ def portal_home(ctx: PortalContext) -> None:
             ui.button(t('Vaccination record'), on_click=lambda: ui.navigate.to('/portal/record'))
         if summary.group_name:
             ui.label(t('Your vaccine group: {group}').format(group=summary.group_name(ctx.lang))).classes('text-sm')
-    with ui.element('nav').props(f'aria-label="{t("Portal")}"').classes('column gap-2 w-full'):
+    nav = ui.element('nav').classes('column gap-2 w-full')
+    nav.props['aria-label'] = t('Portal')
+    with nav:
         for label, path in ((t('COVID-19 Vaccine Registration'), '/portal/registration'),
                             (t('Appointments'), '/portal/appointments'),
                             (t('Vaccination record'), '/portal/record'),

@@ -27,8 +27,8 @@ def appointments_page(ctx: PortalContext, reschedule: int | None = None) -> None
             ui.label(appointment.location_name)
             ui.label(t('Confirmation number: {number}').format(number=appointment.case_number)) \
                 .classes('font-mono text-lg').mark('confirmation-number')
-            ui.html(qr_svg(appointment.case_number), sanitize=False) \
-                .props(f'role=img aria-label="{t("QR code of the confirmation number")}"')
+            qr = ui.html(qr_svg(appointment.case_number), sanitize=False).props('role=img')
+            qr.props['aria-label'] = t('QR code of the confirmation number')
             with ui.row().classes('gap-2'):
                 if appointment.status == 'scheduled':
                     ui.button(t('Reschedule'), on_click=lambda a=appointment: ui.navigate.to(

@@ -17,24 +17,24 @@ def record_page(ctx: PortalContext) -> None:
     with ui.card().classes('w-full gap-1 cvms-proof').mark('proof'):
         ui.label(t('Proof of COVID-19 vaccination')).classes('text-xl font-semibold') \
             .props('role=heading aria-level=2')
-        ui.label(f'{t("Name")}: {record.name}')
-        ui.label(f'{t("Date of birth")}: {record.date_of_birth:%m/%d/%Y}')
+        ui.label(t('Name') + f': {record.name}')
+        ui.label(t('Date of birth') + f': {record.date_of_birth:%m/%d/%Y}')
         if not record.doses:
             ui.label(t('No dose has been recorded yet.')).mark('no-doses')
             return
         for dose in record.doses:
             with ui.element('section').classes('w-full border-t pt-2 mt-2').mark('dose'):
                 ui.label(t('Dose {dose}').format(dose=dose.dose_number)).classes('font-semibold')
-                ui.label(f'{t("Product")}: {dose.product_name}')
-                ui.label(f'{t("Lot")}: {dose.lot_number}')
-                ui.label(f'{t("Date")}: {dose.administered_on:%m/%d/%Y}')
-                ui.label(f'{t("Location")}: {dose.location_name}')
+                ui.label(t('Product') + f': {dose.product_name}')
+                ui.label(t('Lot') + f': {dose.lot_number}')
+                ui.label(t('Date') + f': {dose.administered_on:%m/%d/%Y}')
+                ui.label(t('Location') + f': {dose.location_name}')
         if record.next_dose_due:
             ui.label(t('Your next dose is due on or after {date}.')
                      .format(date=f'{record.next_dose_due:%m/%d/%Y}')).classes('mt-2')
         url = proof.verification_url(ctx.principal, ctx.person.id)
-        ui.html(proof.qr_svg(url), sanitize=False).classes('mt-2') \
-            .props(f'role=img aria-label="{t("QR code of the verification link")}"')
+        qr = ui.html(proof.qr_svg(url), sanitize=False).classes('mt-2').props('role=img')
+        qr.props['aria-label'] = t('QR code of the verification link')
         ui.label(t('Scan the code or open this link to check this record:')).classes('text-sm')
         ui.link(url, url).classes('text-sm break-all').mark('verification-link')
     person_id = ctx.person.id
@@ -57,7 +57,7 @@ def verify_page(ctx: PortalContext, code: str) -> None:
         return
     with ui.card().classes('w-full gap-1').mark('verify-valid'):
         ui.label(t('Valid COVID-19 vaccination record')).classes('text-lg font-semibold text-green-800')
-        ui.label(f'{t("Name initials")}: {verified.initials}')
+        ui.label(t('Name initials') + f': {verified.initials}')
         for dose in verified.doses:
             ui.label(t('Dose {dose}').format(dose=dose.dose_number) + f': {dose.product_name}, '
                      f'{dose.administered_on:%m/%d/%Y}').mark('verify-dose')

@@ -137,7 +137,8 @@ def check_name(value: str, label: str, lang: str) -> str:
 
 def check_birth_date(value: date | None, lang: str) -> date:
     if value is None or value > date.today() or value.year < 1900:
-        raise ValidationFailed(translator(lang)('Enter a real date of birth (MM/DD/YYYY).'))
+        _t = translator(lang)
+        raise ValidationFailed(_t('Enter a real date of birth (MM/DD/YYYY).'))
     return value
 
 
@@ -145,9 +146,9 @@ def _new_recipient(session: Session, *, first_name: str, last_name: str, date_of
                    account_id: int | None, source: str, created_by: int | None, lang: str) -> Recipient:
     key = identity_key(first_name, last_name, date_of_birth)
     if session.exec(select(Recipient.id).where(Recipient.identity_key == key)).first() is not None:
-        raise ValidationFailed(translator(lang)('A person with this name and date of birth is already registered. '
-                                                'If this is you, use the email from your vaccine provider or '
-                                                '"Forgot password?".'))
+        _t = translator(lang)
+        raise ValidationFailed(_t('A person with this name and date of birth is already registered. If this is you, '
+                                  'use the email from your vaccine provider or "Forgot password?".'))
     recipient = Recipient(first_name=first_name, last_name=last_name, date_of_birth=date_of_birth, email=email,
                           identity_key=key, first_name_key=fold(first_name), last_name_key=fold(last_name),
                           source=source, portal_account_id=account_id, created_by_user_id=created_by)

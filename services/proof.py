@@ -97,8 +97,8 @@ def proof_pdf(principal: Principal, recipient_id: int, *, lang: str) -> bytes:
     pdf.set_font(family, 'B', 18)
     pdf.cell(0, 12, text(t('Proof of COVID-19 vaccination')), new_x='LMARGIN', new_y='NEXT')
     pdf.set_font(family, '', 12)
-    pdf.cell(0, 8, text(f'{t("Name")}: {record.name}'), new_x='LMARGIN', new_y='NEXT')
-    pdf.cell(0, 8, text(f'{t("Date of birth")}: {record.date_of_birth:%m/%d/%Y}'), new_x='LMARGIN', new_y='NEXT')
+    pdf.cell(0, 8, text(t('Name') + f': {record.name}'), new_x='LMARGIN', new_y='NEXT')
+    pdf.cell(0, 8, text(t('Date of birth') + f': {record.date_of_birth:%m/%d/%Y}'), new_x='LMARGIN', new_y='NEXT')
     pdf.ln(4)
     headers = [t('Dose'), t('Product'), t('Lot'), t('Date'), t('Location')]
     widths = [16, 52, 30, 28, 60]

@@ -3,13 +3,18 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from nicegui import ui
 from nicegui.testing import User
+from sqlmodel import select
 
-from services import clinic, mail, scheduling
+from models import PortalAccount
+from services import clinic, mail, portal, scheduling
+from services.db import session_scope
+from services.errors import NotAllowed
 from tests.conftest import body_of
 from tests.helpers import RECIPIENT, log_in
-from tests.portal_helpers import give_dose, invite, link_in, open_clinic, recipient_named
+from tests.portal_helpers import give_dose, invite, link_in, open_clinic, principal, recipient_named
 
 
 async def test_portal_home_shows_status_and_household(demo, user: User) -> None:
@@ -111,7 +116,7 @@ async def test_portal_whole_path_from_welcome_email_to_verified_proof(demo, smtp
     first_slot = scheduling.open_slots(location_id=recipient_named('Jon').location_id)[0]
     await user.should_see(first_slot.local_time, retries=50)
     user.find(kind=ui.button, content=first_slot.local_time).click()
-    await user.should_see('Confirmation number:', retries=100)
+    await user.should_see(marker='confirmation-number', retries=100)
     case_number = user.find(marker='confirmation-number').elements.pop().text.split()[-1]
     assert len(case_number) == 8
     await mail.deliver_due()
@@ -140,3 +145,54 @@ async def test_portal_whole_path_from_welcome_email_to_verified_proof(demo, smtp
     await user.should_see(f'Dose 1: Comirnaty Test, {date.today():%m/%d/%Y}')
     for hidden in ('NewRecipient', 'Jon', 'LOT-PORTAL', 'Clinic Location1', '05/17/1980'):
         await user.should_not_see(hidden)
+
+
+async def test_portal_spanish_pages_and_the_choice_is_remembered(demo, user: User) -> None:
+    await log_in(user, RECIPIENT)
+    await user.should_see('Vaccine Program Status')
+    user.find(marker='portal-language').click()
+    await user.should_see('Estado en el programa de vacunación', retries=50)
+    await user.should_see('No inscrito')
+    await user.should_see('Inscripción para la vacuna contra el COVID-19')
+    with session_scope() as session:
+        assert session.exec(select(PortalAccount.language).where(PortalAccount.email == RECIPIENT)).one() == 'es'
+    # Remembered on the account: a new log-in (another device) is in Spanish too.
+    await user.open('/logout')
+    await log_in(user, RECIPIENT, expect_success=False)
+    await user.should_see('Estado en el programa de vacunación', retries=100)
+    await user.open('/portal/registration')
+    await user.should_see('Inscripción para la vacuna de: Grace Wilms')
+    user.find(marker='registration-next-0').click()
+    await user.should_see('Dirección', retries=50)
+    await user.should_see('Código postal')
+    await user.open('/portal/record')
+    await user.should_see('Todavía no se ha registrado ninguna dosis.')
+    await user.open('/verify/not-a-real-code')
+    await user.should_see('No se encontró ningún registro para este código.')
+
+
+async def test_portal_household_add_dependent_and_switch(demo, user: User) -> None:
+    await log_in(user, RECIPIENT)
+    await user.open('/portal/household')
+    user.find('First name').type('Lily')
+    user.find('Last name').type('Wilms')
+    user.find('Date of birth (MM/DD/YYYY)').type('04/02/2015')
+    user.find(kind=ui.button, content='Add family member').click()
+    await user.should_see('Vaccine Program Status', retries=50)
+    assert user.find(marker='household-switcher').elements.pop().value == recipient_named('Lily').id
+    await register_through_stepper(user)
+    await user.open('/portal')
+    await user.should_see('Enrolled')
+    await user.should_see('Lily Wilms')
+    # Switch back to the account holder: her own status, untouched by Lily's registration.
+    await user.open('/portal/household')
+    user.find(kind=ui.button, content='Switch to Grace').click()
+    await user.should_see('Not Enrolled', retries=50)
+    assert user.find(marker='household-switcher').elements.pop().value == recipient_named('Grace').id
+    # The switcher on every page does the same.
+    set_value(user, 'household-switcher', recipient_named('Lily').id)
+    await user.should_see('Enrolled', retries=50)
+    await user.should_not_see('Not Enrolled')
+    # Another household's member is never reachable.
+    with pytest.raises(NotAllowed):
+        portal.load_registration(principal(RECIPIENT), invite('Other', 'Person', date(1990, 1, 1), 'o@example.org'))

@@ -1,0 +1,40 @@
+"""Every text the recipient portal shows has a Spanish translation in the catalog (locales/es/LC_MESSAGES)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.extract import extract_from_file
+
+from services import portal
+from services.i18n import catalog_ids, normalize_language, translator
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTAL_FILES = ['services/portal.py', 'services/proof.py', 'pages/portal.py', 'pages/portal_appointments.py',
+                'pages/portal_record.py', 'pages/portal_signup.py', 'components/portal_frame.py']
+KEYWORDS = {'_': None, 't': None, '_t': None, 'portal_page': (2,)}
+
+
+def portal_message_ids() -> set[str]:
+    ids = set()
+    for name in PORTAL_FILES:
+        for _line, message, _comments, _context in extract_from_file('python', ROOT / name, keywords=KEYWORDS):
+            message = next(m for m in message if m) if isinstance(message, tuple) else message
+            if message:
+                ids.add(message)
+    return ids | set(portal.HEALTH_QUESTIONS.values())
+
+
+def test_portal_every_text_has_a_spanish_translation() -> None:
+    ids = portal_message_ids()
+    assert len(ids) > 100
+    missing = sorted(ids - catalog_ids('es'))
+    assert not missing, f'add these to locales/es/LC_MESSAGES/cvms.po: {missing}'
+
+
+def test_portal_translator_falls_back_to_english() -> None:
+    assert translator('es')('Vaccine Program Status') == 'Estado en el programa de vacunación'
+    assert translator('en')('Vaccine Program Status') == 'Vaccine Program Status'
+    assert translator('fr')('Vaccine Program Status') == 'Vaccine Program Status'
+    assert normalize_language('ES') == 'es' and normalize_language(None) == 'en'
+    es = translator('es')
+    assert es('Dose {dose}: {when}').format(dose=2, when='x') == 'Dosis 2: x'
