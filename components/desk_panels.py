@@ -1,30 +1,223 @@
-"""The three panels of the guide's home screen for location staff."""
+"""The three panels of the guide's home screen for location staff: Recipient Check-In, Today's Appointments
+(live on every desk of the location) and Appointment Walk-In. Fast with a keyboard and a barcode scanner:
+a scanner types the confirmation number and Enter."""
 from __future__ import annotations
 
-from nicegui import ui
+import asyncio
+from collections.abc import Callable
+from urllib.parse import urlencode
 
+from nicegui import app, background_tasks, run, ui
+
+from models.clinic import AppointmentPublic, AppointmentStatus
+from services import auth, clinic, clinic_events
+from services.errors import ServiceError
+from services.permissions import Action, can
 from services.principal import Principal
+
+from .guard import TOKEN_KEY, acting
 
 TODAY_COLUMNS = [
     {'name': 'time', 'label': 'TIME', 'field': 'time', 'align': 'left'},
     {'name': 'details', 'label': 'DETAILS', 'field': 'details', 'align': 'left'},
     {'name': 'case_number', 'label': 'CASE NUMBER', 'field': 'case_number', 'align': 'left'},
     {'name': 'location', 'label': 'LOCATION', 'field': 'location', 'align': 'left'},
+    {'name': 'status', 'label': 'STATUS', 'field': 'status', 'align': 'left'},
 ]
+STATUS_FILTER = {'': 'All statuses', **{s.value: s.label for s in AppointmentStatus}}
+SLOW_REFRESH_SECONDS = 60  # other app instances do not publish here; a slow poll catches their changes
+
+
+def today_rows(appointments: list[AppointmentPublic]) -> list[dict]:
+    return [{'id': a.id, 'time': a.local_time, 'details': a.details, 'case_number': a.case_number,
+             'location': a.location_name, 'status': a.status_label} for a in appointments]
+
+
+def vaccinate_path(appointment_id: int) -> str:
+    return f'/desk/vaccinate/{appointment_id}'
 
 
 def desk(principal: Principal) -> None:
     with ui.row().classes('w-full gap-4 items-stretch'):
         with ui.card().classes('cvms-panel').mark('panel-check-in'):
-            ui.label('Recipient Check-In').classes('text-lg font-semibold')
-            ui.input('Appointment confirmation number').classes('w-full').mark('confirmation-number')
-            ui.button('Go').mark('check-in-go')
-        with ui.card().classes('cvms-panel').mark('panel-today'):
-            ui.label("Today's Appointments").classes('text-lg font-semibold')
-            ui.table(columns=TODAY_COLUMNS, rows=[], row_key='case_number').classes('w-full') \
-                .props('no-data-label="No appointments today"').mark('today-table')
+            _check_in_panel()
+        with ui.card().classes('cvms-panel').style('flex: 2 1 520px').mark('panel-today'):
+            TodayTable(principal)
         with ui.card().classes('cvms-panel').mark('panel-walk-in'):
-            ui.label('Appointment Walk-In').classes('text-lg font-semibold')
-            ui.input('Name').classes('w-full').mark('walk-in-name')
-            ui.input('Date of birth (MM/DD/YYYY)').classes('w-full').mark('walk-in-dob')
-            ui.button('Search').mark('walk-in-search')
+            _walk_in_panel()
+    with ui.row().classes('gap-2 items-center cvms-no-print'):
+        ui.link('Stand-by list', '/desk/standby')
+        ui.link('Enter doses recorded on paper', '/desk/back-entry')
+        ui.link('Doses recorded today', '/desk/doses')
+        ui.link('Printable paper forms', '/forms')
+        if can(principal, Action.MANAGE_CLINIC_SESSIONS):
+            ui.link('Clinic sessions and appointments', '/appointments')
+
+
+def _check_in_panel() -> None:
+    ui.label('Recipient Check-In').classes('text-lg font-semibold')
+    number = ui.input('Appointment confirmation number').props('autofocus inputmode=numeric clearable') \
+        .classes('w-full').mark('confirmation-number')
+    go = ui.button('Go').mark('check-in-go')
+    result = ui.column().classes('w-full gap-1').mark('check-in-result')
+
+    async def look_up() -> None:
+        principal = acting()
+        result.clear()
+        try:
+            found = await run.io_bound(clinic.find_for_check_in, principal, number.value or '')
+        except ServiceError as error:
+            with result:
+                ui.label(str(error)).classes('text-red-800').props('role=alert').mark('check-in-error')
+            return
+        with result:
+            _show_appointment(found)
+
+    number.on('keydown.enter', look_up)
+    go.on_click(look_up)
+
+
+def _show_appointment(found: AppointmentPublic) -> None:
+    ui.label(found.recipient_name).classes('text-base font-semibold').mark('check-in-name')
+    ui.label(f'Date of birth: {found.date_of_birth:%m/%d/%Y}')
+    ui.label(f'{found.local_time} · Dose {found.dose_number}'
+             + (f' · {found.product_name}' if found.product_name else ''))
+    ui.label(f'Confirmation number {found.case_number} · {found.status_label}')
+
+    async def check_in() -> None:
+        principal = acting()
+        try:
+            await run.io_bound(clinic.check_in, principal, found.id)
+        except ServiceError as error:
+            ui.notify(str(error), type='negative')
+            return
+        ui.navigate.to(vaccinate_path(found.id))
+
+    if found.status == AppointmentStatus.SCHEDULED:
+        ui.button('Check in', on_click=check_in).props('color=positive autofocus').mark('check-in-confirm')
+    else:
+        ui.button('Record vaccination', on_click=lambda: ui.navigate.to(vaccinate_path(found.id))) \
+            .props('color=positive autofocus').mark('record-vaccination')
+
+
+class TodayTable:
+    """Today's Appointments for one connected desk: listens for changes at its location while connected."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.location_id = principal.location_id
+        self.token = app.storage.user.get(TOKEN_KEY)
+        self.client = ui.context.client
+        self.loop = asyncio.get_running_loop()
+        self.pending = False
+        self.unsubscribe: Callable[[], None] | None = None
+        with ui.row().classes('w-full items-center justify-between'):
+            ui.label("Today's Appointments").classes('text-lg font-semibold')
+            self.status = ui.select(STATUS_FILTER, value='', label='Status',
+                                    on_change=lambda: self.refresh_soon()).classes('w-40').mark('today-status')
+        self.table = ui.table(columns=TODAY_COLUMNS, rows=[], row_key='case_number', pagination=15) \
+            .classes('w-full').props('no-data-label="No appointments today" dense').mark('today-table')
+        self.table.on('rowClick', self._open_row)
+        self._subscribe()
+        self.client.on_connect(self._reconnected)
+        self.client.on_disconnect(self._unsubscribe)
+        self.client.on_delete(self._unsubscribe)
+        ui.timer(SLOW_REFRESH_SECONDS, self.refresh_soon)
+        self.refresh_soon()
+
+    def _subscribe(self) -> None:
+        if self.location_id is not None and self.unsubscribe is None:
+            self.unsubscribe = clinic_events.subscribe(self.location_id, self._heard)
+
+    def _unsubscribe(self) -> None:
+        if self.unsubscribe is not None:
+            self.unsubscribe()
+            self.unsubscribe = None
+
+    def _reconnected(self) -> None:
+        self._subscribe()
+        self.refresh_soon()
+
+    def _heard(self) -> None:
+        """Called in the publisher's thread: hand over to this client's event loop."""
+        if self.loop.is_closed():  # the server stopped without deleting this client
+            self._unsubscribe()
+            return
+        self.loop.call_soon_threadsafe(self.refresh_soon)
+
+    def refresh_soon(self) -> None:
+        if not self.pending:
+            self.pending = True
+            background_tasks.create(self._refresh(), name='today appointments refresh')
+
+    async def _refresh(self) -> None:
+        try:
+            principal = await run.io_bound(auth.resolve_session, self.token)
+            if principal is None:
+                self._unsubscribe()
+                return
+            rows = await run.io_bound(clinic.today_appointments, principal, status=self.status.value or None)
+        finally:
+            self.pending = False
+        if self.client.id not in self.client.instances:
+            return  # the desk was closed meanwhile
+        with self.client:
+            self.table.rows = today_rows(rows)
+            self.table.update()
+
+    def _open_row(self, event) -> None:  # noqa: ANN001
+        row = event.args[1] if isinstance(event.args, list) and len(event.args) > 1 else {}
+        if row.get('status') == AppointmentStatus.CHECKED_IN.label:
+            ui.navigate.to(vaccinate_path(row['id']))
+
+
+def _walk_in_panel() -> None:
+    ui.label('Appointment Walk-In').classes('text-lg font-semibold')
+    name = ui.input('Name', placeholder='Last name (or its first letters), or First Last') \
+        .classes('w-full').mark('walk-in-name')
+    born = ui.input('Date of birth (MM/DD/YYYY)').classes('w-full').mark('walk-in-dob')
+    search = ui.button('Search').mark('walk-in-search')
+    results = ui.column().classes('w-full gap-1').mark('walk-in-results')
+
+    async def find() -> None:
+        principal = acting()
+        results.clear()
+        try:
+            day = clinic.parse_date(born.value or '')
+            hits = await run.io_bound(lambda: clinic.search_walk_in(principal, name=name.value or '',
+                                                                    date_of_birth=day))
+        except ServiceError as error:
+            with results:
+                ui.label(str(error)).classes('text-red-800').props('role=alert')
+            return
+        with results:
+            if not hits:
+                ui.label('No one found with this name and date of birth.').mark('walk-in-none')
+                query = urlencode({'name': name.value or '', 'dob': born.value or ''})
+                ui.button('Register at point of care', on_click=lambda: ui.navigate.to(f'/desk/register?{query}')) \
+                    .props('outline').mark('walk-in-register')
+            for hit in hits:
+                _walk_in_hit(hit)
+
+    born.on('keydown.enter', find)
+    name.on('keydown.enter', find)
+    search.on_click(find)
+
+
+def _walk_in_hit(hit: clinic.WalkInHit) -> None:
+    async def start() -> None:
+        principal = acting()
+        try:
+            visit = await run.io_bound(lambda: clinic.start_walk_in(principal, recipient_id=hit.recipient_id))
+        except ServiceError as error:
+            ui.notify(str(error), type='negative')
+            return
+        ui.navigate.to(vaccinate_path(visit.id))
+
+    with ui.row().classes('w-full items-center justify-between no-wrap'):
+        with ui.column().classes('gap-0'):
+            ui.label(hit.name).classes('font-medium')
+            where = 'registered at another location' if hit.elsewhere else hit.location_name
+            ui.label(f'{hit.date_of_birth:%m/%d/%Y} · {where}'
+                     + (f' · booked ({hit.open_case_number})' if hit.open_case_number else '')).classes('text-xs')
+        ui.button('Walk in', on_click=start).props('dense color=positive').mark(f'walk-in-{hit.recipient_id}')
+

@@ -424,6 +424,7 @@ class VaccinationForm:
     dose_volume_ml: float
     screening: dict[str, str]
     administered_by: str
+    time_zone: str
 
 
 def _history(session: Session, recipient_id: int) -> list[DoseRecord]:
@@ -503,7 +504,8 @@ def vaccination_form(principal: Principal, appointment_id: int) -> VaccinationFo
             route=(preference.route if preference and preference.route else ROUTES[0]),
             dose_volume_ml=volume or 0.5,
             screening=screening_answers(appointment_row.screening if appointment_row else None),
-            administered_by=principal.full_name or principal.email)
+            administered_by=principal.full_name or principal.email,
+            time_zone=_location_of(session, principal).time_zone or 'America/New_York')
 
 
 def dose_problems(history: list[DoseRecord], product: Product, given_on: date) -> list[str]:
@@ -521,6 +523,23 @@ def dose_problems(history: list[DoseRecord], product: Product, given_on: date) -
             problems.append(f'Dose {dose_number} is earlier than the {product.days_between_doses}-day interval '
                             f'of {product.name}: due on or after {earliest:%m/%d/%Y}.')
     return problems
+
+
+def preview_dose_problems(principal: Principal, *, recipient_id: int, lot_id: int | None,
+                          at: datetime | None = None) -> list[str]:
+    """What Record vaccination will ask an override for, shown before saving."""
+    require(principal, Action.RECORD_VACCINATION)
+    if lot_id is None:
+        return []
+    with session_scope() as session:
+        lot = session.get(Lot, lot_id)
+        product = session.get(Product, lot.product_id) if lot else None
+        location = _location_of(session, principal)
+        if product is None:
+            return []
+        given_at = as_utc(at) if at else utcnow()
+        history = [h for h in _history(session, recipient_id) if h.administered_at <= given_at]
+        return dose_problems(history, product, given_at.astimezone(_zone(location)).date())
 
 
 class OverrideNeeded(ServiceError):

@@ -1,0 +1,117 @@
+"""The check-in desk through the simulated browser: check-in by number (scanner-style Enter), the messages for
+wrong numbers, walk-in found and not found, recording a dose, and Today's Appointments live on a second desk."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date
+
+from nicegui.testing import User
+
+from services import scheduling
+from tests import clinic_helpers as h
+from tests.helpers import MANAGER, PROVIDER, log_in
+
+
+def _booked_today(*, first: str = 'Grace', last: str = 'Mid Wilms', doses: int = 10) -> tuple[str, int]:
+    product = h.product(name='Test Moderna Vaccine', interval=28)
+    lot = h.stock(product, doses, lot_number='MOD-001')
+    h.today_session([product])
+    slot = scheduling.open_slots(location_id=h.location().id)[0].slot_id
+    booked = scheduling.book_appointment(h.principal(MANAGER), recipient_id=h.recipient(first, last), slot_id=slot,
+                                         notify=False)
+    return booked.case_number, lot
+
+
+def _table_rows(user: User) -> list[dict]:
+    return user.find(marker='today-table').elements.pop().rows
+
+
+async def _rows_soon(user: User, check: Callable[[list[dict]], bool]) -> list[dict]:
+    for _ in range(100):
+        with user:
+            rows = _table_rows(user)
+        if check(rows):
+            return rows
+        await asyncio.sleep(0.05)
+    return rows
+
+
+async def test_desk_check_in_by_number_and_record_a_dose(demo, user: User) -> None:
+    number, lot = _booked_today()
+    await log_in(user, PROVIDER)
+    rows = await _rows_soon(user, lambda r: len(r) == 1)
+    assert rows[0]['case_number'] == number and rows[0]['details'].startswith('Grace Mid Wilms Dose 1 Scheduled')
+    user.find(marker='confirmation-number').type(number).trigger('keydown.enter')
+    await user.should_see('Grace Mid Wilms', retries=100)
+    user.find(marker='check-in-confirm').click()
+    await user.should_see('Record vaccination', retries=100)
+    await user.should_see('Dose 1')
+    with user:
+        lot_select = user.find(marker='lot').elements.pop()
+        assert lot_select.value == lot  # the only unexpired lot on hand
+    user.find(marker='consent').click()
+    user.find(marker='save-dose').click()
+    await user.should_see('Dose 1 of Test Moderna Vaccine recorded (lot MOD-001).', retries=100)
+    await user.should_see('Dose 2 is due on or after')
+    assert h.on_hand(lot) == 9
+
+
+async def test_desk_check_in_messages(demo, user: User) -> None:
+    await log_in(user, PROVIDER)
+    user.find(marker='confirmation-number').type('1234').trigger('keydown.enter')
+    await user.should_see('is not a confirmation number: it has 8 digits', retries=100)
+    user.find(marker='confirmation-number').clear().type('99999999')
+    user.find(marker='check-in-go').click()
+    await user.should_see('No appointment has confirmation number 99999999', retries=100)
+
+
+async def test_desk_walk_in_found(demo, user: User) -> None:
+    person = h.recipient('Ann', 'Walker', born=date(1980, 5, 17))
+    h.stock(h.product(), 5)
+    await log_in(user, PROVIDER)
+    user.find(marker='walk-in-name').type('walk')
+    user.find(marker='walk-in-dob').type('05/17/1980').trigger('keydown.enter')
+    await user.should_see('Ann Walker', retries=100)
+    user.find(marker=f'walk-in-{person}').click()
+    await user.should_see('Record vaccination', retries=100)
+    await user.should_see('Ann Walker')
+
+
+async def test_desk_walk_in_not_found_registers_at_point_of_care(demo, user: User) -> None:
+    h.stock(h.product(), 5)
+    await log_in(user, PROVIDER)
+    user.find(marker='walk-in-name').type('Dana Ortiz')
+    user.find(marker='walk-in-dob').type('01/02/1975')
+    user.find(marker='walk-in-search').click()
+    await user.should_see('No one found with this name and date of birth.', retries=100)
+    user.find(marker='walk-in-register').click()
+    await user.should_see('COVID-19 Vaccination Questionnaire', retries=100)
+    with user:
+        assert user.find(marker='reg-first').elements.pop().value == 'Dana'
+        assert user.find(marker='reg-last').elements.pop().value == 'Ortiz'
+    user.find(marker='reg-phone').type('919-555-0100')
+    user.find(marker='reg-save').click()
+    await user.should_see('Record vaccination', retries=100)
+    await user.should_see('Dana Ortiz')
+
+
+async def test_desk_todays_appointments_update_live_on_a_second_desk(demo, user: User,
+                                                                      create_user: Callable[[], User]) -> None:
+    number, _ = _booked_today(first='Test Tall', last='Recipient-1')
+    await log_in(user, PROVIDER)
+    second = create_user()
+    await log_in(second, MANAGER)
+    rows = await _rows_soon(second, lambda r: len(r) == 1)
+    assert rows[0]['status'] == 'Scheduled'
+    user.find(marker='confirmation-number').type(number).trigger('keydown.enter')
+    await user.should_see('Test Tall Recipient-1', retries=100)
+    user.find(marker='check-in-confirm').click()
+    await user.should_see('Record vaccination', retries=100)
+    rows = await _rows_soon(second, lambda r: r and r[0]['status'] == 'Checked in')
+    assert rows[0]['status'] == 'Checked in'
+    assert rows[0]['details'] == 'Test Tall Recipient-1 Dose 1 Checked in'
+    with second:
+        second.find(marker='today-status').elements.pop().value = 'scheduled'
+    rows = await _rows_soon(second, lambda r: r == [])
+    assert rows == []
