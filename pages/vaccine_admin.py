@@ -38,6 +38,7 @@ def products_page(principal: Principal) -> None:
         table.rows = product_rows(products)
         table.update()
         editing.set_options({0: 'New product', **{p.id: f'{p.name} (CVX {p.cvx_code})' for p in products}}, value=0)
+        load(0)  # a saved form starts over as a new product
 
     with ui.card().classes('w-full'):
         ui.label('Add or change a product').classes('text-lg font-semibold')
@@ -65,6 +66,8 @@ def products_page(principal: Principal) -> None:
             if p is None:
                 for field in (name, manufacturer, cvx, ndc):
                     field.value = ''
+                series.value, interval.value, per_vial.value, storage.value = 2, 21, 10, 'refrigerated'
+                hours.value, active.value = 6, True
                 return
             name.value, manufacturer.value, cvx.value, ndc.value = p.name, p.manufacturer, p.cvx_code, p.ndc
             series.value, interval.value, per_vial.value = p.doses_in_series, p.days_between_doses, p.doses_per_vial
