@@ -508,6 +508,18 @@ def vaccination_form(principal: Principal, appointment_id: int) -> VaccinationFo
             time_zone=_location_of(session, principal).time_zone or 'America/New_York')
 
 
+def location_time_zone(principal: Principal) -> str:
+    with session_scope() as session:
+        return _location_of(session, principal).time_zone or 'America/New_York'
+
+
+def lots_on_hand(principal: Principal) -> list[LotStock]:
+    """Every lot with doses at the user's location, expired ones included (back-entry of doses given earlier)."""
+    require(principal, Action.RECORD_VACCINATION, location_id=principal.location_id, check_location=True)
+    with session_scope() as session:
+        return inventory.stock(session, location_id=principal.location_id or 0)
+
+
 def dose_problems(history: list[DoseRecord], product: Product, given_on: date) -> list[str]:
     """What makes this dose need an explicit override: beyond the series, mixed products, too early."""
     problems = []
@@ -572,6 +584,7 @@ class DoseDetails:
     override_reason: str = ''
     screening: dict[str, str] = field(default_factory=dict)
     consent: bool = False
+    expected_dose_number: int | None = None  # as written on a paper form: checked against the history
 
 
 def record_vaccination(principal: Principal, *, appointment_id: int, details: DoseDetails) -> RecordedDose:
@@ -653,6 +666,9 @@ def _administer(session: Session, principal: Principal, *, recipient_id: int, lo
     if problems and not details.override_reason.strip():
         raise OverrideNeeded(problems)
     dose_number = len(history) + 1
+    if details.expected_dose_number is not None and details.expected_dose_number != dose_number:
+        raise ValidationFailed(f'Dose number {details.expected_dose_number} does not match the person\'s record: '
+                               f'this would be dose {dose_number}.')
     administration = Administration(
         recipient_id=recipient_id, appointment_id=appointment.id if appointment else None, location_id=location_id,
         product_id=product.id or 0, lot_id=lot.id or 0, dose_number=dose_number, site=details.site,

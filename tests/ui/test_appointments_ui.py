@@ -1,0 +1,82 @@
+"""The Appointments page, the back-entry screens and the printable forms through the simulated browser."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from nicegui import ui
+from nicegui.testing import User
+from sqlmodel import select
+
+from models import OutboxAttachment
+from services import clinic
+from services.db import session_scope
+from tests import clinic_helpers as h
+from tests.helpers import MANAGER, PROVIDER, log_in
+
+
+async def test_appointments_manager_opens_a_session_and_books(demo, user: User) -> None:
+    product = h.product(name='Session Vaccine')
+    h.stock(product, 20)
+    person = h.recipient('Ann', 'Booker', born=date(1970, 2, 3), email='ann.booker@example.org')
+    await log_in(user, MANAGER)
+    await user.open('/appointments')
+    day = date.today() + timedelta(days=2)
+    user.find(marker='session-date').clear().type(f'{day:%m/%d/%Y}')
+    with user:
+        user.find(marker='session-products').elements.pop().value = [product]
+    user.find(marker='session-create').click()
+    await user.should_see('Clinic session created: 12 slots.', retries=100)
+    await user.should_see('Session Vaccine · booked 0 of 48')
+    await user.open('/appointments')  # the booking form offers the new slots
+    user.find(marker='book-name').type('Booker')
+    user.find(marker='book-dob').type('02/03/1970')
+    user.find(marker='book-search').click()
+    await user.should_see('Ann Booker', retries=100)
+    user.find(marker='book-confirm').click()
+    await user.should_see('confirmation number', retries=100)
+    with user:
+        rows = user.find(marker='upcoming-table').elements.pop().rows
+    assert len(rows) == 1 and rows[0]['details'] == 'Ann Booker Dose 1 Scheduled'
+    assert clinic.search_walk_in(h.principal(MANAGER), name='Booker', date_of_birth=date(1970, 2, 3))[0] \
+        .open_case_number == rows[0]['case_number']
+    assert person
+
+
+async def test_appointments_page_is_refused_to_employers(demo, user: User) -> None:
+    await log_in(user, 'employer@demo.cvms.example.org')
+    await user.open('/appointments')
+    await user.should_see('Not allowed')
+
+
+async def test_desk_back_entry_csv_upload_reports_failed_lines(demo, user: User) -> None:
+    product = h.product(name='Paper Vaccine', cvx='T9P01')
+    lot = h.stock(product, 10, lot_number='PAPER-1')
+    h.recipient('Grace', 'Paper', born=date(1961, 3, 9))
+    await log_in(user, PROVIDER)
+    await user.open('/desk/back-entry')
+    csv_text = ('First name,Last name,Date of birth,Date given,Time given,Product,Lot number,Dose number,Site,Route,'
+                'Dose volume (mL),Reason,Override reason\n'
+                f'Grace,Paper,03/09/1961,{date.today():%m/%d/%Y},08:15,T9P01,PAPER-1,1,Left deltoid,IM,0.5,Outage,\n'
+                f'Nobody,Known,01/01/1990,{date.today():%m/%d/%Y},08:20,T9P01,PAPER-1,1,Left deltoid,IM,0.5,Outage,\n'
+                f'=cmd,Paper,03/09/1961,{date.today():%m/%d/%Y},08:25,T9P01,NOPE,1,Left deltoid,IM,0.5,Outage,\n')
+    with user:
+        upload = user.find(ui.upload).elements.pop()
+    await upload.handle_uploads([ui.upload.SmallFileUpload('paper.csv', 'text/csv', csv_text.encode())])
+    await user.should_see('Doses recorded: 1. Lines that failed: 2.', retries=100)
+    assert h.on_hand(lot) == 9
+    with session_scope() as session:
+        attachment = session.exec(select(OutboxAttachment).where(OutboxAttachment.filename == 'BackEntryError.csv')
+                                  ).one()
+    error_file = attachment.data.decode('utf-8-sig')
+    assert 'Line 3: No registered recipient is named Nobody Known' in error_file
+    assert 'Line 4:' in error_file and "'=cmd" in error_file  # formula-safe, as in Bulk Registration
+
+
+async def test_desk_printable_forms_mirror_the_screens(demo, user: User) -> None:
+    await log_in(user, PROVIDER)
+    await user.open('/forms/registration')
+    await user.should_see('COVID-19 Vaccination Questionnaire')
+    await user.open('/forms/administration')
+    await user.should_see('Print')
+    await user.open('/forms/inventory-levels')
+    await user.should_see('Print')
