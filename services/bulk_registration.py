@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import func, insert, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models import Location, RecipientSource, Role, utcnow
@@ -35,6 +34,7 @@ from .bulk_import import (
     records,
     scan,
 )
+from .bulk_sql import INTEGRITY_ERRORS
 from .db import session_scope
 from .errors import NotAllowed, NotFound, ValidationFailed
 from .permissions import Action, can_access_location, require
@@ -141,7 +141,7 @@ def _retrying(work: Callable[[Session], T], attempts: int = 3) -> T:
         try:
             with session_scope() as session:
                 return work(session)
-        except IntegrityError:
+        except INTEGRITY_ERRORS:
             if attempt == attempts - 1:
                 raise
             log.info('bulk upload unit of work met a concurrent insert; retrying')

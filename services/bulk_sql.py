@@ -3,12 +3,18 @@ PostgreSQL COPY), ids taken up front, timestamps written once. SQLAlchemy's per-
 costs more than the database itself at 100,000 rows, so the import's hot inserts come through here."""
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import psycopg
 from sqlalchemy import Connection, Table, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from .sql_time import timestamp
+
+# A unique key taken meanwhile by someone else: SQLAlchemy's error, or the driver's own from the raw writes below.
+INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.errors.IntegrityError)
 
 
 def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:

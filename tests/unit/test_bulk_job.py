@@ -1,0 +1,159 @@
+"""The High Volume job is durable: killed partway (SIGKILL of the process running it) and resumed, it creates
+every recipient exactly once and queues every welcome email exactly once. Also the result emails over real
+SMTP and the import-recipients command line."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from models import OutboxMessage, Recipient, User
+from models.bulk import BulkUpload, BulkUploadError
+from services import bulk_registration as bulk
+from services import mail
+from services.auth import principal_for
+from services.db import session_scope
+from tests.conftest import body_of
+from tests.helpers import MANAGER
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADER = 'First name,Last name,Date of birth,Email\n'
+
+
+def manager():  # noqa: ANN201
+    with session_scope() as session:
+        return principal_for(session, session.exec(select(User).where(User.email == MANAGER)).one())
+
+
+def count(model, *where) -> int:  # noqa: ANN001
+    with session_scope() as session:
+        query = select(func.count()).select_from(model)
+        for condition in where:
+            query = query.where(condition)
+        return session.exec(query).one()
+
+
+def big_file(rows: int) -> tuple[bytes, int]:
+    """`rows` records; every 100th has a bad email; the last one repeats the first person. Returns (data, failed)."""
+    lines = [HEADER]
+    failed = 0
+    for i in range(rows - 1):
+        email = 'not-an-email' if i % 100 == 99 else f'worker{i}@plant{i % 7}.example.com'
+        failed += i % 100 == 99
+        lines.append(f'Worker{i},Plant{i % 7},{i % 12 + 1}/{i % 28 + 1}/{1950 + i % 50},{email}\n')
+    lines.append('Worker0,Plant0,1/1/1950,again@example.com\n')  # in-file duplicate, thousands of lines later
+    return ''.join(lines).encode(), failed + 1
+
+
+def progress(upload_id: int) -> BulkUpload:
+    with session_scope() as session:
+        return session.get(BulkUpload, upload_id)
+
+
+def test_job_killed_partway_resumes_without_duplicates_or_double_emails(demo, tmp_path: Path) -> None:
+    rows = 12_000
+    data, expected_failed = big_file(rows)
+    summary = bulk.submit_file(manager(), file_name='plant.csv', data=data)
+    assert summary.total == rows and summary.status == 'queued'
+    env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
+    script = f'from services import bulk_registration as b; b.run_job({summary.id}, chunk=40)'
+    process = subprocess.Popen([sys.executable, '-c', script], cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while progress(summary.id).rows_done < 400:
+            assert process.poll() is None, 'the job ended before it could be killed'
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    stopped = progress(summary.id)
+    assert stopped.status == 'running' and 0 < stopped.rows_done < rows
+    # What was committed before the kill is exactly consistent: recipients and emails match the progress.
+    assert count(Recipient) - 1 == stopped.loaded
+    assert count(OutboxMessage, OutboxMessage.dedupe_key.like('welcome:recipient:%')) - 1 == stopped.loaded
+
+    assert bulk.recover_interrupted_jobs() == 1  # what the app does at start-up
+    done = bulk.run_job(summary.id)
+    assert done is not None and done.status == 'done'
+    assert (done.total, done.loaded, done.failed) == (rows, rows - expected_failed, expected_failed)
+    assert count(Recipient) - 1 == rows - expected_failed
+    assert count(BulkUploadError, BulkUploadError.upload_id == summary.id) == expected_failed
+    welcome = count(OutboxMessage, OutboxMessage.dedupe_key.like('welcome:recipient:%')) - 1
+    assert welcome == rows - expected_failed
+    with session_scope() as session:
+        duplicated = session.exec(select(OutboxMessage.to_addr).group_by(OutboxMessage.to_addr)
+                                  .having(func.count() > 1)).all()
+        assert duplicated == []
+    failures = bulk.upload_failures(manager(), summary.id)
+    assert failures[-1][0] == rows + 1 and 'Duplicate recipient' in failures[-1][2]
+    assert not list(bulk.uploads_dir().glob('*.upload'))  # the stored file is removed when done
+
+
+def test_result_emails_over_smtp_with_bulk_error_csv(demo, smtp_server) -> None:
+    data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n' + 'Bo,,2/2/1990,bo@example.com\n'
+            + 'Cy,Doe,3/3/1990,bademail\n').encode()
+    summary = bulk.submit_file(manager(), file_name='MKTrocheWITHERRORS.csv', data=data)
+    bulk.run_job(summary.id)
+    ok = bulk.submit_file(manager(), file_name='clean.csv', data=(HEADER + 'Di,Lee,1/1/1981,di@example.com\n').encode())
+    bulk.run_job(ok.id)
+    import asyncio
+    assert asyncio.run(mail.deliver_due()) == 5  # 2 welcome, 2 results, and the demo's own welcome
+    failure, success = [m for m in smtp_server.to(MANAGER)]
+    assert failure['Subject'] == 'Bulk Employee Upload - Failure'
+    body = body_of(failure)
+    assert 'Filename: MKTrocheWITHERRORS.csv' in body and 'Number of Records In File: 3' in body
+    assert 'Number of Records Successfully Loaded: 1' in body and 'Number of Records Failed: 2' in body
+    attachment = next(failure.iter_attachments())
+    assert attachment.get_filename() == 'BulkError.csv'
+    rows = list(csv.reader(io.StringIO(attachment.get_payload(decode=True).decode('utf-8-sig'))))
+    assert rows == [['First name', 'Last name', 'Date of birth', 'Email', 'Error'],
+                    ['Bo', '', '2/2/1990', 'bo@example.com', 'Line 3: Required fields are missing: [LastName]'],
+                    ['Cy', 'Doe', '3/3/1990', 'bademail', 'Line 4: Email: invalid email address: bademail']]
+    assert success['Subject'] == 'Bulk Employee Upload - Success'
+    assert 'Number of Records Successfully Loaded: 1' in body_of(success)
+    assert len(smtp_server.to('ann@example.com')) == 1 and len(smtp_server.to('di@example.com')) == 1
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
+    return subprocess.run([sys.executable, 'main.py', 'import-recipients', *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_import_recipients_command_line(demo, tmp_path: Path) -> None:
+    source = tmp_path / 'help desk.csv'
+    source.write_text(HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n' + 'Bo,,2/2/1990,bo@example.com\n')
+    result = run_cli(str(source), '--location', 'DEMO1', '--json')
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    report = tmp_path / 'help desk-BulkError.csv'
+    assert payload == {'file': str(source), 'total': 2, 'loaded': 1, 'failed': 1,
+                       'errors': [{'line': 3, 'error': 'Line 3: Required fields are missing: [LastName]'}],
+                       'error_report': str(report)}
+    assert 'Line 3: Required fields are missing' in report.read_text(encoding='utf-8-sig')
+
+    again = run_cli(str(source), '--location', 'DEMO1', '--as', MANAGER, '--high-volume', '--json')
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)['failed'] == 2  # the same file twice: duplicates, nobody created twice
+    assert count(Recipient, Recipient.first_name == 'Ann') == 1
+
+    big = tmp_path / 'big.csv'
+    big.write_text(HEADER + ''.join(f'P{i},Q,1/1/1980,p{i}@x.org\n' for i in range(101)))
+    refused = run_cli(str(big), '--location', 'DEMO1', '--json')
+    assert refused.returncode == 2
+    assert json.loads(refused.stdout) == {'rejected': True, 'message': json.loads(refused.stdout)['message']}
+    assert 'High Volume' in json.loads(refused.stdout)['message']
+    assert run_cli(str(big), '--location', 'NOPE', '--json').returncode == 1
+    assert run_cli(str(tmp_path / 'missing.csv'), '--location', 'DEMO1').returncode == 1
