@@ -84,7 +84,7 @@ def portal_frame(ctx: PortalContext, title: str) -> Iterator[None]:
                                             (t('Change password'), '/account/password'),
                                             (t('Log out'), '/logout')):
                             ui.menu_item(label, lambda p=path: ui.navigate.to(p))
-    with ui.element('main').classes('w-full max-w-xl mx-auto px-3 py-4 column gap-4 cvms-portal'):
+    with ui.element('div').classes('w-full max-w-xl mx-auto px-3 py-4 column gap-4 cvms-portal'):
         ui.label(title).classes('text-2xl font-semibold').props('role=heading aria-level=1')
         if ctx.person is not None and len(ctx.household) > 1:
             _household_switcher(ctx)

@@ -24,6 +24,8 @@ def _safe_next(target: str | None) -> str:
 
 def _auth_card(title: str):  # noqa: ANN202
     ui.add_css(CSS_FILE)
+    ui.colors(primary='#1f4e79')  # NiceGUI's default blue is too pale for white button text (axe color-contrast)
+    ui.query('html').props('lang=en')
     ui.query('body').classes('bg-slate-100')
     with ui.column().classes('w-full items-center p-4'):
         ui.label('Vaccine Management System').classes('text-2xl font-bold text-[#1f4e79] mt-8')
