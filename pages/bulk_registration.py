@@ -85,6 +85,7 @@ class _LowVolume:
         self.message = ui.label('').classes('text-red-700').props('role=alert').mark('low-volume-message')
         self.area = ui.column().classes('w-full gap-2')
         self.failed_area = ui.column().classes('w-full gap-2')
+        self.alert_area = ui.element()  # stays while the preview and failed rows come and go
 
     async def received(self, e: events.UploadEventArguments) -> None:
         self.upload.reset()
@@ -129,7 +130,8 @@ class _LowVolume:
     def cancel(self) -> None:
         self.preview = None
         self.area.clear()
-        ui.notify('The file was removed. Nothing was loaded.')
+        with self.alert_area:
+            ui.notify('The file was removed. Nothing was loaded.')
 
     async def create(self) -> None:
         if self.preview is None:
@@ -141,15 +143,18 @@ class _LowVolume:
             self.message.set_text(str(error))
             return
         self.area.clear()
-        self.show_alert()
-        self.show_failed()
-        if self.after_load:
-            await self.after_load()
+        with self.alert_area:
+            self.show_alert()
+            self.show_failed()
+            if self.after_load:
+                await self.after_load()
 
     def show_alert(self) -> None:
         outcome = self.outcome
         assert outcome is not None
-        with ui.dialog().props('persistent') as dialog, ui.card().classes('min-w-[360px]').mark('result-alert'):
+        self.alert_area.clear()
+        with self.alert_area, ui.dialog().props('persistent') as dialog, \
+                ui.card().classes('min-w-[360px]').mark('result-alert'):
             ui.label('Alert').classes('text-lg font-semibold')
             ui.label(f'Successful records: {outcome.loaded}').mark('alert-successful')
             ui.label(f'Failed records: {outcome.failed}').mark('alert-failed')
@@ -163,9 +168,9 @@ class _LowVolume:
                 ui.button('OK', on_click=dialog.close)
         dialog.open()
 
-    def download_errors(self) -> None:
+    async def download_errors(self) -> None:
         if self.outcome is not None:
-            data = bulk.upload_error_file(acting(), self.outcome.upload_id)
+            data = await run.io_bound(bulk.upload_error_file, acting(), self.outcome.upload_id)
             if data:
                 ui.download.content(data, bulk.ERROR_FILE_NAME, 'text/csv')
 
@@ -189,10 +194,11 @@ class _LowVolume:
         with ui.card().classes('w-full p-2').mark(f'failed-line-{row.line}') as card:
             error = ui.label(row.error).classes('text-red-700 text-sm')
             with ui.row().classes('items-end gap-2'):
-                first = ui.input('First name', value=row.first_name).props('dense').mark('fix-first-name')
-                last = ui.input('Last name', value=row.last_name).props('dense').mark('fix-last-name')
-                dob = ui.input('Date of birth', value=row.date_of_birth_text).props('dense').mark('fix-date-of-birth')
-                email = ui.input('Email', value=row.email).props('dense').classes('w-72').mark('fix-email')
+                first = ui.input('First name', value=row.first_name).props('dense').mark(f'fix-first-name-{row.line}')
+                last = ui.input('Last name', value=row.last_name).props('dense').mark(f'fix-last-name-{row.line}')
+                dob = ui.input('Date of birth', value=row.date_of_birth_text).props('dense') \
+                    .mark(f'fix-date-of-birth-{row.line}')
+                email = ui.input('Email', value=row.email).props('dense').classes('w-72').mark(f'fix-email-{row.line}')
 
                 async def resubmit() -> None:
                     outcome = self.outcome
@@ -210,11 +216,12 @@ class _LowVolume:
                     outcome.failed_rows.remove(row)
                     outcome.loaded += 1
                     card.delete()
-                    ui.notify(f'Line {row.line}: record created.', type='positive')
-                    if self.after_load:
-                        await self.after_load()
+                    with self.alert_area:
+                        ui.notify(f'Line {row.line}: record created.', type='positive')
+                        if self.after_load:
+                            await self.after_load()
 
-                ui.button('Resubmit', on_click=resubmit).props('dense').mark('resubmit')
+                ui.button('Resubmit', on_click=resubmit).props('dense').mark(f'resubmit-{row.line}')
 
 
 class _HighVolume:
@@ -300,7 +307,7 @@ class _HighVolume:
         if finished and self.after_load:
             await self.after_load()
 
-    def download_errors(self, e) -> None:  # noqa: ANN001
-        data = bulk.upload_error_file(acting(), int(e.args['id']))
+    async def download_errors(self, e) -> None:  # noqa: ANN001
+        data = await run.io_bound(bulk.upload_error_file, acting(), int(e.args['id']))
         if data:
             ui.download.content(data, bulk.ERROR_FILE_NAME, 'text/csv')

@@ -1,0 +1,182 @@
+"""Bulk Registration through the simulated browser (NiceGUI's `user` fixture), as a location manager would."""
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+
+from nicegui import ui
+from nicegui.testing import User
+from sqlalchemy import func
+from sqlmodel import select
+
+from models import Recipient
+from models.bulk import RemovalRequest
+from services import mail
+from services.db import session_scope
+from tests.conftest import body_of
+from tests.helpers import ADMIN, MANAGER, log_in
+
+HEADER = 'First name,Last name,Date of birth,Email\r\n'
+FILE = (HEADER + 'Ashley1,Learn,12/1/1955,Ash1.Example@mailinator.com\r\n'
+        + 'Ashley2,Learn,12/2/1955,Ash2.Example@mailinator.com\r\n'
+        + 'Nicholas,,12/2/1955,Nicholas.NoEmail@companyemail2.com\r\n'
+        + 'Nicholas,TestLoadE2Recip5,12/5/1955,bademail\r\n').encode()
+
+
+def recipients() -> int:
+    with session_scope() as session:
+        return session.exec(select(func.count()).select_from(Recipient)).one()
+
+
+async def upload(user: User, marker: str, name: str, data: bytes) -> None:
+    element = user.find(marker=marker).elements.pop()
+    await element.handle_uploads([ui.upload.SmallFileUpload(name, 'text/csv', data)])
+
+
+async def open_bulk_registration(user: User) -> int:
+    """Open the screen; returns how many recipients the location already has (the demo data's)."""
+    await log_in(user, MANAGER)
+    await user.open('/bulk-registration')
+    await user.should_see('Low Volume (100)')
+    await user.should_see('High Volume (100,000)')
+    with session_scope() as session:
+        before = session.exec(select(func.count()).select_from(Recipient).where(Recipient.location_id == 1)).one()
+    await user.should_see(f'Total number of records: {before:,}', retries=50)
+    return before
+
+
+async def test_low_volume_preview_then_cancel_creates_nothing(demo, user: User) -> None:
+    await open_bulk_registration(user)
+    before = recipients()
+    await user.should_see('Drag and Drop CSV file here')
+    await upload(user, 'low-volume-upload', 'MKTrocheWITHERRORS.csv', FILE)
+    await user.should_see('MKTrocheWITHERRORS.csv', retries=100)
+    await user.should_see('4 records: 2 ready, 2 failed')
+    table = user.find(marker='preview-table').elements.pop()
+    assert [(r['first_name'], r['status']) for r in table.rows] == [
+        ('Ashley1', 'Ready'), ('Ashley2', 'Ready'),
+        ('Nicholas', 'Failed: Line 4: Required fields are missing: [LastName]'),
+        ('Nicholas', 'Failed: Line 5: Email: invalid email address: bademail')]
+    user.find(marker='cancel-preview').click()
+    await user.should_see('Nothing was loaded')
+    await user.should_not_see('MKTrocheWITHERRORS.csv')
+    assert recipients() == before
+
+
+async def test_create_records_alert_error_file_and_correction(demo, user: User) -> None:
+    in_list = await open_bulk_registration(user)
+    before = recipients()
+    await upload(user, 'low-volume-upload', 'MKTrocheWITHERRORS.csv', FILE)
+    await user.should_see('4 records: 2 ready, 2 failed', retries=100)
+    user.find(marker='create-records').click()
+    await user.should_see('Successful records: 2', retries=100)
+    await user.should_see('Failed records: 2')
+    assert recipients() == before + 2
+    await user.should_see(f'Total number of records: {in_list + 2}', retries=50)
+    user.find(marker='download-bulk-error').click()
+    response = await user.download.next()
+    rows = list(csv.reader(io.StringIO(response.content.decode('utf-8-sig'))))
+    assert rows[0] == ['First name', 'Last name', 'Date of birth', 'Email', 'Error']
+    assert [r[4] for r in rows[1:]] == ['Line 4: Required fields are missing: [LastName]',
+                                        'Line 5: Email: invalid email address: bademail']
+    user.find('OK').click()
+    # Correct line 4 in place and submit it again.
+    user.find(marker='fix-last-name-4').type('Learn')
+    user.find(marker='resubmit-4').click()
+    await user.should_see('Line 4: record created.', retries=100)
+    assert recipients() == before + 3
+
+
+async def test_high_volume_progress_and_result(demo, user: User) -> None:
+    in_list = await open_bulk_registration(user)
+    user.find('High Volume (100,000)').click()
+    rows = ''.join(f'Worker{i},Plant,1/{i % 28 + 1}/1980,w{i}@plant.example.com\r\n' for i in range(3000))
+    await upload(user, 'high-volume-upload', 'plant.csv', (HEADER + rows + 'Bad,Row,13/13/1980,x\r\n').encode())
+    await user.should_see('File submitted for processing', retries=100)
+    history = user.find(marker='upload-history').elements.pop()
+    assert history.rows[0]['file'] == 'plant.csv' and history.rows[0]['total'] == 3001
+    await user.should_see('processing finished. 3,000 records loaded, 1 failed', retries=300)
+    assert history.rows[0]['status'] == 'Done' and history.rows[0]['failed'] == 1
+    await user.should_see(f'Total number of records: {in_list + 3000:,}', retries=50)
+    history_table = user.find(marker='upload-history')
+    history_table.trigger('downloadErrors', {'id': history.rows[0]['id']})
+    response = await user.download.next()
+    assert 'Line 3002: Date of birth: invalid Date of birth: 13/13/1980' in response.content.decode('utf-8-sig')
+
+
+async def test_high_volume_refusal_is_shown(demo, user: User) -> None:
+    await open_bulk_registration(user)
+    user.find('High Volume (100,000)').click()
+    await upload(user, 'high-volume-upload', 'photo.csv', b'\x89PNG\r\n\x1a\n\x00\x00binary')
+    await user.should_see('This file is not a CSV or Excel (.xlsx) file', retries=100)
+
+
+async def test_loaded_list_search_sort_and_removal_request(demo, user: User) -> None:
+    in_list = await open_bulk_registration(user)
+    rows = ''.join(f'Tej{19820 + i},Par{19820 + i},3/8/2000,tejporey+forte{19820 + i}@gmail.com\r\n' for i in range(30))
+    await upload(user, 'low-volume-upload', 'list.csv', (HEADER + rows + 'Mattt,Demmm,1/1/1990,m@x.org\r\n').encode())
+    await user.should_see('31 records: 31 ready, 0 failed', retries=100)
+    user.find(marker='create-records').click()
+    await user.should_see(f'Total number of records: {in_list + 31}', retries=100)
+    table = user.find(marker='recipients-table').elements.pop()
+    assert len(table.rows) == 25 and table.pagination['rowsNumber'] == in_list + 31
+    user.find(marker='recipient-search').type('mat')
+    await asyncio.sleep(0.3)
+    await user.should_see(f'Total number of records: {in_list + 31}')
+    for _ in range(50):
+        if [r['first_name'] for r in table.rows] == ['Mattt']:
+            break
+        await asyncio.sleep(0.05)
+    assert [r['first_name'] for r in table.rows] == ['Mattt'] and table.rows[0]['date_of_birth'] == 'Jan 1, 1990'
+    user.find(marker='recipient-search').clear().type('tej')
+    await asyncio.sleep(0.3)
+    user.find(marker='recipients-table').trigger('request', {'pagination': {
+        'page': 1, 'rowsPerPage': 25, 'sortBy': 'first_name', 'descending': True}})
+    for _ in range(50):
+        if table.rows and table.rows[0]['first_name'] == 'Tej19849':
+            break
+        await asyncio.sleep(0.05)
+    assert [r['first_name'] for r in table.rows[:3]] == ['Tej19849', 'Tej19848', 'Tej19847']
+    assert table.pagination['sortBy'] == 'first_name' and table.pagination['descending'] is True
+    target = table.rows[0]
+    user.find(marker='recipients-table').trigger('requestRemoval', target)
+    await user.should_see('Request removal of Tej19849 Par19849')
+    user.find(marker='removal-reason').type('Left the company before the clinic')
+    user.find('Submit request').click()
+    await user.should_see('Removal request sent to the state help desk.', retries=50)
+    with session_scope() as session:
+        assert session.exec(select(RemovalRequest.recipient_id)).all() == [target['id']]
+
+
+async def test_recipient_tab_lists_every_location_for_state_admins(demo, user: User) -> None:
+    await log_in(user, ADMIN)
+    await user.open('/recipients')
+    await user.should_see(f'Total number of records: {recipients()}', retries=50)
+    table = user.find(marker='recipients-table').elements.pop()
+    assert {row['location'] for row in table.rows} >= {'Clinic Location1'}
+
+
+async def test_welcome_email_link_sets_the_password(demo, user: User, smtp_server) -> None:
+    await open_bulk_registration(user)
+    data = (HEADER + 'Jon,NewRecipient,4/5/1980,jon@example.com\n').encode()
+    await upload(user, 'low-volume-upload', 'one.csv', data)
+    await user.should_see('1 records: 1 ready, 0 failed', retries=100)
+    user.find(marker='create-records').click()
+    await user.should_see('Successful records: 1', retries=100)
+    await mail.deliver_due()
+    [welcome] = smtp_server.to('jon@example.com')
+    assert welcome['Subject'].strip() == 'Welcome to the North Carolina Vaccine Management COVID-19 Vaccine Portal'
+    body = body_of(welcome)
+    assert 'username: jon@example.com' in body
+    path = re.search(r'http://cvms\.test(/set-password/\S+)', body).group(1)
+    user.find('Log out').click()
+    await user.should_see('Log in', retries=50)
+    await user.open(path)
+    await user.should_see('Username: jon@example.com')
+    user.find('New password').type('a long passphrase for jon')
+    user.find('Repeat new password').type('a long passphrase for jon')
+    user.find('Set password').click()
+    await user.should_see('Your household', retries=100)
+    await user.should_see('Jon NewRecipient')
