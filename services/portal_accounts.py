@@ -12,6 +12,7 @@ from models import OutboxMessage, PasswordToken, PortalAccount, Recipient, Role,
 from . import mail
 from .auth import TOKEN_LIFETIMES, issue_token, link, normalize_email
 from .bulk_sql import allocate_ids, insert_rows
+from .i18n import translator
 
 
 @dataclass(frozen=True)
@@ -20,21 +21,33 @@ class Attached:
     new_account: bool  # False: added to an existing household (or no account possible)
 
 
+def _bilingual(body: str, **values: str) -> str:
+    """English, then Spanish: the person's language is not known before they choose it in the portal."""
+    english, spanish = translator('en')(body).format(**values), translator('es')(body).format(**values)
+    return english if english == spanish else f'{english}\n---- En español ----\n\n{spanish}'
+
+
+def _(message: str) -> str:
+    return message  # marks a catalog message id; translated in _bilingual
+
+
+WELCOME_BODY = _('Hello {first_name},\n\nYour vaccine provider has registered you in the COVID-19 Vaccine Portal.\n'
+                 'Your COVID-19 Vaccine Portal username: {email}\n\n'
+                 'Set up your password here (the link works for 7 days):\n{url}\n\n'
+                 'Then complete the COVID-19 Vaccine Registration. Registration does not mean that you are currently '
+                 'eligible to be vaccinated or that you have an appointment.\n')
+HOUSEHOLD_BODY = _('{first_name} has been added to the COVID-19 Vaccine Portal account {email}.\n'
+                   'Log in to see and manage everyone in your household: {url}\n')
+
+
 def welcome_email(*, first_name: str, email: str, set_password_url: str) -> tuple[str, str]:
     subject = 'Welcome to the North Carolina Vaccine Management COVID-19 Vaccine Portal'
-    body = (f'Hello {first_name},\n\nYour vaccine provider has registered you in the COVID-19 Vaccine Portal.\n'
-            f'Your COVID-19 Vaccine Portal username: {email}\n\n'
-            f'Set up your password here (the link works for 7 days):\n{set_password_url}\n\n'
-            'Then complete the COVID-19 Vaccine Registration. Registration does not mean that you are currently '
-            'eligible to be vaccinated or that you have an appointment.\n')
-    return subject, body
+    return subject, _bilingual(WELCOME_BODY, first_name=first_name, email=email, url=set_password_url)
 
 
 def household_email(*, first_name: str, email: str, login_url: str) -> tuple[str, str]:
     subject = 'A family member was added to your COVID-19 Vaccine Portal account'
-    body = (f'{first_name} has been added to the COVID-19 Vaccine Portal account {email}.\n'
-            f'Log in to see and manage everyone in your household: {login_url}\n')
-    return subject, body
+    return subject, _bilingual(HOUSEHOLD_BODY, first_name=first_name, email=email, url=login_url)
 
 
 def attach_recipient(session: Session, recipient: Recipient) -> Attached:

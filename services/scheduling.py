@@ -17,7 +17,7 @@ import segno
 from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
-from models import Location, Recipient, Role, utcnow
+from models import Location, PortalAccount, Recipient, Role, utcnow
 from models.clinic import (
     OPEN_STATUSES,
     Appointment,
@@ -33,6 +33,7 @@ from models.inventory import Product
 from . import audit, clinic_events, inventory, mail
 from .db import session_scope
 from .errors import NotFound, ServiceError, ValidationFailed
+from .i18n import translator
 from .permissions import Action, can, can_access_location, can_access_recipient, deny, require
 from .principal import Principal
 
@@ -546,27 +547,29 @@ EMAIL_SUBJECTS = {
 
 
 def appointment_email(recipient: Recipient, appointment: AppointmentPublic, location: Location,
-                      *, kind: str) -> tuple[str, str]:
-    subject = EMAIL_SUBJECTS[kind].format(case=appointment.case_number, dose=appointment.dose_number)
+                      *, kind: str, lang: str = 'en') -> tuple[str, str]:
+    """The email in the recipient's portal language (services.i18n catalog; English by default)."""
+    t = translator(lang)
+    subject = t(EMAIL_SUBJECTS[kind]).format(case=appointment.case_number, dose=appointment.dose_number)
     place = ', '.join(p for p in (location.name, location.address_line1, location.city,
                                   f'{location.state} {location.zip_code}'.strip()) if p)
     if kind == 'cancelled':
-        body = (f'Hello {recipient.first_name},\n\nYour appointment for dose {appointment.dose_number} on '
-                f'{appointment.local_time} at {location.name} (confirmation number {appointment.case_number}) '
-                'has been cancelled.\nYou can book a new appointment in the COVID-19 Vaccine Portal or with your '
-                'vaccine provider.\n')
+        body = t('Hello {name},\n\nYour appointment for dose {dose} on {when} at {location} (confirmation number '
+                 '{case}) has been cancelled.\nYou can book a new appointment in the COVID-19 Vaccine Portal or with '
+                 'your vaccine provider.\n').format(name=recipient.first_name, dose=appointment.dose_number,
+                                                    when=appointment.local_time, location=location.name,
+                                                    case=appointment.case_number)
         return subject, body
-    lead = {'confirmed': 'Your COVID-19 vaccine appointment is confirmed.',
-            'rescheduled': 'Your COVID-19 vaccine appointment has a new time.',
-            'reminder': 'This is a reminder of your next COVID-19 vaccine dose.'}[kind]
-    product = f'Vaccine: {appointment.product_name}\n' if appointment.product_name else ''
-    body = (f'Hello {recipient.first_name},\n\n{lead}\n\n'
-            f'Confirmation number: {appointment.case_number}\n'
-            f'When: {appointment.local_time}\n'
-            f'Where: {place}\n'
-            f'Dose: {appointment.dose_number}\n{product}\n'
-            'At check-in, show the attached QR code (or say the confirmation number).\n'
-            'To reschedule or cancel, use the COVID-19 Vaccine Portal or contact your vaccine provider.\n')
+    lead = {'confirmed': t('Your COVID-19 vaccine appointment is confirmed.'),
+            'rescheduled': t('Your COVID-19 vaccine appointment has a new time.'),
+            'reminder': t('This is a reminder of your next COVID-19 vaccine dose.')}[kind]
+    product = (t('Vaccine: {product}').format(product=appointment.product_name) + '\n'
+               if appointment.product_name else '')
+    body = t('Hello {name},\n\n{lead}\n\nConfirmation number: {case}\nWhen: {when}\nWhere: {place}\nDose: {dose}\n'
+             '{product}\nAt check-in, show the attached QR code (or say the confirmation number).\nTo reschedule or '
+             'cancel, use the COVID-19 Vaccine Portal or contact your vaccine provider.\n').format(
+        name=recipient.first_name, lead=lead, case=appointment.case_number, when=appointment.local_time,
+        place=place, dose=appointment.dose_number, product=product)
     return subject, body
 
 
@@ -574,7 +577,9 @@ def _email(session: Session, recipient: Recipient, appointment: AppointmentPubli
            *, kind: str, dedupe_key: str | None = None) -> None:
     if not recipient.email:
         return
-    subject, body = appointment_email(recipient, appointment, location, kind=kind)
+    lang = session.exec(select(PortalAccount.language).where(PortalAccount.id == recipient.portal_account_id)).first() \
+        if recipient.portal_account_id else None
+    subject, body = appointment_email(recipient, appointment, location, kind=kind, lang=lang or 'en')
     attachments = [] if kind == 'cancelled' else [
         mail.Attachment(f'confirmation-{appointment.case_number}.png', qr_png(appointment.case_number), 'image/png')]
     mail.enqueue(session, to=recipient.email, subject=subject, body_text=body, attachments=attachments,

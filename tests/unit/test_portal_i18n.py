@@ -5,12 +5,13 @@ from pathlib import Path
 
 from babel.messages.extract import extract_from_file
 
-from services import portal
+from services import portal, scheduling
 from services.i18n import catalog_ids, normalize_language, translator
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTAL_FILES = ['services/portal.py', 'services/proof.py', 'pages/portal.py', 'pages/portal_appointments.py',
-                'pages/portal_record.py', 'pages/portal_signup.py', 'components/portal_frame.py']
+PORTAL_FILES = ['services/portal.py', 'services/proof.py', 'services/portal_accounts.py', 'services/scheduling.py',
+                'pages/portal.py', 'pages/portal_appointments.py', 'pages/portal_record.py', 'pages/portal_signup.py',
+                'components/portal_frame.py']
 KEYWORDS = {'_': None, 't': None, '_t': None, 'portal_page': (2,)}
 
 
@@ -21,7 +22,8 @@ def portal_message_ids() -> set[str]:
             message = next(m for m in message if m) if isinstance(message, tuple) else message
             if message:
                 ids.add(message)
-    return ids | set(portal.HEALTH_QUESTIONS.values())
+    # Texts kept in tables of their modules, translated where they are used.
+    return ids | set(portal.HEALTH_QUESTIONS.values()) | set(scheduling.EMAIL_SUBJECTS.values())
 
 
 def test_portal_every_text_has_a_spanish_translation() -> None:
@@ -38,3 +40,13 @@ def test_portal_translator_falls_back_to_english() -> None:
     assert normalize_language('ES') == 'es' and normalize_language(None) == 'en'
     es = translator('es')
     assert es('Dose {dose}: {when}').format(dose=2, when='x') == 'Dosis 2: x'
+
+
+def test_portal_emails_in_the_persons_language() -> None:
+    from services.portal_accounts import welcome_email
+
+    subject, body = welcome_email(first_name='Ana', email='ana@example.org', set_password_url='http://x/set-password/t')
+    assert subject == 'Welcome to the North Carolina Vaccine Management COVID-19 Vaccine Portal'
+    english, spanish = body.split('---- En español ----')
+    assert 'Set up your password here' in english and 'Cree su contraseña aquí' in spanish
+    assert body.index('/set-password/t') < body.index('En español')
