@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 25  # about a day of back-off before a message is marked failed
 BATCH_SIZE = 200
+MARK_EVERY = 25  # deliveries recorded per commit
 
 
 @dataclass(frozen=True)
@@ -125,13 +127,40 @@ def _release(message_ids: list[int], error: str) -> None:
         _mark(message_id, sent=False, error=error)
 
 
-async def deliver_due(settings: Settings | None = None) -> int:
-    """Send every due message over one reused SMTP connection. Returns how many were sent."""
+def _mark_sent(message_ids: list[int]) -> None:
+    """Record a group of deliveries in one statement (one commit per group, not per message)."""
+    if not message_ids:
+        return
+    with session_scope() as session:
+        session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(message_ids)).values(
+            status='sent', sent_at=utcnow(), last_error=None, attempts=OutboxMessage.attempts + 1))
+
+
+class _Pace:
+    """The configured cap (messages per second) as a schedule, so time spent sending counts towards it."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1 / rate if rate > 0 else 0.0
+        self.next_at = time.monotonic()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        delay = self.next_at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self.next_at = max(self.next_at, time.monotonic() - self.interval) + self.interval
+
+
+async def deliver_due(settings: Settings | None = None, *, limit: int | None = None) -> int:
+    """Send every due message (or at most `limit`) over one reused SMTP connection. Returns how many were sent.
+    Deliveries are recorded in groups of MARK_EVERY: a crash can resend at most that many (mail is at-least-once)."""
     settings = settings or get_settings()
     if not settings.smtp_configured:
         return 0
     sent = 0
-    while ids := await asyncio.to_thread(_claim_due, BATCH_SIZE):
+    pace = _Pace(settings.mail_rate_per_second)
+    while ids := await asyncio.to_thread(_claim_due, BATCH_SIZE if limit is None else min(BATCH_SIZE, limit - sent)):
         batch = await asyncio.to_thread(_load, ids)
         pending = [m.id for m, _ in batch]
         try:
@@ -145,8 +174,10 @@ async def deliver_due(settings: Settings | None = None) -> int:
             log.warning('SMTP server unavailable: %s', error)
             await asyncio.to_thread(_release, [i for i in pending if i is not None], f'SMTP unavailable: {error}')
             return sent
+        delivered: list[int] = []
         try:
             for message, attachments in batch:
+                await pace.wait()
                 try:
                     await smtp.send_message(build_email(message, attachments, settings))
                 except aiosmtplib.SMTPRecipientsRefused as error:
@@ -157,15 +188,19 @@ async def deliver_due(settings: Settings | None = None) -> int:
                     await asyncio.to_thread(_release, rest, f'SMTP error: {error}')
                     return sent
                 else:
-                    await asyncio.to_thread(_mark, message.id, sent=True)
+                    delivered.append(message.id or 0)
                     sent += 1
-                if settings.mail_rate_per_second > 0:
-                    await asyncio.sleep(1 / settings.mail_rate_per_second)
+                    if len(delivered) >= MARK_EVERY:
+                        await asyncio.to_thread(_mark_sent, delivered)
+                        delivered = []
         finally:
+            await asyncio.to_thread(_mark_sent, delivered)
             try:
                 await smtp.quit()
             except (aiosmtplib.SMTPException, OSError):
                 pass
+        if limit is not None and sent >= limit:
+            break
     return sent
 
 

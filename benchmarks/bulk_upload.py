@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Bulk upload speed: the whole import pipeline against bare `csv` + `sqlite3.executemany`, into a database that
+already holds 1,000,000 recipients, on SQLite and PostgreSQL; the loaded-recipients search at that size; the
+welcome emails' SMTP send rate through one reused connection, with and without a rate cap.
+
+    .venv/bin/python benchmarks/bulk_upload.py [--backends sqlite,postgres] [--base 1000000] [--sizes 5000,100000]
+
+Everything happens in scratch databases (a temporary SQLite file; a fresh PostgreSQL database on
+127.0.0.1:5432 that is dropped at the end). Targets (SQLite, 2 cores): 5,000 rows < 1 s; 100,000 rows < 10 s
+with peak memory < 300 MB; at most 10x the baseline; search < 100 ms at 1,000,000; >= 300 emails/s.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import random
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PG_ADMIN = os.environ.get('CVMS_BENCH_POSTGRES_URL', 'postgresql://postgres@127.0.0.1:5432/test')
+FIRST = ['Ashley', 'Nicholas', 'Grace', 'Matt', 'Tej', 'Renée', 'José', 'Mary Ann', 'Zoë', "D'Andre", 'Li', 'Omar',
+         'Fatima', 'Chloé', 'Nguyễn', 'Sean', 'Aisha', 'Pedro', 'Olga', 'Kwame']
+LAST = ['Learn', 'Wilms', 'Smith', "O'Neil", 'García', 'Nguyen', 'Johnson', 'Brown', 'Müller', 'Par', 'Lee',
+        'Kowalski', 'Okafor', 'Dubois', 'Rossi', 'Khan', 'Silva', 'Ivanova', 'Tanaka', 'Mendes-Cruz']
+
+
+def person(i: int, rng: random.Random) -> tuple[str, str, str, str]:
+    first = f'{rng.choice(FIRST)}{i}'
+    last = rng.choice(LAST)
+    dob = f'{rng.randint(1, 12)}/{rng.randint(1, 28)}/{rng.randint(1930, 2015)}'
+    return first, last, dob, f'{first.lower().replace(" ", ".").replace(chr(39), "")}{i}@employer{i % 50}.example.com'
+
+
+def write_file(path: Path, rows: int, seed: int) -> None:
+    """A realistic upload: ~1% bad rows (missing name, bad email, bad date) as people make them."""
+    rng = random.Random(seed)
+    with path.open('w', newline='', encoding='utf-8') as handle:
+        writer = csv.writer(handle)
+        writer.writerow(['First name', 'Last name', 'Date of birth', 'Email'])
+        for i in range(rows):
+            first, last, dob, email = person(seed * 10_000_000 + i, rng)
+            if i % 100 == 37:
+                email = email.replace('@', ' at ')
+            elif i % 100 == 73:
+                last = ''
+            elif i % 200 == 11:
+                dob = dob + '5'
+            writer.writerow([first, last, dob, email])
+
+
+# ---------------------------------------------------------------- database set-up
+
+
+def environment(data_dir: Path, url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith('CVMS_')}
+    env.update({'CVMS_DATA_DIR': str(data_dir), 'CVMS_DATABASE_URL': url, 'CVMS_ARGON2_MEMORY_KIB': '8192',
+                'CVMS_ARGON2_TIME_COST': '1', 'CVMS_BASE_URL': 'http://cvms.bench'})
+    return env
+
+
+def prepare(base: int) -> None:
+    """(child) Migrate, add the demo data, then `base` recipients in the demo location, in bulk."""
+    from services import db, demo
+    from services.bulk_sql import allocate_ids, insert_rows
+    from services.identity import fold, identity_key
+
+    db.migrate()
+    demo.seed_demo()
+    from models import Location, Recipient
+    rng = random.Random(7)
+    with db.session_scope() as session:
+        location = session.exec(__import__('sqlmodel').select(Location).where(Location.code == 'DEMO1')).one()
+    from datetime import date
+    done = 0
+    while done < base:
+        n = min(50_000, base - done)
+        with db.session_scope() as session:
+            conn = session.connection()
+            ids = allocate_ids(conn, Recipient.__table__, n)
+            rows = []
+            for i in ids:
+                first, last, _dob, email = person(900_000_000 + i, rng)
+                dob = date(rng.randint(1930, 2015), rng.randint(1, 12), rng.randint(1, 28))
+                rows.append((i, first, last, dob, email, identity_key(first, last, dob), fold(first), fold(last)))
+            insert_rows(conn, Recipient.__table__, ('id', 'first_name', 'last_name', 'date_of_birth', 'email',
+                                                    'identity_key', 'first_name_key', 'last_name_key'), rows,
+                        constants={'location_id': location.id, 'organization_id': location.organization_id,
+                                   'source': 'bulk_upload', 'created_at': __import__('models').utcnow()})
+        done += n
+    if db.is_postgres():
+        with db.get_engine().connect() as conn:
+            conn.exec_driver_sql('ANALYZE')
+    else:
+        with db.get_engine().connect() as conn:
+            conn.exec_driver_sql('ANALYZE')
+
+
+def manager():  # noqa: ANN201
+    from sqlmodel import select
+
+    from models import User
+    from services.auth import principal_for
+    from services.db import session_scope
+    with session_scope() as session:
+        return principal_for(session, session.exec(select(User).where(User.email == 'manager@demo.cvms.example.org'))
+                             .one())
+
+
+def pipeline(path: Path) -> dict:
+    """(child) The whole import: store + decode + parse + validate + duplicates + insert + outbox + error file."""
+    from services import bulk_registration as bulk
+    principal = manager()
+    started = time.perf_counter()
+    summary = bulk.submit_file(principal, file_name=path.name, path=path)
+    result = bulk.run_job(summary.id)
+    report = bulk.upload_error_file(principal, summary.id)
+    seconds = time.perf_counter() - started
+    return {'seconds': seconds, 'loaded': result.loaded, 'failed': result.failed,
+            'error_file_bytes': len(report or b''),
+            'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def baseline(path: Path, url: str) -> dict:
+    """(child) The same rows with the bare csv module and sqlite3.executemany into the recipient table of the
+    SQLite database (rolled back afterwards), no validation at all: the floor the pipeline is compared to."""
+    db_file = url.removeprefix('sqlite:///')
+    started = time.perf_counter()
+    connection = sqlite3.connect(db_file, isolation_level=None)
+    connection.execute('BEGIN IMMEDIATE')
+    start = connection.execute('SELECT coalesce(max(id), 0) FROM recipient').fetchone()[0]
+    with path.open(newline='', encoding='utf-8') as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        rows = ((start + n, first, last, dob, email, f'{first}|{last}|{dob}|{n}', first, last, 'bulk_upload',
+                 '2026-01-01 00:00:00.000000') for n, (first, last, dob, email) in enumerate(reader, start=1))
+        connection.executemany('INSERT INTO recipient (id, first_name, last_name, date_of_birth, email, identity_key, '
+                               'first_name_key, last_name_key, source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)', rows)
+    seconds = time.perf_counter() - started
+    connection.execute('ROLLBACK')
+    connection.close()
+    return {'seconds': seconds, 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def search_timing() -> dict:
+    """(child) The loaded-recipients list at this size: searches, first page, a deep page, a sorted page."""
+    from services.recipient_list import list_recipients
+    principal = manager()
+    list_recipients(principal, search='warm up')
+    timings = {}
+    for label, kwargs in [('search "smi"', {'search': 'smi'}), ('search "grace wilms"', {'search': 'grace wilms'}),
+                          ('search "nguy"', {'search': 'nguy'}), ('first page by last name', {}),
+                          ('page 400 by first name', {'sort': 'first_name', 'page': 400}),
+                          ('sorted by email, descending', {'sort': 'email', 'descending': True})]:
+        runs = []
+        for _ in range(5):
+            started = time.perf_counter()
+            page = list_recipients(principal, **kwargs)
+            runs.append(time.perf_counter() - started)
+        timings[label] = {'ms': statistics.median(runs) * 1000, 'total': page.total, 'matching': page.matching}
+    return timings
+
+
+def smtp_rate(cap: float) -> dict:
+    """(child) Deliver every due message to a local aiosmtpd server through one reused connection."""
+    from aiosmtpd.controller import Controller
+
+    from services import mail
+    from services.settings import reset_settings
+
+    class Sink:
+        count = 0
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+            Sink.count += 1
+            return '250 OK'
+
+    import socket
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Sink(), hostname='127.0.0.1', port=port)
+    controller.start()
+    os.environ.update({'CVMS_SMTP_HOST': '127.0.0.1', 'CVMS_SMTP_PORT': str(port),
+                       'CVMS_MAIL_RATE_PER_SECOND': str(cap)})
+    reset_settings()
+    started = time.perf_counter()
+    limit = int(os.environ.get('BENCH_MAIL_LIMIT', '0'))
+    sent = asyncio.run(mail.deliver_due(limit=limit or None))
+    seconds = time.perf_counter() - started
+    controller.stop()
+    return {'sent': sent, 'received': Sink.count, 'seconds': seconds, 'per_second': sent / seconds if seconds else 0}
+
+
+def child(args: argparse.Namespace) -> None:
+    task = args.child
+    if task == 'prepare':
+        prepare(args.base)
+        result: dict = {}
+    elif task == 'pipeline':
+        result = pipeline(Path(args.file))
+    elif task == 'baseline':
+        result = baseline(Path(args.file), os.environ['CVMS_DATABASE_URL'])
+    elif task == 'search':
+        result = search_timing()
+    else:
+        result = smtp_rate(float(args.cap))
+    print('RESULT ' + json.dumps(result))
+
+
+def run_child(env: dict[str, str], *extra: str) -> dict:
+    process = subprocess.run([sys.executable, __file__, *extra], env=env, capture_output=True, text=True, cwd=ROOT)
+    for line in process.stdout.splitlines():
+        if line.startswith('RESULT '):
+            return json.loads(line.removeprefix('RESULT '))
+    raise RuntimeError(f'{extra} failed:\n{process.stdout[-3000:]}\n{process.stderr[-3000:]}')
+
+
+# ---------------------------------------------------------------- the run
+
+
+def bench_backend(backend: str, base: int, sizes: list[int], work: Path) -> None:
+    data_dir = work / backend
+    data_dir.mkdir()
+    pg_name = None
+    if backend == 'sqlite':
+        url = f'sqlite:///{data_dir / "bench.sqlite3"}'
+    else:
+        import psycopg
+        pg_name = f'cvms_bench_{uuid.uuid4().hex[:10]}'
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE {pg_name}')
+        url = PG_ADMIN.rsplit('/', 1)[0] + '/' + pg_name
+    env = environment(data_dir, url)
+    try:
+        print(f'\n== {backend}: preparing {base:,} recipients …', flush=True)
+        started = time.perf_counter()
+        run_child(env, '--child', 'prepare', '--base', str(base))
+        print(f'   ready in {time.perf_counter() - started:.0f} s')
+        for size in sizes:
+            path = work / f'upload-{size}.csv'
+            if not path.exists():
+                write_file(path, size, seed=size % 97 + 1)
+            result = run_child(env, '--child', 'pipeline', '--file', str(path))
+            line = (f'{size:>7,} rows  pipeline {result["seconds"]:6.2f} s  {size / result["seconds"]:>8,.0f} rows/s  '
+                    f'peak {result["peak_mb"]:5.0f} MB  loaded {result["loaded"]:,} failed {result["failed"]:,}')
+            if backend == 'sqlite':
+                floor = run_child(env, '--child', 'baseline', '--file', str(path))
+                line += (f'  | baseline {floor["seconds"]:5.2f} s {size / floor["seconds"]:>8,.0f} rows/s '
+                         f'peak {floor["peak_mb"]:4.0f} MB  ratio {result["seconds"] / floor["seconds"]:4.1f}x')
+            print(line, flush=True)
+            if size == min(sizes):
+                mail_env = dict(env, BENCH_MAIL_LIMIT='0')
+                rate = run_child(mail_env, '--child', 'smtp', '--cap', '0')
+                print(f'   SMTP, no cap: {rate["sent"]:,} emails in {rate["seconds"]:.2f} s = '
+                      f'{rate["per_second"]:,.0f} emails/s (server received {rate["received"]:,})', flush=True)
+        capped = run_child(dict(env, BENCH_MAIL_LIMIT='300'), '--child', 'smtp', '--cap', '100')
+        print(f'   SMTP, cap 100/s: {capped["sent"]:,} emails in {capped["seconds"]:.2f} s = '
+              f'{capped["per_second"]:,.0f} emails/s')
+        timings = run_child(env, '--child', 'search')
+        for label, figures in timings.items():
+            print(f'   list {label:<32} {figures["ms"]:7.1f} ms  (total {figures["total"]:,}, '
+                  f'matching {figures["matching"]:,})')
+    finally:
+        if pg_name:
+            import psycopg
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--backends', default='sqlite,postgres')
+    parser.add_argument('--base', type=int, default=1_000_000)
+    parser.add_argument('--sizes', default='5000,100000')
+    parser.add_argument('--child', help=argparse.SUPPRESS)
+    parser.add_argument('--file', help=argparse.SUPPRESS)
+    parser.add_argument('--cap', default='0', help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    sizes = [int(s) for s in args.sizes.split(',')]
+    with tempfile.TemporaryDirectory(prefix='cvms-bench-') as work:
+        for backend in args.backends.split(','):
+            bench_backend(backend, args.base, sizes, Path(work))
+
+
+if __name__ == '__main__':
+    main()
