@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models import PortalAccount, Recipient, RecipientSource, Role, User, utcnow
@@ -421,9 +422,7 @@ def save_progress(principal: Principal, registration: Registration, *, pause: bo
     """Keep what was entered so far (also on Pause); a completed registration stays complete."""
     with session_scope() as session:
         _recipient(session, principal, registration.recipient_id)
-        progress = session.exec(select(RegistrationProgress).where(
-            RegistrationProgress.recipient_id == registration.recipient_id)).first()
-        progress = progress or RegistrationProgress(recipient_id=registration.recipient_id)
+        progress = _locked_progress(session, registration.recipient_id)
         progress.step = max(0, min(registration.step, len(STEPS) - 1))
         progress.contact_json = json.dumps(_clean(registration.contact, CONTACT_FIELDS))
         progress.group_answers_json = json.dumps(_clean(registration.group_answers, set(_question_codes(session))))
@@ -436,6 +435,21 @@ def save_progress(principal: Principal, registration: Registration, *, pause: bo
         if pause:
             audit.record(session, action='portal_registration_paused', actor=principal, entity_type='recipient',
                          entity_id=registration.recipient_id, detail=f'step {progress.step}')
+
+
+def _locked_progress(session: Session, recipient_id: int) -> RegistrationProgress:
+    """The person's progress row, created if missing and locked for this unit of work: two saves at once (a double
+    click, two devices) update one row instead of both inserting."""
+    query = select(RegistrationProgress).where(RegistrationProgress.recipient_id == recipient_id).with_for_update()
+    progress = session.exec(query).first()
+    if progress is None:
+        try:
+            with session.begin_nested():
+                session.add(RegistrationProgress(recipient_id=recipient_id))
+        except IntegrityError:
+            pass  # the other save created it first
+        progress = session.exec(query).one()
+    return progress
 
 
 def _question_codes(session: Session) -> list[str]:
@@ -469,9 +483,7 @@ def complete_registration(principal: Principal, registration: Registration, *, l
             setattr(recipient, name, contact.get(name) or None)
         recipient.state = recipient.state or 'NC'
         session.add(recipient)
-        progress = session.exec(select(RegistrationProgress).where(
-            RegistrationProgress.recipient_id == registration.recipient_id)).first()
-        progress = progress or RegistrationProgress(recipient_id=registration.recipient_id)
+        progress = _locked_progress(session, registration.recipient_id)
         progress.contact_json = json.dumps(contact)
         progress.group_answers_json = json.dumps(_clean(registration.group_answers, set(_question_codes(session))))
         progress.health_answers_json = json.dumps(_clean(registration.health_answers, set(HEALTH_QUESTIONS)))

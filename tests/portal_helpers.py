@@ -31,7 +31,7 @@ def open_clinic(code: str = 'DEMO1', *, days_ahead: int = 1, doses: int = 20, lo
     product_id = product_id or make_product(name='Comirnaty Test')
     location_id, lot_id = stocked_lot(code, doses=doses, lot_number=lot_number, product_id=product_id)
     scheduling.create_clinic_session(principal(MANAGER), location_id=location_id,
-                                     session_date=date.today() + timedelta(days=days_ahead), start_time=time(9),
+                                     session_date=local_today(code) + timedelta(days=days_ahead), start_time=time(9),
                                      end_time=time(11), slot_minutes=15, capacity_per_slot=2,
                                      product_ids=[product_id])
     return product_id, lot_id
@@ -72,3 +72,10 @@ def link_in(body: str, path: str) -> str:
 def recipient_named(first: str) -> Recipient:
     with session_scope() as session:
         return session.exec(select(Recipient).where(Recipient.first_name == first)).one()
+
+
+def local_today(code: str = 'DEMO1') -> date:
+    """Today at the location (doses are dated in its time zone, which may differ from UTC's date)."""
+    with session_scope() as session:
+        location = session.exec(select(Location).where(Location.code == code)).one()
+        return scheduling.local_now(location).date()

@@ -14,7 +14,7 @@ from services.db import session_scope
 from services.errors import NotAllowed
 from tests.conftest import body_of
 from tests.helpers import RECIPIENT, log_in
-from tests.portal_helpers import give_dose, invite, link_in, open_clinic, principal, recipient_named
+from tests.portal_helpers import give_dose, invite, link_in, local_today, open_clinic, principal, recipient_named
 
 
 async def test_portal_home_shows_status_and_household(demo, user: User) -> None:
@@ -142,7 +142,7 @@ async def test_portal_whole_path_from_welcome_email_to_verified_proof(demo, smtp
     await user.open(verify_url.removeprefix('http://cvms.test'))
     await user.should_see('Valid COVID-19 vaccination record')
     await user.should_see('Name initials: J. N.')
-    await user.should_see(f'Dose 1: Comirnaty Test, {date.today():%m/%d/%Y}')
+    await user.should_see(f'Dose 1: Comirnaty Test, {local_today():%m/%d/%Y}')
     for hidden in ('NewRecipient', 'Jon', 'LOT-PORTAL', 'Clinic Location1', '05/17/1980'):
         await user.should_not_see(hidden)
 
