@@ -26,7 +26,7 @@ from nicegui import app, background_tasks, ui  # noqa: E402
 from nicegui.storage import Storage  # noqa: E402
 
 import pages  # noqa: E402
-from services import bulk_cli, bulk_registration, db, demo, mail  # noqa: E402
+from services import bulk_cli, bulk_registration, clinic, db, demo, mail  # noqa: E402
 
 log = logging.getLogger('cvms')
 
@@ -50,6 +50,7 @@ def build_app() -> None:
         stop.clear()
         background_tasks.create(mail.run_sender(stop), name='mail sender')
         background_tasks.create(bulk_registration.run_worker(stop), name='bulk upload jobs')
+        background_tasks.create(clinic.run_jobs(stop), name='clinic reminders and no-shows')
 
     app.on_startup(start_jobs)
     app.on_shutdown(stop.set)
@@ -132,6 +133,7 @@ def _create_user(args: argparse.Namespace) -> int:
 # setting `handler` (a function of the parsed args returning an exit code) on its parser.
 CLI_EXTENSIONS: list = []
 CLI_EXTENSIONS.append(bulk_cli.register)  # import-recipients
+CLI_EXTENSIONS.append(clinic.register_cli)  # clinic-jobs
 
 if __name__ in {'__main__', '__mp_main__'}:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')

@@ -2,7 +2,8 @@
 as a CSV/.xlsx file through the Bulk Registration import engine, with a downloadable error file."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from nicegui import run, ui
 
@@ -64,7 +65,8 @@ def _one_at_a_time(principal: Principal) -> None:
     with ui.row().classes('w-full gap-3 items-end'):
         lot = ui.select({s.lot_id: lot_label(s) for s in lots}, label='Product and lot').classes('w-96') \
             .mark('paper-lot')
-        day = ui.input('Date given (MM/DD/YYYY)', value=f'{date.today():%m/%d/%Y}').mark('paper-day')
+        today = datetime.now(ZoneInfo(clinic.location_time_zone(principal))).date()
+        day = ui.input('Date given (MM/DD/YYYY)', value=f'{today:%m/%d/%Y}').mark('paper-day')
         at = ui.input('Time given (HH:MM)').mark('paper-time')
         dose = ui.input('Dose number (from the form)').classes('w-40').mark('paper-dose')
     with ui.row().classes('w-full gap-3 items-end'):

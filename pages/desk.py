@@ -2,7 +2,7 @@
 today (with corrections by the location manager)."""
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from nicegui import run, ui
@@ -94,7 +94,8 @@ def _dose_form(principal: Principal, form: clinic.VaccinationForm, body: ui.colu
         ui.label(f'Administered by: {form.administered_by}').classes('text-sm')
         earlier = ui.checkbox('Given earlier (for example recorded on paper during an outage)').mark('earlier')
         with ui.row().classes('w-full gap-4').bind_visibility_from(earlier, 'value'):
-            earlier_day = ui.input('Date given (MM/DD/YYYY)', value=f'{date.today():%m/%d/%Y}').mark('earlier-day')
+            today = datetime.now(ZoneInfo(form.time_zone)).date()
+            earlier_day = ui.input('Date given (MM/DD/YYYY)', value=f'{today:%m/%d/%Y}').mark('earlier-day')
             earlier_time = ui.input('Time given (HH:MM)').mark('earlier-time')
             backdate_reason = ui.input('Reason for the earlier time').classes('w-80').mark('backdate-reason')
         warnings = ui.column().classes('w-full gap-1').mark('dose-warnings')

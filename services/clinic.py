@@ -964,3 +964,41 @@ def _send_reminder(session: Session, reminder: DoseReminder) -> None:
             'provider, and bring your vaccination card.\n')
     mail.enqueue(session, to=recipient.email, subject=f'Reminder: your COVID-19 vaccine dose {reminder.dose_number} '
                  f'is due on {reminder.due_date:%m/%d/%Y}', body_text=body, dedupe_key=f'dose-reminder:{reminder.id}')
+
+
+# ---------------------------------------------------------------- the background job and the CLI
+
+def run_daily_jobs() -> dict[str, int]:
+    """Reminders due today, and No-show for appointments of days that are over everywhere (yesterday and before
+    in UTC, so every US time zone has finished its day)."""
+    from .principal import SYSTEM
+    counts = process_due_reminders()
+    counts['no_shows'] = mark_no_shows(SYSTEM, before=utcnow().date() - timedelta(days=1))
+    return counts
+
+
+async def run_jobs(stop, *, interval: float = 300.0) -> None:  # noqa: ANN001 - an asyncio.Event
+    """The clinic's background job: runs run_daily_jobs off the event loop every few minutes until `stop`."""
+    import asyncio
+    import logging
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(run_daily_jobs)
+        except Exception:  # keep the loop alive; the next round retries
+            logging.getLogger(__name__).exception('clinic jobs round failed')
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass
+
+
+def register_cli(commands) -> None:  # noqa: ANN001 - argparse subparsers
+    """`main.py clinic-jobs`: send due dose reminders and mark past unattended appointments No-show (for cron)."""
+    parser = commands.add_parser('clinic-jobs', help='send due dose reminders and mark past no-shows')
+
+    def handler(_args) -> int:  # noqa: ANN001
+        counts = run_daily_jobs()
+        print(f"Reminders sent: {counts['sent']}, suppressed: {counts['suppressed']}; "
+              f"appointments marked No-show: {counts['no_shows']}.")
+        return 0
+    parser.set_defaults(handler=handler)

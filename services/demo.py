@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from models import EnrollmentStatus, LocationCreate, OrganizationCreate, OrganizationKind, Recipient, Role, User
 
 from .accounts import create_location, create_organization, create_user
+from .clinic_demo import seed_clinic
 from .db import session_scope
 from .identity import fold, identity_key
 from .inventory_demo import seed_inventory
@@ -66,3 +67,4 @@ def _seed(session: Session) -> None:
     user.password_hash = hash_password(DEMO_PASSWORD)
     session.add(user)
     seed_inventory(session)
+    seed_clinic(session)

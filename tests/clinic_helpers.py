@@ -106,5 +106,6 @@ def today_session(product_ids: list[int], *, capacity: int = 10, code: str = 'DE
                                             capacity_per_slot=capacity, product_ids=product_ids)
 
 
-def first_slot(location_id: int | None = None) -> int:
-    return scheduling.open_slots(location_id=location_id or location().id, limit=1)[0].slot_id
+def first_slot(product_id: int, location_id: int | None = None) -> int:
+    """The soonest open slot offering the product (the demo has its own sessions too)."""
+    return scheduling.open_slots(location_id=location_id or location().id, product_id=product_id, limit=1)[0].slot_id
