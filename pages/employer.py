@@ -16,8 +16,7 @@ COLUMNS = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': 
 @protected_page('/invitations', Action.VIEW_INVITATIONS, title='Invitations')
 def invitations_page(principal: Principal) -> None:
     if not employers.organization_approved(principal):
-        ui.label('Your organization is waiting for approval by the state. You can invite employees once it is '
-                 'approved.').classes('text-amber-900').mark('employer-pending')
+        ui.label(employers.WAITING_FOR_APPROVAL).classes('text-amber-900').mark('employer-pending')
         return
     result = employers.invitations(principal)
     with ui.row().classes('w-full gap-4'):

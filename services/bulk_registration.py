@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from models import Location, RecipientSource, Role, utcnow
 from models.bulk import BulkUpload, BulkUploadError
 
-from . import audit, mail
+from . import audit, employers, mail
 from .bulk_import import (
     CHUNK,
     LOW_VOLUME_MAX,
@@ -114,6 +114,7 @@ def upload_target(principal: Principal, session: Session, *, location_code: str 
     if principal.role == Role.EMPLOYER:
         if principal.organization_id is None:
             raise NotAllowed('Your employer account has no organization.')
+        employers.check_may_invite(session, principal)  # only organizations the state approved
         return Target(None, principal.organization_id, RecipientSource.EMPLOYER_INVITATION)
     location = _location_by_code(session, location_code) if location_code else \
         session.get(Location, principal.location_id) if principal.location_id else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from models import EnrollmentStatus, Organization, PortalAccount, Recipient, Role, User
 
@@ -22,18 +22,30 @@ from .principal import Principal
 INVITED, REGISTERED = 'Invited', 'Registered'
 
 
+WAITING_FOR_APPROVAL = ('Your organization is waiting for approval by the state. You can invite employees once it '
+                        'is approved.')
+
+
+def _approved(session: Session, organization_id: int | None) -> bool:
+    organization = session.get(Organization, organization_id) if organization_id else None
+    return organization is not None and organization.enrollment_status == EnrollmentStatus.APPROVED
+
+
 def organization_approved(principal: Principal) -> bool:
     with session_scope() as session:
-        organization = session.get(Organization, principal.organization_id) if principal.organization_id else None
-        return organization is not None and organization.enrollment_status == EnrollmentStatus.APPROVED
+        return _approved(session, principal.organization_id)
+
+
+def check_may_invite(session: Session, principal: Principal) -> None:
+    """In the caller's unit of work (the bulk upload's): employers invite only once the state approved them."""
+    require(principal, Action.INVITE_EMPLOYEES)
+    if not _approved(session, principal.organization_id):
+        raise NotAllowed(WAITING_FOR_APPROVAL)
 
 
 def require_approved_employer(principal: Principal) -> None:
-    """Employers invite only once the state approved their organization (call before an employer's upload)."""
-    require(principal, Action.INVITE_EMPLOYEES)
-    if not organization_approved(principal):
-        raise NotAllowed('Your organization is waiting for approval by the state. You can invite employees '
-                         'once it is approved.')
+    with session_scope() as session:
+        check_may_invite(session, principal)
 
 
 @dataclass(frozen=True)

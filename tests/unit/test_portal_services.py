@@ -203,7 +203,12 @@ def test_employer_invites_only_once_the_state_approved_the_organization(demo) ->
     employers.suspend(admin, employer.organization_id)
     with pytest.raises(NotAllowed, match='waiting for approval'):
         employers.require_approved_employer(employer)
+    from services.bulk_registration import upload_target
+    with session_scope() as session, pytest.raises(NotAllowed, match='waiting for approval'):
+        upload_target(employer, session)  # the Bulk Registration screen refuses the employer's upload
     employers.approve(admin, employer.organization_id)
     employers.require_approved_employer(employer)
+    with session_scope() as session:
+        assert upload_target(employer, session).organization_id == employer.organization_id
     with pytest.raises(NotAllowed):
         employers.approve(employer, employer.organization_id)
