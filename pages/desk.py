@@ -289,7 +289,42 @@ def doses_page(principal: Principal, day: str = '') -> None:
                      f'{record.product_name} lot {record.lot_number} · {record.site}'
                      + (' · VOID' if voided else '')).classes('line-through' if voided else '').mark('dose-row')
             if may_correct and not voided:
+                ui.button('Correct…', on_click=lambda r=record: _correct_dialog(principal, r)).props('dense flat') \
+                    .mark('correct-dose')
                 ui.button('Void…', on_click=lambda r=record: _void_dialog(r.administration_id)).props('dense flat')
+
+
+def _correct_dialog(principal: Principal, record: clinic.DoseRecord) -> None:
+    lots = clinic.lots_on_hand(principal)
+    with ui.dialog() as dialog, ui.card().classes('min-w-[480px]'):
+        ui.label(f'Correct dose {record.dose_number} (lot {record.lot_number})').classes('text-lg font-semibold')
+        ui.label('The original record is voided (its dose returns to stock) and the corrected one is drawn.') \
+            .classes('text-sm')
+        lot = ui.select({s.lot_id: lot_label(s) for s in lots}, label='Product and lot').classes('w-full') \
+            .mark('correct-lot')
+        site = ui.select(clinic.SITES, value=record.site, label='Site')
+        route = ui.select(clinic.ROUTES, value=record.route, label='Route')
+        volume = ui.number('Dose volume (mL)', value=record.dose_volume_ml, step=0.05, format='%.2f')
+        reason = ui.input('Reason (required)').classes('w-full').mark('correct-reason')
+
+        def correct() -> None:
+            try:
+                if lot.value is None:
+                    raise ServiceError('Choose the product and lot.')
+                clinic.correct_administration(acting(), administration_id=record.administration_id,
+                                              reason=reason.value or '', details=DoseDetails(
+                                                  lot_id=lot.value, site=site.value, route=route.value,
+                                                  dose_volume_ml=float(volume.value or 0)))
+            except ServiceError as error:
+                ui.notify(str(error), type='negative', multi_line=True)
+                return
+            dialog.close()
+            ui.notify('Record corrected; stock adjusted by ledger rows.')
+            ui.navigate.reload()
+        with ui.row():
+            ui.button('Save correction', on_click=correct).props('color=primary').mark('correct-confirm')
+            ui.button('Close', on_click=dialog.close).props('flat')
+    dialog.open()
 
 
 def _void_dialog(administration_id: int) -> None:

@@ -118,3 +118,23 @@ async def test_desk_todays_appointments_update_live_on_a_second_desk(demo, user:
         second.find(marker='today-status').elements.pop().value = 'scheduled'
     rows = await _rows_soon(second, lambda r: _row(r, number) is None)
     assert _row(rows, number) is None and {r['status'] for r in rows} <= {'Scheduled'}
+
+
+async def test_desk_manager_corrects_a_dose_and_stock_follows(demo, user: User) -> None:
+    from services import clinic
+    product = h.product(name='Correctable Vaccine')
+    wrong, right = h.stock(product, 5, lot_number='WRONG-1'), h.stock(product, 5, lot_number='RIGHT-1')
+    provider = h.principal(PROVIDER)
+    visit = clinic.start_walk_in(provider, recipient_id=h.recipient('Cora', 'Rection'))
+    clinic.record_vaccination(provider, appointment_id=visit.id, details=clinic.DoseDetails(
+        lot_id=wrong, consent=True, screening={k: 'no' for k, _ in clinic.SCREENING_QUESTIONS}))
+    await log_in(user, MANAGER)
+    await user.open('/desk/doses')
+    await user.should_see('Cora Rection', retries=100)
+    user.find(marker='correct-dose').click()
+    with user:
+        user.find(marker='correct-lot').elements.pop().value = right
+    user.find(marker='correct-reason').type('Wrong lot scanned')
+    user.find(marker='correct-confirm').click()
+    await user.should_see('VOID', retries=100)
+    assert (h.on_hand(wrong), h.on_hand(right)) == (5, 4)

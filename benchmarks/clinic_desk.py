@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Clinic desk speed: Recipient Check-In (confirmation number look-up) and Appointment Walk-In search (partial
+last name + date of birth, plus the exact match across the system) with 1,000,000 recipients and 10,000
+appointments today, through the real services, against a bare SQL baseline of the same index look-ups.
+
+    .venv/bin/python benchmarks/clinic_desk.py [--recipients 1000000] [--appointments 10000] [--backend sqlite]
+                                               [--backend postgres]
+
+Everything happens in a scratch database (a temporary SQLite file, or a fresh PostgreSQL database on
+127.0.0.1:5432 that is dropped at the end). Target: each desk look-up under 100 ms (p95).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PG_ADMIN = os.environ.get('CVMS_BENCH_POSTGRES_URL', 'postgresql://postgres@127.0.0.1:5432/test')
+LAST = ['Learn', 'Wilms', 'Smith', "O'Neil", 'García', 'Nguyen', 'Johnson', 'Brown', 'Müller', 'Par', 'Lee',
+        'Kowalski', 'Okafor', 'Dubois', 'Rossi', 'Khan', 'Silva', 'Ivanova', 'Tanaka', 'Mendes-Cruz', 'Walker',
+        'Walsh', 'Walton', 'Williams', 'Wilson', 'Moore', 'Taylor', 'Anderson', 'Thomas', 'Jackson']
+FIRST = ['Ashley', 'Nicholas', 'Grace', 'Matt', 'Tej', 'Renée', 'José', 'Mary', 'Zoë', 'Li', 'Omar', 'Fatima']
+CHUNK = 50_000
+
+
+def prepare(url: str, recipients: int, appointments: int, rng: random.Random) -> dict:
+    os.environ['CVMS_DATABASE_URL'] = url
+    from services.settings import reset_settings
+    reset_settings()
+    from sqlalchemy import insert
+    from sqlmodel import select
+
+    from models import Location, Recipient
+    from models.clinic import Appointment
+    from services import db, demo
+    from services.identity import fold, identity_key
+    from services.scheduling import local_now
+
+    db.migrate()
+    demo.seed_demo()
+    engine = db.get_engine()
+    with db.session_scope() as session:
+        here = session.exec(select(Location).where(Location.code == 'DEMO1')).one()
+        there = session.exec(select(Location).where(Location.code == 'DEMO2')).one()
+        today = local_now(here).date()
+    people = []
+    started = time.perf_counter()
+    for start in range(0, recipients, CHUNK):
+        rows = []
+        for i in range(start, min(start + CHUNK, recipients)):
+            first, last = f'{rng.choice(FIRST)}{i}', rng.choice(LAST)
+            born = date(1930, 1, 1) + timedelta(days=rng.randrange(85 * 365))
+            rows.append({'first_name': first, 'last_name': last, 'date_of_birth': born,
+                         'identity_key': identity_key(first, last, born), 'first_name_key': fold(first),
+                         'last_name_key': fold(last), 'location_id': here.id if i % 4 else there.id,
+                         'source': 'bulk_upload', 'created_at': datetime.now(UTC)})
+        with engine.begin() as conn:
+            conn.execute(insert(Recipient.__table__), rows)
+        people.extend((r['first_name'], r['last_name'], r['date_of_birth'], r['location_id']) for r in rows[::50])
+    loaded = time.perf_counter() - started
+    with engine.begin() as conn:
+        ids = [row[0] for row in conn.execute(select(Recipient.id).where(Recipient.location_id == here.id)
+                                              .limit(appointments))]
+        numbers = rng.sample(range(10_000_000, 100_000_000), len(ids))
+        midnight = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+        conn.execute(insert(Appointment.__table__), [
+            {'case_number': str(n), 'recipient_id': rid, 'location_id': here.id, 'dose_number': 1,
+             'scheduled_at': midnight + timedelta(seconds=30 * k), 'local_date': today, 'status': 'scheduled',
+             'walk_in': False, 'created_at': datetime.now(UTC)} for k, (n, rid) in enumerate(zip(numbers, ids,
+                                                                                               strict=True))])
+    return {'people': people, 'numbers': [str(n) for n in numbers], 'load_seconds': loaded, 'location': here.id}
+
+
+def timed(fn, samples: list) -> tuple[float, float]:  # noqa: ANN001
+    durations = []
+    for sample in samples:
+        started = time.perf_counter()
+        fn(sample)
+        durations.append((time.perf_counter() - started) * 1000)
+    durations.sort()
+    return statistics.median(durations), durations[int(len(durations) * 0.95) - 1]
+
+
+def run(url: str, recipients: int, appointments: int) -> None:
+    rng = random.Random(2021)
+    data = prepare(url, recipients, appointments, rng)
+    from sqlalchemy import text
+    from sqlmodel import select
+
+    from models import User
+    from services import clinic, db
+    from services.auth import principal_for
+
+    with db.session_scope() as session:
+        provider = principal_for(session, session.exec(select(User).where(
+            User.email == 'provider@demo.cvms.example.org')).one())
+    engine = db.get_engine()
+    numbers = rng.sample(data['numbers'], min(300, len(data['numbers'])))
+    visible = [p for p in data['people'] if p[3] == data['location']]
+    walk_ins = rng.sample(visible, min(300, len(visible)))
+    others = [p for p in data['people'] if p[3] != data['location']]
+    elsewhere = rng.sample(others, min(300, len(others)))
+
+    def baseline_check_in(number: str) -> None:
+        with engine.connect() as conn:
+            conn.execute(text('SELECT a.id, r.first_name, r.last_name, r.date_of_birth FROM appointment a '
+                              'JOIN recipient r ON r.id = a.recipient_id WHERE a.case_number = :n'),
+                         {'n': number}).all()
+
+    def baseline_walk_in(person: tuple) -> None:
+        prefix = person[1][:3].casefold()
+        with engine.connect() as conn:
+            conn.execute(text('SELECT id, first_name, last_name FROM recipient WHERE date_of_birth = :d AND '
+                              'last_name_key >= :p AND last_name_key < :q AND location_id = :l LIMIT 25'),
+                         {'d': person[2], 'p': prefix, 'q': prefix + '\uffff', 'l': data['location']}).all()
+
+    results = [
+        ('check-in by confirmation number', timed(lambda n: clinic.find_for_check_in(provider, n), numbers),
+         timed(baseline_check_in, numbers)),
+        ('walk-in: 3 letters of the last name + DOB',
+         timed(lambda p: clinic.search_walk_in(provider, name=p[1][:3], date_of_birth=p[2]), walk_ins),
+         timed(baseline_walk_in, walk_ins)),
+        ('walk-in: exact name + DOB registered elsewhere',
+         timed(lambda p: clinic.search_walk_in(provider, name=f'{p[0]} {p[1]}', date_of_birth=p[2]), elsewhere),
+         timed(baseline_walk_in, elsewhere)),
+    ]
+    started = time.perf_counter()
+    rows = clinic.today_appointments(provider)
+    today_ms = (time.perf_counter() - started) * 1000
+    backend = engine.dialect.name
+    print(f'\n{backend}: {recipients:,} recipients (loaded in {data["load_seconds"]:.0f} s), '
+          f'{len(data["numbers"]):,} appointments today')
+    print(f'{"look-up":<48} {"median ms":>10} {"p95 ms":>8} {"baseline ms":>12} {"ratio":>6}  target p95 < 100 ms')
+    for name, (median, p95), (base_median, _) in results:
+        verdict = 'OK' if p95 < 100 else 'SLOW'
+        print(f'{name:<48} {median:>10.2f} {p95:>8.2f} {base_median:>12.2f} {median / base_median:>6.1f}  {verdict}')
+    print(f"{'Today' + chr(39) + 's Appointments (all ' + format(len(rows), ',') + ' rows, info)':<48} "
+          f'{today_ms:>10.0f}')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--recipients', type=int, default=1_000_000)
+    parser.add_argument('--appointments', type=int, default=10_000)
+    parser.add_argument('--backend', action='append', choices=['sqlite', 'postgres'])
+    args = parser.parse_args()
+    for backend in args.backend or ['sqlite']:
+        if backend == 'sqlite':
+            folder = Path(tempfile.mkdtemp(prefix='cvms-bench-clinic-'))
+            os.environ['CVMS_DATA_DIR'] = str(folder)
+            run(f'sqlite:///{folder / "bench.sqlite3"}', args.recipients, args.appointments)
+        else:
+            from sqlalchemy import create_engine, text
+            admin_url = 'postgresql+psycopg://' + PG_ADMIN.split('://', 1)[1]
+            name = f'cvms_bench_{uuid.uuid4().hex[:10]}'
+            admin = create_engine(admin_url, isolation_level='AUTOCOMMIT')
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE {name}'))
+            try:
+                run(f'{PG_ADMIN.rsplit("/", 1)[0]}/{name}', args.recipients, args.appointments)
+            finally:
+                from services import db
+                db.dispose_engines()
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)'))
+
+
+if __name__ == '__main__':
+    main()
