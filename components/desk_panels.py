@@ -28,7 +28,7 @@ STATUS_FILTER = {'': 'All statuses', **{s.value: s.label for s in AppointmentSta
 SLOW_REFRESH_SECONDS = 60  # other app instances do not publish here; a slow poll catches their changes
 
 
-def today_rows(appointments: list[AppointmentPublic]) -> list[dict]:
+def today_rows(appointments: list[clinic.TodayAppointment]) -> list[dict]:
     return [{'id': a.id, 'time': a.local_time, 'details': a.details, 'case_number': a.case_number,
              'location': a.location_name, 'status': a.status_label} for a in appointments]
 

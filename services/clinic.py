@@ -105,14 +105,46 @@ def _changed(location_id: int | None) -> None:
 
 # ---------------------------------------------------------------- Today's Appointments
 
-def today_appointments(principal: Principal, *, status: str | None = None) -> list[AppointmentPublic]:
-    """Today's appointments at the user's location, by time (a status filter is optional)."""
+@dataclass(frozen=True, slots=True)
+class TodayAppointment:
+    """One line of Today's Appointments (AppointmentPublic's fields; a plain dataclass because thousands are built
+    on every refresh)."""
+    id: int
+    case_number: str
+    recipient_id: int
+    recipient_name: str
+    date_of_birth: date
+    location_id: int
+    location_name: str
+    product_id: int | None
+    product_name: str | None
+    dose_number: int
+    scheduled_at: datetime
+    local_time: str
+    status: str
+    walk_in: bool
+
+    @property
+    def status_label(self) -> str:
+        return AppointmentStatus(self.status).label
+
+    @property
+    def details(self) -> str:
+        return f'{self.recipient_name} Dose {self.dose_number} {self.status_label}'
+
+
+def today_appointments(principal: Principal, *, status: str | None = None) -> list[TodayAppointment]:
+    """Today's appointments at the user's location, by time (a status filter is optional). Reads plain columns
+    (no ORM objects): a big clinic day has thousands of rows and every desk re-reads them on each change."""
     require(principal, Action.CHECK_IN)
     if principal.location_id is None:
         return []
     with session_scope() as session:
         location = _location_of(session, principal)
-        query = (select(Appointment, Recipient, Product)
+        zone = _zone(location)
+        query = (select(Appointment.id, Appointment.case_number, Appointment.recipient_id, Appointment.product_id,
+                        Appointment.dose_number, Appointment.scheduled_at, Appointment.status, Appointment.walk_in,
+                        Recipient.first_name, Recipient.last_name, Recipient.date_of_birth, Product.name)
                  .join(Recipient, col(Recipient.id) == col(Appointment.recipient_id))
                  .outerjoin(Product, col(Product.id) == col(Appointment.product_id))
                  .where(Appointment.location_id == location.id)
@@ -120,8 +152,14 @@ def today_appointments(principal: Principal, *, status: str | None = None) -> li
                  .order_by(col(Appointment.scheduled_at), col(Appointment.id)))
         if status:
             query = query.where(Appointment.status == status)
-        return [to_public(session, a, recipient=r, location=location, product=p)
-                for a, r, p in session.exec(query).all()]
+        rows = session.exec(query).all()
+    from .scheduling import TIME_FORMAT
+    return [TodayAppointment(
+        id=row[0], case_number=row[1], recipient_id=row[2], recipient_name=f'{row[8]} {row[9]}',
+        date_of_birth=row[10], location_id=location.id, location_name=location.name, product_id=row[3],
+        product_name=row[11], dose_number=row[4], scheduled_at=as_utc(row[5]),
+        local_time=as_utc(row[5]).astimezone(zone).strftime(TIME_FORMAT), status=row[6], walk_in=row[7])
+        for row in rows]
 
 
 # ---------------------------------------------------------------- Recipient Check-In
