@@ -49,9 +49,10 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
                                   sort=state['sort'], descending=state['descending'], page=state['page'],
                                   per_page=PER_PAGE)
         total_label.set_text(f'Total number of records: {page.total:,}')
-        table.rows = [vars(row) for row in page.rows]
         table.pagination = {'rowsPerPage': PER_PAGE, 'page': state['page'], 'sortBy': state['sort'],
                             'descending': state['descending'], 'rowsNumber': page.matching}
+        table.rows = [vars(row) for row in page.rows]
+        table.update()
 
     async def on_request(e) -> None:  # noqa: ANN001 - Quasar's server-side request (page or sort changed)
         pagination = (e.args or {}).get('pagination', {})
