@@ -335,7 +335,8 @@ def test_audit_events_name_who_which_file_and_counts(demo) -> None:
 @pytest.mark.parametrize(('address', 'ok'), [
     ('a@b.com', True), ('Ash1.Example@mailinator.com', True), ("o'neil+tag@x.org", True), ('zoe@bücher.de', True),
     ('ü@b.de', True), ('bademail', False), ('a@b', False), ('a..b@c.com', False), ('a@-b.com', False),
-    ('x' * 65 + '@b.com', True),  # email-validator accepts it, so we do ('a b@c.com', False), ('a@b.com.', False),
+    ('a b@c.com', False), ('a@b.com.', False),
+    ('x' * 65 + '@b.com', True),  # email-validator accepts it, so we do
 ])
 def test_email_rule_agrees_with_email_validator(address: str, ok: bool) -> None:
     from email_validator import EmailNotValidError, validate_email
