@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from alembic import command
@@ -62,16 +63,40 @@ def dispose_engines() -> None:
     _engines.clear()
 
 
+_scope_depth: ContextVar[int] = ContextVar('cvms_scope_depth', default=0)
+
+
+def in_unit_of_work() -> bool:
+    """True inside session_scope (in this thread or task)."""
+    return _scope_depth.get() > 0
+
+
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """One short unit of work: commits on success, rolls back on any error."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    """One short unit of work: commits on success, rolls back on any error.
+
+    An error may carry `after_rollback` work (e.g. auditing a refusal): it runs once the outermost unit of
+    work has rolled back and released its locks, in a unit of work of its own, so it is never lost with
+    the rollback and never waits for the lock the failed work held."""
+    depth = _scope_depth.set(_scope_depth.get() + 1)
+    try:
+        with Session(get_engine(), expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+    except BaseException as error:
+        _scope_depth.reset(depth)
+        pending = getattr(error, 'after_rollback', None)
+        if pending and not in_unit_of_work():
+            error.after_rollback = None  # type: ignore[attr-defined]
+            with session_scope() as session:
+                pending(session)
+        raise
+    else:
+        _scope_depth.reset(depth)
 
 
 def is_postgres() -> bool:

@@ -9,6 +9,7 @@ class ServiceError(Exception):
 class NotAllowed(ServiceError):
     def __init__(self, message: str = 'You are not allowed to do this.') -> None:
         super().__init__(message)
+        self.after_rollback = None  # set by permissions.deny: audit work for services.db.session_scope
 
 
 class NotFound(ServiceError):

@@ -36,8 +36,8 @@ from models.inventory import (
 
 from . import audit
 from .db import session_scope
-from .errors import NotAllowed, NotFound, ServiceError, ValidationFailed
-from .permissions import Action, can, can_access_location, deny, require
+from .errors import NotFound, ServiceError, ValidationFailed
+from .permissions import Action, can, deny, require
 from .principal import Principal
 
 EXPIRES_SOON_DAYS = 7
@@ -200,16 +200,9 @@ def reverse_entry(session: Session, *, principal: Principal, entry_id: int, reas
 
 
 def _require(session: Session, principal: Principal, action: Action, location_id: int) -> None:
-    """permissions.require for functions that run inside the caller's transaction. On SQLite that transaction
-    holds the database's write lock, so the refusal is audited in it (a separate unit of work would wait for
-    the lock); elsewhere the refusal is audited in its own unit of work and survives the caller's rollback."""
-    if can(principal, action) and can_access_location(principal, location_id):
-        return
-    if session.get_bind().dialect.name == 'sqlite' and session.in_transaction():
-        audit.record(session, action='access_denied', actor=principal, entity_type='location',
-                     entity_id=location_id, detail=f'refused: {action}')
-        raise NotAllowed()
-    deny(principal, action=str(action), entity=f'location:{location_id}')
+    """permissions.require at a location, for functions running inside the caller's transaction (the refusal
+    is audited once that transaction has rolled back; see services.db.session_scope)."""
+    require(principal, action, location_id=location_id, check_location=True)
 
 
 # ---------------------------------------------------------------- products and lots

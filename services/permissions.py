@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NoReturn
 
+from sqlmodel import Session
+
 from models import Role
 
 from . import audit
@@ -113,11 +115,20 @@ def require(principal: Principal | None, action: Action, *, location_id: int | N
 
 
 def deny(principal: Principal | None, *, action: str, entity: str | None = None) -> NoReturn:
-    """Record the refusal in its own unit of work (the caller's may roll back) and raise NotAllowed."""
-    from .db import session_scope  # local import: keeps this module importable without a database
+    """Raise NotAllowed and audit the refusal in a unit of work of its own: at once when no unit of work is
+    open, else after the caller's has rolled back (it may hold SQLite's write lock, and it will not commit)."""
+    from .db import in_unit_of_work, session_scope  # local import: keeps this module free of the engine
 
     entity_type, _, entity_id = (entity or '').partition(':')
-    with session_scope() as session:
+
+    def record_refusal(session: Session) -> None:
         audit.record(session, action='access_denied', actor=principal, entity_type=entity_type or None,
                      entity_id=entity_id or None, detail=f'refused: {action}')
-    raise NotAllowed()
+
+    refusal = NotAllowed()
+    if in_unit_of_work():
+        refusal.after_rollback = record_refusal
+        raise refusal
+    with session_scope() as session:
+        record_refusal(session)
+    raise refusal

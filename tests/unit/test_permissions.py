@@ -98,3 +98,16 @@ def test_a_refusal_raises_and_is_audited(db: str) -> None:
         events = session.exec(select(AuditEvent).where(AuditEvent.action == 'access_denied')).all()
     assert [e.detail for e in events] == ['refused: manage_inventory', 'refused: manage_inventory']
     assert events[1].entity_type == 'location' and events[1].entity_id == '2'
+
+
+def test_a_refusal_inside_a_unit_of_work_is_audited_after_its_rollback(db: str) -> None:
+    from models import Organization
+    provider = person(Role.HEALTHCARE_PROVIDER)
+    with pytest.raises(NotAllowed), session_scope() as session:
+        session.add(Organization(name='Half-written'))
+        session.flush()  # the unit of work holds the write lock now
+        require(provider, Action.MANAGE_INVENTORY, entity='lot:7')
+    with session_scope() as session:
+        assert session.exec(select(Organization)).all() == []  # the refused work was rolled back
+        [event] = session.exec(select(AuditEvent).where(AuditEvent.action == 'access_denied')).all()
+    assert (event.entity_type, event.entity_id, event.detail) == ('lot', '7', 'refused: manage_inventory')
