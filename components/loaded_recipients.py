@@ -13,6 +13,7 @@ from services.permissions import Action, can
 from services.principal import Principal
 
 PER_PAGE = 25
+PAGE_SIZES = [10, 25, 50, 100]  # what the server pages by (at most recipient_list.MAX_PER_PAGE)
 COLUMNS = [
     {'name': 'first_name', 'label': 'First Name', 'field': 'first_name', 'align': 'left', 'sortable': True},
     {'name': 'last_name', 'label': 'Last Name', 'field': 'last_name', 'align': 'left', 'sortable': True},
@@ -28,14 +29,15 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
     may_request_removal = can(principal, Action.REQUEST_RECIPIENT_REMOVAL) or can(principal, Action.BULK_UPLOAD)
     columns = COLUMNS + ([LOCATION_COLUMN] if show_location else []) + ([ACTIONS_COLUMN] if may_request_removal
                                                                           else [])
-    state = {'search': '', 'sort': 'last_name', 'descending': False, 'page': 1}
+    state = {'search': '', 'sort': 'last_name', 'descending': False, 'page': 1, 'per_page': PER_PAGE, 'matching': 0}
     with ui.column().classes('w-full gap-2').mark('loaded-recipients'):
         total_label = ui.label('Total number of records: …').classes('font-medium').mark('total-records')
         search = ui.input(placeholder='Search this list...').props('clearable dense outlined').classes('w-80') \
             .mark('recipient-search')
         table = ui.table(columns=columns, rows=[], row_key='id', pagination={
             'rowsPerPage': PER_PAGE, 'page': 1, 'sortBy': 'last_name', 'descending': False, 'rowsNumber': 0,
-        }).classes('w-full').props('binary-state-sort no-data-label="No recipients loaded yet"') \
+        }).classes('w-full').props(f'binary-state-sort :rows-per-page-options="{PAGE_SIZES}" '
+                                   'no-data-label="No recipients loaded yet"') \
             .mark('recipients-table')
         if may_request_removal:
             table.add_slot('body-cell-actions', '''
@@ -47,18 +49,35 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
     async def reload() -> None:
         page = await run.io_bound(recipient_list.list_recipients, acting(), search=state['search'],
                                   sort=state['sort'], descending=state['descending'], page=state['page'],
-                                  per_page=PER_PAGE)
+                                  per_page=state['per_page'])
         total_label.set_text(f'Total number of records: {page.total:,}')
-        table.pagination = {'rowsPerPage': PER_PAGE, 'page': state['page'], 'sortBy': state['sort'],
-                            'descending': state['descending'], 'rowsNumber': page.matching}
+        state['matching'] = page.matching
+        table.pagination = server_pagination()
         table.rows = [vars(row) for row in page.rows]
+        empty = 'No recipient matches this search' if state['search'].strip() else 'No recipients loaded yet'
+        table.props(f'no-data-label="{empty}"')
         table.update()
+
+    def server_pagination() -> dict:
+        """The pagination prop for Quasar's server-side mode: `rowsNumber` (how many rows the search matches)
+        is what its "1-25 of N" label and page buttons count; only the server knows it."""
+        return {'rowsPerPage': state['per_page'], 'page': state['page'], 'sortBy': state['sort'],
+                'descending': state['descending'], 'rowsNumber': state['matching']}
+
+    def on_pagination_change(_e) -> None:  # noqa: ANN001
+        # QTable emits update:pagination with its own copy when it mounts (rowsNumber 0 then) and NiceGUI stores
+        # whatever the browser sends; if that arrives after the first page, the label read "1-0 of 0".
+        # The server's page, sort and count are the truth: put them back whenever they differ.
+        if table.pagination != server_pagination():
+            table.pagination = server_pagination()
 
     async def on_request(e) -> None:  # noqa: ANN001 - Quasar's server-side request (page or sort changed)
         pagination = (e.args or {}).get('pagination', {})
         state['page'] = int(pagination.get('page') or 1)
         state['sort'] = pagination.get('sortBy') or 'last_name'
         state['descending'] = bool(pagination.get('descending'))
+        per_page = int(pagination.get('rowsPerPage') or PER_PAGE)
+        state['per_page'] = per_page if per_page in PAGE_SIZES else PER_PAGE
         await reload()
 
     async def on_search() -> None:
@@ -90,6 +109,7 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
         dialog.open()
 
     table.on('request', on_request)
+    table.on_pagination_change(on_pagination_change)
     table.on('request-removal', on_request_removal)
     search.on_value_change(on_search)
     ui.timer(0, reload, once=True)
