@@ -1015,10 +1015,15 @@ def run_daily_jobs() -> dict[str, int]:
     return counts
 
 
-async def run_jobs(stop, *, interval: float = 300.0) -> None:  # noqa: ANN001 - an asyncio.Event
-    """The clinic's background job: runs run_daily_jobs off the event loop every few minutes until `stop`."""
+async def run_jobs(stop, *, interval: float = 300.0, first_after: float = 30.0) -> None:  # noqa: ANN001
+    """The clinic's background job: runs run_daily_jobs off the event loop every few minutes until `stop` (an
+    asyncio.Event). The first round waits a little so start-up (migrations, the mail sender) goes first."""
     import asyncio
     import logging
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=first_after)
+    except TimeoutError:
+        pass
     while not stop.is_set():
         try:
             await asyncio.to_thread(run_daily_jobs)
