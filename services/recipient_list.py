@@ -1,16 +1,17 @@
 """The loaded-recipients list (Bulk Registration and Recipient tabs) and removal requests.
 
 Search matches the start of the first or the last name through the indexed, case-folded name keys (range
-conditions, so the index answers at a million recipients); pages come sorted on an indexed column."""
+conditions on (location, name, other name) indexes, so they answer at a million recipients); pages come sorted on
+an indexed column; the total comes from the trigger-kept counts in `recipientcount`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func, not_, or_, union_all
 from sqlmodel import col, select
 
 from models import Location, Recipient, Role
-from models.bulk import RemovalRequest
+from models.bulk import RecipientCount, RemovalRequest
 
 from . import audit
 from .db import session_scope
@@ -47,7 +48,7 @@ def _scope(principal: Principal, query, location_id: int | None):  # noqa: ANN00
         return query.where(Recipient.location_id == location_id) if location_id else query
     if principal.role == Role.EMPLOYER:
         return query.where(Recipient.organization_id == principal.organization_id)
-    return query.where(Recipient.location_id == principal.location_id)
+    return query.where(Recipient.location_id == (principal.location_id or -1))  # no location: nobody, not NULLs
 
 
 def _prefix(column, word: str):  # noqa: ANN001, ANN202
@@ -56,17 +57,35 @@ def _prefix(column, word: str):  # noqa: ANN001, ANN202
     return and_(column >= word, column < upper)
 
 
-def search_condition(text: str):  # noqa: ANN201
-    """One word: first or last name starts with it. Two or more: first and last name (either order)."""
+def search_branches(text: str) -> list:
+    """The ways a search can match, each a conjunction of index ranges. One word: the last or the first name starts
+    with it. Two or more: first and last name (either order), or one name holding all the words."""
     words = [w[:80] for w in fold(text).split()]
     if not words:
-        return None
+        return []
     first, last = col(Recipient.first_name_key), col(Recipient.last_name_key)
     if len(words) == 1:
-        return or_(_prefix(first, words[0]), _prefix(last, words[0]))
+        return [_prefix(last, words[0]), _prefix(first, words[0])]
     head, tail = words[0], ' '.join(words[1:])
-    return or_(and_(_prefix(first, head), _prefix(last, tail)), and_(_prefix(last, head), _prefix(first, tail)),
-               _prefix(first, ' '.join(words)), _prefix(last, ' '.join(words)))
+    return [and_(_prefix(first, head), _prefix(last, tail)), and_(_prefix(last, head), _prefix(first, tail)),
+            _prefix(first, ' '.join(words)), _prefix(last, ' '.join(words))]
+
+
+def search_condition(text: str):  # noqa: ANN201
+    branches = search_branches(text)
+    return or_(*branches) if branches else None
+
+
+def _total(session, principal: Principal, location_id: int | None) -> int:  # noqa: ANN001
+    """Everyone in this person's list, from the trigger-kept counts (a few rows, not a count of a million)."""
+    query = select(func.coalesce(func.sum(RecipientCount.n), 0))
+    if principal.role == Role.STATE_ADMIN:
+        query = query.where(RecipientCount.location_id == location_id) if location_id else query
+    elif principal.role == Role.EMPLOYER:
+        query = query.where(RecipientCount.organization_id == (principal.organization_id or -1))
+    else:
+        query = query.where(RecipientCount.location_id == (principal.location_id or -1))
+    return int(session.exec(query).one())
 
 
 def _require_list(principal: Principal) -> None:
@@ -81,21 +100,48 @@ def list_recipients(principal: Principal, *, search: str = '', sort: str = 'last
     page = max(1, page)
     order = SORTS.get(sort, Recipient.last_name_key)
     with session_scope() as session:
-        total = session.exec(_scope(principal, select(func.count()).select_from(Recipient), location_id)).one()
-        condition = search_condition(search)
-        matching = total
-        query = _scope(principal, select(Recipient, Location.name).outerjoin(
-            Location, col(Location.id) == col(Recipient.location_id)), location_id)
-        if condition is not None:
-            matching = session.exec(_scope(principal, select(func.count()).select_from(Recipient), location_id)
-                                    .where(condition)).one()
-            query = query.where(condition)
-        ordering = [col(order).desc(), col(Recipient.id).desc()] if descending else [col(order), col(Recipient.id)]
-        rows = session.exec(query.order_by(*ordering).offset((page - 1) * per_page).limit(per_page)).all()
+        total = _total(session, principal, location_id)
+        branches = search_branches(search)
+        if not branches:
+            matching = total
+            ids = _top_ids(session, principal, location_id, None, order, descending, page, per_page)
+        else:
+            # One index range per branch, each branch excluding the ones before it (so no one counts twice):
+            # counts and the top rows of each come from the (location, name, name) indexes alone; a plain OR
+            # made SQLite fetch and sort every matching row (1.3 s for "grace wilms" at a million).
+            disjoint = [and_(b, not_(or_(*branches[:i]))) if i else b for i, b in enumerate(branches)]
+            matching = sum(session.exec(_scope(principal, select(func.count()).select_from(Recipient), location_id)
+                                        .where(b)).one() for b in disjoint)
+            ids = _top_ids(session, principal, location_id, disjoint, order, descending, page, per_page)
+        rows = session.exec(select(Recipient, Location.name)
+                            .outerjoin(Location, col(Location.id) == col(Recipient.location_id))
+                            .where(col(Recipient.id).in_(ids or [-1]))).all()
+        position = {i: n for n, i in enumerate(ids)}
+        rows = sorted(rows, key=lambda pair: position[pair[0].id])
         return RecipientPage(total=total, matching=matching, rows=[
             RecipientRow(id=r.id or 0, first_name=r.first_name, last_name=r.last_name,
                          date_of_birth=f'{r.date_of_birth:%b} {r.date_of_birth.day}, {r.date_of_birth.year}',
                          email=r.email or '', location=name or '') for r, name in rows])
+
+
+def _top_ids(session, principal: Principal, location_id: int | None, branches: list | None, order,  # noqa: ANN001
+             descending: bool, page: int, per_page: int) -> list[int]:
+    """Ids of the requested page, in order. With a search, each branch gives its own first page*per_page rows
+    (an ordered index scan when the branch's range is on the sort column), and the page is cut from their union."""
+    def ordering(sort_column, id_column):  # noqa: ANN001, ANN202
+        return [sort_column.desc(), id_column.desc()] if descending else [sort_column, id_column]
+
+    offset = (page - 1) * per_page
+    if not branches:
+        query = _scope(principal, select(Recipient.id), location_id).order_by(*ordering(col(order),
+                                                                                       col(Recipient.id)))
+        return list(session.exec(query.offset(offset).limit(per_page)))
+    parts = [_scope(principal, select(col(Recipient.id).label('id'), col(order).label('sort')), location_id)
+             .where(b).order_by(*ordering(col(order), col(Recipient.id))).limit(offset + per_page).subquery()
+             for b in branches]
+    hits = union_all(*[select(part.c.id, part.c.sort) for part in parts]).subquery()
+    query = select(hits.c.id).order_by(*ordering(hits.c.sort, hits.c.id)).offset(offset).limit(per_page)
+    return list(session.execute(query).scalars())
 
 
 def request_removal(principal: Principal, recipient_id: int, reason: str) -> int:

@@ -356,3 +356,36 @@ def test_files_on_disk_never_use_the_uploaded_name(demo) -> None:
     assert len(stored) == 1 and stored[0].parent == bulk.uploads_dir() and 'passwd' not in stored[0].name
     bulk.run_job(summary.id)
     assert not list(Path(bulk.uploads_dir()).glob('*.upload'))
+
+
+def test_list_totals_follow_every_insert_move_and_delete(demo) -> None:
+    """The list's total comes from counts the database keeps with triggers: whoever writes recipients (an upload's
+    bulk insert, another screen's ORM insert, a move to another location, a delete), the totals stay exact."""
+    from models import Location
+    manager, admin = as_user(MANAGER), as_user(ADMIN)
+
+    def totals() -> tuple[int, int, int]:
+        return (recipient_list.list_recipients(manager).total, recipient_list.list_recipients(admin).total,
+                recipient_list.list_recipients(admin, location_id=manager.location_id).total)
+
+    def truth() -> tuple[int, int, int]:
+        mine = count(Recipient, Recipient.location_id == manager.location_id)
+        return mine, count(Recipient), mine
+
+    assert totals() == truth()
+    rows = ''.join(f'Counted{i},Person,1/{i + 1}/1980,c{i}@example.com\n' for i in range(5))
+    bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'count.csv'))
+    assert totals() == truth()
+    with session_scope() as session:
+        other = session.exec(select(Location).where(Location.id != manager.location_id)).first()
+        session.add(Recipient(first_name='Orm', last_name='Insert', date_of_birth=date(1970, 1, 1),
+                              identity_key='orm|insert|1970-01-01', location_id=manager.location_id))
+    assert totals() == truth()
+    with session_scope() as session:
+        moved = session.exec(select(Recipient).where(Recipient.first_name == 'Counted1')).one()
+        moved.location_id = other.id if other else None
+        session.add(moved)
+    assert totals() == truth()
+    with session_scope() as session:
+        session.delete(session.exec(select(Recipient).where(Recipient.first_name == 'Counted2')).one())
+    assert totals() == truth()
