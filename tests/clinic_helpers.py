@@ -13,16 +13,9 @@ from services.auth import principal_for
 from services.db import session_scope
 from services.identity import fold, identity_key
 from services.principal import Principal
+from tests.helpers import ADMIN, MANAGER, PROVIDER, principal_of  # noqa: F401 - re-exported to tests
 
-MANAGER = 'manager@demo.cvms.example.org'
-PROVIDER = 'provider@demo.cvms.example.org'
-ADMIN = 'admin@demo.cvms.example.org'
-
-
-def principal(email: str) -> Principal:
-    with session_scope() as session:
-        user = session.exec(select(User).where(User.email == email)).one()
-        return principal_for(session, user)
+principal = principal_of
 
 
 def manager_of(code: str) -> Principal:

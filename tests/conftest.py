@@ -2,6 +2,7 @@
 set), a real SMTP server (aiosmtpd) on 127.0.0.1, and the demo data."""
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import tempfile
@@ -126,6 +127,18 @@ class SmtpServer:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m['To'] == address]
+
+    async def wait_for(self, address: str, *, subject_contains: str = '', timeout: float = 15.0) -> list[EmailMessage]:
+        """Deliver due mail and wait until a message to `address` (with that subject text) has arrived.
+        The app's own background sender may deliver it first; both together never send twice."""
+        from services import mail
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await mail.deliver_due()
+            found = [m for m in self.to(address) if subject_contains in str(m['Subject'])]
+            if found or asyncio.get_running_loop().time() > deadline:
+                return found
+            await asyncio.sleep(0.2)
 
 
 @pytest.fixture

@@ -6,22 +6,15 @@ from datetime import date, time, timedelta
 
 from sqlmodel import select
 
-from models import Location, Recipient, User
+from models import Location, Recipient
 from services import clinic, scheduling
-from services.auth import principal_for
 from services.db import session_scope
 from services.identity import fold, identity_key
 from services.portal_accounts import attach_recipient
-from services.principal import Principal
+from tests.helpers import MANAGER, principal_of  # noqa: F401 - re-exported to tests
 from tests.inventory_helpers import make_product, stocked_lot
 
-MANAGER = 'manager@demo.cvms.example.org'
-
-
-def principal(email: str) -> Principal:
-    with session_scope() as session:
-        user = session.exec(select(User).where(User.email == email)).one()
-        return principal_for(session, user)
+principal = principal_of
 
 
 def open_clinic(code: str = 'DEMO1', *, days_ahead: int = 1, doses: int = 20, lot_number: str = 'LOT-PORTAL',

@@ -16,30 +16,23 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import select
 
-from models import OutboxMessage, Recipient, User
+from models import OutboxMessage, Recipient
 from models.bulk import BulkUpload, BulkUploadError
 from services import bulk_registration as bulk
 from services import mail
-from services.auth import principal_for
 from services.db import session_scope
 from tests.conftest import body_of
-from tests.helpers import MANAGER
+from tests.helpers import MANAGER, count_rows, principal_of
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = 'First name,Last name,Date of birth,Email\n'
 
 
 def manager():  # noqa: ANN201
-    with session_scope() as session:
-        return principal_for(session, session.exec(select(User).where(User.email == MANAGER)).one())
+    return principal_of(MANAGER)
 
 
-def count(model, *where) -> int:  # noqa: ANN001
-    with session_scope() as session:
-        query = select(func.count()).select_from(model)
-        for condition in where:
-            query = query.where(condition)
-        return session.exec(query).one()
+count = count_rows
 
 
 def big_file(rows: int) -> tuple[bytes, int]:

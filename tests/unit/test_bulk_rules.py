@@ -8,34 +8,25 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func
 from sqlmodel import select
 
 from models import AuditEvent, OutboxMessage, PortalAccount, Recipient, RecipientSource, User
 from models.bulk import BulkUpload, RemovalRequest
 from services import bulk_registration as bulk
 from services import recipient_list
-from services.auth import principal_for
 from services.bulk_import import DUPLICATE, FileRejected
 from services.db import session_scope
 from services.errors import NotAllowed, ValidationFailed
 from services.validation import email_problem
-from tests.helpers import ADMIN, EMPLOYER, MANAGER, PROVIDER
+from tests.helpers import ADMIN, EMPLOYER, MANAGER, PROVIDER, count_rows, principal_of
 
 HEADER = 'First name,Last name,Date of birth,Email\r\n'
 
 
-def as_user(email: str):  # noqa: ANN201
-    with session_scope() as session:
-        return principal_for(session, session.exec(select(User).where(User.email == email)).one())
+as_user = principal_of
 
 
-def count(model, *where) -> int:  # noqa: ANN001
-    with session_scope() as session:
-        query = select(func.count()).select_from(model)
-        for condition in where:
-            query = query.where(condition)
-        return session.exec(query).one()
+count = count_rows
 
 
 def in_location() -> int:
