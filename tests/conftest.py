@@ -8,6 +8,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -91,10 +92,37 @@ def db(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> Iterato
     reset_settings()
 
 
+# Kept by database triggers from other tables: restored rows would count twice.
+DERIVED_TABLES = {'recipientcount'}
+_demo_snapshots: dict[tuple[str, date], tuple[list, dict[str, list[dict]]]] = {}
+
+
 @pytest.fixture
 def demo(db: str) -> list[tuple[str, str, str]]:
+    """The demo data. Seeding is slow (hashing, weeks of stock history), so each backend seeds once per run
+    and day; later tests get the same rows copied back in."""
     from services.demo import seed_demo
-    return seed_demo()
+    url = os.environ['CVMS_DATABASE_URL']
+    key = (url, date.today())
+    if key not in _demo_snapshots:
+        logins = seed_demo()
+        with db_module.get_engine(url).connect() as conn:
+            rows = {t.name: [dict(r) for r in conn.execute(t.select()).mappings()]
+                    for t in SQLModel.metadata.sorted_tables if t.name not in DERIVED_TABLES}
+        _demo_snapshots[key] = (logins, rows)
+        return logins
+    logins, rows = _demo_snapshots[key]
+    engine = db_module.get_engine(url)
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            if rows.get(table.name):
+                conn.execute(table.insert(), rows[table.name])
+        if engine.dialect.name == 'postgresql':  # explicit ids do not move the sequences on
+            for table in SQLModel.metadata.sorted_tables:
+                if 'id' in table.c and table.c.id.autoincrement in (True, 'auto') and rows.get(table.name):
+                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
+                                      f'(SELECT max(id) FROM "{table.name}"))'))
+    return logins
 
 
 def free_port() -> int:
