@@ -39,7 +39,9 @@ COLUMN_TITLES = dict(zip(FIELDS, TEMPLATE_HEADER, strict=True))
 HEADER_ALIASES = {'firstname': 'first_name', 'lastname': 'last_name', 'dateofbirth': 'date_of_birth',
                   'dob': 'date_of_birth', 'email': 'email', 'emailaddress': 'email'}
 DUPLICATE = 'Duplicate recipient: a recipient with this first name, last name and date of birth already exists'
-CHUNK = 2000
+# Rows per committed unit of work of the High Volume job: fewer, larger commits (and WAL checkpoints) load faster;
+# a crash still resumes after the last committed chunk.
+CHUNK = 10_000
 RECIPIENT_COLUMNS = ('id', 'first_name', 'last_name', 'date_of_birth', 'email', 'identity_key', 'first_name_key',
                      'last_name_key', 'portal_account_id')
 _SNIFF_BLOCK = 1 << 20

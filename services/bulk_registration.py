@@ -34,7 +34,7 @@ from .bulk_import import (
     records,
     scan,
 )
-from .bulk_sql import INTEGRITY_ERRORS
+from .bulk_sql import INTEGRITY_ERRORS, bulk_pragmas
 from .db import session_scope
 from .errors import NotAllowed, NotFound, ValidationFailed
 from .permissions import Action, can_access_location, require
@@ -387,6 +387,7 @@ def _process(upload: BulkUpload, chunk: int) -> None:
         nonlocal seen
 
         def work(session: Session) -> set[str]:
+            bulk_pragmas(session)
             attempt_seen = set(seen)
             rows = [check_row(line, values, layout.columns, today) for line, values in batch]
             mark_duplicates(session, rows, attempt_seen)

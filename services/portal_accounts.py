@@ -104,8 +104,12 @@ def accounts_for_emails(session: Session,
     accounts: dict[str, int | None] = {}
     conn = session.connection()
     for part in _chunks(wanted):
-        accounts.update(conn.execute(select(PortalAccount.email, PortalAccount.id)
-                                     .where(col(PortalAccount.email).in_(part))).all())
+        # SQLite plans by the statistics of the last ANALYZE: taken while portal accounts were few, they made it
+        # scan the whole table for every chunk of an upload that is creating thousands (3.6 s of 28 s at 100,000).
+        hint = ' INDEXED BY ix_portalaccount_email' if conn.dialect.name == 'sqlite' else ''
+        marks = ', '.join(['%s' if conn.dialect.name == 'postgresql' else '?'] * len(part))
+        accounts.update(conn.exec_driver_sql(
+            f'SELECT email, id FROM portalaccount{hint} WHERE email IN ({marks})', tuple(part)).all())  # noqa: S608
     missing = [e for e in wanted if e not in accounts]
     staff: set[str] = set()
     for part in _chunks(missing):
