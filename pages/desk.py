@@ -106,7 +106,8 @@ def _dose_form(principal: Principal, form: clinic.VaccinationForm, body: ui.colu
     async def show_warnings() -> None:
         problems = await run.io_bound(lambda: clinic.preview_dose_problems(
             principal, recipient_id=visit.recipient_id, lot_id=lot.value))
-        _warn(problems)
+        if problems is not None and not warnings.is_deleted:  # None: the app is stopping; deleted: page left
+            _warn(problems)
 
     def _warn(problems: list[str]) -> None:
         warnings.clear()

@@ -261,7 +261,7 @@ def test_inventory_second_writer_waits_for_the_first_and_is_refused(demo) -> Non
                                 reference='administration:first')
             first_holds.set()
             time.sleep(0.8)
-        first_committed_at.append(time.monotonic())
+            first_committed_at.append(time.monotonic())  # just before the commit: the second cannot end sooner
 
     def second_writer() -> None:
         first_holds.wait(10)
