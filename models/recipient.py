@@ -28,9 +28,9 @@ class RecipientBase(SQLModel):
 class Recipient(RecipientBase, table=True):
     # The loaded-recipients list of one location, at a million rows: search ranges and sorted pages straight from
     # an index (migration 0007). They also serve every `location_id = ?` look-up, so location_id has no index alone.
-    __table_args__ = (Index('ix_recipient_location_last_name', 'location_id', 'last_name_key', 'first_name_key'),
-                      Index('ix_recipient_location_first_name', 'location_id', 'first_name_key', 'last_name_key'),
-                      Index('ix_recipient_location_email', 'location_id', 'email'))
+    __table_args__ = (Index('ix_recipient_location_last_name', 'location_id', 'last_name_key', 'first_name_key', 'id'),
+                      Index('ix_recipient_location_first_name', 'location_id', 'first_name_key', 'last_name_key', 'id'),
+                      Index('ix_recipient_location_email', 'location_id', 'email', 'id'))
     id: int | None = Field(default=None, primary_key=True)
     # first + last + date of birth, normalized in Python (services.identity): one person, one record, system-wide.
     identity_key: str = Field(max_length=400, unique=True)

@@ -20,8 +20,11 @@ from .identity import fold
 from .permissions import Action, can, can_access_recipient, require
 from .principal import Principal
 
-SORTS = {'first_name': Recipient.first_name_key, 'last_name': Recipient.last_name_key,
-         'date_of_birth': Recipient.date_of_birth, 'email': Recipient.email}
+# Sort keys, each ending in id so pages are stable; the (location, ...) indexes hold them in this order (people by
+# last then first name, as a list of people reads), so a page is an ordered index scan on SQLite and PostgreSQL.
+SORTS = {'first_name': (Recipient.first_name_key, Recipient.last_name_key, Recipient.id),
+         'last_name': (Recipient.last_name_key, Recipient.first_name_key, Recipient.id),
+         'date_of_birth': (Recipient.date_of_birth, Recipient.id), 'email': (Recipient.email, Recipient.id)}
 MAX_PER_PAGE = 100
 
 
@@ -98,7 +101,7 @@ def list_recipients(principal: Principal, *, search: str = '', sort: str = 'last
     _require_list(principal)
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     page = max(1, page)
-    order = SORTS.get(sort, Recipient.last_name_key)
+    order = SORTS.get(sort, SORTS['last_name'])
     with session_scope() as session:
         total = _total(session, principal, location_id)
         branches = search_branches(search)
@@ -128,19 +131,21 @@ def _top_ids(session, principal: Principal, location_id: int | None, branches: l
              descending: bool, page: int, per_page: int) -> list[int]:
     """Ids of the requested page, in order. With a search, each branch gives its own first page*per_page rows
     (an ordered index scan when the branch's range is on the sort column), and the page is cut from their union."""
-    def ordering(sort_column, id_column):  # noqa: ANN001, ANN202
-        return [sort_column.desc(), id_column.desc()] if descending else [sort_column, id_column]
+    def ordering(columns):  # noqa: ANN001, ANN202
+        return [c.desc() for c in columns] if descending else list(columns)
 
     offset = (page - 1) * per_page
+    keys = [col(c) for c in order]
     if not branches:
-        query = _scope(principal, select(Recipient.id), location_id).order_by(*ordering(col(order),
-                                                                                       col(Recipient.id)))
+        query = _scope(principal, select(Recipient.id), location_id).order_by(*ordering(keys))
         return list(session.exec(query.offset(offset).limit(per_page)))
-    parts = [_scope(principal, select(col(Recipient.id).label('id'), col(order).label('sort')), location_id)
-             .where(b).order_by(*ordering(col(order), col(Recipient.id))).limit(offset + per_page).subquery()
-             for b in branches]
-    hits = union_all(*[select(part.c.id, part.c.sort) for part in parts]).subquery()
-    query = select(hits.c.id).order_by(*ordering(hits.c.sort, hits.c.id)).offset(offset).limit(per_page)
+    labels = [f'k{i}' for i in range(len(keys) - 1)]  # the last key is id
+    picked = [col(Recipient.id).label('id'), *[k.label(n) for k, n in zip(keys[:-1], labels, strict=True)]]
+    parts = [_scope(principal, select(*picked), location_id).where(b).order_by(*ordering(keys))
+             .limit(offset + per_page).subquery() for b in branches]
+    hits = union_all(*[select(part.c.id, *[part.c[n] for n in labels]) for part in parts]).subquery()
+    query = select(hits.c.id).order_by(*ordering([*[hits.c[n] for n in labels], hits.c.id])).offset(offset) \
+        .limit(per_page)
     return list(session.execute(query).scalars())
 
 

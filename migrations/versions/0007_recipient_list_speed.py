@@ -14,9 +14,9 @@ down_revision: str | Sequence[str] | None = '0006_merge'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-INDEXES = {'ix_recipient_location_last_name': ['location_id', 'last_name_key', 'first_name_key'],
-           'ix_recipient_location_first_name': ['location_id', 'first_name_key', 'last_name_key'],
-           'ix_recipient_location_email': ['location_id', 'email']}
+INDEXES = {'ix_recipient_location_last_name': ['location_id', 'last_name_key', 'first_name_key', 'id'],
+           'ix_recipient_location_first_name': ['location_id', 'first_name_key', 'last_name_key', 'id'],
+           'ix_recipient_location_email': ['location_id', 'email', 'id']}
 # No (location, date of birth) index: every index costs each bulk-loaded row a B-tree insert (about 1 s per
 # 100,000 rows at a million); sorting a very large location by date of birth sorts in memory instead.
 
