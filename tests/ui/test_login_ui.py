@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from nicegui import ui
 from nicegui.testing import User
 
 from tests.helpers import log_in
@@ -31,3 +32,20 @@ async def test_wrong_password_is_refused_with_a_clear_message(demo, user: User) 
 async def test_pages_need_a_login(demo, user: User) -> None:
     await user.open('/')
     await user.should_see('Log in')
+
+
+HEADER_BY_ROLE = {
+    'manager@demo.cvms.example.org': ['Home', 'Recipient', 'Appointments', 'Bulk Registration', 'Vaccine Inventory',
+                                      'Shipments', 'Reports'],
+    'provider@demo.cvms.example.org': ['Home', 'Recipient', 'Appointments', 'Vaccine Inventory', 'Shipments'],
+    'admin@demo.cvms.example.org': ['Home', 'Recipient', 'Vaccine Inventory', 'Shipments', 'Reports'],
+    'employer@demo.cvms.example.org': ['Home', 'Bulk Registration', 'Invitations'],
+    'recipient@demo.cvms.example.org': [],  # recipients get the portal's own frame
+}
+
+
+@pytest.mark.parametrize('email', list(HEADER_BY_ROLE))
+async def test_each_role_sees_exactly_its_navigation(demo, user: User, email: str) -> None:
+    await log_in(user, email)
+    header_links = [link.text for link in user.find(kind=ui.link).elements if 'cvms-nav-link' in link.classes]
+    assert header_links == HEADER_BY_ROLE[email]  # in the guide's order
