@@ -27,6 +27,7 @@ from models.inventory import Lot, LotStock, Product
 from . import audit, clinic_events, inventory, mail
 from .db import session_scope
 from .errors import NotFound, ServiceError, ValidationFailed
+from .i18n import translator
 from .identity import fold, identity_key
 from .permissions import Action, can_access_location, can_access_recipient, deny, require
 from .portal_accounts import attach_recipient
@@ -40,6 +41,7 @@ from .scheduling import (
     new_case_number,
     next_dose_number,
     normalize_case_number,
+    portal_language,
     to_public,
 )
 from .validation import email_problem
@@ -997,11 +999,15 @@ def _send_reminder(session: Session, reminder: DoseReminder) -> None:
             _email(session, recipient, to_public(session, booked, recipient=recipient, location=location), location,
                    kind='reminder', dedupe_key=f'dose-reminder:{reminder.id}')
             return
-    body = (f'Hello {recipient.first_name},\n\nYour COVID-19 vaccine dose {reminder.dose_number} is due on '
-            f'{reminder.due_date:%m/%d/%Y}. Book an appointment in the COVID-19 Vaccine Portal or with your vaccine '
-            'provider, and bring your vaccination card.\n')
-    mail.enqueue(session, to=recipient.email, subject=f'Reminder: your COVID-19 vaccine dose {reminder.dose_number} '
-                 f'is due on {reminder.due_date:%m/%d/%Y}', body_text=body, dedupe_key=f'dose-reminder:{reminder.id}')
+    t = translator(portal_language(session, recipient))
+    due = f'{reminder.due_date:%m/%d/%Y}'
+    body = t('Hello {name},\n\nYour COVID-19 vaccine dose {dose} is due on {due}. Book an appointment in the '
+             'COVID-19 Vaccine Portal or with your vaccine provider, and bring your vaccination card.\n').format(
+        name=recipient.first_name, dose=reminder.dose_number, due=due)
+    subject = t('Reminder: your COVID-19 vaccine dose {dose} is due on {due}').format(
+        dose=reminder.dose_number, due=due)
+    mail.enqueue(session, to=recipient.email, subject=subject, body_text=body,
+                 dedupe_key=f'dose-reminder:{reminder.id}')
 
 
 # ---------------------------------------------------------------- the background job and the CLI

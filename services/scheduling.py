@@ -573,13 +573,19 @@ def appointment_email(recipient: Recipient, appointment: AppointmentPublic, loca
     return subject, body
 
 
+def portal_language(session: Session, recipient: Recipient) -> str:
+    """The language the recipient chose in the portal (English until they choose)."""
+    lang = session.exec(select(PortalAccount.language).where(PortalAccount.id == recipient.portal_account_id)).first() \
+        if recipient.portal_account_id else None
+    return lang or 'en'
+
+
 def _email(session: Session, recipient: Recipient, appointment: AppointmentPublic, location: Location,
            *, kind: str, dedupe_key: str | None = None) -> None:
     if not recipient.email:
         return
-    lang = session.exec(select(PortalAccount.language).where(PortalAccount.id == recipient.portal_account_id)).first() \
-        if recipient.portal_account_id else None
-    subject, body = appointment_email(recipient, appointment, location, kind=kind, lang=lang or 'en')
+    subject, body = appointment_email(recipient, appointment, location, kind=kind,
+                                      lang=portal_language(session, recipient))
     attachments = [] if kind == 'cancelled' else [
         mail.Attachment(f'confirmation-{appointment.case_number}.png', qr_png(appointment.case_number), 'image/png')]
     mail.enqueue(session, to=recipient.email, subject=subject, body_text=body, attachments=attachments,

@@ -338,6 +338,26 @@ def test_clinic_reminders_are_sent_or_suppressed(demo) -> None:
     assert mails == ['send@example.org']
 
 
+def test_clinic_reminder_is_in_the_language_chosen_in_the_portal(demo) -> None:
+    from models import PortalAccount, Recipient
+    from services.portal_accounts import attach_recipient
+    product = h.product(interval=21)
+    lot = h.stock(product, 5)
+    person = h.recipient('Lucía', email='lucia@example.org')
+    with session_scope() as session:
+        attach_recipient(session, session.get(Recipient, person))
+        session.flush()
+        account = session.exec(select(PortalAccount).where(PortalAccount.email == 'lucia@example.org')).one()
+        account.language = 'es'
+        session.add(account)
+    dose = _walk_in_and_record(person, lot)
+    assert clinic.process_due_reminders(today=dose.next_dose_due - timedelta(days=3))['sent'] == 1
+    with session_scope() as session:
+        [reminder] = session.exec(select(OutboxMessage).where(OutboxMessage.subject.contains('Recordatorio'))).all()
+    assert reminder.to_addr == 'lucia@example.org'
+    assert reminder.body_text.startswith('Hola Lucía:') and f'{dose.next_dose_due:%m/%d/%Y}' in reminder.body_text
+
+
 def test_clinic_end_of_day_marks_no_shows_and_frees_the_dose(demo) -> None:
     product = h.product()
     h.stock(product, 1)
