@@ -15,6 +15,8 @@ from services.permissions import Action, can, deny
 from services.principal import Principal
 
 TOKEN_KEY = 'auth_token'
+LANG_KEY = 'portal_lang'  # the language chosen before signing in (log-in pages, sign-up)
+KEPT_AT_SIGN_IN = (LANG_KEY,)
 
 
 def client_ip() -> str | None:
@@ -40,8 +42,9 @@ def acting() -> Principal:
 
 
 def sign_in(token: str) -> None:
-    app.storage.user.clear()  # nothing from before the log-in survives it
-    app.storage.user[TOKEN_KEY] = token
+    kept = {key: app.storage.user[key] for key in KEPT_AT_SIGN_IN if key in app.storage.user}
+    app.storage.user.clear()  # nothing else from before the log-in survives it
+    app.storage.user.update(kept, **{TOKEN_KEY: token})
 
 
 def sign_out() -> None:

@@ -19,10 +19,9 @@ from services.i18n import LANGUAGES, normalize_language, translator
 from services.permissions import Action, can
 from services.principal import Principal
 
-from .guard import current_principal
+from .guard import LANG_KEY, current_principal
 
 CSS_FILE = Path(__file__).resolve().parent.parent / 'assets' / 'app.css'
-LANG_KEY = 'portal_lang'  # the language of someone not signed in (sign-up page)
 PERSON_KEY = 'portal_person'
 
 

@@ -7,9 +7,12 @@ from fastapi.responses import RedirectResponse
 from nicegui import run, ui
 
 from components.guard import client_ip, current_principal, sign_in, sign_out
-from services import auth
+from components.portal_frame import browser_language, switch_language
+from services import auth, portal
 from services.errors import ServiceError
-from services.passwords import MIN_LENGTH
+from services.i18n import LANGUAGES, translator
+from services.passwords import MIN_LENGTH, password_problem
+from services.permissions import Action, can
 from services.portal import self_registration_enabled
 
 CSS_FILE = Path(__file__).resolve().parent.parent / 'assets' / 'app.css'
@@ -23,15 +26,21 @@ def _safe_next(target: str | None) -> str:
 
 
 def _auth_card(title: str):  # noqa: ANN202
+    """The card of the log-in pages, in the language chosen on it (recipients use these pages too)."""
+    lang = browser_language()
+    t = translator(lang)
     ui.add_css(CSS_FILE)
     ui.colors(primary='#1f4e79')  # NiceGUI's default blue is too pale for white button text (axe color-contrast)
-    ui.query('html').props('lang=en')
+    ui.query('html').props(f'lang={lang}')
     ui.query('body').classes('bg-slate-100')
     with ui.column().classes('w-full items-center p-4'):
-        ui.label('Vaccine Management System').classes('text-2xl font-bold text-[#1f4e79] mt-8')
+        other = next(code for code in LANGUAGES if code != lang)
+        ui.button(LANGUAGES[other], on_click=lambda: switch_language(None, other)) \
+            .props(f'flat dense no-caps lang={other}').classes('self-end').mark('auth-language')
+        ui.label(t('Vaccine Management System')).classes('text-2xl font-bold text-[#1f4e79] mt-4')
         card = ui.card().classes('cvms-auth-card p-6 gap-3')
         with card:
-            ui.label(title).classes('text-xl font-semibold').props('role=heading aria-level=1')
+            ui.label(t(title)).classes('text-xl font-semibold').props('role=heading aria-level=1')
     return card
 
 
@@ -39,23 +48,24 @@ def _auth_card(title: str):  # noqa: ANN202
 def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A002 - the query parameter's name
     if current_principal() is not None:
         return RedirectResponse(_safe_next(next))
+    t = translator(browser_language())
     with _auth_card('Log in'):
-        email = ui.input('Email').props('type=email autocomplete=username autofocus').classes('w-full')
-        password = ui.input('Password', password=True, password_toggle_button=True) \
+        email = ui.input(t('Email')).props('type=email autocomplete=username autofocus').classes('w-full')
+        password = ui.input(t('Password'), password=True, password_toggle_button=True) \
             .props('autocomplete=current-password').classes('w-full')
         message = ui.label('').classes('text-red-700').props('role=alert')
         message.set_visibility(False)
 
         async def try_login() -> None:
             if not email.value.strip() or not password.value:
-                message.set_text('Enter your email and password.')
+                message.set_text(t('Enter your email and password.'))
                 message.set_visibility(True)
                 return
             button.disable()
             try:
                 result = await run.io_bound(auth.login, email.value, password.value, client_ip=client_ip())
             except auth.LoginRefused as refusal:
-                message.set_text(str(refusal))
+                message.set_text(refusal.translated(t))
                 message.set_visibility(True)
                 password.value = ''
                 return
@@ -65,10 +75,10 @@ def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A00
             ui.navigate.to(_safe_next(next))
 
         password.on('keydown.enter', try_login)
-        button = ui.button('Log in', on_click=try_login).classes('w-full')
-        ui.link('Forgot password?', '/forgot-password')
+        button = ui.button(t('Log in'), on_click=try_login).classes('w-full')
+        ui.link(t('Forgot password?'), '/forgot-password')
         if self_registration_enabled():
-            ui.link('Create a COVID-19 Vaccine Portal account', '/portal/sign-up')
+            ui.link(t('Create a COVID-19 Vaccine Portal account'), '/portal/sign-up')
     return None
 
 
@@ -80,52 +90,64 @@ def logout_page() -> RedirectResponse:
 
 @ui.page('/forgot-password', title='Forgot password · CVMS')
 def forgot_password_page() -> None:
+    t = translator(browser_language())
     with _auth_card('Forgot password'):
-        ui.label('Enter the email address of your account. We will email you a link to choose a new password.')
-        email = ui.input('Email').props('type=email autocomplete=username').classes('w-full')
+        ui.label(t('Enter the email address of your account. We will email you a link to choose a new password.'))
+        email = ui.input(t('Email')).props('type=email autocomplete=username').classes('w-full')
         done = ui.label('').classes('text-green-800').props('role=status')
 
         async def send() -> None:
             if '@' not in email.value:
-                done.set_text('Enter the email address of your account.')
+                done.set_text(t('Enter the email address of your account.'))
                 return
             await run.io_bound(auth.request_password_reset, email.value, client_ip=client_ip())
             # The same answer whether or not the account exists: the page must not reveal who has one.
-            done.set_text('If an account exists for this address, an email with a reset link is on its way. '
-                          'The link works for 1 hour.')
+            done.set_text(t('If an account exists for this address, an email with a reset link is on its way. '
+                            'The link works for 1 hour.'))
 
-        ui.button('Send reset link', on_click=send).classes('w-full')
-        ui.link('Back to log in', '/login')
+        ui.button(t('Send reset link'), on_click=send).classes('w-full')
+        ui.link(t('Back to log in'), '/login')
 
 
 @ui.page('/set-password/{token}', title='Set password · CVMS')
 def set_password_page(token: str) -> None:
+    lang = browser_language()
+    t = translator(lang)
     with _auth_card('Set your password'):
         try:
             _purpose, email = auth.check_token(token)
         except auth.TokenInvalid as invalid:
-            ui.label(str(invalid)).classes('text-red-700').props('role=alert')
-            ui.link('Forgot password?', '/forgot-password')
+            ui.label(invalid.translated(t)).classes('text-red-700').props('role=alert')
+            ui.link(t('Forgot password?'), '/forgot-password')
             return
-        ui.label(f'Username: {email}').classes('font-medium')
-        ui.label(f'Choose a password of at least {MIN_LENGTH} characters. Do not use your email address or a '
-                 'common password.').classes('text-sm')
-        first = ui.input('New password', password=True, password_toggle_button=True) \
+        ui.label(t('Username: {email}').format(email=email)).classes('font-medium')
+        ui.label(t('Choose a password of at least {minimum} characters. Do not use your email address or a '
+                   'common password.').format(minimum=MIN_LENGTH)).classes('text-sm')
+        first = ui.input(t('New password'), password=True, password_toggle_button=True) \
             .props('autocomplete=new-password').classes('w-full')
-        second = ui.input('Repeat new password', password=True).props('autocomplete=new-password').classes('w-full')
+        second = ui.input(t('Repeat new password'), password=True).props('autocomplete=new-password') \
+            .classes('w-full')
         message = ui.label('').classes('text-red-700').props('role=alert')
 
         async def save() -> None:
             if first.value != second.value:
-                message.set_text('The two passwords are not the same.')
+                message.set_text(t('The two passwords are not the same.'))
+                return
+            if (problem := password_problem(first.value, email=email, translate=t)) is not None:
+                message.set_text(problem)  # the service checks again; this is the reason in the reader's language
                 return
             try:
                 result = await run.io_bound(auth.set_password_with_token, token, first.value, client_ip=client_ip())
+            except auth.Refusal as refusal:
+                message.set_text(refusal.translated(t))
+                return
             except ServiceError as error:
                 message.set_text(str(error))
                 return
             sign_in(result.token)
-            ui.notify('Your password is set. Welcome!', type='positive')
+            if lang != 'en' and can(result.principal, Action.USE_PORTAL):
+                await run.io_bound(portal.set_language, result.principal, lang)  # keep the language they chose
+            ui.notify(t('Your password is set. Welcome!'), type='positive')
             ui.navigate.to('/')
 
-        ui.button('Set password', on_click=save).classes('w-full')
+        ui.button(t('Set password'), on_click=save).classes('w-full')

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +21,7 @@ from models import AuthSession, Location, LoginThrottle, Organization, PasswordT
 from . import audit, mail
 from .db import session_scope
 from .errors import ServiceError
+from .i18n import translator
 from .passwords import hash_password, password_problem, verify_password
 from .principal import Principal
 from .settings import get_settings
@@ -32,11 +34,22 @@ TOKEN_LIFETIMES = {
 GENERIC_LOGIN_ERROR = 'Incorrect email or password.'
 
 
-class LoginRefused(ServiceError):
+class Refusal(ServiceError):
+    """A refusal whose English text is a catalog message id (services.i18n), filled with `params`."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        super().__init__(template.format(**params))
+        self.template, self.params = template, params
+
+    def translated(self, translate: Callable[[str], str]) -> str:
+        return translate(self.template).format(**self.params)
+
+
+class LoginRefused(Refusal):
     pass
 
 
-class TokenInvalid(ServiceError):
+class TokenInvalid(Refusal):
     pass
 
 
@@ -105,26 +118,27 @@ def login(email: str, password: str, *, client_ip: str | None = None) -> LoginRe
         result_or_refusal = _attempt(session, email, password, client_ip)
     if isinstance(result_or_refusal, LoginResult):
         return result_or_refusal
-    message, failures = result_or_refusal
+    template, params, failures = result_or_refusal
     _slow_down(failures)  # after the commit, so parallel guesses are counted as well
-    raise LoginRefused(message)
+    raise LoginRefused(template, **params)
 
 
-def _attempt(session: Session, email: str, password: str, client_ip: str | None) -> LoginResult | tuple[str, int]:
+def _attempt(session: Session, email: str, password: str,
+             client_ip: str | None) -> LoginResult | tuple[str, dict, int]:
     settings = get_settings()
     if (until := _client_locked_until(session, client_ip)) is not None:
         verify_password(password, None)
         audit.record(session, action='login_refused_locked', actor_email=email, client_ip=client_ip,
                      detail='client locked')
-        return (f'Too many failed log-ins from this device. Try again in {_minutes_left(until)} minutes, '
-                'or reset your password.', 0)
+        return ('Too many failed log-ins from this device. Try again in {minutes} minutes, or reset your password.',
+                {'minutes': _minutes_left(until)}, 0)
     user = session.exec(select(User).where(User.email == email)).first()
     if user and user.locked_until and user.locked_until > utcnow():
         verify_password(password, None)
         audit.record(session, action='login_refused_locked', actor_email=email, client_ip=client_ip,
                      entity_type='user', entity_id=user.id)
-        return ('This account is locked after repeated failed log-ins. Try again in '
-                f'{_minutes_left(user.locked_until)} minutes, or use "Forgot password?".', 0)
+        return ('This account is locked after repeated failed log-ins. Try again in {minutes} minutes, or use '
+                '"Forgot password?".', {'minutes': _minutes_left(user.locked_until)}, 0)
     ok = verify_password(password, user.password_hash if user and user.is_active else None)
     if ok and user is not None:
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, utcnow()
@@ -138,14 +152,14 @@ def _attempt(session: Session, email: str, password: str, client_ip: str | None)
     audit.record(session, action='login_failed', actor_email=email, client_ip=client_ip,
                  entity_type='user' if user else None, entity_id=user.id if user else None)
     if user is None:
-        return GENERIC_LOGIN_ERROR, failures
+        return GENERIC_LOGIN_ERROR, {}, failures
     user.failed_logins += 1
     session.add(user)
     if user.failed_logins >= settings.login_lock_after:
         user.locked_until = utcnow() + timedelta(minutes=settings.login_lock_minutes)
-        return (f'Too many failed log-ins. This account is locked for {settings.login_lock_minutes} minutes. '
-                'You can reset your password with "Forgot password?".', 0)
-    return GENERIC_LOGIN_ERROR, max(failures, user.failed_logins)
+        return ('Too many failed log-ins. This account is locked for {minutes} minutes. You can reset your '
+                'password with "Forgot password?".', {'minutes': settings.login_lock_minutes}, 0)
+    return GENERIC_LOGIN_ERROR, {}, max(failures, user.failed_logins)
 
 
 def resolve_session(token: str | None, *, client_ip: str | None = None) -> Principal | None:
@@ -241,12 +255,13 @@ def request_password_reset(email: str, *, client_ip: str | None = None) -> None:
         if user is None or not user.is_active:
             return
         token = issue_token(session, user.id or 0, 'reset')
-        mail.enqueue(session, to=user.email, subject='Reset your Vaccine Management System password',
-                     body_text=(f'Hello {user.full_name or user.email},\n\n'
-                                'Someone asked to reset the password of your account. To choose a new password, '
-                                f'open this link within 1 hour:\n\n{link(f"/set-password/{token}")}\n\n'
-                                'If you did not ask for this, you can ignore this email; your password stays '
-                                'as it is.\n'))
+        language = session.exec(select(PortalAccount.language).where(PortalAccount.user_id == user.id)).first()
+        t = translator(language)  # recipients read it in their portal language; staff in English
+        mail.enqueue(session, to=user.email, subject=t('Reset your Vaccine Management System password'),
+                     body_text=t('Hello {name},\n\nSomeone asked to reset the password of your account. To choose a '
+                                 'new password, open this link within 1 hour:\n\n{link}\n\nIf you did not ask for '
+                                 'this, you can ignore this email; your password stays as it is.\n').format(
+                         name=user.full_name or user.email, link=link(f'/set-password/{token}')))
 
 
 def check_token(token: str) -> tuple[str, str]:

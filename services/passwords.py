@@ -1,6 +1,7 @@
 """Password hashing (argon2 through passlib) and the password rules a person can follow."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,14 +51,17 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(line.strip().casefold() for line in lines if line.strip() and not line.startswith('#'))
 
 
-def password_problem(password: str, *, email: str = '') -> str | None:
-    """The reason a password is refused, in words a person can act on; None when it is acceptable."""
+def password_problem(password: str, *, email: str = '', translate: Callable[[str], str] | None = None) -> str | None:
+    """The reason a password is refused, in words a person can act on (in their language when `translate`,
+    a services.i18n translator, is given); None when it is acceptable."""
+    t = translate or str
     if len(password) < MIN_LENGTH:
-        return f'Use at least {MIN_LENGTH} characters (this one has {len(password)}).'
+        return t('Use at least {minimum} characters (this one has {length}).').format(minimum=MIN_LENGTH,
+                                                                                     length=len(password))
     folded = password.strip().casefold()
     email = email.strip().casefold()
     if email and (folded == email or folded == email.split('@')[0]):
-        return 'Do not use your email address as your password.'
+        return t('Do not use your email address as your password.')
     if folded in _common_passwords() or len(set(folded)) <= 2:
-        return 'This password is too common and easy to guess. Choose another one.'
+        return t('This password is too common and easy to guess. Choose another one.')
     return None

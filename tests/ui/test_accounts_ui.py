@@ -114,3 +114,33 @@ async def test_log_out_ends_the_session(demo, user: User) -> None:
     await user.should_see('Log in', retries=50)
     await user.open('/')
     await user.should_see('Forgot password?')
+
+
+async def test_log_in_pages_speak_spanish_and_the_choice_reaches_the_portal(demo, user: User) -> None:
+    from models import PortalAccount
+    from models import User as UserRow
+    from services import auth as auth_service
+    with session_scope() as session:  # a recipient's welcome link, as a bulk upload sends it
+        recipient_user = session.exec(select(UserRow).where(UserRow.email == 'recipient@demo.cvms.example.org')).one()
+        token = auth_service.issue_token(session, recipient_user.id, 'welcome')
+    await user.open('/login')
+    user.find(marker='auth-language').click()
+    await user.should_see('Contraseña', retries=50)
+    user.find('Correo electrónico').type(MANAGER)
+    user.find('Contraseña').type('not the password at all')
+    user.find(kind=ui.button, content='Iniciar sesión').click()
+    await user.should_see('Correo electrónico o contraseña incorrectos.', retries=100)
+
+    await user.open(f'/set-password/{token}')
+    await user.should_see('Establezca su contraseña')
+    user.find('Contraseña nueva').type('short')
+    user.find('Repita la contraseña nueva').type('short')
+    user.find(kind=ui.button, content='Guardar contraseña').click()
+    await user.should_see('Use al menos 12 caracteres (esta tiene 5).', retries=50)
+    user.find('Contraseña nueva').clear().type('Girasoles junto al camino')
+    user.find('Repita la contraseña nueva').clear().type('Girasoles junto al camino')
+    user.find(kind=ui.button, content='Guardar contraseña').click()
+    await user.should_see('Estado en el programa de vacunación', retries=100)
+    with session_scope() as session:
+        account = session.exec(select(PortalAccount).where(PortalAccount.user_id == recipient_user.id)).one()
+    assert account.language == 'es'
