@@ -11,8 +11,10 @@ from .base import utcnow
 class OutboxMessage(SQLModel, table=True):
     """An email written in the same transaction as the change that causes it; the sender delivers it later."""
     id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = Field(default_factory=utcnow, index=True)
-    to_addr: str = Field(max_length=254, index=True)
+    # No index on created_at or to_addr (migration 0008): no query reads one, and every welcome email of a bulk
+    # upload would pay a B-tree insert for each.
+    created_at: datetime = Field(default_factory=utcnow)
+    to_addr: str = Field(max_length=254)
     subject: str = Field(max_length=300)
     body_text: str = Field(sa_type=Text)
     body_html: str | None = Field(default=None, sa_type=Text)

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from models import Recipient, RecipientSource, utcnow
 
 from .auth import normalize_email
-from .bulk_sql import allocate_ids, insert_rows
+from .bulk_sql import allocate_ids, insert_recipients
 from .identity import fold, identity_key
 from .portal_accounts import NewRecipient, accounts_for_emails, queue_welcome_emails
 from .validation import email_problem
@@ -355,7 +355,7 @@ def insert_ready(session: Session, rows: list[CheckedRow], target: Target, *, cr
     rows = [(i, r.first_name, r.last_name, r.date_of_birth, r.email, r.key, fold(r.first_name)[:NAME_MAX],
              fold(r.last_name)[:NAME_MAX], accounts.get(normalize_email(r.email))) for i, r in zip(ids, ready,
                                                                                                   strict=True)]
-    insert_rows(conn, Recipient.__table__, RECIPIENT_COLUMNS, rows, constants={
+    insert_recipients(conn, Recipient.__table__, RECIPIENT_COLUMNS, rows, constants={
         'location_id': target.location_id, 'organization_id': target.organization_id, 'source': target.source,
         'created_by_user_id': created_by_user_id, 'created_at': utcnow()})
     people = [NewRecipient(recipient_id=i, first_name=r.first_name, last_name=r.last_name, email=r.email)

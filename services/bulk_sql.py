@@ -68,6 +68,40 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
         cursor.close()
 
 
+# Migration 0007's SQLite row trigger on recipient inserts, verbatim: it runs one upsert per inserted row.
+SQLITE_COUNT_TRIGGER = '''CREATE TRIGGER recipientcount_insert AFTER INSERT ON recipient BEGIN
+         INSERT INTO recipientcount (location_id, organization_id, n)
+         VALUES (coalesce(NEW.location_id, 0), coalesce(NEW.organization_id, 0), 1)
+         ON CONFLICT (location_id, organization_id) DO UPDATE SET n = n + 1;
+       END'''
+
+
+def insert_recipients(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[object]],
+                      *, constants: dict[str, object]) -> None:
+    """insert_rows for recipients whose ids (the first column) were just allocated, all into the one
+    (location_id, organization_id) of `constants`, keeping `recipientcount` exact with one grouped upsert.
+
+    SQLite: the per-row trigger is taken off for this statement only, inside the caller's write transaction
+    (BEGIN IMMEDIATE: no other writer can insert meanwhile; readers keep seeing the committed schema; a rollback
+    restores it), and put back before the transaction ends. The rows counted are the ones actually in the table
+    within the allocated id range, so the count stays exact even if the insert stops partway.
+    PostgreSQL: its statement trigger already counts a COPY with one grouped upsert."""
+    if conn.dialect.name != 'sqlite' or not rows:
+        insert_rows(conn, table, columns, rows, constants=constants)
+        return
+    first_id, last_id = min(r[0] for r in rows), max(r[0] for r in rows)
+    conn.exec_driver_sql('DROP TRIGGER recipientcount_insert')
+    try:
+        insert_rows(conn, table, columns, rows, constants=constants)
+    finally:
+        conn.exec_driver_sql(
+            'INSERT INTO recipientcount (location_id, organization_id, n) '
+            'SELECT coalesce(?, 0), coalesce(?, 0), count(*) FROM recipient WHERE id BETWEEN ? AND ? '
+            'ON CONFLICT (location_id, organization_id) DO UPDATE SET n = n + excluded.n',
+            (constants.get('location_id'), constants.get('organization_id'), first_id, last_id))
+        conn.exec_driver_sql(SQLITE_COUNT_TRIGGER)
+
+
 def _sqlite_literal(conn: Connection, value: object) -> str:
     if isinstance(value, datetime):
         return str(timestamp(conn, value))

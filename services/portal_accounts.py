@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlmodel import Session, col, select
 
@@ -21,9 +22,16 @@ class Attached:
     new_account: bool  # False: added to an existing household (or no account possible)
 
 
+@lru_cache(maxsize=16)
+def _both(body: str) -> tuple[str, str]:
+    """(English, Spanish) text of a message id; the catalogs are read-only once loaded."""
+    return translator('en')(body), translator('es')(body)
+
+
 def _bilingual(body: str, **values: str) -> str:
     """English, then Spanish: the person's language is not known before they choose it in the portal."""
-    english, spanish = translator('en')(body).format(**values), translator('es')(body).format(**values)
+    english_text, spanish_text = _both(body)
+    english, spanish = english_text.format(**values), spanish_text.format(**values)
     return english if english == spanish else f'{english}\n---- En español ----\n\n{spanish}'
 
 
@@ -141,6 +149,7 @@ def queue_welcome_emails(session: Session, people: list[NewRecipient], accounts:
     now = utcnow()
     expires = now + TOKEN_LIFETIMES['welcome']
     tokens, messages, names = [], [], {}
+    login_url, set_password_url = link('/login'), link('/set-password/')  # per file, not per row
     for person in people:
         if not person.email:
             continue
@@ -153,9 +162,9 @@ def queue_welcome_emails(session: Session, people: list[NewRecipient], accounts:
             token = secrets.token_urlsafe(32)
             tokens.append((hashlib.sha256(token.encode()).hexdigest(), user_id, 'welcome'))
             subject, body = welcome_email(first_name=person.first_name, email=email,
-                                          set_password_url=link(f'/set-password/{token}'))
+                                          set_password_url=set_password_url + token)
         else:
-            subject, body = household_email(first_name=person.first_name, email=email, login_url=link('/login'))
+            subject, body = household_email(first_name=person.first_name, email=email, login_url=login_url)
         messages.append((email, subject, body, f'welcome:recipient:{person.recipient_id}'))
     conn = session.connection()
     insert_rows(conn, PasswordToken.__table__, ('token_hash', 'user_id', 'purpose'), tokens,
