@@ -41,15 +41,21 @@ def acting() -> Principal:
     return principal
 
 
-def sign_in(token: str) -> None:
+def forget_session() -> None:
+    """Drop everything this browser kept for the session but the language choice."""
     kept = {key: app.storage.user[key] for key in KEPT_AT_SIGN_IN if key in app.storage.user}
-    app.storage.user.clear()  # nothing else from before the log-in survives it
-    app.storage.user.update(kept, **{TOKEN_KEY: token})
+    app.storage.user.clear()
+    app.storage.user.update(kept)
+
+
+def sign_in(token: str) -> None:
+    forget_session()  # nothing from before the log-in survives it but the language
+    app.storage.user[TOKEN_KEY] = token
 
 
 def sign_out() -> None:
     auth.logout(app.storage.user.get(TOKEN_KEY))
-    app.storage.user.clear()
+    forget_session()
 
 
 def protected_page(path: str, action: Action, *, title: str) -> Callable:

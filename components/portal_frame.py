@@ -80,7 +80,7 @@ def portal_frame(ctx: PortalContext, title: str) -> Iterator[None]:
                                             (t('Appointments'), '/portal/appointments'),
                                             (t('Vaccination record'), '/portal/record'),
                                             (t('Household'), '/portal/household'),
-                                            (t('Change password'), '/account/password'),
+                                            (t('Change password'), '/portal/password'),
                                             (t('Log out'), '/logout')):
                             ui.menu_item(label, lambda p=path: ui.navigate.to(p))
     with ui.element('div').classes('w-full max-w-xl mx-auto px-3 py-4 column gap-4 cvms-portal'):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from nicegui import run, ui
 
+from components.change_password import change_password_form
 from components.portal_frame import PortalContext, acting_recipient, portal_page
 from services import portal, proof
 
@@ -61,3 +62,8 @@ def verify_page(ctx: PortalContext, code: str) -> None:
         for dose in verified.doses:
             ui.label(t('Dose {dose}').format(dose=dose.dose_number) + f': {dose.product_name}, '
                      f'{dose.administered_on:%m/%d/%Y}').mark('verify-dose')
+
+
+@portal_page('/portal/password', 'Change password')
+def portal_password_page(ctx: PortalContext) -> None:
+    change_password_form(acting_recipient, ctx.t)

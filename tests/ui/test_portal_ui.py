@@ -153,8 +153,12 @@ async def test_portal_spanish_pages_and_the_choice_is_remembered(demo, user: Use
     await user.should_see('Inscripción para la vacuna contra el COVID-19')
     with session_scope() as session:
         assert session.exec(select(PortalAccount.language).where(PortalAccount.email == RECIPIENT)).one() == 'es'
-    # Remembered on the account: a new log-in (another device) is in Spanish too.
+    # This browser keeps the choice for its log-in page; back to English there, as on another device ...
     await user.open('/logout')
+    await user.should_see('Iniciar sesión')
+    user.find(marker='auth-language').click()
+    await user.should_see('Forgot password?', retries=50)
+    # ... and the account still brings the person back to Spanish.
     await log_in(user, RECIPIENT, expect_success=False)
     await user.should_see('Estado en el programa de vacunación', retries=100)
     await user.open('/portal/registration')
@@ -193,3 +197,21 @@ async def test_portal_household_add_dependent_and_switch(demo, user: User) -> No
     # Another household's member is never reachable.
     with pytest.raises(NotAllowed):
         portal.load_registration(principal(RECIPIENT), invite('Other', 'Person', date(1990, 1, 1), 'o@example.org'))
+
+
+async def test_portal_change_password_in_spanish_logs_out_everywhere(demo, user: User) -> None:
+    from services import auth as auth_service
+    await log_in(user, RECIPIENT)
+    user.find(marker='portal-language').click()  # Español
+    await user.should_see('Estado en el programa de vacunación', retries=50)
+    await user.open('/portal/password')
+    await user.should_see('Contraseña actual')
+    user.find('Contraseña actual').type('not my password!')
+    user.find('Contraseña nueva').type('Amapolas en el campo')
+    user.find('Repita la contraseña nueva').type('Amapolas en el campo')
+    user.find(kind=ui.button, content='Cambiar contraseña').click()
+    await user.should_see('Su contraseña actual no es correcta.', retries=100)
+    user.find('Contraseña actual').clear().type('Demo-Password-2021')
+    user.find(kind=ui.button, content='Cambiar contraseña').click()
+    await user.should_see('Iniciar sesión', retries=100)
+    assert auth_service.login(RECIPIENT, 'Amapolas en el campo').principal.email == RECIPIENT

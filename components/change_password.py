@@ -1,0 +1,44 @@
+"""The change-password form, for staff (pages/account.py) and recipients (in the portal, in their language)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nicegui import run, ui
+
+from components.guard import forget_session
+from services import auth
+from services.errors import ServiceError
+from services.passwords import MIN_LENGTH, password_problem
+from services.principal import Principal
+
+
+def change_password_form(acting: Callable[[], Principal], t: Callable[[str], str] = str) -> None:
+    """Current, new and repeated password; on success every session ends and the person logs in again."""
+    with ui.card().classes('w-full max-w-md gap-3'):
+        ui.label(t('At least {minimum} characters, not your email address, not a common password. Changing it logs '
+                   'you out everywhere.').format(minimum=MIN_LENGTH)).classes('text-sm')
+        current = ui.input(t('Current password'), password=True).props('autocomplete=current-password') \
+            .classes('w-full')
+        new = ui.input(t('New password'), password=True, password_toggle_button=True) \
+            .props('autocomplete=new-password').classes('w-full')
+        again = ui.input(t('Repeat new password'), password=True).props('autocomplete=new-password').classes('w-full')
+        message = ui.label('').classes('text-red-700').props('role=alert')
+
+        async def save() -> None:
+            principal = acting()
+            if new.value != again.value:
+                message.set_text(t('The two new passwords are not the same.'))
+                return
+            if (problem := password_problem(new.value, email=principal.email, translate=t)) is not None:
+                message.set_text(problem)
+                return
+            try:
+                await run.io_bound(auth.change_password, principal, current.value, new.value)
+            except ServiceError as error:
+                message.set_text(t(str(error)))
+                return
+            forget_session()  # the password change ended every session, this one too
+            ui.notify(t('Password changed. Log in with your new password.'), type='positive')
+            ui.navigate.to('/login')
+
+        ui.button(t('Change password'), on_click=save)
