@@ -32,6 +32,7 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
     state = {'search': '', 'sort': 'last_name', 'descending': False, 'page': 1, 'per_page': PER_PAGE, 'matching': 0}
     with ui.column().classes('w-full gap-2').mark('loaded-recipients'):
         total_label = ui.label('Total number of records: …').classes('font-medium').mark('total-records')
+        broad = ui.label('').classes('text-sm text-amber-900').props('role=status').mark('broad-search')
         search = ui.input(placeholder='Search this list...').props('clearable dense outlined').classes('w-80') \
             .mark('recipient-search')
         table = ui.table(columns=columns, rows=[], row_key='id', pagination={
@@ -51,6 +52,9 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
                                   sort=state['sort'], descending=state['descending'], page=state['page'],
                                   per_page=state['per_page'])
         total_label.set_text(f'Total number of records: {page.total:,}')
+        broad.set_text(f'More than {recipient_list.MATCH_COUNT_CAP:,} records match this search; the list shows the '
+                       f'first {recipient_list.MATCH_COUNT_CAP:,}. Type more of the name to narrow it.'
+                       if page.more_than else '')
         state['matching'] = page.matching
         table.pagination = server_pagination()
         table.rows = [vars(row) for row in page.rows]

@@ -38,11 +38,17 @@ class RecipientRow:
     location: str
 
 
+# A search's matches are counted up to this many; a broad search ("s") would otherwise count a large part of a
+# million-row list on every keystroke. Past it, the page says "more than" and asks for a narrower search.
+MATCH_COUNT_CAP = 1000
+
+
 @dataclass(frozen=True)
 class RecipientPage:
     total: int  # everyone in this list
-    matching: int  # everyone the search matches
+    matching: int  # everyone the search matches, at most MATCH_COUNT_CAP + 1
     rows: list[RecipientRow]
+    more_than: bool = False  # the search matches more than MATCH_COUNT_CAP: `matching` is a lower bound
 
 
 def _scope(principal: Principal, query, location_id: int | None):  # noqa: ANN001, ANN202
@@ -113,15 +119,20 @@ def list_recipients(principal: Principal, *, search: str = '', sort: str = 'last
             # counts and the top rows of each come from the (location, name, name) indexes alone; a plain OR
             # made SQLite fetch and sort every matching row (1.3 s for "grace wilms" at a million).
             disjoint = [and_(b, not_(or_(*branches[:i]))) if i else b for i, b in enumerate(branches)]
-            matching = sum(session.exec(_scope(principal, select(func.count()).select_from(Recipient), location_id)
-                                        .where(b)).one() for b in disjoint)
+            matching = 0
+            for branch in disjoint:  # each count stops at the cap: an index range of at most cap + 1 entries
+                capped = _scope(principal, select(Recipient.id), location_id).where(branch) \
+                    .limit(MATCH_COUNT_CAP + 1 - matching).subquery()
+                matching += session.exec(select(func.count()).select_from(capped)).one()
+                if matching > MATCH_COUNT_CAP:
+                    break
             ids = _top_ids(session, principal, location_id, disjoint, order, descending, page, per_page)
         rows = session.exec(select(Recipient, Location.name)
                             .outerjoin(Location, col(Location.id) == col(Recipient.location_id))
                             .where(col(Recipient.id).in_(ids or [-1]))).all()
         position = {i: n for n, i in enumerate(ids)}
         rows = sorted(rows, key=lambda pair: position[pair[0].id])
-        return RecipientPage(total=total, matching=matching, rows=[
+        return RecipientPage(total=total, matching=matching, more_than=matching > MATCH_COUNT_CAP, rows=[
             RecipientRow(id=r.id or 0, first_name=r.first_name, last_name=r.last_name,
                          date_of_birth=f'{r.date_of_birth:%b} {r.date_of_birth.day}, {r.date_of_birth.year}',
                          email=r.email or '', location=name or '') for r, name in rows])

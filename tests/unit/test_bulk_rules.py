@@ -276,6 +276,19 @@ def test_concurrent_uploads_cannot_duplicate_a_person(demo) -> None:
     assert count(OutboxMessage, OutboxMessage.to_addr.like('t%@example.com')) == 50
 
 
+def test_loaded_list_counts_a_broad_search_only_up_to_the_cap(demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recipient_list, 'MATCH_COUNT_CAP', 5)
+    manager = as_user(MANAGER)
+    rows = ''.join(f'Sam{i},Smith{i},1/{i + 1}/1970,s{i}@example.com\n' for i in range(4)) + \
+        ''.join(f'Smitty{i},Jones{i},2/{i + 1}/1970,j{i}@example.com\n' for i in range(4))
+    bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'smiths.csv'))
+    broad = recipient_list.list_recipients(manager, search='smi', per_page=25)
+    assert broad.more_than and broad.matching == 6  # 8 match (last or first name); counting stopped past 5
+    assert len(broad.rows) == 8  # the page itself is not cut by the count
+    narrow = recipient_list.list_recipients(manager, search='smith', per_page=25)
+    assert not narrow.more_than and narrow.matching == 4
+
+
 def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
     manager = as_user(MANAGER)
     before = in_location()
