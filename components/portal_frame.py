@@ -14,12 +14,11 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
 from services import portal
-from services.errors import NotAllowed
 from services.i18n import LANGUAGES, normalize_language, translator
 from services.permissions import Action, can
 from services.principal import Principal
 
-from .guard import LANG_KEY, current_principal
+from .guard import LANG_KEY, acting, current_principal
 
 CSS_FILE = Path(__file__).resolve().parent.parent / 'assets' / 'app.css'
 PERSON_KEY = 'portal_person'
@@ -136,10 +135,5 @@ def portal_page(path: str, title: str, *, public: bool = False) -> Callable:
     return decorator
 
 
-def acting_recipient() -> Principal:
-    """For event handlers: the principal now (the session may have ended since the page was drawn)."""
-    principal = current_principal()
-    if principal is None:
-        ui.navigate.to('/login')
-        raise NotAllowed('Your session has ended. Please log in again.')
-    return principal
+# For event handlers in the recipient area: the same session check as everywhere (components.guard.acting).
+acting_recipient = acting

@@ -16,7 +16,7 @@ from models import (
 
 from . import audit, mail
 from .auth import issue_token, link, normalize_email
-from .errors import ServiceError, ValidationFailed
+from .errors import NotFound, ValidationFailed
 from .passwords import hash_password, password_problem
 from .permissions import Action, require
 from .principal import Principal
@@ -104,12 +104,17 @@ def list_users(principal: Principal, session: Session) -> list[UserPublic]:
     return result
 
 
-def approve_organization(principal: Principal, session: Session, organization_id: int) -> None:
+def set_enrollment_status(principal: Principal, session: Session, organization_id: int, status: str) -> None:
+    """Approve or suspend an organization (state admins), audited."""
     require(principal, Action.APPROVE_ORGANIZATIONS)
     organization = session.get(Organization, organization_id)
     if organization is None:
-        raise ServiceError('No such organization.')
-    organization.enrollment_status = EnrollmentStatus.APPROVED
+        raise NotFound('No such organization.')
+    organization.enrollment_status = status
     session.add(organization)
-    audit.record(session, action='organization_approved', actor=principal, entity_type='organization',
+    audit.record(session, action=f'organization_{status}', actor=principal, entity_type='organization',
                  entity_id=organization_id)
+
+
+def approve_organization(principal: Principal, session: Session, organization_id: int) -> None:
+    set_enrollment_status(principal, session, organization_id, EnrollmentStatus.APPROVED)

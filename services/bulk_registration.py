@@ -37,6 +37,7 @@ from .bulk_import import (
 from .bulk_sql import INTEGRITY_ERRORS, bulk_pragmas
 from .db import session_scope
 from .errors import NotAllowed, NotFound, ValidationFailed
+from .jobs import repeat
 from .permissions import Action, can_access_location, require
 from .principal import SYSTEM, Principal
 from .settings import get_settings
@@ -472,18 +473,14 @@ def queued_job_ids() -> list[int]:
 async def run_worker(stop: asyncio.Event, *, interval: float = 1.0) -> None:
     """The High Volume job runner: resumes interrupted jobs, then processes queued ones off the event loop."""
     await asyncio.to_thread(recover_interrupted_jobs)
-    while not stop.is_set():
-        try:
-            for upload_id in await asyncio.to_thread(queued_job_ids):
-                if stop.is_set():
-                    break
-                await asyncio.to_thread(run_job, upload_id)
-        except Exception:  # keep the runner alive; the next round retries
-            log.exception('bulk upload runner round failed')
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+
+    async def run_queued() -> None:
+        for upload_id in await asyncio.to_thread(queued_job_ids):
+            if stop.is_set():
+                break
+            await asyncio.to_thread(run_job, upload_id)
+
+    await repeat(stop, run_queued, interval=interval, name='bulk upload runner')
 
 
 # ---------------------------------------------------------------- history and error files

@@ -1025,20 +1025,10 @@ async def run_jobs(stop, *, interval: float = 300.0, first_after: float = 30.0) 
     """The clinic's background job: runs run_daily_jobs off the event loop every few minutes until `stop` (an
     asyncio.Event). The first round waits a little so start-up (migrations, the mail sender) goes first."""
     import asyncio
-    import logging
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=first_after)
-    except TimeoutError:
-        pass
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(run_daily_jobs)
-        except Exception:  # keep the loop alive; the next round retries
-            logging.getLogger(__name__).exception('clinic jobs round failed')
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+
+    from .jobs import repeat
+    await repeat(stop, lambda: asyncio.to_thread(run_daily_jobs), interval=interval, first_after=first_after,
+                 name='clinic jobs')
 
 
 def register_cli(commands) -> None:  # noqa: ANN001 - argparse subparsers

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from models import EnrollmentStatus, Organization, PortalAccount, Recipient, Role, User
 
 from . import audit
-from .accounts import approve_organization
+from .accounts import approve_organization, set_enrollment_status
 from .db import session_scope
 from .errors import NotAllowed, NotFound
 from .permissions import Action, require
@@ -120,15 +120,8 @@ def approve(principal: Principal, organization_id: int) -> None:
 
 
 def suspend(principal: Principal, organization_id: int) -> None:
-    require(principal, Action.APPROVE_ORGANIZATIONS)
     with session_scope() as session:
-        organization = session.get(Organization, organization_id)
-        if organization is None:
-            raise NotFound('No such organization.')
-        organization.enrollment_status = EnrollmentStatus.SUSPENDED
-        session.add(organization)
-        audit.record(session, action='organization_suspended', actor=principal, entity_type='organization',
-                     entity_id=organization_id)
+        set_enrollment_status(principal, session, organization_id, EnrollmentStatus.SUSPENDED)
 
 
 def set_user_active(principal: Principal, user_id: int, active: bool) -> None:

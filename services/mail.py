@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from models import OutboxAttachment, OutboxMessage, OutboxMessagePublic, utcnow
 
 from .db import is_postgres, session_scope
+from .jobs import repeat
 from .permissions import Action, require
 from .principal import Principal
 from .settings import Settings, get_settings
@@ -207,15 +208,7 @@ async def deliver_due(settings: Settings | None = None, *, limit: int | None = N
 async def run_sender(stop: asyncio.Event, *, interval: float = 2.0) -> None:
     """The background sender: delivers due messages until `stop` is set."""
     await asyncio.to_thread(recover_interrupted)
-    while not stop.is_set():
-        try:
-            await deliver_due()
-        except Exception:  # keep the loop alive; the next round retries
-            log.exception('mail sender round failed')
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+    await repeat(stop, deliver_due, interval=interval, name='mail sender')
 
 
 def list_outbox(principal: Principal | None, *, limit: int = 200, to: str | None = None) -> list[OutboxMessagePublic]:
