@@ -289,6 +289,29 @@ def test_loaded_list_counts_a_broad_search_only_up_to_the_cap(demo, monkeypatch:
     assert not narrow.more_than and narrow.matching == 4
 
 
+def test_loaded_list_pages_a_broad_and_a_narrow_match_together_in_order(demo,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """One search whose last-name matches pass the cap (read in order) and whose first-name matches do not
+    (read whole): every page is cut from both, in the asked order, with no one twice or missing."""
+    monkeypatch.setattr(recipient_list, 'MATCH_COUNT_CAP', 5)
+    manager = as_user(MANAGER)
+    rows = ''.join(f'Ann{i},Smi{chr(97 + (i * 5) % 8)}{i},3/{i + 1}/1970,z{7 - i}@example.com\n' for i in range(8)) + \
+        'Smia,Able,4/1/1970,m1@example.com\nSmib,Zed,4/2/1970,a1@example.com\n'
+    bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'mixed.csv'))
+    for sort, descending in [('last_name', False), ('last_name', True), ('first_name', False), ('email', True)]:
+        every = recipient_list.list_recipients(manager, search='smi', sort=sort, descending=descending, per_page=25)
+        assert every.more_than and len(every.rows) == 10
+        key = {'last_name': lambda r: (r.last_name.casefold(), r.first_name.casefold()),
+               'first_name': lambda r: (r.first_name.casefold(), r.last_name.casefold()),
+               'email': lambda r: r.email}[sort]
+        assert [key(r) for r in every.rows] == sorted((key(r) for r in every.rows), reverse=descending)
+        paged = [r.id for page in (1, 2, 3, 4) for r in recipient_list.list_recipients(
+            manager, search='smi', sort=sort, descending=descending, page=page, per_page=3).rows]
+        assert paged == [r.id for r in every.rows]
+    assert [r.last_name for r in recipient_list.list_recipients(manager, search='smib').rows] == ['Smib5', 'Zed']
+    assert recipient_list.list_recipients(manager, search='smiz').rows == []
+
+
 def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
     manager = as_user(MANAGER)
     before = in_location()
