@@ -336,11 +336,14 @@ def existing_keys(session: Session, keys: list[str]) -> set[str]:
 
 def mark_duplicates(session: Session, rows: list[CheckedRow], seen: set[str]) -> None:
     """Add the duplicate reason to rows whose person exists already or appeared in an earlier ready row.
-    `seen` carries the identity keys of ready rows across the chunks of one file."""
+    `seen` carries the identity keys of ready rows across the chunks of one file. Rows marked by an earlier,
+    rolled-back attempt are marked again from scratch."""
     in_db = existing_keys(session, [r.key for r in rows if r.key])
     for row in rows:
         if row.key is None:
             continue
+        if row.errors and row.errors[-1] == DUPLICATE:
+            row.errors.pop()
         if row.key in in_db or row.key in seen:
             row.errors.append(DUPLICATE)
         elif row.ready:

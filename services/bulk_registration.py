@@ -7,8 +7,10 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice
 from pathlib import Path
 from typing import TypeVar
 
@@ -380,35 +382,48 @@ def _process(upload: BulkUpload, chunk: int) -> None:
     layout = _layout_of(upload)
     source = uploads_dir() / (upload.stored_name or '')
     target = Target(upload.location_id, upload.organization_id, upload.recipient_source)
-    seen: set[str] = set()
     today = date.today()
-    batch: list[tuple[int, list[str]]] = []
+    lines = records(source, layout, after_line=upload.last_line)
 
-    def commit(batch: list[tuple[int, list[str]]]) -> None:
-        nonlocal seen
+    def next_chunk() -> list[CheckedRow]:
+        """Read and check the next `chunk` records (no database: outside any write transaction)."""
+        return [check_row(line, values, layout.columns, today) for line, values in islice(lines, chunk)]
 
-        def work(session: Session) -> set[str]:
-            bulk_pragmas(session)
-            attempt_seen = set(seen)
-            rows = [check_row(line, values, layout.columns, today) for line, values in batch]
-            mark_duplicates(session, rows, attempt_seen)
-            loaded = insert_ready(session, rows, target, created_by_user_id=upload.uploaded_by_user_id)
-            failed = [r for r in rows if not r.ready]
-            _store_failures(session, upload.id or 0, failed)
-            session.execute(update(BulkUpload).where(col(BulkUpload.id) == upload.id).values(
-                rows_done=BulkUpload.rows_done + len(rows), last_line=batch[-1][0],
-                loaded=BulkUpload.loaded + loaded, failed=BulkUpload.failed + len(failed)))
-            return attempt_seen
+    seen: set[str] = set()
+    # One reader thread reads and checks the next chunk while this one commits: the commit (writing the chunk's
+    # pages to the WAL) releases the GIL, so the rules' Python work runs beside it on the other core. Only one
+    # chunk is ever read ahead, and only once its predecessor's statements are done, so the two never compete
+    # for the GIL during the row-by-row inserts.
+    with ThreadPoolExecutor(1, thread_name_prefix='bulk-upload-reader') as reader:
+        rows = next_chunk()
+        while rows:
+            ahead: list[Future[list[CheckedRow]]] = []
 
-        seen = _retrying(work)
+            def work(session: Session, rows: list[CheckedRow] = rows, seen: set[str] = seen,
+                     ahead: list[Future[list[CheckedRow]]] = ahead) -> set[str]:
+                attempt_seen = _load_chunk(session, upload, target, rows, seen)
+                if not ahead:  # all that is left of this unit of work is its commit
+                    ahead.append(reader.submit(next_chunk))
+                return attempt_seen
 
-    for line, values in records(source, layout, after_line=upload.last_line):
-        batch.append((line, values))
-        if len(batch) >= chunk:
-            commit(batch)
-            batch = []
-    if batch:
-        commit(batch)
+            seen = _retrying(work)
+            rows = ahead[0].result() if ahead else next_chunk()
+
+
+def _load_chunk(session: Session, upload: BulkUpload, target: Target, rows: list[CheckedRow],
+                seen: set[str]) -> set[str]:
+    """One chunk of a High Volume job: duplicates, inserts, failed rows and the job's progress, in the caller's
+    unit of work. Returns the identity keys seen so far, this chunk's included."""
+    bulk_pragmas(session)
+    attempt_seen = set(seen)  # a retried unit of work starts again from the keys of the chunks before it
+    mark_duplicates(session, rows, attempt_seen)
+    loaded = insert_ready(session, rows, target, created_by_user_id=upload.uploaded_by_user_id)
+    failed = [r for r in rows if not r.ready]
+    _store_failures(session, upload.id or 0, failed)
+    session.execute(update(BulkUpload).where(col(BulkUpload.id) == upload.id).values(
+        rows_done=BulkUpload.rows_done + len(rows), last_line=rows[-1].line,
+        loaded=BulkUpload.loaded + loaded, failed=BulkUpload.failed + len(failed)))
+    return attempt_seen
 
 
 def _finish(upload_id: int) -> UploadSummary:

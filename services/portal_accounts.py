@@ -1,8 +1,10 @@
 """Recipients' portal logins: one account per email address, holding the whole household."""
 from __future__ import annotations
 
+import base64
 import hashlib
-import secrets
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -150,6 +152,7 @@ def queue_welcome_emails(session: Session, people: list[NewRecipient], accounts:
     expires = now + TOKEN_LIFETIMES['welcome']
     tokens, messages, names = [], [], {}
     login_url, set_password_url = link('/login'), link('/set-password/')  # per file, not per row
+    fresh = _tokens(len(created_users))
     for person in people:
         if not person.email:
             continue
@@ -159,7 +162,7 @@ def queue_welcome_emails(session: Session, people: list[NewRecipient], accounts:
         user_id = created_users.get(email)
         if user_id is not None and email not in names:
             names[email] = person.first_name
-            token = secrets.token_urlsafe(32)
+            token = next(fresh)
             tokens.append((hashlib.sha256(token.encode()).hexdigest(), user_id, 'welcome'))
             subject, body = welcome_email(first_name=person.first_name, email=email,
                                           set_password_url=set_password_url + token)
@@ -172,6 +175,14 @@ def queue_welcome_emails(session: Session, people: list[NewRecipient], accounts:
     insert_rows(conn, OutboxMessage.__table__, ('to_addr', 'subject', 'body_text', 'dedupe_key'), messages,
                 constants={'status': 'pending', 'attempts': 0, 'created_at': now, 'next_attempt_at': now})
     return len(messages)
+
+
+def _tokens(count: int, size: int = 32) -> Iterator[str]:
+    """`count` tokens as secrets.token_urlsafe(size) makes them, from one read of the system's random source:
+    one os.urandom call per token cost 0.7 s of a 100,000-row upload."""
+    block = os.urandom(count * size)
+    for start in range(0, len(block), size):
+        yield base64.urlsafe_b64encode(block[start:start + size]).rstrip(b'=').decode('ascii')
 
 
 def _chunks(items: list[str], size: int = 900) -> list[list[str]]:

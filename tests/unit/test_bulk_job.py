@@ -98,6 +98,26 @@ def test_job_killed_partway_resumes_without_duplicates_or_double_emails(demo, tm
     assert not list(bulk.uploads_dir().glob('*.upload'))  # the stored file is removed when done
 
 
+def test_the_same_file_in_two_jobs_at_once_loads_each_person_once(demo) -> None:
+    """Two High Volume jobs of one file run side by side, chunk by chunk: every person is created and welcomed
+    once, the other job reports them as duplicates, each reason once (on PostgreSQL the unique key makes the
+    later chunk roll back and run again; it must not carry the first attempt's marks)."""
+    from concurrent.futures import ThreadPoolExecutor
+    people_before, emails_before = count(Recipient), welcome_emails()
+    rows = 1000
+    data, bad = big_file(rows)
+    unique = rows - bad
+    jobs = [bulk.submit_file(manager(), file_name=f'twice-{n}.csv', data=data) for n in (1, 2)]
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda job: bulk.run_job(job.id, chunk=20), jobs))
+    assert [d.status for d in done] == ['done', 'done']
+    assert sum(d.loaded for d in done) == unique and sum(d.failed for d in done) == 2 * rows - unique
+    assert count(Recipient) - people_before == unique and welcome_emails() - emails_before == unique
+    for job in jobs:
+        for _line, _values, error in bulk.upload_failures(manager(), job.id):
+            assert error.count('Duplicate recipient') <= 1, error
+
+
 def test_result_emails_over_smtp_with_bulk_error_csv(demo, smtp_server) -> None:
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n' + 'Bo,,2/2/1990,bo@example.com\n'
             + 'Cy,Doe,3/3/1990,bademail\n').encode()
