@@ -19,12 +19,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from models import Recipient, RecipientSource, utcnow
 
 from .auth import normalize_email
-from .bulk_sql import allocate_ids, insert_recipients
+from .bulk_sql import allocate_ids, fetch_in, insert_recipients
 from .identity import fold, identity_key
 from .portal_accounts import NewRecipient, accounts_for_emails, queue_welcome_emails
 from .validation import email_problem
@@ -325,13 +325,8 @@ def fill_checks(row: CheckedRow, today: date) -> None:
 
 
 def existing_keys(session: Session, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    conn = session.connection()
-    for start in range(0, len(keys), 900):
-        part = keys[start:start + 900]
-        found.update(conn.execute(select(Recipient.identity_key).where(col(Recipient.identity_key).in_(part)))
-                     .scalars())
-    return found
+    return {key for (key,) in fetch_in(session.connection(),
+                                       'SELECT identity_key FROM recipient WHERE identity_key IN ({marks})', keys)}
 
 
 def mark_duplicates(session: Session, rows: list[CheckedRow], seen: set[str]) -> None:

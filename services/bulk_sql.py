@@ -43,6 +43,17 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
     return list(range(start + 1, start + 1 + count))
 
 
+def fetch_in(conn: Connection, query: str, values: Sequence[object], *, size: int = 900) -> list[tuple]:
+    """Rows of `query`, whose `{marks}` is the placeholder list of an IN, for all `values`, `size` at a time:
+    through the driver, as compiling a 900-parameter SQLAlchemy IN for every chunk cost more than running it."""
+    mark = '%s' if conn.dialect.name == 'postgresql' else '?'
+    found: list[tuple] = []
+    for start in range(0, len(values), size):
+        part = tuple(values[start:start + size])
+        found.extend(conn.exec_driver_sql(query.format(marks=', '.join([mark] * len(part))), part).all())
+    return found
+
+
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[object]],
                 *, constants: dict[str, object] | None = None) -> None:
     """INSERT `rows` (tuples in `columns` order, values the driver understands) plus `constants`, the same
