@@ -187,7 +187,7 @@ def _refused(principal: Principal, file_name: str, message: str, *, target: Targ
 
 def preview(principal: Principal, data: bytes, file_name: str, *, location_code: str | None = None) -> Preview:
     """Read and check a Low Volume file without loading anything (duplicates are looked up too)."""
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         target = upload_target(principal, session, location_code=location_code)
     try:
         _check_size(len(data))
@@ -196,7 +196,7 @@ def preview(principal: Principal, data: bytes, file_name: str, *, location_code:
         _refused(principal, file_name, str(refusal), target=target, mode='low')
         raise
     rows = _checked(data, layout)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         mark_duplicates(session, rows, set())
     return Preview(file_name=file_name, file_size=len(data), header=layout.header, notices=layout.notices, rows=rows,
                    location_code=location_code)
@@ -535,21 +535,21 @@ def _require_upload_rights(principal: Principal) -> None:
 
 def upload_history(principal: Principal, *, limit: int = 50) -> list[UploadSummary]:
     require(principal, Action.BULK_UPLOAD)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         query = _scope(principal, select(BulkUpload)).order_by(col(BulkUpload.id).desc()).limit(limit)
         return [_summary(u) for u in session.exec(query)]
 
 
 def upload_status(principal: Principal, upload_id: int) -> UploadSummary:
     _require_upload_rights(principal)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return _summary(_visible_upload(principal, session, upload_id))
 
 
 def upload_error_file(principal: Principal, upload_id: int) -> bytes | None:
     """BulkError.csv of an upload (None when nothing failed)."""
     _require_upload_rights(principal)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         upload = _visible_upload(principal, session, upload_id)
         failures = _failures(session, upload_id)
         return error_report(json.loads(upload.header_json), failures) if failures else None
@@ -558,7 +558,7 @@ def upload_error_file(principal: Principal, upload_id: int) -> bytes | None:
 def upload_failures(principal: Principal, upload_id: int) -> list[tuple[int, list[str], str]]:
     """(line, values, error) of an upload's failed rows."""
     _require_upload_rights(principal)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         _visible_upload(principal, session, upload_id)
         rows = session.exec(select(BulkUploadError.line, BulkUploadError.values_json, BulkUploadError.error)
                             .where(BulkUploadError.upload_id == upload_id).order_by(col(BulkUploadError.line))).all()

@@ -19,6 +19,8 @@ from .settings import get_settings
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / 'migrations'
 
 _engines: dict[str, Engine] = {}  # one pool per database URL for the whole process
+_readers: dict[str, Engine] = {}  # the same pools, for read-only units of work
+READ_ONLY = 'cvms_read_only'
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -39,7 +41,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, 'connect', _sqlite_pragmas)
         # pysqlite's own BEGIN handling defers locks; take the write lock at BEGIN so
         # read-then-write units of work (stock checks, duplicate checks) serialize cleanly.
-        event.listen(engine, 'begin', lambda conn: conn.exec_driver_sql('BEGIN IMMEDIATE'))
+        # A read-only unit of work (session_scope(read_only=True)) begins deferred: it takes no lock, so a long
+        # writer (a High Volume chunk) never makes a search or a progress poll wait.
+        event.listen(engine, 'begin', lambda conn: conn.exec_driver_sql(
+            'BEGIN' if conn.get_execution_options().get(READ_ONLY) else 'BEGIN IMMEDIATE'))
 
         @event.listens_for(engine, 'connect')
         def _no_implicit_begin(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -61,6 +66,7 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    _readers.clear()
 
 
 _scope_depth: ContextVar[int] = ContextVar('cvms_scope_depth', default=0)
@@ -71,16 +77,25 @@ def in_unit_of_work() -> bool:
     return _scope_depth.get() > 0
 
 
+def _reader(url: str | None = None) -> Engine:
+    engine = get_engine(url)
+    key = str(engine.url)
+    if key not in _readers:
+        _readers[key] = engine.execution_options(**{READ_ONLY: True})
+    return _readers[key]
+
+
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """One short unit of work: commits on success, rolls back on any error.
+def session_scope(*, read_only: bool = False) -> Iterator[Session]:
+    """One short unit of work: commits on success, rolls back on any error. `read_only=True` for work that only
+    reads: on SQLite it then takes no write lock and never waits for a writer (it sees the last commit).
 
     An error may carry `after_rollback` work (e.g. auditing a refusal): it runs once the outermost unit of
     work has rolled back and released its locks, in a unit of work of its own, so it is never lost with
     the rollback and never waits for the lock the failed work held."""
     depth = _scope_depth.set(_scope_depth.get() + 1)
     try:
-        with Session(get_engine(), expire_on_commit=False) as session:
+        with Session(_reader() if read_only else get_engine(), expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()

@@ -108,7 +108,7 @@ def list_recipients(principal: Principal, *, search: str = '', sort: str = 'last
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     page = max(1, page)
     order = SORTS.get(sort, SORTS['last_name'])
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         total = _total(session, principal, location_id)
         branches = search_branches(search)
         if not branches:
@@ -205,6 +205,6 @@ def request_removal(principal: Principal, recipient_id: int, reason: str) -> int
 def open_removal_requests(principal: Principal) -> list[RemovalRequest]:
     """For the help-desk queue (state admins)."""
     require(principal, Action.VIEW_ALL_LOCATIONS)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return list(session.exec(select(RemovalRequest).where(RemovalRequest.status == 'open')
                                  .order_by(col(RemovalRequest.id))))

@@ -312,6 +312,34 @@ def test_loaded_list_pages_a_broad_and_a_narrow_match_together_in_order(demo,
     assert recipient_list.list_recipients(manager, search='smiz').rows == []
 
 
+def test_list_progress_and_preview_answer_while_a_chunk_holds_the_write_lock(demo) -> None:
+    """A High Volume chunk keeps SQLite's write lock for about a second: searching the list, polling upload
+    progress and previewing a Low Volume file only read, and must not wait for it (nor fail as locked)."""
+    import threading
+    manager = as_user(MANAGER)
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with session_scope() as session:
+            session.add(RemovalRequest(recipient_id=1, reason='held lock', requested_by_email=MANAGER))
+            session.flush()
+            holding.set()
+            release.wait(30)
+            session.rollback()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        assert recipient_list.list_recipients(manager, search='grace').rows
+        assert bulk.upload_history(manager) == bulk.upload_history(manager)
+        assert bulk.preview(manager, (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n').encode(), 'x.csv').ready_count == 1
+        assert thread.is_alive()  # every answer came while the writer still held its lock
+    finally:
+        release.set()
+        thread.join(30)
+
+
 def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
     manager = as_user(MANAGER)
     before = in_location()
