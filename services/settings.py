@@ -5,6 +5,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +27,7 @@ class Settings(BaseSettings):
     smtp_tls: bool = False
     mail_from: str = 'Vaccine Management System <no-reply@cvms.example.org>'
     mail_rate_per_second: float = 0.0  # 0 = no cap; real providers have quotas
+    smtp_connections: int = Field(default=2, ge=1)  # kept open while sending, sharing that one cap
 
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
