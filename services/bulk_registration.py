@@ -36,8 +36,8 @@ from .bulk_import import (
     records,
     scan,
 )
-from .bulk_sql import INTEGRITY_ERRORS, bulk_pragmas
-from .db import session_scope
+from .bulk_sql import INTEGRITY_ERRORS, bulk_pragmas, checkpoint
+from .db import get_engine, session_scope
 from .errors import NotAllowed, NotFound, ValidationFailed
 from .jobs import repeat
 from .permissions import Action, can_access_location, require
@@ -393,7 +393,8 @@ def _process(upload: BulkUpload, chunk: int) -> None:
     # One reader thread reads and checks the next chunk while this one commits: the commit (writing the chunk's
     # pages to the WAL) releases the GIL, so the rules' Python work runs beside it on the other core. Only one
     # chunk is ever read ahead, and only once its predecessor's statements are done, so the two never compete
-    # for the GIL during the row-by-row inserts.
+    # for the GIL during the row-by-row inserts. The same thread then checkpoints the WAL (also without the
+    # GIL) while the next chunk is inserted; the job's own commits skip it (bulk_pragmas).
     with ThreadPoolExecutor(1, thread_name_prefix='bulk-upload-reader') as reader:
         rows = next_chunk()
         while rows:
@@ -404,10 +405,17 @@ def _process(upload: BulkUpload, chunk: int) -> None:
                 attempt_seen = _load_chunk(session, upload, target, rows, seen)
                 if not ahead:  # all that is left of this unit of work is its commit
                     ahead.append(reader.submit(next_chunk))
+                    reader.submit(checkpoint, get_engine()).add_done_callback(_log_failure)
                 return attempt_seen
 
             seen = _retrying(work)
             rows = ahead[0].result() if ahead else next_chunk()
+    checkpoint(get_engine())
+
+
+def _log_failure(future: Future) -> None:
+    if (error := future.exception()) is not None:
+        log.warning('WAL checkpoint beside a bulk upload failed: %s', error)
 
 
 def _load_chunk(session: Session, upload: BulkUpload, target: Target, rows: list[CheckedRow],

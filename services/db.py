@@ -14,6 +14,7 @@ from sqlmodel import Session, create_engine
 
 import models  # noqa: F401 - registers every table on SQLModel.metadata
 
+from .bulk_sql import undo_bulk_pragmas
 from .settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / 'migrations'
@@ -45,6 +46,8 @@ def make_engine(url: str) -> Engine:
         # writer (a High Volume chunk) never makes a search or a progress poll wait.
         event.listen(engine, 'begin', lambda conn: conn.exec_driver_sql(
             'BEGIN' if conn.get_execution_options().get(READ_ONLY) else 'BEGIN IMMEDIATE'))
+
+        event.listen(engine, 'checkin', undo_bulk_pragmas)
 
         @event.listens_for(engine, 'connect')
         def _no_implicit_begin(dbapi_connection, _record) -> None:  # noqa: ANN001

@@ -118,6 +118,21 @@ def test_the_same_file_in_two_jobs_at_once_loads_each_person_once(demo) -> None:
             assert error.count('Duplicate recipient') <= 1, error
 
 
+def test_bulk_settings_leave_with_the_connection(demo) -> None:
+    """A High Volume chunk's connection caches 96 MB and skips checkpoints; back in the pool it must be an
+    ordinary connection again, or other people's commits would never checkpoint the WAL."""
+    from services.bulk_sql import bulk_pragmas
+    from services.db import is_postgres
+    if is_postgres():
+        return  # the settings are SQLite's; PostgreSQL's connection is left as it is
+    with session_scope() as session:
+        bulk_pragmas(session)
+        raw = session.connection().connection.dbapi_connection
+        assert raw.execute('PRAGMA wal_autocheckpoint').fetchone()[0] == 0
+    assert raw.execute('PRAGMA wal_autocheckpoint').fetchone()[0] == 1000
+    assert raw.execute('PRAGMA cache_size').fetchone()[0] == -2000
+
+
 def test_result_emails_over_smtp_with_bulk_error_csv(demo, smtp_server) -> None:
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n' + 'Bo,,2/2/1990,bo@example.com\n'
             + 'Cy,Doe,3/3/1990,bademail\n').encode()
