@@ -39,7 +39,7 @@ from .bulk_import import (
 from .bulk_sql import INTEGRITY_ERRORS, bulk_pragmas, checkpoint
 from .db import get_engine, session_scope
 from .errors import NotAllowed, NotFound, ValidationFailed
-from .jobs import repeat
+from .jobs import fewer_collections, repeat
 from .permissions import Action, can_access_location, require
 from .principal import SYSTEM, Principal
 from .settings import get_settings
@@ -365,7 +365,8 @@ def run_job(upload_id: int, *, chunk: int = CHUNK) -> UploadSummary | None:
         upload = session.get(BulkUpload, upload_id)
         assert upload is not None
     try:
-        _process(upload, chunk)
+        with fewer_collections():
+            _process(upload, chunk)
     except Exception as error:
         log.exception('bulk upload %s stopped', upload_id)
         with session_scope() as session:

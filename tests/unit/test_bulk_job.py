@@ -133,6 +133,23 @@ def test_bulk_settings_leave_with_the_connection(demo) -> None:
     assert raw.execute('PRAGMA cache_size').fetchone()[0] == -2000
 
 
+def test_relaxed_garbage_collection_ends_with_the_last_job() -> None:
+    """Two jobs overlapping: collections stay relaxed until the second ends, then the old thresholds return."""
+    import gc
+
+    from services.jobs import fewer_collections
+    before = gc.get_threshold()
+    first, second = fewer_collections(), fewer_collections()
+    first.__enter__()
+    relaxed = gc.get_threshold()
+    assert relaxed[0] > before[0]
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == relaxed  # the second job still runs
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
+
+
 def test_result_emails_over_smtp_with_bulk_error_csv(demo, smtp_server) -> None:
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n' + 'Bo,,2/2/1990,bo@example.com\n'
             + 'Cy,Doe,3/3/1990,bademail\n').encode()
