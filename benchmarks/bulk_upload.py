@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Bulk upload speed: the whole import pipeline against bare `csv` + `sqlite3.executemany`, into a database that
 already holds 1,000,000 recipients, on SQLite and PostgreSQL; the loaded-recipients search at that size; the
-welcome emails' SMTP send rate through one reused connection, with and without a rate cap.
+welcome emails' SMTP send rate through the app's sender (reused connections), with and without a rate cap.
 
     .venv/bin/python benchmarks/bulk_upload.py [--backends sqlite,postgres] [--base 1000000] [--sizes 5000,100000]
 
@@ -219,7 +219,7 @@ def smtp_server(port: int) -> None:
 
 def smtp_rate(cap: float) -> dict:
     """(child) Deliver the due messages (all, or BENCH_MAIL_LIMIT) to a local SMTP server in another process,
-    through one reused connection per batch, as the app's sender does."""
+    through the app's own sender (its reused connections, CVMS_SMTP_CONNECTIONS)."""
     import signal
     import socket
 
