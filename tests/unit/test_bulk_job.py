@@ -119,12 +119,18 @@ def test_the_same_file_in_two_jobs_at_once_loads_each_person_once(demo) -> None:
 
 
 def test_bulk_settings_leave_with_the_connection(demo) -> None:
-    """A High Volume chunk's connection caches 96 MB and skips checkpoints; back in the pool it must be an
-    ordinary connection again, or other people's commits would never checkpoint the WAL."""
+    """A High Volume chunk's connection caches 96 MB and skips checkpoints (SQLite) or plans every look-up with
+    its values (PostgreSQL); back in the pool it must be an ordinary connection again, or other people's commits
+    would never checkpoint the WAL."""
     from services.bulk_sql import bulk_pragmas
     from services.db import is_postgres
     if is_postgres():
-        return  # the settings are SQLite's; PostgreSQL's connection is left as it is
+        with session_scope() as session:
+            bulk_pragmas(session)
+            assert session.connection().exec_driver_sql('SHOW plan_cache_mode').scalar() == 'force_custom_plan'
+        with session_scope() as session:
+            assert session.connection().exec_driver_sql('SHOW plan_cache_mode').scalar() == 'auto'
+        return
     with session_scope() as session:
         bulk_pragmas(session)
         raw = session.connection().connection.dbapi_connection
