@@ -184,7 +184,8 @@ def search_timing() -> dict:
     for label, kwargs in [('search "smi"', {'search': 'smi'}), ('search "grace wilms"', {'search': 'grace wilms'}),
                           ('search "nguy"', {'search': 'nguy'}), ('first page by last name', {}),
                           ('page 400 by first name', {'sort': 'first_name', 'page': 400}),
-                          ('sorted by email, descending', {'sort': 'email', 'descending': True})]:
+                          ('sorted by email, descending', {'sort': 'email', 'descending': True}),
+                          ('search "smi" sorted by email', {'search': 'smi', 'sort': 'email'})]:
         runs = []
         for _ in range(5):
             started = time.perf_counter()
