@@ -163,12 +163,14 @@ def _attempt(session: Session, email: str, password: str,
 
 
 def resolve_session(token: str | None, *, client_ip: str | None = None) -> Principal | None:
-    """The principal behind a session token, or None when it is unknown, ended or timed out."""
+    """The principal behind a session token, or None when it is unknown, ended or timed out.
+    Every click asks, so it only reads (no SQLite write lock, no wait behind a bulk upload's chunk); it writes
+    only to end a timed-out session or, at most every 30 seconds, to note that the session is in use."""
     if not token:
         return None
     settings = get_settings()
     now = utcnow()
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         auth = session.exec(select(AuthSession).where(AuthSession.token_hash == _digest(token))).first()
         if auth is None or auth.ended_at is not None:
             return None
@@ -180,15 +182,17 @@ def resolve_session(token: str | None, *, client_ip: str | None = None) -> Princ
         user = session.get(User, auth.user_id)
         if reason is None and (user is None or not user.is_active):
             reason = 'account_disabled'
-        if reason:
-            auth.ended_at, auth.end_reason = now, reason
-            session.add(auth)
-            return None
-        if now - auth.last_seen_at > timedelta(seconds=30):  # avoid a write on every click
-            auth.last_seen_at = now
-            session.add(auth)
-        assert user is not None
-        return principal_for(session, user, client_ip=client_ip)
+        principal = principal_for(session, user, client_ip=client_ip) if reason is None and user else None
+        touch = now - auth.last_seen_at > timedelta(seconds=30)
+    if reason is not None or touch:
+        with session_scope() as session:
+            if reason is not None:
+                session.execute(update(AuthSession).where(col(AuthSession.id) == auth.id)
+                                .where(col(AuthSession.ended_at).is_(None)).values(ended_at=now, end_reason=reason))
+            else:
+                session.execute(update(AuthSession).where(col(AuthSession.id) == auth.id)
+                                .where(col(AuthSession.last_seen_at) < now).values(last_seen_at=now))
+    return principal
 
 
 def end_sessions(session: Session, user_id: int, *, reason: str, except_token: str | None = None) -> None:

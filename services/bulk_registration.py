@@ -37,7 +37,7 @@ from .bulk_import import (
     scan,
 )
 from .bulk_sql import INTEGRITY_ERRORS, bulk_pragmas, checkpoint
-from .db import get_engine, session_scope
+from .db import get_engine, let_waiting_writers_in, session_scope
 from .errors import NotAllowed, NotFound, ValidationFailed
 from .jobs import fewer_collections, repeat
 from .permissions import Action, can_access_location, require
@@ -410,6 +410,7 @@ def _process(upload: BulkUpload, chunk: int) -> None:
                 return attempt_seen
 
             seen = _retrying(work)
+            let_waiting_writers_in()  # a check-in or log-in waiting for SQLite's write lock goes first
             rows = ahead[0].result() if ahead else next_chunk()
     checkpoint(get_engine())
 
@@ -489,7 +490,7 @@ def recover_interrupted_jobs() -> int:
 
 
 def queued_job_ids() -> list[int]:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:  # polled every second: no write lock for it
         return list(session.exec(select(BulkUpload.id).where(BulkUpload.status == 'queued')
                                  .order_by(col(BulkUpload.id))))
 

@@ -1,6 +1,7 @@
 """Engine, short unit-of-work sessions, and schema migrations (Alembic) for SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,6 +34,48 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.close()
 
 
+class _Turnstile:
+    """This process's writers waiting for SQLite's write lock. SQLite's busy handler polls (every 100 ms at
+    most), so a job committing chunk after chunk takes the lock back before a waiting writer looks again: a
+    check-in or a log-in would wait for the whole upload. The job lets them in between its chunks."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._waiting = 0
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        with self._changed:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._waiting -= 1
+                self._changed.notify_all()
+
+    def let_in(self, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._waiting == 0, timeout)
+
+
+_turnstile = _Turnstile()
+
+
+def let_waiting_writers_in(timeout: float = 5.0) -> None:
+    """Between the units of work of a long series (a High Volume job): wait until this process's writers that
+    are waiting for SQLite's write lock have it (at most `timeout` seconds). Immediate when nobody waits."""
+    _turnstile.let_in(timeout)
+
+
+def _begin_sqlite(conn) -> None:  # noqa: ANN001
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql('BEGIN')
+        return
+    with _turnstile.waiting():
+        conn.exec_driver_sql('BEGIN IMMEDIATE')
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith('sqlite'):
         kwargs: dict = {'connect_args': {'check_same_thread': False, 'timeout': 10}}
@@ -44,8 +87,7 @@ def make_engine(url: str) -> Engine:
         # read-then-write units of work (stock checks, duplicate checks) serialize cleanly.
         # A read-only unit of work (session_scope(read_only=True)) begins deferred: it takes no lock, so a long
         # writer (a High Volume chunk) never makes a search or a progress poll wait.
-        event.listen(engine, 'begin', lambda conn: conn.exec_driver_sql(
-            'BEGIN' if conn.get_execution_options().get(READ_ONLY) else 'BEGIN IMMEDIATE'))
+        event.listen(engine, 'begin', _begin_sqlite)
 
         event.listen(engine, 'checkin', undo_bulk_pragmas)
 

@@ -156,6 +156,58 @@ def test_relaxed_garbage_collection_ends_with_the_last_job() -> None:
     assert gc.get_threshold() == before
 
 
+def test_the_event_loop_keeps_turning_while_the_runner_loads_a_file(demo) -> None:
+    """The app's job runner works off the event loop: a coroutine polling the progress as the page does sees
+    the job part-way (if the job ran on the loop, or the poll waited for the job's write lock, it could only see
+    it before it started or after it ended)."""
+    import asyncio
+    rows = 25_000  # three chunks
+    person = manager()
+    summary = bulk.submit_file(person, file_name='staff.csv', data=big_file(rows)[0])
+
+    async def scenario() -> list[int]:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(bulk.run_worker(stop, interval=0.05))
+        seen = []
+        try:
+            while (upload := await asyncio.to_thread(bulk.upload_status, person, summary.id)).status != 'done':
+                assert upload.status in ('queued', 'running'), upload.message
+                seen.append(upload.done)
+                await asyncio.sleep(0.01)
+        finally:
+            stop.set()
+            await runner
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert any(0 < done < rows for done in seen), seen
+    assert progress(summary.id).rows_done == rows
+
+
+def test_a_writer_gets_in_between_the_chunks_of_a_running_job(demo) -> None:
+    """A check-in, a log-in or a Create Records needs SQLite's write lock while a High Volume job takes it chunk
+    after chunk: it must get in between two chunks, not wait for the whole file (or fail as locked)."""
+    import threading
+
+    from models.bulk import RemovalRequest
+    rows = 40_000  # four chunks of the job's own size: about a second each, back to back
+    summary = bulk.submit_file(manager(), file_name='plant.csv', data=big_file(rows)[0])
+    job = threading.Thread(target=bulk.run_job, args=(summary.id,))
+    job.start()
+    try:
+        while bulk.upload_status(manager(), summary.id).done == 0:
+            assert job.is_alive(), 'the job ended before the writer could try'
+            time.sleep(0.005)
+        with session_scope() as session:  # waits for the lock like any writer of the app
+            session.add(RemovalRequest(recipient_id=1, reason='written during the job', requested_by_email=MANAGER))
+        with session_scope(read_only=True) as session:
+            done_when_written = session.get(BulkUpload, summary.id).rows_done
+    finally:
+        job.join(120)
+    assert done_when_written < rows  # it got in while the job still had chunks to go
+    assert progress(summary.id).status == 'done'
+
+
 def test_result_emails_over_smtp_with_bulk_error_csv(demo, smtp_server) -> None:
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n' + 'Bo,,2/2/1990,bo@example.com\n'
             + 'Cy,Doe,3/3/1990,bademail\n').encode()
