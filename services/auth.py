@@ -6,10 +6,12 @@ again, so idle and absolute timeouts, log-out and password changes take effect a
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -59,8 +61,20 @@ class LoginResult:
     principal: Principal
 
 
-def _digest(token: str) -> str:
+TOKEN_BYTES = 32  # of randomness in every session and password-link token
+
+
+def token_digest(token: str) -> str:
+    """What is stored of a token: its hash, never the token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_tokens(count: int) -> Iterator[str]:
+    """`count` tokens as secrets.token_urlsafe(TOKEN_BYTES) makes them, from one read of the system's random
+    source: one os.urandom call per token cost 0.7 s of a 100,000-row upload's welcome emails."""
+    block = os.urandom(count * TOKEN_BYTES)
+    for start in range(0, len(block), TOKEN_BYTES):
+        yield base64.urlsafe_b64encode(block[start:start + TOKEN_BYTES]).rstrip(b'=').decode('ascii')
 
 
 def normalize_email(email: str) -> str:
@@ -143,8 +157,8 @@ def _attempt(session: Session, email: str, password: str,
     if ok and user is not None:
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, utcnow()
         session.add(user)
-        token = secrets.token_urlsafe(32)
-        session.add(AuthSession(token_hash=_digest(token), user_id=user.id or 0, client_ip=client_ip))
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        session.add(AuthSession(token_hash=token_digest(token), user_id=user.id or 0, client_ip=client_ip))
         principal = principal_for(session, user, client_ip=client_ip)
         audit.record(session, action='login', actor=principal)
         return LoginResult(token=token, principal=principal)
@@ -171,7 +185,7 @@ def resolve_session(token: str | None, *, client_ip: str | None = None) -> Princ
     settings = get_settings()
     now = utcnow()
     with session_scope(read_only=True) as session:
-        auth = session.exec(select(AuthSession).where(AuthSession.token_hash == _digest(token))).first()
+        auth = session.exec(select(AuthSession).where(AuthSession.token_hash == token_digest(token))).first()
         if auth is None or auth.ended_at is not None:
             return None
         reason = None
@@ -198,7 +212,7 @@ def resolve_session(token: str | None, *, client_ip: str | None = None) -> Princ
 def end_sessions(session: Session, user_id: int, *, reason: str, except_token: str | None = None) -> None:
     query = update(AuthSession).where(col(AuthSession.user_id) == user_id).where(col(AuthSession.ended_at).is_(None))
     if except_token:
-        query = query.where(col(AuthSession.token_hash) != _digest(except_token))
+        query = query.where(col(AuthSession.token_hash) != token_digest(except_token))
     session.execute(query.values(ended_at=utcnow(), end_reason=reason))
 
 
@@ -206,7 +220,7 @@ def logout(token: str | None) -> None:
     if not token:
         return
     with session_scope() as session:
-        auth = session.exec(select(AuthSession).where(AuthSession.token_hash == _digest(token))).first()
+        auth = session.exec(select(AuthSession).where(AuthSession.token_hash == token_digest(token))).first()
         if auth and auth.ended_at is None:
             auth.ended_at, auth.end_reason = utcnow(), 'logout'
             session.add(auth)
@@ -239,8 +253,8 @@ def change_password(principal: Principal, current_password: str, new_password: s
 
 def issue_token(session: Session, user_id: int, purpose: str) -> str:
     """A random single-use token; only its hash is stored."""
-    token = secrets.token_urlsafe(32)
-    session.add(PasswordToken(token_hash=_digest(token), user_id=user_id, purpose=purpose,
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(PasswordToken(token_hash=token_digest(token), user_id=user_id, purpose=purpose,
                               expires_at=utcnow() + TOKEN_LIFETIMES[purpose]))
     return token
 
@@ -276,7 +290,7 @@ def check_token(token: str) -> tuple[str, str]:
 
 
 def _usable_token(session: Session, token: str) -> tuple[PasswordToken, User]:
-    row = session.exec(select(PasswordToken).where(PasswordToken.token_hash == _digest(token))).first()
+    row = session.exec(select(PasswordToken).where(PasswordToken.token_hash == token_digest(token))).first()
     if row is None:
         raise TokenInvalid('This link is not valid. Ask for a new one with "Forgot password?".')
     if row.used_at is not None:
@@ -299,8 +313,8 @@ def set_password_with_token(token: str, new_password: str, *, client_ip: str | N
         # Every other open link of the account stops working too.
         session.execute(update(PasswordToken).where(col(PasswordToken.user_id) == user.id)
                         .where(col(PasswordToken.used_at).is_(None)).values(used_at=utcnow()))
-        new_token = secrets.token_urlsafe(32)
-        session.add(AuthSession(token_hash=_digest(new_token), user_id=user.id or 0, client_ip=client_ip))
+        new_token = secrets.token_urlsafe(TOKEN_BYTES)
+        session.add(AuthSession(token_hash=token_digest(new_token), user_id=user.id or 0, client_ip=client_ip))
         user.last_login_at = utcnow()
         principal = principal_for(session, user, client_ip=client_ip)
         audit.record(session, action='password_set', actor=principal, entity_type='user', entity_id=user.id,

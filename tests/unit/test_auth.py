@@ -100,7 +100,7 @@ def test_a_client_guessing_many_accounts_is_locked(demo, no_slowdown) -> None:
 
 def _age_session(token: str, *, created: timedelta = timedelta(0), seen: timedelta = timedelta(0)) -> None:
     with session_scope() as session:
-        row = session.exec(select(AuthSession).where(AuthSession.token_hash == auth._digest(token))).one()
+        row = session.exec(select(AuthSession).where(AuthSession.token_hash == auth.token_digest(token))).one()
         row.created_at -= created
         row.last_seen_at -= seen
         session.add(row)
