@@ -48,7 +48,9 @@ def big_file(rows: int) -> tuple[bytes, int]:
 
 
 def progress(upload_id: int) -> BulkUpload:
-    with session_scope() as session:
+    # Read-only, as the page's poll: a writer in this process would wait for the lock of a job running in
+    # another process, which takes it back chunk after chunk (SQLite's busy handler only polls).
+    with session_scope(read_only=True) as session:
         return session.get(BulkUpload, upload_id)
 
 
