@@ -16,7 +16,7 @@ import os
 import pkgutil
 import sys
 
-from services.settings import get_settings
+from services.core.settings import get_settings
 
 # NiceGUI reads its storage folder at import: keep all of the app's state in the data folder.
 os.environ.setdefault('NICEGUI_STORAGE_PATH', str((get_settings().data_dir / 'nicegui').resolve()))
@@ -26,7 +26,11 @@ from nicegui import app, background_tasks, ui  # noqa: E402
 from nicegui.storage import Storage  # noqa: E402
 
 import pages  # noqa: E402
-from services import bulk_cli, bulk_registration, clinic, db, demo, mail  # noqa: E402
+from services import demo  # noqa: E402
+from services.bulk import cli as bulk_cli  # noqa: E402
+from services.bulk import registration as bulk  # noqa: E402
+from services.clinic import reminders  # noqa: E402
+from services.core import db, mail  # noqa: E402
 
 log = logging.getLogger('cvms')
 
@@ -36,8 +40,8 @@ def build_app() -> None:
     settings = get_settings()
     if settings.redis_url:
         Storage.redis_url = settings.redis_url  # several app instances share user storage
-    for module in pkgutil.iter_modules(pages.__path__):  # every screen module registers its own routes
-        importlib.import_module(f'pages.{module.name}')
+    for module in pkgutil.walk_packages(pages.__path__, 'pages.'):  # every screen module registers its own routes
+        importlib.import_module(module.name)
 
     @app.get('/healthz')
     def healthz() -> JSONResponse:
@@ -49,8 +53,8 @@ def build_app() -> None:
     def start_jobs() -> None:
         stop.clear()
         background_tasks.create(mail.run_sender(stop), name='mail sender')
-        background_tasks.create(bulk_registration.run_worker(stop), name='bulk upload jobs')
-        background_tasks.create(clinic.run_jobs(stop), name='clinic reminders and no-shows')
+        background_tasks.create(bulk.run_worker(stop), name='bulk upload jobs')
+        background_tasks.create(reminders.run_jobs(stop), name='clinic reminders and no-shows')
 
     app.on_startup(start_jobs)
     app.on_shutdown(stop.set)
@@ -113,8 +117,8 @@ def cli(argv: list[str]) -> int:
 
 
 def _create_user(args: argparse.Namespace) -> int:
-    from services.accounts import create_user
-    from services.errors import ServiceError
+    from services.accounts.staff import create_user
+    from services.core.errors import ServiceError
 
     password = sys.stdin.readline().rstrip('\n') if args.password_stdin else None
     try:
@@ -133,7 +137,7 @@ def _create_user(args: argparse.Namespace) -> int:
 # setting `handler` (a function of the parsed args returning an exit code) on its parser.
 CLI_EXTENSIONS: list = []
 CLI_EXTENSIONS.append(bulk_cli.register)  # import-recipients
-CLI_EXTENSIONS.append(clinic.register_cli)  # clinic-jobs
+CLI_EXTENSIONS.append(reminders.register_cli)  # clinic-jobs
 
 if __name__ in {'__main__', '__mp_main__'}:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')

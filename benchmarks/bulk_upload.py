@@ -72,9 +72,10 @@ def environment(data_dir: Path, url: str) -> dict[str, str]:
 
 def prepare(base: int) -> None:
     """(child) Migrate, add the demo data, then `base` recipients in the demo location, in bulk."""
-    from services import db, demo
-    from services.bulk_sql import allocate_ids, insert_rows
-    from services.identity import fold, identity_key
+    from services import demo
+    from services.core import db
+    from services.core.fast_sql import allocate_ids, insert_rows
+    from services.recipients.identity import fold, identity_key
 
     db.migrate()
     demo.seed_demo()
@@ -113,8 +114,8 @@ def manager():  # noqa: ANN201
     from sqlmodel import select
 
     from models import User
-    from services.auth import principal_for
-    from services.db import session_scope
+    from services.accounts.auth import principal_for
+    from services.core.db import session_scope
     with session_scope() as session:
         return principal_for(session, session.exec(select(User).where(User.email == 'manager@demo.cvms.example.org'))
                              .one())
@@ -122,7 +123,7 @@ def manager():  # noqa: ANN201
 
 def pipeline(path: Path) -> dict:
     """(child) The whole import: store + decode + parse + validate + duplicates + insert + outbox + error file."""
-    from services import bulk_registration as bulk
+    from services.bulk import registration as bulk
     principal = manager()
     started = time.perf_counter()
     summary = bulk.submit_file(principal, file_name=path.name, path=path)
@@ -177,7 +178,7 @@ def baseline_postgres(path: Path, url: str) -> dict:
 
 def search_timing() -> dict:
     """(child) The loaded-recipients list at this size: searches, first page, a deep page, a sorted page."""
-    from services.recipient_list import list_recipients
+    from services.recipients.listing import list_recipients
     principal = manager()
     list_recipients(principal, search='warm up')
     timings = {}
@@ -224,8 +225,8 @@ def smtp_rate(cap: float) -> dict:
     import signal
     import socket
 
-    from services import mail
-    from services.settings import reset_settings
+    from services.core import mail
+    from services.core.settings import reset_settings
 
     with socket.socket() as probe:
         probe.bind(('127.0.0.1', 0))

@@ -34,16 +34,17 @@ CHUNK = 50_000
 
 def prepare(url: str, recipients: int, appointments: int, rng: random.Random) -> dict:
     os.environ['CVMS_DATABASE_URL'] = url
-    from services.settings import reset_settings
+    from services.core.settings import reset_settings
     reset_settings()
     from sqlalchemy import insert
     from sqlmodel import select
 
     from models import Location, Recipient
     from models.clinic import Appointment
-    from services import db, demo
-    from services.identity import fold, identity_key
-    from services.scheduling import local_now
+    from services import demo
+    from services.clinic.scheduling import local_now
+    from services.core import db
+    from services.recipients.identity import fold, identity_key
 
     db.migrate()
     demo.seed_demo()
@@ -97,8 +98,9 @@ def run(url: str, recipients: int, appointments: int) -> None:
     from sqlmodel import select
 
     from models import User
-    from services import clinic, db
-    from services.auth import principal_for
+    from services.accounts.auth import principal_for
+    from services.clinic import checkin, walkin
+    from services.core import db
 
     with db.session_scope() as session:
         provider = principal_for(session, session.exec(select(User).where(
@@ -124,17 +126,17 @@ def run(url: str, recipients: int, appointments: int) -> None:
                          {'d': person[2], 'p': prefix, 'q': prefix + '\uffff', 'l': data['location']}).all()
 
     results = [
-        ('check-in by confirmation number', timed(lambda n: clinic.find_for_check_in(provider, n), numbers),
+        ('check-in by confirmation number', timed(lambda n: checkin.find_for_check_in(provider, n), numbers),
          timed(baseline_check_in, numbers)),
         ('walk-in: 3 letters of the last name + DOB',
-         timed(lambda p: clinic.search_walk_in(provider, name=p[1][:3], date_of_birth=p[2]), walk_ins),
+         timed(lambda p: walkin.search_walk_in(provider, name=p[1][:3], date_of_birth=p[2]), walk_ins),
          timed(baseline_walk_in, walk_ins)),
         ('walk-in: exact name + DOB registered elsewhere',
-         timed(lambda p: clinic.search_walk_in(provider, name=f'{p[0]} {p[1]}', date_of_birth=p[2]), elsewhere),
+         timed(lambda p: walkin.search_walk_in(provider, name=f'{p[0]} {p[1]}', date_of_birth=p[2]), elsewhere),
          timed(baseline_walk_in, elsewhere)),
     ]
     started = time.perf_counter()
-    rows = clinic.today_appointments(provider)
+    rows = checkin.today_appointments(provider)
     today_ms = (time.perf_counter() - started) * 1000
     backend = engine.dialect.name
     print(f'\n{backend}: {recipients:,} recipients (loaded in {data["load_seconds"]:.0f} s), '
@@ -168,7 +170,7 @@ def main() -> None:
             try:
                 run(f'{PG_ADMIN.rsplit("/", 1)[0]}/{name}', args.recipients, args.appointments)
             finally:
-                from services import db
+                from services.core import db
                 db.dispose_engines()
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)'))

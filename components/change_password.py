@@ -6,9 +6,9 @@ from collections.abc import Callable
 from nicegui import run, ui
 
 from components.guard import forget_session
-from services import auth
-from services.errors import ServiceError
-from services.passwords import MIN_LENGTH, password_problem
+from services.accounts import auth
+from services.accounts.passwords import MIN_LENGTH, password_problem
+from services.core.errors import ServiceError
 from services.principal import Principal
 
 

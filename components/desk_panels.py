@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 from nicegui import app, background_tasks, run, ui
 
 from models.clinic import AppointmentPublic, AppointmentStatus
-from services import auth, clinic, clinic_events
-from services.errors import ServiceError
+from services.accounts import auth
+from services.clinic import checkin, events, walkin
+from services.core.errors import ServiceError
 from services.permissions import Action, can
 from services.principal import Principal
 
@@ -28,7 +29,7 @@ STATUS_FILTER = {'': 'All statuses', **{s.value: s.label for s in AppointmentSta
 SLOW_REFRESH_SECONDS = 60  # other app instances do not publish here; a slow poll catches their changes
 
 
-def today_rows(appointments: list[clinic.TodayAppointment]) -> list[dict]:
+def today_rows(appointments: list[checkin.TodayAppointment]) -> list[dict]:
     return [{'id': a.id, 'time': a.local_time, 'details': a.details, 'case_number': a.case_number,
              'location': a.location_name, 'status': a.status_label} for a in appointments]
 
@@ -65,7 +66,7 @@ def _check_in_panel() -> None:
         principal = acting()
         result.clear()
         try:
-            found = await run.io_bound(clinic.find_for_check_in, principal, number.value or '')
+            found = await run.io_bound(checkin.find_for_check_in, principal, number.value or '')
         except ServiceError as error:
             with result:
                 ui.label(str(error)).classes('text-red-800').props('role=alert').mark('check-in-error')
@@ -87,7 +88,7 @@ def _show_appointment(found: AppointmentPublic) -> None:
     async def check_in() -> None:
         principal = acting()
         try:
-            await run.io_bound(clinic.check_in, principal, found.id)
+            await run.io_bound(checkin.check_in, principal, found.id)
         except ServiceError as error:
             ui.notify(str(error), type='negative')
             return
@@ -126,7 +127,7 @@ class TodayTable:
 
     def _subscribe(self) -> None:
         if self.location_id is not None and self.unsubscribe is None:
-            self.unsubscribe = clinic_events.subscribe(self.location_id, self._heard)
+            self.unsubscribe = events.subscribe(self.location_id, self._heard)
 
     def _unsubscribe(self) -> None:
         if self.unsubscribe is not None:
@@ -155,7 +156,7 @@ class TodayTable:
             if principal is None:
                 self._unsubscribe()
                 return
-            rows = await run.io_bound(clinic.today_appointments, principal, status=self.status.value or None)
+            rows = await run.io_bound(checkin.today_appointments, principal, status=self.status.value or None)
         finally:
             self.pending = False
         if self.client.id not in self.client.instances:
@@ -182,8 +183,8 @@ def _walk_in_panel() -> None:
         principal = acting()
         results.clear()
         try:
-            day = clinic.parse_date(born.value or '')
-            hits = await run.io_bound(lambda: clinic.search_walk_in(principal, name=name.value or '',
+            day = walkin.parse_date(born.value or '')
+            hits = await run.io_bound(lambda: walkin.search_walk_in(principal, name=name.value or '',
                                                                     date_of_birth=day))
         except ServiceError as error:
             with results:
@@ -203,11 +204,11 @@ def _walk_in_panel() -> None:
     search.on_click(find)
 
 
-def _walk_in_hit(hit: clinic.WalkInHit) -> None:
+def _walk_in_hit(hit: walkin.WalkInHit) -> None:
     async def start() -> None:
         principal = acting()
         try:
-            visit = await run.io_bound(lambda: clinic.start_walk_in(principal, recipient_id=hit.recipient_id))
+            visit = await run.io_bound(lambda: walkin.start_walk_in(principal, recipient_id=hit.recipient_id))
         except ServiceError as error:
             ui.notify(str(error), type='negative')
             return

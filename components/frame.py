@@ -8,7 +8,7 @@ from pathlib import Path
 from nicegui import app, ui
 
 from models import Role
-from services import auth
+from services.accounts import auth
 from services.permissions import Action, can
 from services.principal import Principal
 

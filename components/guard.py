@@ -9,8 +9,8 @@ from urllib.parse import quote
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
-from services import auth
-from services.errors import NotAllowed
+from services.accounts import auth
+from services.core.errors import NotAllowed
 from services.permissions import Action, can, deny
 from services.principal import Principal
 

@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 from nicegui import run, ui
 
 from components.guard import acting
-from services import recipient_list
-from services.errors import ServiceError
+from services.core.errors import ServiceError
 from services.permissions import Action, can
 from services.principal import Principal
+from services.recipients import listing
 
 PER_PAGE = 25
 PAGE_SIZES = [10, 25, 50, 100]  # what the server pages by (at most recipient_list.MAX_PER_PAGE)
@@ -48,12 +48,12 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
                 </q-td>''')
 
     async def reload() -> None:
-        page = await run.io_bound(recipient_list.list_recipients, acting(), search=state['search'],
+        page = await run.io_bound(listing.list_recipients, acting(), search=state['search'],
                                   sort=state['sort'], descending=state['descending'], page=state['page'],
                                   per_page=state['per_page'])
         total_label.set_text(f'Total number of records: {page.total:,}')
-        broad.set_text(f'More than {recipient_list.MATCH_COUNT_CAP:,} records match this search; the list shows the '
-                       f'first {recipient_list.MATCH_COUNT_CAP:,}. Type more of the name to narrow it.'
+        broad.set_text(f'More than {listing.MATCH_COUNT_CAP:,} records match this search; the list shows the '
+                       f'first {listing.MATCH_COUNT_CAP:,}. Type more of the name to narrow it.'
                        if page.more_than else '')
         state['matching'] = page.matching
         table.pagination = server_pagination()
@@ -100,7 +100,7 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
 
             async def submit() -> None:
                 try:
-                    await run.io_bound(recipient_list.request_removal, acting(), int(row['id']), reason.value or '')
+                    await run.io_bound(listing.request_removal, acting(), int(row['id']), reason.value or '')
                 except ServiceError as error:
                     message.set_text(str(error))
                     return

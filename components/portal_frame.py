@@ -13,9 +13,9 @@ from urllib.parse import quote
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
-from services import portal
-from services.i18n import LANGUAGES, normalize_language, translator
+from services.core.i18n import LANGUAGES, normalize_language, translator
 from services.permissions import Action, can
+from services.portal import household_members
 from services.principal import Principal
 
 from .guard import LANG_KEY, acting, current_principal
@@ -29,15 +29,15 @@ class PortalContext:
     principal: Principal | None
     lang: str
     t: Callable[[str], str]
-    person: portal.HouseholdMember | None = None
-    household: tuple[portal.HouseholdMember, ...] = ()
+    person: household_members.HouseholdMember | None = None
+    household: tuple[household_members.HouseholdMember, ...] = ()
 
 
 def browser_language() -> str:
     return normalize_language(app.storage.user.get(LANG_KEY))
 
 
-def chosen_person(household: list[portal.HouseholdMember]) -> portal.HouseholdMember | None:
+def chosen_person(household: list[household_members.HouseholdMember]) -> household_members.HouseholdMember | None:
     """The household member the account holder switched to (the account holder by default)."""
     wanted = app.storage.user.get(PERSON_KEY)
     return next((p for p in household if p.id == wanted), household[0] if household else None)
@@ -50,7 +50,7 @@ def choose_person(person_id: int) -> None:
 def switch_language(principal: Principal | None, lang: str) -> None:
     app.storage.user[LANG_KEY] = lang
     if principal is not None and can(principal, Action.USE_PORTAL):
-        portal.set_language(principal, lang)
+        household_members.set_language(principal, lang)
     ui.navigate.reload()
 
 
@@ -113,8 +113,8 @@ def portal_page(path: str, title: str, *, public: bool = False) -> Callable:
             return RedirectResponse(f'/login?next={quote(ui.context.client.request.url.path)}')
         if not can(principal, Action.USE_PORTAL):
             return RedirectResponse('/')
-        lang = portal.language_of(principal)
-        members = portal.household(principal)
+        lang = household_members.language_of(principal)
+        members = household_members.household(principal)
         return PortalContext(principal, lang, translator(lang), chosen_person(members), tuple(members))
 
     def decorator(func: Callable) -> Callable:

@@ -5,10 +5,9 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from models import Location, Organization, OutboxMessage, PortalAccount, Recipient, RecipientPublic, User
-
-from .db import session_scope
-from .permissions import Action, require
-from .principal import Principal
+from services.core.db import session_scope
+from services.permissions import Action, require
+from services.principal import Principal
 
 
 def admin_summary(principal: Principal) -> dict[str, int]:

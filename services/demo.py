@@ -6,13 +6,12 @@ from datetime import date
 from sqlmodel import Session, select
 
 from models import EnrollmentStatus, LocationCreate, OrganizationCreate, OrganizationKind, Recipient, Role, User
-
-from .accounts import create_location, create_organization, create_user
-from .clinic_demo import seed_clinic
-from .db import session_scope
-from .identity import fold, identity_key
-from .inventory_demo import seed_inventory
-from .portal_accounts import attach_recipient
+from services.accounts.staff import create_location, create_organization, create_user
+from services.clinic.demo import seed_clinic
+from services.core.db import session_scope
+from services.inventory.demo import seed_inventory
+from services.portal.accounts import attach_recipient
+from services.recipients.identity import fold, identity_key
 
 DEMO_PASSWORD = 'Demo-Password-2021'
 DEMO_LOGINS = [
@@ -62,7 +61,9 @@ def _seed(session: Session) -> None:
     session.flush()
     attach_recipient(session, grace)
     session.flush()
-    from .passwords import hash_password  # the demo recipient can log in at once, without the emailed link
+    from services.accounts.passwords import (
+        hash_password,  # the demo recipient can log in at once, without the emailed link
+    )
     user = session.exec(select(User).where(User.email == recipient_login[0])).one()
     user.password_hash = hash_password(DEMO_PASSWORD)
     session.add(user)

@@ -12,10 +12,9 @@ from typing import NoReturn
 from sqlmodel import Session
 
 from models import Role
-
-from . import audit
-from .errors import NotAllowed
-from .principal import Principal
+from services.core import audit
+from services.core.errors import NotAllowed
+from services.principal import Principal
 
 
 class Action(StrEnum):
@@ -117,7 +116,7 @@ def require(principal: Principal | None, action: Action, *, location_id: int | N
 def deny(principal: Principal | None, *, action: str, entity: str | None = None) -> NoReturn:
     """Raise NotAllowed and audit the refusal in a unit of work of its own: at once when no unit of work is
     open, else after the caller's has rolled back (it may hold SQLite's write lock, and it will not commit)."""
-    from .db import in_unit_of_work, session_scope  # local import: keeps this module free of the engine
+    from services.core.db import in_unit_of_work, session_scope  # local import: keeps this module free of the engine
 
     entity_type, _, entity_id = (entity or '').partition(':')
 

@@ -8,11 +8,12 @@ from sqlmodel import select
 
 from models import Location, Recipient, User
 from models.inventory import LedgerKind, Product
-from services import inventory, scheduling
-from services.auth import principal_for
-from services.db import session_scope
-from services.identity import fold, identity_key
+from services.accounts.auth import principal_for
+from services.clinic import scheduling
+from services.core.db import session_scope
+from services.inventory import ledger
 from services.principal import Principal
+from services.recipients.identity import fold, identity_key
 from tests.helpers import ADMIN, MANAGER, PROVIDER, principal_of  # noqa: F401 - re-exported to tests
 
 principal = principal_of
@@ -26,7 +27,7 @@ def manager_of(code: str) -> Principal:
     with session_scope() as session:
         user = session.exec(select(User).where(User.email == email)).first()
         if user is None:
-            from services.accounts import create_user
+            from services.accounts.staff import create_user
             user = create_user(session, email=email, role='location_manager', full_name=f'Manager {code}',
                                location_code=code, password='Another-Demo-Password-2021', send_welcome=False)
         return principal_for(session, user)
@@ -52,17 +53,17 @@ def stock(product_id: int, doses: int, *, code: str = 'DEMO1', lot_number: str |
     """Receive `doses` of a new lot at the location; returns the lot id."""
     where = location(code).id
     with session_scope() as session:
-        lot = inventory.lot_for(session, product_id=product_id, lot_number=lot_number or f'L{uuid.uuid4().hex[:6]}',
+        lot = ledger.lot_for(session, product_id=product_id, lot_number=lot_number or f'L{uuid.uuid4().hex[:6]}',
                                 expiration_date=expires or date.today() + timedelta(days=90))
         if doses:
-            inventory.post(session, actor=None, location_id=where, lot_id=lot.id, change=doses,
+            ledger.post(session, actor=None, location_id=where, lot_id=lot.id, change=doses,
                            kind=LedgerKind.RECEIPT, reference='test receipt')
         return lot.id or 0
 
 
 def on_hand(lot_id: int, code: str = 'DEMO1') -> int:
     with session_scope() as session:
-        return inventory.on_hand(session, location_id=location(code).id, lot_id=lot_id)
+        return ledger.on_hand(session, location_id=location(code).id, lot_id=lot_id)
 
 
 def recipient(first: str = 'Grace', last: str | None = None, *, born: date = date(1961, 3, 9), code: str = 'DEMO1',

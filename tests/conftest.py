@@ -30,8 +30,8 @@ os.environ.pop('CVMS_DATABASE_URL', None)
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
-from services import db as db_module  # noqa: E402
-from services.settings import reset_settings  # noqa: E402
+from services.core import db as db_module  # noqa: E402
+from services.core.settings import reset_settings  # noqa: E402
 
 POSTGRES_URL = os.environ.get('CVMS_TEST_POSTGRES_URL', '')
 BACKENDS = ['sqlite', 'postgres']
@@ -159,7 +159,7 @@ class SmtpServer:
     async def wait_for(self, address: str, *, subject_contains: str = '', timeout: float = 15.0) -> list[EmailMessage]:
         """Deliver due mail and wait until a message to `address` (with that subject text) has arrived.
         The app's own background sender may deliver it first; both together never send twice."""
-        from services import mail
+        from services.core import mail
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             await mail.deliver_due()

@@ -7,8 +7,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from models import User as UserRow
-from services.auth import principal_for
-from services.db import session_scope
+from services.accounts.auth import principal_for
+from services.core.db import session_scope
 from services.demo import DEMO_PASSWORD
 from services.principal import Principal
 

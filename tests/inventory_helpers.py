@@ -8,8 +8,8 @@ from sqlmodel import select
 
 from models import Location
 from models.inventory import LedgerKind, Lot, Product
-from services import inventory
-from services.db import session_scope
+from services.core.db import session_scope
+from services.inventory import ledger
 from tests.helpers import ADMIN, MANAGER, PROVIDER, principal_of  # noqa: F401 - re-exported to tests
 
 principal = principal_of
@@ -37,10 +37,10 @@ def stocked_lot(location: str = 'DEMO1', *, doses: int = 10, lot_number: str = '
     product_id = product_id or make_product()
     where = location_id(location)
     with session_scope() as session:
-        lot = inventory.lot_for(session, product_id=product_id, lot_number=lot_number,
+        lot = ledger.lot_for(session, product_id=product_id, lot_number=lot_number,
                                 expiration_date=expires or date.today() + timedelta(days=120))
         if doses:
-            inventory.post(session, actor=None, location_id=where, lot_id=lot.id, change=doses,
+            ledger.post(session, actor=None, location_id=where, lot_id=lot.id, change=doses,
                            kind=LedgerKind.RECEIPT, reference='test', at=received_at)
         return where, lot.id
 

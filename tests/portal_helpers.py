@@ -7,10 +7,10 @@ from datetime import date, time, timedelta
 from sqlmodel import select
 
 from models import Location, Recipient
-from services import clinic, scheduling
-from services.db import session_scope
-from services.identity import fold, identity_key
-from services.portal_accounts import attach_recipient
+from services.clinic import administration, checkin, common, scheduling
+from services.core.db import session_scope
+from services.portal.accounts import attach_recipient
+from services.recipients.identity import fold, identity_key
 from tests.helpers import MANAGER, principal_of  # noqa: F401 - re-exported to tests
 from tests.inventory_helpers import make_product, stocked_lot
 
@@ -50,10 +50,10 @@ def give_dose(case_number: str, lot_id: int) -> None:
     with session_scope() as session:
         from models.clinic import Appointment
         appointment_id = session.exec(select(Appointment.id).where(Appointment.case_number == case_number)).one()
-    clinic.check_in(manager, appointment_id)
-    answers = {key: 'no' for key, _ in clinic.SCREENING_QUESTIONS}
-    clinic.record_vaccination(manager, appointment_id=appointment_id,
-                              details=clinic.DoseDetails(lot_id=lot_id, screening=answers, consent=True))
+    checkin.check_in(manager, appointment_id)
+    answers = {key: 'no' for key, _ in common.SCREENING_QUESTIONS}
+    administration.record_vaccination(manager, appointment_id=appointment_id,
+                              details=administration.DoseDetails(lot_id=lot_id, screening=answers, consent=True))
 
 
 def link_in(body: str, path: str) -> str:

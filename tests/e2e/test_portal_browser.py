@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from services.settings import reset_settings
+from services.core.settings import reset_settings
 from tests.conftest import SmtpServer, body_of
 from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import screenshot, start_app, stop_app

@@ -9,8 +9,8 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from models import AuditEvent, OutboxMessage
-from services.db import session_scope
-from services.settings import reset_settings
+from services.core.db import session_scope
+from services.core.settings import reset_settings
 from tests.helpers import ADMIN, EMPLOYER, MANAGER, PROVIDER, log_in
 
 
@@ -119,7 +119,7 @@ async def test_log_out_ends_the_session(demo, user: User) -> None:
 async def test_log_in_pages_speak_spanish_and_the_choice_reaches_the_portal(demo, user: User) -> None:
     from models import PortalAccount
     from models import User as UserRow
-    from services import auth as auth_service
+    from services.accounts import auth as auth_service
     with session_scope() as session:  # a recipient's welcome link, as a bulk upload sends it
         recipient_user = session.exec(select(UserRow).where(UserRow.email == 'recipient@demo.cvms.example.org')).one()
         token = auth_service.issue_token(session, recipient_user.id, 'welcome')

@@ -8,8 +8,8 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from models import OutboxAttachment
-from services import clinic, scheduling
-from services.db import session_scope
+from services.clinic import scheduling, walkin
+from services.core.db import session_scope
 from tests import clinic_helpers as h
 from tests.helpers import MANAGER, PROVIDER, log_in
 
@@ -38,7 +38,7 @@ async def test_appointments_manager_opens_a_session_and_books(demo, user: User) 
         rows = user.find(marker='upcoming-table').elements.pop().rows
     booked = [r for r in rows if r['details'].startswith('Ann Booker')]
     assert [r['details'] for r in booked] == ['Ann Booker Dose 1 Scheduled']
-    assert clinic.search_walk_in(h.principal(MANAGER), name='Booker', date_of_birth=date(1970, 2, 3))[0] \
+    assert walkin.search_walk_in(h.principal(MANAGER), name='Booker', date_of_birth=date(1970, 2, 3))[0] \
         .open_case_number == booked[0]['case_number']
     assert person
 

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from models import Recipient
 from models.bulk import RemovalRequest
-from services.db import session_scope
+from services.core.db import session_scope
 from tests.conftest import body_of
 from tests.helpers import ADMIN, MANAGER, log_in
 

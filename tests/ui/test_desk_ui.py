@@ -8,7 +8,7 @@ from datetime import date
 
 from nicegui.testing import User
 
-from services import scheduling
+from services.clinic import administration, common, scheduling, walkin
 from tests import clinic_helpers as h
 from tests.helpers import MANAGER, PROVIDER, log_in
 
@@ -121,13 +121,12 @@ async def test_desk_todays_appointments_update_live_on_a_second_desk(demo, user:
 
 
 async def test_desk_manager_corrects_a_dose_and_stock_follows(demo, user: User) -> None:
-    from services import clinic
     product = h.product(name='Correctable Vaccine')
     wrong, right = h.stock(product, 5, lot_number='WRONG-1'), h.stock(product, 5, lot_number='RIGHT-1')
     provider = h.principal(PROVIDER)
-    visit = clinic.start_walk_in(provider, recipient_id=h.recipient('Cora', 'Rection'))
-    clinic.record_vaccination(provider, appointment_id=visit.id, details=clinic.DoseDetails(
-        lot_id=wrong, consent=True, screening={k: 'no' for k, _ in clinic.SCREENING_QUESTIONS}))
+    visit = walkin.start_walk_in(provider, recipient_id=h.recipient('Cora', 'Rection'))
+    administration.record_vaccination(provider, appointment_id=visit.id, details=administration.DoseDetails(
+        lot_id=wrong, consent=True, screening={k: 'no' for k, _ in common.SCREENING_QUESTIONS}))
     await log_in(user, MANAGER)
     await user.open('/desk/doses')
     await user.should_see('Cora Rection', retries=100)

@@ -8,7 +8,7 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from models import Organization, Recipient
-from services.db import session_scope
+from services.core.db import session_scope
 from tests.helpers import ADMIN, EMPLOYER, log_in
 from tests.portal_helpers import invite
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 from nicegui import ui
 from nicegui.testing import User
 
-from services import inventory
-from services.db import session_scope
+from services.core.db import session_scope
+from services.inventory import ledger
 from tests.helpers import ADMIN, MANAGER, PROVIDER, log_in
 from tests.inventory_helpers import location_id
 
 
 def _on_hand(lot_number: str, code: str = 'DEMO1') -> int:
     with session_scope() as session:
-        return {s.lot_number: s.on_hand for s in inventory.stock(session, location_id=location_id(code))}[lot_number]
+        return {s.lot_number: s.on_hand for s in ledger.stock(session, location_id=location_id(code))}[lot_number]
 
 
 def _stock_rows(user: User) -> list[dict]:
@@ -85,5 +85,5 @@ async def test_inventory_state_admin_chooses_a_location(demo, user: User) -> Non
 
 def _lot_id(lot_number: str) -> int:
     with session_scope() as session:
-        return next(s.lot_id for s in inventory.stock(session, location_id=location_id('DEMO1'))
+        return next(s.lot_id for s in ledger.stock(session, location_id=location_id('DEMO1'))
                     if s.lot_number == lot_number)

@@ -9,9 +9,10 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from models import PortalAccount
-from services import clinic, portal, scheduling
-from services.db import session_scope
-from services.errors import NotAllowed
+from services.clinic import common, scheduling
+from services.core.db import session_scope
+from services.core.errors import NotAllowed
+from services.portal import registration_form
 from tests.conftest import body_of
 from tests.helpers import RECIPIENT, log_in
 from tests.portal_helpers import give_dose, invite, link_in, local_today, open_clinic, principal, recipient_named
@@ -84,7 +85,7 @@ async def register_through_stepper(user: User, *, group_answers: dict[str, str] 
         set_value(user, f'question-{code}', answer)
     user.find(marker='registration-next-2').click()
     await user.should_see('Are you feeling sick today?', retries=50)
-    for key, _ in clinic.SCREENING_QUESTIONS:
+    for key, _ in common.SCREENING_QUESTIONS:
         set_value(user, f'question-{key}', 'no')
     user.find(marker='registration-next-3').click()
     await user.should_see('Your registration is complete', retries=50)
@@ -196,11 +197,12 @@ async def test_portal_household_add_dependent_and_switch(demo, user: User) -> No
     await user.should_not_see('Not Enrolled')
     # Another household's member is never reachable.
     with pytest.raises(NotAllowed):
-        portal.load_registration(principal(RECIPIENT), invite('Other', 'Person', date(1990, 1, 1), 'o@example.org'))
+        registration_form.load_registration(principal(RECIPIENT),
+                                            invite('Other', 'Person', date(1990, 1, 1), 'o@example.org'))
 
 
 async def test_portal_change_password_in_spanish_logs_out_everywhere(demo, user: User) -> None:
-    from services import auth as auth_service
+    from services.accounts import auth as auth_service
     await log_in(user, RECIPIENT)
     user.find(marker='portal-language').click()  # Español
     await user.should_see('Estado en el programa de vacunación', retries=50)

@@ -5,7 +5,7 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from models.inventory import Product
-from services.db import session_scope
+from services.core.db import session_scope
 from tests.helpers import ADMIN, MANAGER, log_in
 from tests.inventory_helpers import location_id
 

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 from nicegui import ui
 from nicegui.testing import User
 
-from services import inventory
-from services.db import session_scope
+from services.core.db import session_scope
+from services.inventory import ledger
 from tests.helpers import MANAGER, PROVIDER, log_in
 from tests.inventory_helpers import location_id
 
@@ -34,7 +34,7 @@ async def test_shipments_manager_receives_a_shipment_into_inventory(demo, user: 
     delivered = next(r for r in rows if r['id'] == pfizer)
     assert (delivered['status'], delivered['doses_received'], delivered['condition']) == ('Delivered', 1170, 'Good')
     with session_scope() as session:
-        stock = {s.lot_number: s.on_hand for s in inventory.stock(session, location_id=location_id('DEMO1'))}
+        stock = {s.lot_number: s.on_hand for s in ledger.stock(session, location_id=location_id('DEMO1'))}
     assert stock['FL8095'] == 1000 and stock['EK5730'] == 30 + 170
 
 

@@ -9,11 +9,11 @@ import pytest
 from sqlmodel import select
 
 from models import AuditEvent, AuthSession, OutboxMessage, PasswordToken, User, utcnow
-from services import auth
-from services.db import session_scope
+from services.accounts import auth
+from services.core.db import session_scope
+from services.core.errors import ServiceError
+from services.core.settings import reset_settings
 from services.demo import DEMO_PASSWORD
-from services.errors import ServiceError
-from services.settings import reset_settings
 from tests.helpers import MANAGER, PROVIDER
 
 

@@ -18,9 +18,9 @@ from sqlmodel import select
 
 from models import OutboxMessage, Recipient
 from models.bulk import BulkUpload, BulkUploadError
-from services import bulk_registration as bulk
-from services import mail
-from services.db import session_scope
+from services.bulk import registration as bulk
+from services.core import mail
+from services.core.db import session_scope
 from tests.conftest import body_of
 from tests.helpers import MANAGER, count_rows, principal_of
 
@@ -65,7 +65,7 @@ def test_job_killed_partway_resumes_without_duplicates_or_double_emails(demo, tm
     summary = bulk.submit_file(manager(), file_name='plant.csv', data=data)
     assert summary.total == rows and summary.status == 'queued'
     env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
-    script = f'from services import bulk_registration as b; b.run_job({summary.id}, chunk=40)'
+    script = f'from services.bulk import registration as b; b.run_job({summary.id}, chunk=40)'
     process = subprocess.Popen([sys.executable, '-c', script], cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 60
@@ -124,8 +124,8 @@ def test_bulk_settings_leave_with_the_connection(demo) -> None:
     """A High Volume chunk's connection caches 96 MB and skips checkpoints (SQLite) or plans every look-up with
     its values (PostgreSQL); back in the pool it must be an ordinary connection again, or other people's commits
     would never checkpoint the WAL."""
-    from services.bulk_sql import bulk_pragmas
-    from services.db import is_postgres
+    from services.core.db import is_postgres
+    from services.core.fast_sql import bulk_pragmas
     if is_postgres():
         with session_scope() as session:
             bulk_pragmas(session)
@@ -145,7 +145,7 @@ def test_relaxed_garbage_collection_ends_with_the_last_job() -> None:
     """Two jobs overlapping: collections stay relaxed until the second ends, then the old thresholds return."""
     import gc
 
-    from services.jobs import fewer_collections
+    from services.core.jobs import fewer_collections
     before = gc.get_threshold()
     first, second = fewer_collections(), fewer_collections()
     first.__enter__()

@@ -12,12 +12,12 @@ from sqlmodel import select
 
 from models import AuditEvent, OutboxMessage, PortalAccount, Recipient, RecipientSource, User
 from models.bulk import BulkUpload, RemovalRequest
-from services import bulk_registration as bulk
-from services import recipient_list
-from services.bulk_import import DUPLICATE, FileRejected
-from services.db import session_scope
-from services.errors import NotAllowed, ValidationFailed
-from services.validation import email_problem
+from services.bulk import registration as bulk
+from services.bulk.pipeline import DUPLICATE, FileRejected
+from services.core.db import session_scope
+from services.core.errors import NotAllowed, ValidationFailed
+from services.recipients import listing
+from services.recipients.fields import email_problem
 from tests.helpers import ADMIN, EMPLOYER, MANAGER, PROVIDER, count_rows, principal_of
 
 HEADER = 'First name,Last name,Date of birth,Email\r\n'
@@ -31,7 +31,7 @@ count = count_rows
 
 def in_location() -> int:
     """Recipients the demo data put in the manager's location (other areas' demo data add some)."""
-    return recipient_list.list_recipients(as_user(MANAGER)).total
+    return listing.list_recipients(as_user(MANAGER)).total
 
 
 def errors_of(preview: bulk.Preview) -> dict[int, str]:
@@ -105,7 +105,7 @@ def test_low_volume_takes_100_records_and_refuses_101(demo) -> None:
 def test_high_volume_limit_and_file_size_checked_on_the_server(demo, monkeypatch) -> None:
     monkeypatch.setenv('CVMS_BULK_MAX_ROWS', '5')
     monkeypatch.setenv('CVMS_BULK_MAX_FILE_MB', '1')
-    from services.settings import reset_settings
+    from services.core.settings import reset_settings
     reset_settings()
     before = count(Recipient)
     rows = ''.join(f'Person{i},Family,1/1/1980,p{i}@example.com\n' for i in range(6))
@@ -251,9 +251,9 @@ def test_employer_uploads_are_their_invitees(demo) -> None:
         eve = session.exec(select(Recipient).where(Recipient.first_name == 'Eve')).one()
         assert eve.organization_id == employer.organization_id and eve.location_id is None
         assert eve.source == RecipientSource.EMPLOYER_INVITATION
-    page = recipient_list.list_recipients(employer)
+    page = listing.list_recipients(employer)
     assert 'Eve' in [r.first_name for r in page.rows]
-    assert 'Eve' not in [r.first_name for r in recipient_list.list_recipients(as_user(MANAGER), search='eve').rows]
+    assert 'Eve' not in [r.first_name for r in listing.list_recipients(as_user(MANAGER), search='eve').rows]
 
 
 def test_only_allowed_roles_upload(demo) -> None:
@@ -277,15 +277,15 @@ def test_concurrent_uploads_cannot_duplicate_a_person(demo) -> None:
 
 
 def test_loaded_list_counts_a_broad_search_only_up_to_the_cap(demo, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(recipient_list, 'MATCH_COUNT_CAP', 5)
+    monkeypatch.setattr(listing, 'MATCH_COUNT_CAP', 5)
     manager = as_user(MANAGER)
     rows = ''.join(f'Sam{i},Smith{i},1/{i + 1}/1970,s{i}@example.com\n' for i in range(4)) + \
         ''.join(f'Smitty{i},Jones{i},2/{i + 1}/1970,j{i}@example.com\n' for i in range(4))
     bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'smiths.csv'))
-    broad = recipient_list.list_recipients(manager, search='smi', per_page=25)
+    broad = listing.list_recipients(manager, search='smi', per_page=25)
     assert broad.more_than and broad.matching == 6  # 8 match (last or first name); counting stopped past 5
     assert len(broad.rows) == 8  # the page itself is not cut by the count
-    narrow = recipient_list.list_recipients(manager, search='smith', per_page=25)
+    narrow = listing.list_recipients(manager, search='smith', per_page=25)
     assert not narrow.more_than and narrow.matching == 4
 
 
@@ -293,25 +293,25 @@ def test_loaded_list_pages_a_broad_and_a_narrow_match_together_in_order(demo,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """One search whose last-name matches pass the cap (read in order) and whose first-name matches do not
     (read whole): every page is cut from both, in the asked order, with no one twice or missing."""
-    monkeypatch.setattr(recipient_list, 'MATCH_COUNT_CAP', 5)
+    monkeypatch.setattr(listing, 'MATCH_COUNT_CAP', 5)
     manager = as_user(MANAGER)
     rows = ''.join(f'Ann{i},Smi{chr(97 + (i * 5) % 8)}{i},3/{i + 1}/1970,z{7 - i}@example.com\n' for i in range(8)) + \
         'Smia,Able,4/1/1970,m1@example.com\nSmib,Zed,4/2/1970,a1@example.com\n'
     bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'mixed.csv'))
     for sort, descending in [('last_name', False), ('last_name', True), ('first_name', False), ('email', True)]:
-        every = recipient_list.list_recipients(manager, search='smi', sort=sort, descending=descending, per_page=25)
+        every = listing.list_recipients(manager, search='smi', sort=sort, descending=descending, per_page=25)
         assert every.more_than and len(every.rows) == 10
         key = {'last_name': lambda r: (r.last_name.casefold(), r.first_name.casefold()),
                'first_name': lambda r: (r.first_name.casefold(), r.last_name.casefold()),
                'email': lambda r: r.email}[sort]
         assert [key(r) for r in every.rows] == sorted((key(r) for r in every.rows), reverse=descending)
         for walk in (5000, 12, 3):  # a sort by email first walks this many people in email order
-            monkeypatch.setattr(recipient_list, 'EMAIL_WALK', walk)
-            paged = [r.id for page in (1, 2, 3, 4) for r in recipient_list.list_recipients(
+            monkeypatch.setattr(listing, 'EMAIL_WALK', walk)
+            paged = [r.id for page in (1, 2, 3, 4) for r in listing.list_recipients(
                 manager, search='smi', sort=sort, descending=descending, page=page, per_page=3).rows]
             assert paged == [r.id for r in every.rows]
-    assert [r.last_name for r in recipient_list.list_recipients(manager, search='smib').rows] == ['Smib5', 'Zed']
-    assert recipient_list.list_recipients(manager, search='smiz').rows == []
+    assert [r.last_name for r in listing.list_recipients(manager, search='smib').rows] == ['Smib5', 'Zed']
+    assert listing.list_recipients(manager, search='smiz').rows == []
 
 
 def test_list_progress_and_preview_answer_while_a_chunk_holds_the_write_lock(demo) -> None:
@@ -333,7 +333,7 @@ def test_list_progress_and_preview_answer_while_a_chunk_holds_the_write_lock(dem
     thread.start()
     try:
         assert holding.wait(10)
-        assert recipient_list.list_recipients(manager, search='grace').rows
+        assert listing.list_recipients(manager, search='grace').rows
         assert bulk.upload_history(manager) == bulk.upload_history(manager)
         assert bulk.preview(manager, (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n').encode(), 'x.csv').ready_count == 1
         assert thread.is_alive()  # every answer came while the writer still held its lock
@@ -348,33 +348,33 @@ def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
     rows = ''.join(f'Person{i:02d},Family{i % 3},1/{i + 1}/1980,p{i}@example.com\n' for i in range(30))
     bulk.create_records(manager, bulk.preview(manager, (HEADER + rows + 'Renée,Élan,1/1/1990,r@x.org\n').encode(),
                                               'list.csv'))
-    page = recipient_list.list_recipients(manager, per_page=10)
+    page = listing.list_recipients(manager, per_page=10)
     assert page.total == before + 31 and len(page.rows) == 10
-    found = recipient_list.list_recipients(manager, search='person1')
+    found = listing.list_recipients(manager, search='person1')
     assert sorted(r.first_name for r in found.rows) == [f'Person{i}' for i in range(10, 20)]
     assert found.total == before + 31 and found.matching == 10
-    assert [r.first_name for r in recipient_list.list_recipients(manager, search='RENEE').rows] == []
-    assert [r.first_name for r in recipient_list.list_recipients(manager, search='élan').rows] == ['Renée']
-    assert 'Grace' in [r.first_name for r in recipient_list.list_recipients(manager, search='grace wilms').rows]
-    assert [r.first_name for r in recipient_list.list_recipients(manager, search='wilms grace').rows] == \
-        [r.first_name for r in recipient_list.list_recipients(manager, search='grace wilms').rows]
-    by_first = recipient_list.list_recipients(manager, search='person', sort='first_name', descending=True,
+    assert [r.first_name for r in listing.list_recipients(manager, search='RENEE').rows] == []
+    assert [r.first_name for r in listing.list_recipients(manager, search='élan').rows] == ['Renée']
+    assert 'Grace' in [r.first_name for r in listing.list_recipients(manager, search='grace wilms').rows]
+    assert [r.first_name for r in listing.list_recipients(manager, search='wilms grace').rows] == \
+        [r.first_name for r in listing.list_recipients(manager, search='grace wilms').rows]
+    by_first = listing.list_recipients(manager, search='person', sort='first_name', descending=True,
                                               per_page=3)
     assert [r.first_name for r in by_first.rows] == ['Person29', 'Person28', 'Person27']
-    by_last = recipient_list.list_recipients(manager, search='family2', sort='last_name')
+    by_last = listing.list_recipients(manager, search='family2', sort='last_name')
     assert {r.last_name for r in by_last.rows} == {'Family2'} and by_last.matching == 10
-    second = recipient_list.list_recipients(manager, search='person', sort='first_name', page=2, per_page=5)
+    second = listing.list_recipients(manager, search='person', sort='first_name', page=2, per_page=5)
     assert [r.first_name for r in second.rows] == ['Person05', 'Person06', 'Person07', 'Person08', 'Person09']
-    assert recipient_list.list_recipients(as_user(ADMIN)).total == count(Recipient)
+    assert listing.list_recipients(as_user(ADMIN)).total == count(Recipient)
     target = found.rows[0]
     with pytest.raises(ValidationFailed):
-        recipient_list.request_removal(manager, target.id, '')
-    request_id = recipient_list.request_removal(manager, target.id, 'Duplicate of an existing employee record')
+        listing.request_removal(manager, target.id, '')
+    request_id = listing.request_removal(manager, target.id, 'Duplicate of an existing employee record')
     with session_scope() as session:
         request = session.get(RemovalRequest, request_id)
         assert request.status == 'open' and request.requested_by_email == MANAGER
     assert count(Recipient, Recipient.id == target.id) == 1  # nothing is deleted
-    assert [r.id for r in recipient_list.open_removal_requests(as_user(ADMIN))] == [request_id]
+    assert [r.id for r in listing.open_removal_requests(as_user(ADMIN))] == [request_id]
 
 
 def test_audit_events_name_who_which_file_and_counts(demo) -> None:
@@ -422,8 +422,8 @@ def test_list_totals_follow_every_insert_move_and_delete(demo) -> None:
     manager, admin = as_user(MANAGER), as_user(ADMIN)
 
     def totals() -> tuple[int, int, int]:
-        return (recipient_list.list_recipients(manager).total, recipient_list.list_recipients(admin).total,
-                recipient_list.list_recipients(admin, location_id=manager.location_id).total)
+        return (listing.list_recipients(manager).total, listing.list_recipients(admin).total,
+                listing.list_recipients(admin, location_id=manager.location_id).total)
 
     def truth() -> tuple[int, int, int]:
         mine = count(Recipient, Recipient.location_id == manager.location_id)

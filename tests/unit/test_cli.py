@@ -82,7 +82,7 @@ def test_create_user_without_password_queues_a_welcome_link(data_dir: Path) -> N
 def test_storage_secret_is_generated_once_and_kept(data_dir: Path) -> None:
     env_secret = os.environ.pop('CVMS_STORAGE_SECRET', None)
     try:
-        from services.settings import Settings
+        from services.core.settings import Settings
         first = Settings(data_dir=data_dir, storage_secret='').resolved_storage_secret
         second = Settings(data_dir=data_dir, storage_secret='').resolved_storage_secret
     finally:

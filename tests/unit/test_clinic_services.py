@@ -11,13 +11,13 @@ from sqlmodel import select
 from models import OutboxAttachment, OutboxMessage, utcnow
 from models.clinic import Administration, Appointment, ClinicSlot, DoseReminder
 from models.inventory import LedgerEntry
-from services import clinic, scheduling
-from services.clinic import DoseDetails, OverrideNeeded
-from services.db import session_scope
-from services.errors import NotAllowed, ServiceError
+from services.clinic import administration, checkin, common, dose_rules, reminders, scheduling, standby, walkin
+from services.clinic.administration import DoseDetails, OverrideNeeded
+from services.core.db import session_scope
+from services.core.errors import NotAllowed, ServiceError
 from tests import clinic_helpers as h
 
-ALL_NO = {key: 'no' for key, _ in clinic.SCREENING_QUESTIONS}
+ALL_NO = {key: 'no' for key, _ in common.SCREENING_QUESTIONS}
 
 
 def _book_all_at_once(slot_id: int, recipients: list[int]) -> tuple[list[str], list[str]]:
@@ -136,36 +136,36 @@ def test_clinic_check_in_messages_for_wrong_cancelled_other_day_and_other_locati
     h.stock(product, 10, code='DEMO2')
     provider, manager = h.principal(h.PROVIDER), h.principal(h.MANAGER)
     with pytest.raises(ServiceError, match='has 8 digits'):
-        clinic.find_for_check_in(provider, '123')
+        checkin.find_for_check_in(provider, '123')
     with pytest.raises(ServiceError, match='No appointment has confirmation number 12345678'):
-        clinic.find_for_check_in(provider, '12345678')
+        checkin.find_for_check_in(provider, '12345678')
     h.clinic_session([product])  # in 3 days
     later = scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=h.first_slot(product),
                                         notify=False)
     with pytest.raises(ServiceError, match='on another day'):
-        clinic.find_for_check_in(provider, later.case_number)
+        checkin.find_for_check_in(provider, later.case_number)
     h.today_session([product])
     today = scheduling.open_slots(location_id=h.location().id, product_id=product, on_or_after=utcnow())[0].slot_id
     cancelled = scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=today, notify=False)
     scheduling.cancel_appointment(manager, appointment_id=cancelled.id)
     with pytest.raises(ServiceError, match='was cancelled'):
-        clinic.find_for_check_in(provider, cancelled.case_number)
+        checkin.find_for_check_in(provider, cancelled.case_number)
     h.today_session([product], code='DEMO2')
     elsewhere_slot = scheduling.open_slots(location_id=h.location('DEMO2').id, product_id=product)[0].slot_id
     elsewhere = scheduling.book_appointment(h.manager_of('DEMO2'), recipient_id=h.recipient(code='DEMO2'),
                                             slot_id=elsewhere_slot, notify=False).case_number
     with pytest.raises(ServiceError, match=r'at another location \(Clinic Location2\)'):
-        clinic.find_for_check_in(provider, f'{elsewhere[:4]} {elsewhere[4:]}')
+        checkin.find_for_check_in(provider, f'{elsewhere[:4]} {elsewhere[4:]}')
     good = scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=today, notify=False)
-    found = clinic.find_for_check_in(provider, f' {good.case_number}\n')
+    found = checkin.find_for_check_in(provider, f' {good.case_number}\n')
     assert found.id == good.id and found.status == 'scheduled'
-    assert clinic.check_in(provider, good.id).status == 'checked_in'
+    assert checkin.check_in(provider, good.id).status == 'checked_in'
     mine = {cancelled.case_number, good.case_number}  # the demo has two appointments today as well
-    rows = [r for r in clinic.today_appointments(provider) if r.case_number in mine]
+    rows = [r for r in checkin.today_appointments(provider) if r.case_number in mine]
     assert [(r.case_number, r.status) for r in rows] == [(cancelled.case_number, 'cancelled'),
                                                          (good.case_number, 'checked_in')]
     assert rows[1].details.endswith('Dose 1 Checked in')
-    assert [r.case_number for r in clinic.today_appointments(provider, status='checked_in')] == [good.case_number]
+    assert [r.case_number for r in checkin.today_appointments(provider, status='checked_in')] == [good.case_number]
 
 
 def test_clinic_walk_in_search_sees_own_location_plus_exact_match_elsewhere(demo) -> None:
@@ -175,33 +175,33 @@ def test_clinic_walk_in_search_sees_own_location_plus_exact_match_elsewhere(demo
     h.recipient('Bob', 'Walsh', born=born)
     h.recipient('Ann', 'Walker', born=date(1980, 5, 18))
     elsewhere = h.recipient('Carl', 'Walton', born=born, code='DEMO2')
-    names = {hit.name for hit in clinic.search_walk_in(provider, name='wal', date_of_birth=born)}
+    names = {hit.name for hit in walkin.search_walk_in(provider, name='wal', date_of_birth=born)}
     assert names == {'Ann Walker', 'Bob Walsh'}  # Carl Walton is at another location
-    hits = clinic.search_walk_in(provider, name='Carl Walton', date_of_birth=born)
+    hits = walkin.search_walk_in(provider, name='Carl Walton', date_of_birth=born)
     assert [(x.recipient_id, x.elsewhere) for x in hits] == [(elsewhere, True)]
-    assert [x.recipient_id for x in clinic.search_walk_in(provider, name='Walker, Ann', date_of_birth=born)] == [here]
-    assert clinic.search_walk_in(provider, name='Nobody', date_of_birth=born) == []
+    assert [x.recipient_id for x in walkin.search_walk_in(provider, name='Walker, Ann', date_of_birth=born)] == [here]
+    assert walkin.search_walk_in(provider, name='Nobody', date_of_birth=born) == []
 
 
 def test_clinic_point_of_care_registration_refuses_a_second_record(demo) -> None:
     provider = h.principal(h.PROVIDER)
-    data = clinic.PointOfCareRegistration(first_name='Dana', last_name='Ortiz', date_of_birth=date(1975, 1, 2),
+    data = walkin.PointOfCareRegistration(first_name='Dana', last_name='Ortiz', date_of_birth=date(1975, 1, 2),
                                           sex='Female', address_line1='1 Oak St', city='Raleigh', state='NC',
                                           zip_code='27603', phone='919-555-0100', race='White',
                                           ethnicity='Hispanic or Latino', screening=ALL_NO)
-    walk_in = clinic.register_at_point_of_care(provider, data)
+    walk_in = walkin.register_at_point_of_care(provider, data)
     assert walk_in.status == 'checked_in' and walk_in.walk_in and walk_in.recipient_name == 'Dana Ortiz'
     with pytest.raises(ServiceError, match='already registered'):
-        clinic.register_at_point_of_care(provider, data)
+        walkin.register_at_point_of_care(provider, data)
     with pytest.raises(ServiceError, match='Answer every screening question'):
-        clinic.register_at_point_of_care(provider, clinic.PointOfCareRegistration(
+        walkin.register_at_point_of_care(provider, walkin.PointOfCareRegistration(
             first_name='Eve', last_name='Ng', date_of_birth=date(1990, 1, 1)))
 
 
-def _walk_in_and_record(person: int, lot: int, **kwargs) -> clinic.RecordedDose:
+def _walk_in_and_record(person: int, lot: int, **kwargs) -> administration.RecordedDose:
     provider = h.principal(h.PROVIDER)
-    visit = clinic.start_walk_in(provider, recipient_id=person)
-    return clinic.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(
+    visit = walkin.start_walk_in(provider, recipient_id=person)
+    return administration.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(
         lot_id=lot, screening=ALL_NO, consent=True, **kwargs))
 
 
@@ -221,7 +221,7 @@ def test_clinic_record_dose_draws_inventory_completes_and_schedules_reminder(dem
         assert session.get(Appointment, record.appointment_id).status == 'completed'
         reminder = session.get(DoseReminder, dose.reminder_id)
         assert reminder.send_on == dose.next_dose_due - timedelta(days=3) and reminder.status == 'pending'
-    proof = clinic.vaccination_record(person)
+    proof = dose_rules.vaccination_record(person)
     assert [(d.dose_number, d.location_name) for d in proof] == [(1, 'Clinic Location1')]
 
 
@@ -230,17 +230,17 @@ def test_clinic_consent_screening_and_expired_lots_are_enforced(demo) -> None:
     expired = h.stock(product, 5, expires=date.today() - timedelta(days=2))
     person = h.recipient()
     provider = h.principal(h.PROVIDER)
-    visit = clinic.start_walk_in(provider, recipient_id=person)
+    visit = walkin.start_walk_in(provider, recipient_id=person)
     with pytest.raises(ServiceError, match='consent'):
-        clinic.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(lot_id=expired,
+        administration.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(lot_id=expired,
                                                                                          screening=ALL_NO))
     with pytest.raises(ServiceError, match='screening'):
-        clinic.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(lot_id=expired,
+        administration.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(lot_id=expired,
                                                                                          consent=True))
     with pytest.raises(ServiceError, match='expired'):
-        clinic.record_vaccination(provider, appointment_id=visit.id,
+        administration.record_vaccination(provider, appointment_id=visit.id,
                                   details=DoseDetails(lot_id=expired, consent=True, screening=ALL_NO))
-    form = clinic.vaccination_form(provider, visit.id)
+    form = administration.vaccination_form(provider, visit.id)
     assert expired not in [lot.lot_id for lot in form.lots] and form.lot_id != expired  # expired: not offered
     with session_scope() as session:
         assert session.exec(select(Administration)).all() == []  # nothing half-saved
@@ -253,7 +253,7 @@ def test_clinic_dose_number_derivation_and_overrides(demo) -> None:
     person = h.recipient()
     provider = h.principal(h.PROVIDER)
     month_ago = utcnow() - timedelta(days=30)
-    first = clinic.record_paper_administration(provider, recipient_id=person, details=DoseDetails(
+    first = administration.record_paper_administration(provider, recipient_id=person, details=DoseDetails(
         lot_id=pfizer_lot, administered_at=month_ago))
     assert first.dose_number == 1
     # a second dose of another product needs an override
@@ -293,9 +293,10 @@ def test_clinic_void_and_correct_reverse_the_inventory(demo) -> None:
     dose = _walk_in_and_record(person, lot_a)
     assert h.on_hand(lot_a) == 4
     with pytest.raises(NotAllowed):  # a healthcare provider cannot correct
-        clinic.void_administration(h.principal(h.PROVIDER), administration_id=dose.administration_id, reason='x')
+        administration.void_administration(h.principal(h.PROVIDER), administration_id=dose.administration_id,
+                                           reason='x')
     manager = h.principal(h.MANAGER)
-    corrected = clinic.correct_administration(manager, administration_id=dose.administration_id,
+    corrected = administration.correct_administration(manager, administration_id=dose.administration_id,
                                               reason='Wrong lot scanned', details=DoseDetails(lot_id=lot_b))
     assert (h.on_hand(lot_a), h.on_hand(lot_b)) == (5, 4)
     assert corrected.dose_number == 1
@@ -305,9 +306,10 @@ def test_clinic_void_and_correct_reverse_the_inventory(demo) -> None:
         reversal = session.get(LedgerEntry, original.reversal_entry_id)
         assert reversal.kind == 'reversal' and reversal.change == 1
         assert session.get(Administration, corrected.administration_id).corrects_administration_id == original.id
-    clinic.void_administration(manager, administration_id=corrected.administration_id, reason='Not given at all')
+    administration.void_administration(manager, administration_id=corrected.administration_id,
+                                       reason='Not given at all')
     assert h.on_hand(lot_b) == 5
-    assert clinic.vaccination_record(person) == []
+    assert dose_rules.vaccination_record(person) == []
 
 
 def test_clinic_reminders_are_sent_or_suppressed(demo) -> None:
@@ -326,9 +328,9 @@ def test_clinic_reminders_are_sent_or_suppressed(demo) -> None:
     assert booking.dose_number == 2
     scheduling.cancel_appointment(manager, appointment_id=booking.id, notify=False)
     send_on = doses[sent_to].next_dose_due - timedelta(days=3)
-    assert clinic.process_due_reminders(today=send_on - timedelta(days=1)) == {'sent': 0, 'suppressed': 0}
-    assert clinic.process_due_reminders(today=send_on) == {'sent': 1, 'suppressed': 0}  # the others: already done
-    assert clinic.process_due_reminders(today=send_on) == {'sent': 0, 'suppressed': 0}
+    assert reminders.process_due_reminders(today=send_on - timedelta(days=1)) == {'sent': 0, 'suppressed': 0}
+    assert reminders.process_due_reminders(today=send_on) == {'sent': 1, 'suppressed': 0}  # the others: already done
+    assert reminders.process_due_reminders(today=send_on) == {'sent': 0, 'suppressed': 0}
     with session_scope() as session:
         outcomes = {r.recipient_id: (r.status, r.outcome) for r in session.exec(select(DoseReminder)).all()}
         mails = session.exec(select(OutboxMessage.to_addr).where(OutboxMessage.subject.contains('Reminder'))).all()
@@ -340,7 +342,7 @@ def test_clinic_reminders_are_sent_or_suppressed(demo) -> None:
 
 def test_clinic_reminder_is_in_the_language_chosen_in_the_portal(demo) -> None:
     from models import PortalAccount, Recipient
-    from services.portal_accounts import attach_recipient
+    from services.portal.accounts import attach_recipient
     product = h.product(interval=21)
     lot = h.stock(product, 5)
     person = h.recipient('Lucía', email='lucia@example.org')
@@ -351,7 +353,7 @@ def test_clinic_reminder_is_in_the_language_chosen_in_the_portal(demo) -> None:
         account.language = 'es'
         session.add(account)
     dose = _walk_in_and_record(person, lot)
-    assert clinic.process_due_reminders(today=dose.next_dose_due - timedelta(days=3))['sent'] == 1
+    assert reminders.process_due_reminders(today=dose.next_dose_due - timedelta(days=3))['sent'] == 1
     with session_scope() as session:
         [reminder] = session.exec(select(OutboxMessage).where(OutboxMessage.subject.contains('Recordatorio'))).all()
     assert reminder.to_addr == 'lucia@example.org'
@@ -367,32 +369,32 @@ def test_clinic_end_of_day_marks_no_shows_and_frees_the_dose(demo) -> None:
     missed = scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=slot, notify=False)
     with pytest.raises(ServiceError, match='No doses of'):
         scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=slot, notify=False)
-    assert clinic.mark_no_shows(manager, location_id=h.location().id) == 3  # with the demo's two
-    assert {a.status for a in clinic.today_appointments(manager)} == {'no_show'}
+    assert reminders.mark_no_shows(manager, location_id=h.location().id) == 3  # with the demo's two
+    assert {a.status for a in checkin.today_appointments(manager)} == {'no_show'}
     with pytest.raises(ServiceError, match='no-show'):
-        clinic.find_for_check_in(manager, missed.case_number)
+        checkin.find_for_check_in(manager, missed.case_number)
     scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=slot, notify=False)
 
 
 def test_clinic_standby_list(demo) -> None:
     provider = h.principal(h.PROVIDER)
-    entry = clinic.add_to_standby(provider, full_name='Sam  Short', phone='(919) 555-0199', note='10 minutes away')
+    entry = standby.add_to_standby(provider, full_name='Sam  Short', phone='(919) 555-0199', note='10 minutes away')
     with pytest.raises(ServiceError, match='10-digit phone'):
-        clinic.add_to_standby(provider, full_name='No Phone', phone='')
-    assert [e.full_name for e in clinic.standby_list(provider)] == ['Sam Short']
-    clinic.update_standby(provider, entry_id=entry.id, status='called')
-    assert clinic.standby_list(provider)[0].status == 'called'
-    clinic.update_standby(provider, entry_id=entry.id, status='removed')
-    assert clinic.standby_list(provider) == []
+        standby.add_to_standby(provider, full_name='No Phone', phone='')
+    assert [e.full_name for e in standby.standby_list(provider)] == ['Sam Short']
+    standby.update_standby(provider, entry_id=entry.id, status='called')
+    assert standby.standby_list(provider)[0].status == 'called'
+    standby.update_standby(provider, entry_id=entry.id, status='removed')
+    assert standby.standby_list(provider) == []
 
 
 def test_clinic_live_updates_are_published_to_subscribers(demo) -> None:
-    from services import clinic_events
+    from services.clinic import events
     heard: list[int] = []
-    unsubscribe = clinic_events.subscribe(h.location().id, lambda: heard.append(1))
+    unsubscribe = events.subscribe(h.location().id, lambda: heard.append(1))
     try:
-        clinic.start_walk_in(h.principal(h.PROVIDER), recipient_id=h.recipient())
+        walkin.start_walk_in(h.principal(h.PROVIDER), recipient_id=h.recipient())
         assert heard == [1]
     finally:
         unsubscribe()
-    assert clinic_events.subscriber_count(h.location().id) == 0
+    assert events.subscriber_count(h.location().id) == 0

@@ -11,9 +11,9 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from models.inventory import LedgerEntry, LedgerKind, StockBalance
-from services import inventory
-from services.db import session_scope
-from services.errors import ServiceError, ValidationFailed
+from services.core.db import session_scope
+from services.core.errors import ServiceError, ValidationFailed
+from services.inventory import ledger
 from tests.inventory_helpers import MANAGER, PROVIDER, location_id, make_product, principal, stocked_lot
 
 
@@ -24,12 +24,12 @@ def _balance(where: int, lot_id: int) -> int:
 
 def _on_hand(where: int, lot_id: int | None = None) -> int:
     with session_scope() as session:
-        return inventory.on_hand(session, location_id=where, lot_id=lot_id)
+        return ledger.on_hand(session, location_id=where, lot_id=lot_id)
 
 
 def _draw(where: int, lot_id: int, reference: str = 'administration:1') -> LedgerEntry:
     with session_scope() as session:
-        return inventory.draw_dose(session, principal=principal(PROVIDER), location_id=where, lot_id=lot_id,
+        return ledger.draw_dose(session, principal=principal(PROVIDER), location_id=where, lot_id=lot_id,
                                    reference=reference)
 
 
@@ -37,8 +37,8 @@ def test_inventory_on_hand_is_the_sum_of_the_ledger(demo) -> None:
     where, lot_id = stocked_lot(doses=10)
     manager = principal(MANAGER)
     _draw(where, lot_id)
-    inventory.record_waste(manager, location_id=where, lot_id=lot_id, doses=2, waste_reason='broken_vial')
-    inventory.correct_count(manager, location_id=where, lot_id=lot_id, change=1, reason='vial found in the fridge door')
+    ledger.record_waste(manager, location_id=where, lot_id=lot_id, doses=2, waste_reason='broken_vial')
+    ledger.correct_count(manager, location_id=where, lot_id=lot_id, change=1, reason='vial found in the fridge door')
     assert _on_hand(where, lot_id) == 10 - 1 - 2 + 1 == 8
     assert _balance(where, lot_id) == 8
     with session_scope() as session:
@@ -55,10 +55,10 @@ def test_inventory_product_total_and_other_locations_are_separate(demo) -> None:
     _, lot_b = stocked_lot(doses=7, product_id=product, lot_number='B2')
     elsewhere, _ = stocked_lot('DEMO2', doses=3, product_id=product, lot_number='A1')
     with session_scope() as session:
-        assert inventory.on_hand(session, location_id=where, product_id=product) == 12
-        assert inventory.on_hand(session, location_id=elsewhere) == 3  # DEMO2 holds no demo stock
-        assert inventory.on_hand(session, location_id=elsewhere, lot_id=lot_a) == 3
-        assert inventory.on_hand(session, location_id=elsewhere, lot_id=lot_b) == 0
+        assert ledger.on_hand(session, location_id=where, product_id=product) == 12
+        assert ledger.on_hand(session, location_id=elsewhere) == 3  # DEMO2 holds no demo stock
+        assert ledger.on_hand(session, location_id=elsewhere, lot_id=lot_a) == 3
+        assert ledger.on_hand(session, location_id=elsewhere, lot_id=lot_b) == 0
 
 
 def test_inventory_draw_dose_refuses_expired_lot_and_lot_not_at_location(demo) -> None:
@@ -83,7 +83,7 @@ def test_inventory_draw_dose_is_undone_with_the_callers_transaction(demo) -> Non
     where, lot_id = stocked_lot(doses=3)
     with pytest.raises(RuntimeError):
         with session_scope() as session:
-            inventory.draw_dose(session, principal=principal(PROVIDER), location_id=where, lot_id=lot_id,
+            ledger.draw_dose(session, principal=principal(PROVIDER), location_id=where, lot_id=lot_id,
                                 reference='administration:9')
             raise RuntimeError('the administration record failed to save')
     assert _on_hand(where, lot_id) == 3 and _balance(where, lot_id) == 3
@@ -97,8 +97,8 @@ def test_inventory_usable_lots_soonest_expiry_first_and_flags(demo) -> None:
     _, gone = stocked_lot(doses=6, product_id=product, lot_number='GONE', expires=today - timedelta(days=1))
     _, empty = stocked_lot(doses=0, product_id=product, lot_number='EMPTY')
     with session_scope() as session:
-        usable = inventory.usable_lots(session, location_id=where, product_id=product, on=today)
-        everything = inventory.stock(session, location_id=where, product_id=product, on=today)
+        usable = ledger.usable_lots(session, location_id=where, product_id=product, on=today)
+        everything = ledger.stock(session, location_id=where, product_id=product, on=today)
     assert [s.lot_number for s in usable] == ['SOON', 'LATER']
     assert usable[0].expires_soon and not usable[1].expires_soon
     assert [(s.lot_number, s.expired) for s in everything] == [('GONE', True), ('SOON', False), ('LATER', False)]
@@ -108,9 +108,9 @@ def test_inventory_usable_lots_soonest_expiry_first_and_flags(demo) -> None:
 def test_inventory_a_lot_is_usable_through_its_expiration_day(demo) -> None:
     where, lot_id = stocked_lot('DEMO2', doses=2, expires=date.today())  # DEMO2 holds no demo stock
     with session_scope() as session:
-        usable = inventory.usable_lots(session, location_id=where, on=date.today())
+        usable = ledger.usable_lots(session, location_id=where, on=date.today())
         assert [s.lot_id for s in usable] == [lot_id] and usable[0].expires_soon
-        assert inventory.usable_lots(session, location_id=where, on=date.today() + timedelta(days=1)) == []
+        assert ledger.usable_lots(session, location_id=where, on=date.today() + timedelta(days=1)) == []
 
 
 def test_inventory_reverse_entry_adds_an_opposite_row_once(demo) -> None:
@@ -118,15 +118,15 @@ def test_inventory_reverse_entry_adds_an_opposite_row_once(demo) -> None:
     manager = principal(MANAGER)
     drawn = _draw(where, lot_id)
     with session_scope() as session:
-        reversal = inventory.reverse_entry(session, principal=manager, entry_id=drawn.id, reason='wrong lot chosen')
+        reversal = ledger.reverse_entry(session, principal=manager, entry_id=drawn.id, reason='wrong lot chosen')
     assert (reversal.kind, reversal.change, reversal.reverses_entry_id) == ('reversal', 1, drawn.id)
     assert _on_hand(where, lot_id) == 2
     with pytest.raises(ServiceError, match='already been reversed'), session_scope() as session:
-        inventory.reverse_entry(session, principal=manager, entry_id=drawn.id, reason='again')
+        ledger.reverse_entry(session, principal=manager, entry_id=drawn.id, reason='again')
     with pytest.raises(ServiceError, match='cannot itself be reversed'), session_scope() as session:
-        inventory.reverse_entry(session, principal=manager, entry_id=reversal.id, reason='undo the undo')
+        ledger.reverse_entry(session, principal=manager, entry_id=reversal.id, reason='undo the undo')
     with pytest.raises(ValidationFailed), session_scope() as session:
-        inventory.reverse_entry(session, principal=manager, entry_id=_draw(where, lot_id).id, reason='  ')
+        ledger.reverse_entry(session, principal=manager, entry_id=_draw(where, lot_id).id, reason='  ')
 
 
 def test_inventory_reversing_a_receipt_whose_doses_were_used_is_refused(demo) -> None:
@@ -136,7 +136,7 @@ def test_inventory_reversing_a_receipt_whose_doses_were_used_is_refused(demo) ->
         receipt = session.exec(select(LedgerEntry).where(LedgerEntry.lot_id == lot_id,
                                                          LedgerEntry.kind == LedgerKind.RECEIPT)).one()
     with pytest.raises(ServiceError, match='only 1 dose on hand'), session_scope() as session:
-        inventory.reverse_entry(session, principal=principal(MANAGER), entry_id=receipt.id, reason='typed 2')
+        ledger.reverse_entry(session, principal=principal(MANAGER), entry_id=receipt.id, reason='typed 2')
     assert _on_hand(where, lot_id) == 1
 
 
@@ -156,8 +156,8 @@ def test_inventory_balance_row_cannot_go_negative_in_the_database(demo) -> None:
 def test_inventory_waste_other_needs_a_description(demo) -> None:
     where, lot_id = stocked_lot(doses=2)
     with pytest.raises(ValidationFailed, match='Other'):
-        inventory.record_waste(principal(MANAGER), location_id=where, lot_id=lot_id, doses=1, waste_reason='other')
-    entry = inventory.record_waste(principal(MANAGER), location_id=where, lot_id=lot_id, doses=1,
+        ledger.record_waste(principal(MANAGER), location_id=where, lot_id=lot_id, doses=1, waste_reason='other')
+    entry = ledger.record_waste(principal(MANAGER), location_id=where, lot_id=lot_id, doses=1,
                                    waste_reason='other', other_text='dropped syringe')
     assert entry.reason == 'Other: dropped syringe'
 
@@ -166,10 +166,10 @@ def test_inventory_count_records_the_difference_from_the_book(demo) -> None:
     product = make_product()
     where, short = stocked_lot(doses=10, product_id=product, lot_number='SHORT')
     _, exact = stocked_lot(doses=4, product_id=product, lot_number='EXACT')
-    sheet = {s.lot_id: s.on_hand for s in inventory.count_sheet(principal(MANAGER), location_id=where)
+    sheet = {s.lot_id: s.on_hand for s in ledger.count_sheet(principal(MANAGER), location_id=where)
              if s.product_id == product}
     assert sheet == {short: 10, exact: 4}
-    lines = inventory.record_inventory_count(principal(MANAGER), location_id=where, counted={short: 7, exact: 4})
+    lines = ledger.record_inventory_count(principal(MANAGER), location_id=where, counted={short: 7, exact: 4})
     assert [(line.book_on_hand, line.counted, line.difference) for line in lines] == [(10, 7, -3), (4, 4, 0)]
     assert lines[0].ledger_entry_id is not None and lines[1].ledger_entry_id is None
     assert _on_hand(where, short) == 7 and _on_hand(where, exact) == 4
@@ -182,25 +182,25 @@ def test_inventory_transfer_moves_doses_between_locations(demo) -> None:
     where, lot_id = stocked_lot(doses=10, product_id=make_product(storage='refrigerated'))
     demo2 = location_id('DEMO2')
     manager = principal(MANAGER)
-    assert [loc.code for loc in inventory.transfer_destinations(manager, location_id=where, lot_id=lot_id)] == ['DEMO2']
-    out, into = inventory.transfer(manager, from_location_id=where, to_location_id=demo2, lot_id=lot_id, doses=4)
+    assert [loc.code for loc in ledger.transfer_destinations(manager, location_id=where, lot_id=lot_id)] == ['DEMO2']
+    out, into = ledger.transfer(manager, from_location_id=where, to_location_id=demo2, lot_id=lot_id, doses=4)
     assert (out.change, into.change, out.reference) == (-4, 4, into.reference)
     assert _on_hand(where, lot_id) == 6 and _on_hand(demo2, lot_id) == 4
     with pytest.raises(ServiceError, match='only 6 doses'):
-        inventory.transfer(manager, from_location_id=where, to_location_id=demo2, lot_id=lot_id, doses=7)
+        ledger.transfer(manager, from_location_id=where, to_location_id=demo2, lot_id=lot_id, doses=7)
 
 
 def test_inventory_transfer_checks_storage_and_the_redistribution_agreement(demo) -> None:
     where, frozen_lot = stocked_lot(doses=10, product_id=make_product(storage='frozen'))
     manager = principal(MANAGER)
-    assert inventory.transfer_destinations(manager, location_id=where, lot_id=frozen_lot) == []
+    assert ledger.transfer_destinations(manager, location_id=where, lot_id=frozen_lot) == []
     with pytest.raises(ServiceError, match='cannot store'):
-        inventory.transfer(manager, from_location_id=where, to_location_id=location_id('DEMO2'), lot_id=frozen_lot,
+        ledger.transfer(manager, from_location_id=where, to_location_id=location_id('DEMO2'), lot_id=frozen_lot,
                            doses=1)
     with session_scope() as session:
         session.execute(text('UPDATE organization SET redistribution_agreement = false'))
     with pytest.raises(ServiceError, match='Redistribution Agreement'):
-        inventory.transfer(manager, from_location_id=where, to_location_id=location_id('DEMO2'), lot_id=frozen_lot,
+        ledger.transfer(manager, from_location_id=where, to_location_id=location_id('DEMO2'), lot_id=frozen_lot,
                            doses=1)
     assert _on_hand(where, frozen_lot) == 10
 
@@ -209,7 +209,7 @@ def test_inventory_known_lot_with_another_expiration_is_refused(demo) -> None:
     product = make_product()
     stocked_lot(doses=1, product_id=product, lot_number='EK5730', expires=date(2031, 3, 1))
     with pytest.raises(ValidationFailed, match='03/01/2031'), session_scope() as session:
-        inventory.lot_for(session, product_id=product, lot_number='ek5730', expiration_date=date(2031, 4, 1))
+        ledger.lot_for(session, product_id=product, lot_number='ek5730', expiration_date=date(2031, 4, 1))
 
 
 # ---------------------------------------------------------------- two writers at the same moment
@@ -227,7 +227,7 @@ def test_inventory_never_negative_with_two_concurrent_writers(demo) -> None:
         for i in range(25):
             try:
                 with session_scope() as session:
-                    entry = inventory.draw_dose(session, principal=provider, location_id=where, lot_id=lot_id,
+                    entry = ledger.draw_dose(session, principal=provider, location_id=where, lot_id=lot_id,
                                                 reference=f'administration:{name}{i}')
                 drawn.append(entry.balance_after)
             except ServiceError:
@@ -257,7 +257,7 @@ def test_inventory_second_writer_waits_for_the_first_and_is_refused(demo) -> Non
 
     def first() -> None:
         with session_scope() as session:
-            inventory.draw_dose(session, principal=provider, location_id=where, lot_id=lot_id,
+            ledger.draw_dose(session, principal=provider, location_id=where, lot_id=lot_id,
                                 reference='administration:first')
             first_holds.set()
             time.sleep(0.8)
@@ -267,7 +267,7 @@ def test_inventory_second_writer_waits_for_the_first_and_is_refused(demo) -> Non
         first_holds.wait(10)
         try:
             with session_scope() as session:
-                inventory.draw_dose(session, principal=provider, location_id=where, lot_id=lot_id,
+                ledger.draw_dose(session, principal=provider, location_id=where, lot_id=lot_id,
                                     reference='administration:second')
             second['result'] = 'drawn'
         except ServiceError as error:

@@ -7,29 +7,29 @@ from sqlmodel import select
 
 from models import AuditEvent
 from models.inventory import ProductCreate
-from services import inventory
-from services.db import session_scope
-from services.errors import NotAllowed, ValidationFailed
+from services.core.db import session_scope
+from services.core.errors import NotAllowed, ValidationFailed
+from services.inventory import ledger
 from tests.inventory_helpers import ADMIN, MANAGER, PROVIDER, location_id, principal, stocked_lot
 
 
 def test_inventory_provider_may_view_but_not_adjust(demo) -> None:
     where, lot_id = stocked_lot(doses=10)
     provider = principal(PROVIDER)
-    assert any(s.lot_id == lot_id for s in inventory.location_stock(provider, location_id=where))
+    assert any(s.lot_id == lot_id for s in ledger.location_stock(provider, location_id=where))
     for attempt in (
-        lambda: inventory.record_waste(provider, location_id=where, lot_id=lot_id, doses=1, waste_reason='expired'),
-        lambda: inventory.correct_count(provider, location_id=where, lot_id=lot_id, change=-1, reason='x'),
-        lambda: inventory.transfer(provider, from_location_id=where, to_location_id=location_id('DEMO2'),
+        lambda: ledger.record_waste(provider, location_id=where, lot_id=lot_id, doses=1, waste_reason='expired'),
+        lambda: ledger.correct_count(provider, location_id=where, lot_id=lot_id, change=-1, reason='x'),
+        lambda: ledger.transfer(provider, from_location_id=where, to_location_id=location_id('DEMO2'),
                                    lot_id=lot_id, doses=1),
-        lambda: inventory.record_inventory_count(provider, location_id=where, counted={lot_id: 9}),
+        lambda: ledger.record_inventory_count(provider, location_id=where, counted={lot_id: 9}),
     ):
         with pytest.raises(NotAllowed):
             attempt()
     with pytest.raises(NotAllowed), session_scope() as session:
-        inventory.reverse_entry(session, principal=provider, entry_id=1, reason='x')
+        ledger.reverse_entry(session, principal=provider, entry_id=1, reason='x')
     with session_scope() as session:
-        assert inventory.on_hand(session, location_id=where, lot_id=lot_id) == 10
+        assert ledger.on_hand(session, location_id=where, lot_id=lot_id) == 10
         refusals = session.exec(select(AuditEvent).where(AuditEvent.action == 'access_denied',
                                                          AuditEvent.actor_email == PROVIDER)).all()
     assert len(refusals) >= 4
@@ -39,16 +39,16 @@ def test_inventory_manager_cannot_touch_another_locations_stock(demo) -> None:
     elsewhere, lot_id = stocked_lot('DEMO2', doses=10)
     manager = principal(MANAGER)
     with pytest.raises(NotAllowed):
-        inventory.location_stock(manager, location_id=elsewhere)
+        ledger.location_stock(manager, location_id=elsewhere)
     with pytest.raises(NotAllowed):
-        inventory.record_waste(manager, location_id=elsewhere, lot_id=lot_id, doses=1, waste_reason='expired')
+        ledger.record_waste(manager, location_id=elsewhere, lot_id=lot_id, doses=1, waste_reason='expired')
     with pytest.raises(NotAllowed):
-        inventory.transfer(manager, from_location_id=elsewhere, to_location_id=location_id('DEMO1'), lot_id=lot_id,
+        ledger.transfer(manager, from_location_id=elsewhere, to_location_id=location_id('DEMO1'), lot_id=lot_id,
                            doses=5)
     with pytest.raises(NotAllowed), session_scope() as session:
-        inventory.draw_dose(session, principal=manager, location_id=elsewhere, lot_id=lot_id, reference='a:1')
+        ledger.draw_dose(session, principal=manager, location_id=elsewhere, lot_id=lot_id, reference='a:1')
     with session_scope() as session:
-        assert inventory.on_hand(session, location_id=elsewhere, lot_id=lot_id) == 10
+        assert ledger.on_hand(session, location_id=elsewhere, lot_id=lot_id) == 10
 
 
 def test_inventory_refusal_inside_a_callers_transaction_does_not_wait_for_the_lock(demo) -> None:
@@ -57,19 +57,19 @@ def test_inventory_refusal_inside_a_callers_transaction_does_not_wait_for_the_lo
     elsewhere, lot_id = stocked_lot('DEMO2', doses=1)
     provider = principal(PROVIDER)
     with pytest.raises(NotAllowed), session_scope() as session:
-        inventory.on_hand(session, location_id=elsewhere)  # the transaction has started
-        inventory.draw_dose(session, principal=provider, location_id=elsewhere, lot_id=lot_id,
+        ledger.on_hand(session, location_id=elsewhere)  # the transaction has started
+        ledger.draw_dose(session, principal=provider, location_id=elsewhere, lot_id=lot_id,
                             reference='administration:1')
 
 
 def test_inventory_state_admin_views_everywhere_but_does_not_adjust(demo) -> None:
     where, lot_id = stocked_lot('DEMO2', doses=3)
     admin = principal(ADMIN)
-    assert [s.on_hand for s in inventory.location_stock(admin, location_id=where)] == [3]
-    assert {loc.code for loc in inventory.visible_locations(admin)} == {'DEMO1', 'DEMO2'}
-    assert [loc.code for loc in inventory.visible_locations(principal(PROVIDER))] == ['DEMO1']
+    assert [s.on_hand for s in ledger.location_stock(admin, location_id=where)] == [3]
+    assert {loc.code for loc in ledger.visible_locations(admin)} == {'DEMO1', 'DEMO2'}
+    assert [loc.code for loc in ledger.visible_locations(principal(PROVIDER))] == ['DEMO1']
     with pytest.raises(NotAllowed):
-        inventory.record_waste(admin, location_id=where, lot_id=lot_id, doses=1, waste_reason='expired')
+        ledger.record_waste(admin, location_id=where, lot_id=lot_id, doses=1, waste_reason='expired')
 
 
 def test_inventory_only_the_state_manages_products(demo) -> None:
@@ -77,12 +77,12 @@ def test_inventory_only_the_state_manages_products(demo) -> None:
                          doses_in_series=2, days_between_doses=21, doses_per_vial=10, storage='refrigerated',
                          hours_usable_after_puncture=6)
     with pytest.raises(NotAllowed):
-        inventory.save_product(principal(MANAGER), data)
-    saved = inventory.save_product(principal(ADMIN), data)
+        ledger.save_product(principal(MANAGER), data)
+    saved = ledger.save_product(principal(ADMIN), data)
     assert saved.cvx_code == '211'
     with pytest.raises(ValidationFailed, match='already belongs'):
-        inventory.save_product(principal(ADMIN), data.model_copy(update={'name': 'Copy'}))
+        ledger.save_product(principal(ADMIN), data.model_copy(update={'name': 'Copy'}))
     with pytest.raises(ValidationFailed, match='days between doses'):
-        inventory.save_product(principal(ADMIN), data.model_copy(update={'cvx_code': '9', 'days_between_doses': None}))
-    names = [p.name for p in inventory.list_products(principal(PROVIDER))]
+        ledger.save_product(principal(ADMIN), data.model_copy(update={'cvx_code': '9', 'days_between_doses': None}))
+    names = [p.name for p in ledger.list_products(principal(PROVIDER))]
     assert 'Novavax COVID-19 Vaccine' in names and 'Pfizer-BioNTech COVID-19 Vaccine' in names

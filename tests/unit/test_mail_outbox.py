@@ -9,9 +9,9 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from models import OutboxMessage, utcnow
-from services import mail
-from services.db import session_scope
-from services.errors import NotAllowed
+from services.core import mail
+from services.core.db import session_scope
+from services.core.errors import NotAllowed
 from services.principal import Principal
 from tests.conftest import body_of
 

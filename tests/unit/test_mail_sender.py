@@ -16,9 +16,9 @@ from sqlalchemy import func, update
 from sqlmodel import select
 
 from models import OutboxMessage, utcnow
-from services import mail
-from services.db import session_scope
-from services.settings import Settings, get_settings
+from services.core import mail
+from services.core.db import session_scope
+from services.core.settings import Settings, get_settings
 from tests.conftest import body_of, free_port
 
 

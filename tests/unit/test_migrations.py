@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-from services import db as db_module
+from services.core import db as db_module
 
 
 def _ignorable(diff: tuple) -> bool:

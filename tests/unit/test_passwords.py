@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.passwords import hash_password, password_problem, verify_password
+from services.accounts.passwords import hash_password, password_problem, verify_password
 
 
 def test_hash_is_argon2_salted_and_verifies() -> None:

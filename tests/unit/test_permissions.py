@@ -6,8 +6,8 @@ import pytest
 from sqlmodel import select
 
 from models import AuditEvent, Role
-from services.db import session_scope
-from services.errors import NotAllowed
+from services.core.db import session_scope
+from services.core.errors import NotAllowed
 from services.permissions import Action, can, can_access_location, can_access_recipient, require
 from services.principal import Principal
 

@@ -5,12 +5,15 @@ from pathlib import Path
 
 from babel.messages.extract import extract_from_file
 
-from services import portal, scheduling
-from services.i18n import catalog_ids, normalize_language, translator
+from services.clinic import scheduling
+from services.core.i18n import catalog_ids, normalize_language, translator
+from services.portal import choices
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTAL_FILES = ['services/portal.py', 'services/proof.py', 'services/portal_accounts.py', 'services/scheduling.py',
-                'pages/portal.py', 'pages/portal_appointments.py', 'pages/portal_record.py', 'pages/portal_signup.py',
+PORTAL_FILES = [*(str(p.relative_to(ROOT)) for p in sorted((ROOT / 'services/portal').glob('*.py'))),
+                'services/clinic/scheduling.py',
+                *(str(p.relative_to(ROOT)) for p in sorted((ROOT / 'pages/portal').glob('*.py'))
+                  if p.name != 'admin.py'),
                 'components/portal_frame.py']
 KEYWORDS = {'_': None, 't': None, '_t': None, 'portal_page': (2,)}
 
@@ -23,7 +26,7 @@ def portal_message_ids() -> set[str]:
             if message:
                 ids.add(message)
     # Texts kept in tables of their modules, translated where they are used.
-    return ids | set(portal.HEALTH_QUESTIONS.values()) | set(scheduling.EMAIL_SUBJECTS.values())
+    return ids | set(choices.HEALTH_QUESTIONS.values()) | set(scheduling.EMAIL_SUBJECTS.values())
 
 
 def test_portal_every_text_has_a_spanish_translation() -> None:
@@ -43,7 +46,7 @@ def test_portal_translator_falls_back_to_english() -> None:
 
 
 def test_portal_emails_in_the_persons_language() -> None:
-    from services.portal_accounts import welcome_email
+    from services.portal.accounts import welcome_email
 
     subject, body = welcome_email(first_name='Ana', email='ana@example.org', set_password_url='http://x/set-password/t')
     assert subject == 'Welcome to the North Carolina Vaccine Management COVID-19 Vaccine Portal'

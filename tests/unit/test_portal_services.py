@@ -10,9 +10,19 @@ from sqlmodel import select
 
 from models import OutboxMessage, PortalAccount, Recipient
 from models.portal import ProofCode
-from services import employers, portal, proof, scheduling
-from services.db import session_scope
-from services.errors import NotAllowed, ServiceError, ValidationFailed
+from services.clinic import scheduling
+from services.core.db import session_scope
+from services.core.errors import NotAllowed, ServiceError, ValidationFailed
+from services.organizations import employers
+from services.portal import (
+    booking,
+    choices,
+    household_members,
+    program_status,
+    proof,
+    registration_form,
+    vaccine_groups,
+)
 from tests.portal_helpers import give_dose, invite, local_today, open_clinic, principal
 
 ADMIN = 'admin@demo.cvms.example.org'
@@ -25,11 +35,11 @@ CONTACT = {'address_line1': '1 Main St', 'city': 'Raleigh', 'county': 'Wake', 'z
 
 def registered(email: str = RECIPIENT, **answers: str) -> tuple[object, int]:
     who = principal(email)
-    person = portal.household(who)[0]
-    registration = portal.load_registration(who, person.id)
+    person = household_members.household(who)[0]
+    registration = registration_form.load_registration(who, person.id)
     registration.contact.update(CONTACT)
     registration.group_answers.update(answers)
-    portal.complete_registration(who, registration, lang='en')
+    registration_form.complete_registration(who, registration, lang='en')
     return who, person.id
 
 
@@ -44,8 +54,8 @@ def test_portal_registration_writes_demographics_and_emails_the_caveat(demo) -> 
         grace = session.get(Recipient, person_id)
         assert (grace.county, grace.race, grace.ethnicity, grace.preferred_language) == ('Wake', 'asian', 'hispanic',
                                                                                          'es')
-    summary = portal.program_summary(who, person_id)
-    assert summary.status == portal.STATUS_ENROLLED
+    summary = program_status.program_summary(who, person_id)
+    assert summary.status == choices.STATUS_ENROLLED
     assert summary.group.code == 'G1'  # the lowest priority number wins
     [mail] = [m for m in outbox(RECIPIENT) if 'Registration is complete' in m.subject]
     assert 'does not mean that you are currently eligible' in mail.body_text
@@ -53,38 +63,38 @@ def test_portal_registration_writes_demographics_and_emails_the_caveat(demo) -> 
 
 def test_portal_contact_step_names_what_is_missing(demo) -> None:
     who = principal(RECIPIENT)
-    registration = portal.load_registration(who, portal.household(who)[0].id)
+    registration = registration_form.load_registration(who, household_members.household(who)[0].id)
     registration.contact.update({**CONTACT, 'county': '', 'zip_code': '123'})
     with pytest.raises(ValidationFailed, match='County, ZIP code'):
-        portal.complete_registration(who, registration, lang='en')
+        registration_form.complete_registration(who, registration, lang='en')
     with pytest.raises(ValidationFailed, match='Condado, Código postal'):
-        portal.complete_registration(who, registration, lang='es')
+        registration_form.complete_registration(who, registration, lang='es')
 
 
 def test_portal_state_admin_changes_group_rules_without_code(demo) -> None:
     admin = principal(ADMIN)
-    config = portal.group_config()
-    question = portal.save_question(admin, question_id=None, code='teacher', text_en='Are you a teacher?',
+    config = vaccine_groups.group_config()
+    question = vaccine_groups.save_question(admin, question_id=None, code='teacher', text_en='Are you a teacher?',
                                     text_es='¿Es usted maestro?', sort_order=5, active=True)
     g3 = next(g for g in config.groups if g.code == 'G3')
-    portal.add_rule(admin, question_id=question, answer='yes', group_id=g3.id, priority=1)
-    config = portal.group_config()
-    assert portal.evaluate_group(config, {'teacher': 'yes', 'health_worker': 'yes'}).code == 'G3'
-    assert portal.evaluate_group(config, {'teacher': 'no'}).code == 'G5'
+    vaccine_groups.add_rule(admin, question_id=question, answer='yes', group_id=g3.id, priority=1)
+    config = vaccine_groups.group_config()
+    assert vaccine_groups.evaluate_group(config, {'teacher': 'yes', 'health_worker': 'yes'}).code == 'G3'
+    assert vaccine_groups.evaluate_group(config, {'teacher': 'no'}).code == 'G5'
     assert next(q for q in config.questions if q.code == 'teacher').text('es') == '¿Es usted maestro?'
     rule = next(r for r in config.rules if r.question_id == question)
-    portal.delete_rule(admin, rule.id)
-    assert portal.evaluate_group(portal.group_config(), {'teacher': 'yes'}).code == 'G5'
+    vaccine_groups.delete_rule(admin, rule.id)
+    assert vaccine_groups.evaluate_group(vaccine_groups.group_config(), {'teacher': 'yes'}).code == 'G5'
     with pytest.raises(NotAllowed):
-        portal.add_rule(principal(RECIPIENT), question_id=question, answer='yes', group_id=g3.id, priority=1)
+        vaccine_groups.add_rule(principal(RECIPIENT), question_id=question, answer='yes', group_id=g3.id, priority=1)
 
 
 def test_portal_self_registration_needs_the_switch_and_a_verified_email(demo) -> None:
     new = dict(first_name='Rosa', last_name='Díaz', date_of_birth=date(1990, 6, 1), email='Rosa@Example.org')
     with pytest.raises(NotAllowed, match='not open yet'):
-        portal.sign_up(**new, lang='en')
-    portal.set_self_registration(principal(ADMIN), True)
-    portal.sign_up(**new, lang='es')
+        registration_form.sign_up(**new, lang='en')
+    vaccine_groups.set_self_registration(principal(ADMIN), True)
+    registration_form.sign_up(**new, lang='es')
     [message] = outbox('rosa@example.org')
     assert message.subject == 'Confirme su correo para el Portal de Vacunas COVID-19'
     assert '/set-password/' in message.body_text
@@ -94,17 +104,17 @@ def test_portal_self_registration_needs_the_switch_and_a_verified_email(demo) ->
         rosa = session.exec(select(Recipient).where(Recipient.portal_account_id == account.id)).one()
         assert rosa.source == 'self_registration'
     # Again with the same address: no second account, an email saying so (the page answers the same).
-    portal.sign_up(**{**new, 'first_name': 'Other'}, lang='en')
+    registration_form.sign_up(**{**new, 'first_name': 'Other'}, lang='en')
     assert outbox('rosa@example.org')[-1].subject == 'You already have a COVID-19 Vaccine Portal account'
     with pytest.raises(ValidationFailed, match='already registered'):
-        portal.sign_up(**{**new, 'email': 'rosa2@example.org'}, lang='en')
+        registration_form.sign_up(**{**new, 'email': 'rosa2@example.org'}, lang='en')
 
 
 def test_verify_link_shows_only_initials_doses_and_dates_and_nothing_for_a_wrong_code(demo) -> None:
     _product, lot_id = open_clinic(days_ahead=1)
     who, person_id = registered()
     slot = scheduling.open_slots(county='wake')[0]
-    booked = portal.book(who, person_id, slot.slot_id)
+    booked = booking.book(who, person_id, slot.slot_id)
     url = proof.verification_url(who, person_id)
     code = url.rsplit('/', 1)[1]
     assert proof.verify(code) is None  # no dose yet: nothing to show
@@ -131,37 +141,37 @@ def test_portal_booking_reschedule_cancel_and_second_dose_interval(demo) -> None
     product_id, lot_id = open_clinic(days_ahead=1)
     open_clinic(days_ahead=40, product_id=product_id, lot_number='LOT-LATER')
     who, person_id = registered()
-    portal.set_language(who, 'es')
+    household_members.set_language(who, 'es')
     first_day, later_day = (scheduling.open_slots(on_or_after=local_today() + timedelta(days=d))[0]
                             for d in (1, 40))
-    booked = portal.book(who, person_id, first_day.slot_id)
+    booked = booking.book(who, person_id, first_day.slot_id)
     confirmation = outbox(RECIPIENT)[-1]  # in the account's language
     assert confirmation.subject == f'Su cita para la vacuna contra el COVID-19 está confirmada ({booked.case_number})'
     assert 'Número de confirmación' in confirmation.body_text
     other = scheduling.open_slots(on_or_after=local_today())[1]
-    moved = portal.reschedule_booking(who, booked.id, other.slot_id)
+    moved = booking.reschedule_booking(who, booked.id, other.slot_id)
     assert moved.case_number == booked.case_number
-    portal.cancel_booking(who, booked.id)
-    assert portal.upcoming_appointments(who, person_id) == []
-    booked = portal.book(who, person_id, first_day.slot_id)
+    booking.cancel_booking(who, booked.id)
+    assert booking.upcoming_appointments(who, person_id) == []
+    booked = booking.book(who, person_id, first_day.slot_id)
     give_dose(booked.case_number, lot_id)
-    summary = portal.program_summary(who, person_id)
-    assert summary.status == portal.STATUS_VACCINATED
+    summary = program_status.program_summary(who, person_id)
+    assert summary.status == choices.STATUS_VACCINATED
     assert summary.next_dose_due == local_today() + timedelta(days=28)
     # The second dose is only offered from its due date on.
-    assert portal.locations_with_open_slots(on_or_after=summary.next_dose_due)
+    assert booking.locations_with_open_slots(on_or_after=summary.next_dose_due)
     with pytest.raises(ValidationFailed, match='a partir del'):
-        portal.book(who, person_id, first_day.slot_id)
-    second = portal.book(who, person_id, later_day.slot_id)
+        booking.book(who, person_id, first_day.slot_id)
+    second = booking.book(who, person_id, later_day.slot_id)
     assert second.dose_number == 2
 
 
 def test_portal_booking_needs_a_completed_registration(demo) -> None:
     open_clinic(days_ahead=1)
     who = principal(RECIPIENT)
-    person_id = portal.household(who)[0].id
+    person_id = household_members.household(who)[0].id
     with pytest.raises(ServiceError, match='Complete the COVID-19 Vaccine Registration'):
-        portal.book(who, person_id, scheduling.open_slots()[0].slot_id)
+        booking.book(who, person_id, scheduling.open_slots()[0].slot_id)
 
 
 def test_employer_sees_invitation_status_and_totals_never_health_data(demo) -> None:
@@ -175,7 +185,7 @@ def test_employer_sees_invitation_status_and_totals_never_health_data(demo) -> N
             recipient.organization_id = org_id
             session.add(recipient)
     # Worker0 sets a password and registers (answers, group): the employer sees "Registered", nothing more.
-    from services import auth
+    from services.accounts import auth
     with session_scope() as session:
         account = session.exec(select(PortalAccount).where(PortalAccount.email == 'worker0@example.org')).one()
         token = auth.issue_token(session, account.user_id, 'welcome')
@@ -188,9 +198,9 @@ def test_employer_sees_invitation_status_and_totals_never_health_data(demo) -> N
     assert {f.name for f in dataclasses.fields(result.rows[0])} == {'recipient_id', 'name', 'email', 'invited_at',
                                                                    'status'}
     with pytest.raises(NotAllowed):
-        portal.load_registration(employer, ids[0])
+        registration_form.load_registration(employer, ids[0])
     with pytest.raises(NotAllowed):
-        portal.vaccination_record(employer, ids[0])
+        program_status.vaccination_record(employer, ids[0])
     with pytest.raises(NotAllowed):
         scheduling.appointments_of(employer, recipient_id=ids[0])
     with pytest.raises(NotAllowed):
@@ -203,7 +213,7 @@ def test_employer_invites_only_once_the_state_approved_the_organization(demo) ->
     employers.suspend(admin, employer.organization_id)
     with pytest.raises(NotAllowed, match='waiting for approval'):
         employers.require_approved_employer(employer)
-    from services.bulk_registration import upload_target
+    from services.bulk.registration import upload_target
     with session_scope() as session, pytest.raises(NotAllowed, match='waiting for approval'):
         upload_target(employer, session)  # the Bulk Registration screen refuses the employer's upload
     employers.approve(admin, employer.organization_id)

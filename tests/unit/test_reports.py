@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from models.inventory import LedgerKind
-from services import inventory, reports
-from services.csv_safe import safe_cell, to_csv
-from services.db import session_scope
-from services.errors import NotAllowed
+from services.core.csv_safe import safe_cell, to_csv
+from services.core.db import session_scope
+from services.core.errors import NotAllowed
+from services.inventory import ledger, reports
 from services.permissions import Action, can
 from tests.inventory_helpers import ADMIN, MANAGER, PROVIDER, location_id, make_product, principal, stocked_lot
 
@@ -25,7 +25,7 @@ def _at(day: date) -> datetime:
 
 def _post(where: int, lot_id: int, change: int, kind: LedgerKind, days_ago: int, reverses: int | None = None) -> int:
     with session_scope() as session:
-        return inventory.post(session, actor=None, location_id=where, lot_id=lot_id, change=change, kind=kind,
+        return ledger.post(session, actor=None, location_id=where, lot_id=lot_id, change=change, kind=kind,
                               at=_at(TODAY - timedelta(days=days_ago)), reverses_entry_id=reverses).id
 
 

@@ -7,10 +7,10 @@ import pytest
 from sqlmodel import select
 
 from models.inventory import LedgerEntry, Product
-from services import inventory, shipments
-from services.db import session_scope
-from services.errors import NotAllowed, ServiceError, ValidationFailed
-from services.shipments import ReceivedLot
+from services.core.db import session_scope
+from services.core.errors import NotAllowed, ServiceError, ValidationFailed
+from services.inventory import ledger, shipments
+from services.inventory.shipments import ReceivedLot
 from tests.inventory_helpers import ADMIN, MANAGER, PROVIDER, location_id, principal
 
 
@@ -46,7 +46,7 @@ def test_shipments_receiving_adds_each_lot_to_inventory(demo) -> None:
                                  lots=[ReceivedLot('030m20a', 200, expires), ReceivedLot('011J20A', 100)])
     assert (received.status, received.doses_received, received.condition_on_arrival) == ('delivered', 300, 'good')
     with session_scope() as session:
-        stock = {s.lot_number: s.on_hand for s in inventory.stock(session, location_id=demo1)}
+        stock = {s.lot_number: s.on_hand for s in ledger.stock(session, location_id=demo1)}
         receipts = session.exec(select(LedgerEntry).where(LedgerEntry.reference == f'shipment:{shipment.id}')).all()
     assert stock['030M20A'] == 200 and stock['011J20A'] == 134  # 34 left from the demo history + 100
     assert sorted(r.change for r in receipts) == [100, 200] and {r.actor_email for r in receipts} == {MANAGER}

@@ -1,0 +1,66 @@
+"""State admin screens: the outbox (emails of the demo) and the audit log, users."""
+from __future__ import annotations
+
+from nicegui import ui
+
+from components.guard import protected_page
+from services.accounts.staff import list_users
+from services.core import audit, mail
+from services.core.db import session_scope
+from services.permissions import Action, require
+from services.principal import Principal
+
+
+@protected_page('/outbox', Action.VIEW_OUTBOX, title='Outbox')
+def outbox_page(principal: Principal) -> None:
+    ui.label('Emails the system has queued. Without an SMTP server configured they stay here, so their links '
+             'can be followed.').classes('text-sm')
+    search = ui.input('Filter by recipient address').classes('w-80')
+    container = ui.column().classes('w-full gap-2')
+
+    def show() -> None:
+        container.clear()
+        messages = mail.list_outbox(principal, to=search.value or None)
+        with container:
+            if not messages:
+                ui.label('The outbox is empty.')
+            for message in messages:
+                with ui.expansion(f'{message.created_at:%b %d, %Y %I:%M %p} · {message.to_addr} · {message.subject}',
+                                  caption=f'{message.status} · attempts {message.attempts}').classes('w-full'):
+                    ui.label(message.body_text).classes('whitespace-pre-wrap font-mono text-sm').mark('outbox-body')
+                    for name in message.attachment_names:
+                        ui.label(f'Attachment: {name}').classes('text-sm')
+                    if message.last_error:
+                        ui.label(f'Last error: {message.last_error}').classes('text-red-700 text-sm')
+
+    search.on('update:model-value', show, throttle=0.3)
+    show()
+
+
+@protected_page('/audit', Action.VIEW_AUDIT, title='Audit log')
+def audit_page(principal: Principal) -> None:
+    require(principal, Action.VIEW_AUDIT)
+    with session_scope() as session:
+        events = audit.recent(session, limit=500)
+    columns = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': True} for n, label in
+               [('at', 'When'), ('actor_email', 'Who'), ('action', 'What'), ('entity', 'Record'),
+                ('detail', 'Detail'), ('client_ip', 'From')]]
+    rows = [{'id': e.id, 'at': f'{e.at:%Y-%m-%d %H:%M:%S}', 'actor_email': e.actor_email or '', 'action': e.action,
+             'entity': f'{e.entity_type}:{e.entity_id}' if e.entity_type else '', 'detail': e.detail,
+             'client_ip': e.client_ip or ''} for e in events]
+    table = ui.table(columns=columns, rows=rows, row_key='id', pagination=25).classes('w-full')
+    ui.input('Search').bind_value(table, 'filter').classes('w-80')
+
+
+@protected_page('/admin/users', Action.MANAGE_USERS, title='Users')
+def users_page(principal: Principal) -> None:
+    with session_scope() as session:
+        users = list_users(principal, session)
+    columns = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': True} for n, label in
+               [('email', 'Email'), ('full_name', 'Name'), ('role', 'Role'), ('location', 'Location'),
+                ('organization', 'Organization'), ('active', 'Active')]]
+    rows = [{'id': u.id, 'email': u.email, 'full_name': u.full_name, 'role': u.role,
+             'location': u.location_code or '', 'organization': u.organization_name or '',
+             'active': 'yes' if u.is_active else 'no'} for u in users]
+    table = ui.table(columns=columns, rows=rows, row_key='id', pagination=25).classes('w-full')
+    ui.input('Search').bind_value(table, 'filter').classes('w-80')

@@ -1,0 +1,155 @@
+"""Log-in, log-out, forgot password and the emailed set-password link."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.responses import RedirectResponse
+from nicegui import run, ui
+
+from components.guard import client_ip, current_principal, sign_in, sign_out
+from components.portal_frame import browser_language, switch_language
+from services.accounts import auth
+from services.accounts.passwords import MIN_LENGTH, password_problem
+from services.core.errors import ServiceError
+from services.core.i18n import LANGUAGES, translator
+from services.permissions import Action, can
+from services.portal import household_members
+from services.portal.vaccine_groups import self_registration_enabled
+
+CSS_FILE = Path(__file__).resolve().parents[2] / 'assets' / 'app.css'
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so a crafted link cannot send people elsewhere after log-in."""
+    if target and target.startswith('/') and not target.startswith('//'):
+        return target
+    return '/'
+
+
+def _auth_card(title: str):  # noqa: ANN202
+    """The card of the log-in pages, in the language chosen on it (recipients use these pages too)."""
+    lang = browser_language()
+    t = translator(lang)
+    ui.add_css(CSS_FILE)
+    ui.colors(primary='#1f4e79')  # NiceGUI's default blue is too pale for white button text (axe color-contrast)
+    ui.query('html').props(f'lang={lang}')
+    ui.query('body').classes('bg-slate-100')
+    with ui.column().classes('w-full items-center p-4'):
+        other = next(code for code in LANGUAGES if code != lang)
+        ui.button(LANGUAGES[other], on_click=lambda: switch_language(None, other)) \
+            .props(f'flat dense no-caps lang={other}').classes('self-end').mark('auth-language')
+        ui.label(t('Vaccine Management System')).classes('text-2xl font-bold text-[#1f4e79] mt-4')
+        card = ui.card().classes('cvms-auth-card p-6 gap-3')
+        with card:
+            ui.label(t(title)).classes('text-xl font-semibold').props('role=heading aria-level=1')
+    return card
+
+
+@ui.page('/login', title='Log in · CVMS')
+def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A002 - the query parameter's name
+    if current_principal() is not None:
+        return RedirectResponse(_safe_next(next))
+    t = translator(browser_language())
+    with _auth_card('Log in'):
+        email = ui.input(t('Email')).props('type=email autocomplete=username autofocus').classes('w-full')
+        password = ui.input(t('Password'), password=True, password_toggle_button=True) \
+            .props('autocomplete=current-password').classes('w-full')
+        message = ui.label('').classes('text-red-700').props('role=alert')
+        message.set_visibility(False)
+
+        async def try_login() -> None:
+            if not email.value.strip() or not password.value:
+                message.set_text(t('Enter your email and password.'))
+                message.set_visibility(True)
+                return
+            button.disable()
+            try:
+                result = await run.io_bound(auth.login, email.value, password.value, client_ip=client_ip())
+            except auth.LoginRefused as refusal:
+                message.set_text(refusal.translated(t))
+                message.set_visibility(True)
+                password.value = ''
+                return
+            finally:
+                button.enable()
+            sign_in(result.token)
+            ui.navigate.to(_safe_next(next))
+
+        password.on('keydown.enter', try_login)
+        button = ui.button(t('Log in'), on_click=try_login).classes('w-full')
+        ui.link(t('Forgot password?'), '/forgot-password')
+        if self_registration_enabled():
+            ui.link(t('Create a COVID-19 Vaccine Portal account'), '/portal/sign-up')
+    return None
+
+
+@ui.page('/logout')
+def logout_page() -> RedirectResponse:
+    sign_out()
+    return RedirectResponse('/login')
+
+
+@ui.page('/forgot-password', title='Forgot password · CVMS')
+def forgot_password_page() -> None:
+    t = translator(browser_language())
+    with _auth_card('Forgot password'):
+        ui.label(t('Enter the email address of your account. We will email you a link to choose a new password.'))
+        email = ui.input(t('Email')).props('type=email autocomplete=username').classes('w-full')
+        done = ui.label('').classes('text-green-800').props('role=status')
+
+        async def send() -> None:
+            if '@' not in email.value:
+                done.set_text(t('Enter the email address of your account.'))
+                return
+            await run.io_bound(auth.request_password_reset, email.value, client_ip=client_ip())
+            # The same answer whether or not the account exists: the page must not reveal who has one.
+            done.set_text(t('If an account exists for this address, an email with a reset link is on its way. '
+                            'The link works for 1 hour.'))
+
+        ui.button(t('Send reset link'), on_click=send).classes('w-full')
+        ui.link(t('Back to log in'), '/login')
+
+
+@ui.page('/set-password/{token}', title='Set password · CVMS')
+def set_password_page(token: str) -> None:
+    lang = browser_language()
+    t = translator(lang)
+    with _auth_card('Set your password'):
+        try:
+            _purpose, email = auth.check_token(token)
+        except auth.TokenInvalid as invalid:
+            ui.label(invalid.translated(t)).classes('text-red-700').props('role=alert')
+            ui.link(t('Forgot password?'), '/forgot-password')
+            return
+        ui.label(t('Username: {email}').format(email=email)).classes('font-medium')
+        ui.label(t('Choose a password of at least {minimum} characters. Do not use your email address or a '
+                   'common password.').format(minimum=MIN_LENGTH)).classes('text-sm')
+        first = ui.input(t('New password'), password=True, password_toggle_button=True) \
+            .props('autocomplete=new-password').classes('w-full')
+        second = ui.input(t('Repeat new password'), password=True).props('autocomplete=new-password') \
+            .classes('w-full')
+        message = ui.label('').classes('text-red-700').props('role=alert')
+
+        async def save() -> None:
+            if first.value != second.value:
+                message.set_text(t('The two passwords are not the same.'))
+                return
+            if (problem := password_problem(first.value, email=email, translate=t)) is not None:
+                message.set_text(problem)  # the service checks again; this is the reason in the reader's language
+                return
+            try:
+                result = await run.io_bound(auth.set_password_with_token, token, first.value, client_ip=client_ip())
+            except auth.Refusal as refusal:
+                message.set_text(refusal.translated(t))
+                return
+            except ServiceError as error:
+                message.set_text(str(error))
+                return
+            sign_in(result.token)
+            if lang != 'en' and can(result.principal, Action.USE_PORTAL):
+                # keep the language they chose
+                await run.io_bound(household_members.set_language, result.principal, lang)
+            ui.notify(t('Your password is set. Welcome!'), type='positive')
+            ui.navigate.to('/')
+
+        ui.button(t('Set password'), on_click=save).classes('w-full')

@@ -1,0 +1,141 @@
+"""Enter doses recorded on paper during an outage: one at a time (mirroring the paper administration form) or
+as a CSV/.xlsx file through the Bulk Registration import engine, with a downloadable error file."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from nicegui import run, ui
+
+from components.guard import acting, protected_page
+from pages.clinic.desk import _when, lot_label
+from services.bulk.pipeline import FileRejected
+from services.clinic import administration, back_entry, walkin
+from services.clinic.administration import DoseDetails, OverrideNeeded
+from services.core.errors import ServiceError
+from services.permissions import Action
+from services.principal import Principal
+
+
+@protected_page('/desk/back-entry', Action.RECORD_VACCINATION, title='Enter doses recorded on paper')
+def back_entry_page(principal: Principal) -> None:
+    with ui.tabs() as tabs:
+        single = ui.tab('One at a time')
+        upload_tab = ui.tab('Upload a file')
+    with ui.tab_panels(tabs, value=single).classes('w-full'):
+        with ui.tab_panel(single):
+            _one_at_a_time(principal)
+        with ui.tab_panel(upload_tab):
+            _upload()
+
+
+def _one_at_a_time(principal: Principal) -> None:
+    ui.label('Find the person (registered already: enter the paper registration form first at the desk), then '
+             'copy the line of the paper administration form.').classes('text-sm')
+    chosen: dict[str, int | None] = {'recipient_id': None}
+    with ui.row().classes('items-end gap-3'):
+        name = ui.input('Name').mark('paper-name')
+        born = ui.input('Date of birth (MM/DD/YYYY)').mark('paper-dob')
+        find = ui.button('Search').mark('paper-search')
+    found = ui.column().classes('gap-1')
+
+    async def search() -> None:
+        found.clear()
+        chosen['recipient_id'] = None
+        principal_now = acting()
+        try:
+            hits = await run.io_bound(lambda: walkin.search_walk_in(principal_now, name=name.value or '',
+                                                                    date_of_birth=walkin.parse_date(born.value)))
+        except ServiceError as error:
+            with found:
+                ui.label(str(error)).classes('text-red-800')
+            return
+        with found:
+            if not hits:
+                ui.label('No one found. Register the person from the desk (Walk-In) first.')
+            options = {h.recipient_id: f'{h.name} · {h.date_of_birth:%m/%d/%Y}'
+                       + (' · registered at another location' if h.elsewhere else '') for h in hits}
+            if options:
+                ui.radio(options, value=next(iter(options)),
+                         on_change=lambda e: chosen.update(recipient_id=e.value)).mark('paper-person')
+                chosen['recipient_id'] = next(iter(options))
+
+    find.on_click(search)
+    lots = administration.lots_on_hand(principal)
+    with ui.row().classes('w-full gap-3 items-end'):
+        lot = ui.select({s.lot_id: lot_label(s) for s in lots}, label='Product and lot').classes('w-96') \
+            .mark('paper-lot')
+        today = datetime.now(ZoneInfo(administration.location_time_zone(principal))).date()
+        day = ui.input('Date given (MM/DD/YYYY)', value=f'{today:%m/%d/%Y}').mark('paper-day')
+        at = ui.input('Time given (HH:MM)').mark('paper-time')
+        dose = ui.input('Dose number (from the form)').classes('w-40').mark('paper-dose')
+    with ui.row().classes('w-full gap-3 items-end'):
+        site = ui.select(administration.SITES, value=administration.SITES[0], label='Site').classes('w-44')
+        route = ui.select(administration.ROUTES, value=administration.ROUTES[0], label='Route').classes('w-48')
+        volume = ui.number('Dose volume (mL)', value=0.5, step=0.05, format='%.2f').classes('w-36')
+        reason = ui.input('Reason', value='Recorded on paper during an outage').classes('w-80')
+        override = ui.input('Override reason (only if asked)').classes('w-72').mark('paper-override')
+    result = ui.label('').mark('paper-result')
+
+    async def save() -> None:
+        principal_now = acting()
+        try:
+            if chosen['recipient_id'] is None:
+                raise ServiceError('Search for the person and choose them first.')
+            if lot.value is None:
+                raise ServiceError('Choose the product and lot.')
+            details = DoseDetails(lot_id=lot.value, site=site.value, route=route.value,
+                                  dose_volume_ml=float(volume.value or 0),
+                                  administered_at=_when(day.value, at.value,
+                                                        administration.location_time_zone(principal_now)),
+                                  backdate_reason=reason.value or '', override_reason=override.value or '',
+                                  expected_dose_number=_number(dose.value))
+            recorded = await run.io_bound(lambda: administration.record_paper_administration(
+                principal_now, recipient_id=chosen['recipient_id'], details=details))
+        except OverrideNeeded as needed:
+            result.set_text(' '.join(needed.problems) + ' Give an override reason to record it anyway.')
+            return
+        except ServiceError as error:
+            result.set_text(str(error))
+            return
+        result.set_text(f'Recorded dose {recorded.dose_number} of {recorded.product_name} (lot {recorded.lot_number}).')
+        at.value, override.value, dose.value = '', '', ''
+
+    ui.button('Save dose', on_click=save).props('color=positive').mark('paper-save')
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if (text or '').strip().isdigit() else None
+
+
+def _upload() -> None:
+    ui.label('One line per dose, with the columns of the template (the paper administration form). Each line is '
+             'recorded on its own; lines that fail come back in an error file with an Error column, as in Bulk '
+             'Registration.').classes('text-sm')
+    ui.button('Download the template', on_click=lambda: ui.download.content(back_entry.template_csv(),
+                                                                             'back-entry-template.csv')).props('flat')
+    summary = ui.column().mark('back-entry-summary')
+
+    async def received(event) -> None:  # noqa: ANN001
+        principal = acting()
+        summary.clear()
+        data = await event.file.read()
+        try:
+            outcome = await run.io_bound(lambda: back_entry.load_file(principal, data, file_name=event.file.name))
+        except (FileRejected, ServiceError) as error:
+            with summary:
+                ui.label(str(error)).classes('text-red-800').props('role=alert')
+            return
+        with summary:
+            ui.label(f'Doses recorded: {outcome.loaded}. Lines that failed: {outcome.failed}.') \
+                .classes('font-medium').mark('back-entry-counts')
+            for notice in outcome.notices:
+                ui.label(notice).classes('text-sm')
+            if outcome.error_file:
+                error_file = outcome.error_file
+                ui.button('Download the error file', on_click=lambda: ui.download.content(
+                    error_file, 'BackEntryError.csv')).props('outline').mark('back-entry-errors')
+                ui.label('The error file was also emailed to you.').classes('text-sm')
+
+    ui.upload(label='Upload or drop a CSV / .xlsx file', auto_upload=True, on_upload=received,
+              max_file_size=5_000_000).props('accept=.csv,.xlsx').classes('w-full max-w-xl').mark('back-entry-upload')

@@ -1,0 +1,350 @@
+"""The desk's follow-up screens: Record vaccination, point-of-care registration, stand-by list, doses recorded
+today (with corrections by the location manager)."""
+from __future__ import annotations
+
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from nicegui import run, ui
+
+from components.desk_panels import vaccinate_path
+from components.guard import acting, protected_page
+from models.clinic import AppointmentStatus
+from models.inventory import LotStock
+from services.clinic import administration, common, dose_rules, scheduling, standby, walkin
+from services.clinic.administration import DoseDetails, OverrideNeeded
+from services.clinic.walkin import PointOfCareRegistration
+from services.core.errors import ServiceError
+from services.permissions import Action, can
+from services.principal import Principal
+
+
+def lot_label(lot: LotStock) -> str:
+    return (f'{lot.product_name} · lot {lot.lot_number} · exp {lot.expiration_date:%m/%d/%Y} · '
+            f'{lot.on_hand} on hand' + (' · expires soon' if lot.expires_soon else ''))
+
+
+def screening_inputs(answers: dict[str, str]) -> dict[str, ui.toggle]:
+    """The screening questionnaire: one Yes/No per question (No preselected unless answered at registration)."""
+    toggles = {}
+    with ui.column().classes('w-full gap-1'):
+        for key, question in common.SCREENING_QUESTIONS:
+            with ui.row().classes('w-full items-center justify-between no-wrap gap-2'):
+                ui.label(question).classes('text-sm')
+                toggles[key] = ui.toggle({'no': 'No', 'yes': 'Yes'}, value=answers.get(key, 'no')) \
+                    .props('dense no-caps').mark(f'screening-{key}')
+    return toggles
+
+
+def _when(day_text: str, time_text: str, zone: str) -> datetime:
+    day = walkin.parse_date(day_text)
+    try:
+        at = time.fromisoformat((time_text or '').strip())
+    except ValueError as error:
+        raise ServiceError('Enter the time as HH:MM (24-hour).') from error
+    return datetime.combine(day, at, tzinfo=ZoneInfo(zone))
+
+
+@protected_page('/desk/vaccinate/{appointment_id}', Action.RECORD_VACCINATION, title='Record vaccination')
+async def vaccinate_page(principal: Principal, appointment_id: int) -> None:
+    try:
+        form = await run.io_bound(administration.vaccination_form, principal, appointment_id)
+    except ServiceError as error:
+        ui.label(str(error)).classes('text-red-800')
+        ui.link('Back to Home', '/')
+        return
+    visit = form.appointment
+    with ui.card().classes('w-full'):
+        with ui.row().classes('w-full items-baseline gap-6'):
+            ui.label(visit.recipient_name).classes('text-xl font-semibold').mark('vaccinate-name')
+            ui.label(f'Date of birth {visit.date_of_birth:%m/%d/%Y}')
+            ui.label(f'Confirmation number {visit.case_number}')
+            ui.label(f'Dose {form.dose_number}').classes('text-lg font-semibold').mark('dose-number')
+        if form.history:
+            ui.label('Earlier doses: ' + '; '.join(
+                f'dose {d.dose_number} {d.product_name} lot {d.lot_number} on {d.administered_on:%m/%d/%Y} '
+                f'at {d.location_name}' for d in form.history)).classes('text-sm')
+    if visit.status != AppointmentStatus.CHECKED_IN:
+        ui.label(f'This appointment is {visit.status_label.lower()}: a dose can only be recorded for a checked-in '
+                 'person.').classes('text-red-800')
+        ui.link('Back to Home', '/')
+        return
+    body = ui.column().classes('w-full gap-4')
+    with body:
+        _dose_form(principal, form, body)
+
+
+def _dose_form(principal: Principal, form: administration.VaccinationForm, body: ui.column) -> None:
+    visit = form.appointment
+    with ui.card().classes('w-full'):
+        ui.label('Screening').classes('text-lg font-semibold')
+        toggles = screening_inputs(form.screening)
+        consent = ui.checkbox('The recipient (or guardian) gave consent to vaccination').mark('consent')
+    with ui.card().classes('w-full'):
+        ui.label('Vaccine').classes('text-lg font-semibold')
+        if not form.lots:
+            ui.label('No unexpired lot has doses on hand at this location. Receive a shipment or transfer doses '
+                     'in Vaccine Inventory first.').classes('text-red-800')
+        lot = ui.select({s.lot_id: lot_label(s) for s in form.lots}, value=form.lot_id, label='Product and lot') \
+            .classes('w-full').mark('lot')
+        with ui.row().classes('w-full gap-4'):
+            site = ui.select(administration.SITES, value=form.site, label='Site').classes('w-48').mark('site')
+            route = ui.select(administration.ROUTES, value=form.route, label='Route').classes('w-48').mark('route')
+            volume = ui.number('Dose volume (mL)', value=form.dose_volume_ml, step=0.05, min=0.05, max=2.0,
+                               format='%.2f').classes('w-40').mark('volume')
+        ui.label(f'Administered by: {form.administered_by}').classes('text-sm')
+        earlier = ui.checkbox('Given earlier (for example recorded on paper during an outage)').mark('earlier')
+        with ui.row().classes('w-full gap-4').bind_visibility_from(earlier, 'value'):
+            today = datetime.now(ZoneInfo(form.time_zone)).date()
+            earlier_day = ui.input('Date given (MM/DD/YYYY)', value=f'{today:%m/%d/%Y}').mark('earlier-day')
+            earlier_time = ui.input('Time given (HH:MM)').mark('earlier-time')
+            backdate_reason = ui.input('Reason for the earlier time').classes('w-80').mark('backdate-reason')
+        warnings = ui.column().classes('w-full gap-1').mark('dose-warnings')
+        override = ui.input('Override reason (required for the warnings above)').classes('w-full') \
+            .mark('override-reason')
+        override.set_visibility(False)
+
+    async def show_warnings() -> None:
+        problems = await run.io_bound(lambda: dose_rules.preview_dose_problems(
+            principal, recipient_id=visit.recipient_id, lot_id=lot.value))
+        if problems is not None and not warnings.is_deleted:  # None: the app is stopping; deleted: page left
+            _warn(problems)
+
+    def _warn(problems: list[str]) -> None:
+        warnings.clear()
+        with warnings:
+            for problem in problems:
+                ui.label(problem).classes('text-orange-800 font-medium').props('role=alert')
+        override.set_visibility(bool(problems))
+
+    lot.on_value_change(show_warnings)
+
+    async def save() -> None:
+        acting_principal = acting()
+        try:
+            given_at = (_when(earlier_day.value, earlier_time.value, form.time_zone) if earlier.value else None)
+            details = DoseDetails(lot_id=lot.value, site=site.value, route=route.value,
+                                  dose_volume_ml=float(volume.value or 0), administered_at=given_at,
+                                  backdate_reason=backdate_reason.value or '', override_reason=override.value or '',
+                                  screening={k: t.value for k, t in toggles.items()}, consent=bool(consent.value))
+            if details.lot_id is None:
+                raise ServiceError('Choose the product and lot.')
+            result = await run.io_bound(lambda: administration.record_vaccination(
+                acting_principal, appointment_id=visit.id, details=details))
+        except OverrideNeeded as needed:
+            _warn(needed.problems)
+            ui.notify('This dose needs an override: give the reason.', type='warning')
+            return
+        except ServiceError as error:
+            ui.notify(str(error), type='negative', multi_line=True)
+            return
+        body.clear()
+        with body:
+            _saved(acting_principal, visit, result)
+
+    ui.button('Save', on_click=save).props('color=positive size=lg').mark('save-dose')
+    ui.timer(0.01, show_warnings, once=True)
+
+
+def _saved(principal: Principal, visit, result: administration.RecordedDose) -> None:  # noqa: ANN001
+    with ui.card().classes('w-full bg-green-50').mark('dose-saved'):
+        ui.label(f'Dose {result.dose_number} of {result.product_name} recorded (lot {result.lot_number}).') \
+            .classes('text-lg font-semibold')
+        if result.next_dose_due is None:
+            ui.label('The series is complete.')
+        else:
+            ui.label(f'Dose {result.next_dose_number} is due on or after {result.next_dose_due:%m/%d/%Y}. '
+                     'A reminder email is scheduled a few days before.').mark('next-dose-due')
+            slots = scheduling.open_slots(location_id=visit.location_id, product_id=result.product_id,
+                                          on_or_after=result.next_dose_due, limit=20)
+            if slots:
+                choice = ui.select({s.slot_id: f'{s.local_time} ({s.remaining} left)' for s in slots},
+                                   value=slots[0].slot_id, label=f'Book dose {result.next_dose_number}') \
+                    .classes('w-80').mark('next-slot')
+                booked = ui.column()
+
+                async def book() -> None:
+                    acting_principal = acting()
+                    try:
+                        appointment = await run.io_bound(lambda: scheduling.book_appointment(
+                            acting_principal, recipient_id=visit.recipient_id, slot_id=choice.value,
+                            product_id=result.product_id, dose_number=result.next_dose_number))
+                    except ServiceError as error:
+                        ui.notify(str(error), type='negative')
+                        return
+                    booked.clear()
+                    with booked:
+                        ui.label(f'Booked {appointment.local_time}, confirmation number '
+                                 f'{appointment.case_number}.').classes('font-medium').mark('next-booked')
+                ui.button(f'Book dose {result.next_dose_number}', on_click=book).props('outline') \
+                    .mark('book-next')
+            else:
+                ui.label('No clinic session offers this product after the due date yet; the reminder email asks '
+                         'the person to book.')
+    ui.button('Back to the desk', on_click=lambda: ui.navigate.to('/')).props('autofocus').mark('back-to-desk')
+
+
+@protected_page('/desk/register', Action.REGISTER_RECIPIENT, title='Recipient Registration (point of care)')
+def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
+    first_guess, _, last_guess = name.strip().rpartition(' ')
+    ui.label('The paper "CVMS Recipient Registration" form, entered at the desk. The person is checked in as a '
+             'walk-in afterwards.').classes('text-sm')
+    with ui.card().classes('w-full'):
+        with ui.row().classes('w-full gap-4'):
+            first = ui.input('First name *', value=first_guess.title()).mark('reg-first')
+            last = ui.input('Last name *', value=last_guess.title()).mark('reg-last')
+            born = ui.input('Date of birth (MM/DD/YYYY) *', value=dob).mark('reg-dob')
+            sex = ui.select(walkin.SEXES, label='Sex').classes('w-44').mark('reg-sex')
+        with ui.row().classes('w-full gap-4'):
+            street = ui.input('Address').classes('w-80').mark('reg-address')
+            city = ui.input('City').mark('reg-city')
+            county = ui.input('County').mark('reg-county')
+            state = ui.input('State', value='NC').classes('w-20').mark('reg-state')
+            zip_code = ui.input('ZIP code').classes('w-28').mark('reg-zip')
+        with ui.row().classes('w-full gap-4'):
+            phone = ui.input('Phone').mark('reg-phone')
+            email = ui.input('Email (optional)').classes('w-80').mark('reg-email')
+            race = ui.select(walkin.RACES, label='Race').classes('w-64').mark('reg-race')
+            ethnicity = ui.select(walkin.ETHNICITIES, label='Ethnicity').classes('w-56').mark('reg-ethnicity')
+    with ui.card().classes('w-full'):
+        ui.label('COVID-19 Vaccination Questionnaire').classes('text-lg font-semibold')
+        toggles = screening_inputs({})
+
+    async def save() -> None:
+        acting_principal = acting()
+        try:
+            data = PointOfCareRegistration(
+                first_name=first.value or '', last_name=last.value or '', date_of_birth=walkin.parse_date(born.value),
+                sex=sex.value or '', address_line1=street.value or '', city=city.value or '',
+                county=county.value or '', state=state.value or '', zip_code=zip_code.value or '',
+                phone=phone.value or '', email=email.value or '', race=race.value or '',
+                ethnicity=ethnicity.value or '', screening={k: t.value for k, t in toggles.items()})
+            visit = await run.io_bound(walkin.register_at_point_of_care, acting_principal, data)
+        except ServiceError as error:
+            ui.notify(str(error), type='negative', multi_line=True)
+            problem.set_text(str(error))
+            return
+        ui.navigate.to(vaccinate_path(visit.id))
+
+    problem = ui.label('').classes('text-red-800').props('role=alert').mark('reg-problem')
+    ui.button('Register and check in', on_click=save).props('color=positive').mark('reg-save')
+
+
+@protected_page('/desk/standby', Action.MANAGE_APPOINTMENTS, title='Stand-by list')
+def standby_page(principal: Principal) -> None:
+    ui.label('People willing to come at short notice: call them when a punctured vial has doses left before they '
+             'are wasted.').classes('text-sm')
+    with ui.row().classes('items-end gap-3'):
+        full_name = ui.input('Name').mark('standby-name')
+        phone = ui.input('Phone').mark('standby-phone')
+        email = ui.input('Email (optional)').mark('standby-email')
+        note = ui.input('Note').classes('w-64').mark('standby-note')
+        add = ui.button('Add').mark('standby-add')
+    listing = ui.column().classes('w-full gap-1')
+
+    def show() -> None:
+        listing.clear()
+        with listing:
+            entries = standby.standby_list(acting())
+            if not entries:
+                ui.label('The stand-by list is empty.')
+            for entry in entries:
+                with ui.row().classes('w-full items-center gap-3'):
+                    ui.label(f'{entry.full_name} · {entry.phone}' + (f' · {entry.email}' if entry.email else '')
+                             + (f' · {entry.note}' if entry.note else '')
+                             + (' · called' if entry.status == 'called' else '')).mark('standby-entry')
+                    ui.button('Called', on_click=lambda e=entry: change(e.id, 'called')).props('dense flat')
+                    ui.button('Remove', on_click=lambda e=entry: change(e.id, 'removed')).props('dense flat')
+
+    def change(entry_id: int, status: str) -> None:
+        standby.update_standby(acting(), entry_id=entry_id, status=status)
+        show()
+
+    def add_entry() -> None:
+        try:
+            standby.add_to_standby(acting(), full_name=full_name.value or '', phone=phone.value or '',
+                                  email=email.value or '', note=note.value or '')
+        except ServiceError as error:
+            ui.notify(str(error), type='negative')
+            return
+        for field in (full_name, phone, email, note):
+            field.value = ''
+        show()
+
+    add.on_click(add_entry)
+    show()
+
+
+@protected_page('/desk/doses', Action.RECORD_VACCINATION, title='Doses recorded')
+def doses_page(principal: Principal, day: str = '') -> None:
+    when = walkin.parse_date(day) if day else None
+    records = administration.administrations_at(principal, day=when)
+    may_correct = can(principal, Action.CORRECT_VACCINATION)
+    ui.label('Doses recorded at your location' + (f' on {when:%m/%d/%Y}' if when else ' today') + '.'
+             + (' A location manager can void or correct a record; the dose goes back to stock by a ledger row and '
+                'the original stays in the audit trail.' if may_correct else '')).classes('text-sm')
+    if not records:
+        ui.label('No doses recorded.')
+    for record, name, voided in records:
+        with ui.row().classes('w-full items-center gap-3'):
+            ui.label(f'{record.administered_at.astimezone():%I:%M %p} · {name} · dose {record.dose_number} · '
+                     f'{record.product_name} lot {record.lot_number} · {record.site}'
+                     + (' · VOID' if voided else '')).classes('line-through' if voided else '').mark('dose-row')
+            if may_correct and not voided:
+                ui.button('Correct…', on_click=lambda r=record: _correct_dialog(principal, r)).props('dense flat') \
+                    .mark('correct-dose')
+                ui.button('Void…', on_click=lambda r=record: _void_dialog(r.administration_id)).props('dense flat')
+
+
+def _correct_dialog(principal: Principal, record: dose_rules.DoseRecord) -> None:
+    lots = administration.lots_on_hand(principal)
+    with ui.dialog() as dialog, ui.card().classes('min-w-[480px]'):
+        ui.label(f'Correct dose {record.dose_number} (lot {record.lot_number})').classes('text-lg font-semibold')
+        ui.label('The original record is voided (its dose returns to stock) and the corrected one is drawn.') \
+            .classes('text-sm')
+        lot = ui.select({s.lot_id: lot_label(s) for s in lots}, label='Product and lot').classes('w-full') \
+            .mark('correct-lot')
+        site = ui.select(administration.SITES, value=record.site, label='Site')
+        route = ui.select(administration.ROUTES, value=record.route, label='Route')
+        volume = ui.number('Dose volume (mL)', value=record.dose_volume_ml, step=0.05, format='%.2f')
+        reason = ui.input('Reason (required)').classes('w-full').mark('correct-reason')
+
+        def correct() -> None:
+            try:
+                if lot.value is None:
+                    raise ServiceError('Choose the product and lot.')
+                administration.correct_administration(acting(), administration_id=record.administration_id,
+                                              reason=reason.value or '', details=DoseDetails(
+                                                  lot_id=lot.value, site=site.value, route=route.value,
+                                                  dose_volume_ml=float(volume.value or 0)))
+            except ServiceError as error:
+                ui.notify(str(error), type='negative', multi_line=True)
+                return
+            dialog.close()
+            ui.notify('Record corrected; stock adjusted by ledger rows.')
+            ui.navigate.reload()
+        with ui.row():
+            ui.button('Save correction', on_click=correct).props('color=primary').mark('correct-confirm')
+            ui.button('Close', on_click=dialog.close).props('flat')
+    dialog.open()
+
+
+def _void_dialog(administration_id: int) -> None:
+    with ui.dialog() as dialog, ui.card():
+        ui.label('Void this vaccination record').classes('text-lg font-semibold')
+        reason = ui.input('Reason (required)').classes('w-80').mark('void-reason')
+
+        def void() -> None:
+            try:
+                administration.void_administration(acting(), administration_id=administration_id,
+                                                  reason=reason.value or '')
+            except ServiceError as error:
+                ui.notify(str(error), type='negative')
+                return
+            dialog.close()
+            ui.notify('Record voided; the dose is back in stock.')
+            ui.navigate.reload()
+        with ui.row():
+            ui.button('Void record', on_click=void).props('color=negative').mark('void-confirm')
+            ui.button('Keep it', on_click=dialog.close).props('flat')
+    dialog.open()

@@ -1,0 +1,130 @@
+"""Shipments tab: incoming shipments of the location (allocated, shipped, delivered) and receiving one."""
+from __future__ import annotations
+
+from datetime import date
+
+from nicegui import ui
+
+from components.guard import acting, protected_page
+from models.inventory import ArrivalCondition, ShipmentPublic, ShipmentStatus
+from services.core.errors import ServiceError
+from services.inventory import shipments
+from services.inventory.shipments import ReceivedLot
+from services.permissions import Action, can
+from services.principal import Principal
+
+COLUMNS = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': True} for n, label in [
+    ('id', 'Shipment'), ('location', 'Location'), ('product', 'Product'), ('doses_expected', 'Doses allocated'),
+    ('status', 'Status'), ('tracking_number', 'Tracking'), ('delivered', 'Received'),
+    ('doses_received', 'Doses received'), ('condition', 'Condition'), ('excursion', 'Temperature excursion')]]
+STATUS_LABELS = {ShipmentStatus.ALLOCATED: 'Allocated', ShipmentStatus.SHIPPED: 'Shipped',
+                 ShipmentStatus.DELIVERED: 'Delivered'}
+CONDITION_LABELS = {ArrivalCondition.GOOD: 'Good', ArrivalCondition.DAMAGED: 'Damaged',
+                    ArrivalCondition.PARTIAL: 'Partial (some cartons missing or damaged)'}
+
+
+def shipment_rows(items: list[ShipmentPublic]) -> list[dict]:
+    return [{'id': s.id, 'location': f'{s.location_name} ({s.location_code})', 'product': s.product_name,
+             'doses_expected': s.doses_expected, 'status': STATUS_LABELS.get(s.status, s.status),
+             'tracking_number': s.tracking_number,
+             'delivered': f'{s.delivered_at:%m/%d/%Y %I:%M %p}' if s.delivered_at else '',
+             'doses_received': s.doses_received if s.status == ShipmentStatus.DELIVERED else '',
+             'condition': CONDITION_LABELS.get(s.condition_on_arrival or '', ''),
+             'excursion': ('Yes' if s.temperature_excursion else 'No') if s.status == ShipmentStatus.DELIVERED else ''}
+            for s in items]
+
+
+@protected_page('/shipments', Action.VIEW_SHIPMENTS, title='Shipments')
+def shipments_page(principal: Principal) -> None:
+    may_receive = can(principal, Action.RECEIVE_SHIPMENT)
+    status_filter = ui.toggle({'': 'All', **STATUS_LABELS}, value='').mark('shipment-status-filter')
+    table = ui.table(columns=COLUMNS, rows=[], row_key='id', pagination=20).classes('w-full') \
+        .props('no-data-label="No shipments"').mark('shipments-table')
+    receiving = ui.column().classes('w-full')
+
+    def refresh() -> None:
+        items = shipments.list_shipments(acting(), status=status_filter.value or None)
+        table.rows = shipment_rows(items)
+        table.update()
+        if may_receive:
+            draw_receiving(shipments.list_shipments(acting()))
+
+    def draw_receiving(items: list[ShipmentPublic]) -> None:
+        receiving.clear()
+        open_items = {s.id: f'#{s.id} · {s.product_name} · {s.doses_expected} doses · {STATUS_LABELS[s.status]}'
+                      for s in items if s.status != ShipmentStatus.DELIVERED}
+        with receiving, ui.card().classes('w-full'):
+            ui.label('Receive a shipment').classes('text-lg font-semibold')
+            if not open_items:
+                ui.label('No shipments are waiting to be received.')
+                return
+            choice = ui.select(open_items, label='Shipment to receive', value=next(iter(open_items))) \
+                .classes('w-96').mark('receive-shipment')
+            ui.label('Count each lot in the shipment: lot number and expiration date from the carton, and the doses '
+                     'received.').classes('text-sm')
+            lot_lines = ui.column().classes('w-full gap-1')
+            lines: list[tuple[ui.input, ui.input, ui.number]] = []
+
+            def add_line() -> None:
+                n = len(lines) + 1
+                with lot_lines, ui.row().classes('items-end gap-2'):
+                    lot = ui.input(f'Lot number {n}').classes('w-48').mark(f'lot-number-{n}')
+                    expires = ui.input(f'Expiration date {n} (MM/DD/YYYY)').classes('w-56').mark(f'lot-expiration-{n}')
+                    quantity = ui.number(f'Doses received {n}', min=0, precision=0).classes('w-40') \
+                        .mark(f'lot-quantity-{n}')
+                lines.append((lot, expires, quantity))
+
+            add_line()
+            ui.button('Add another lot', icon='add', on_click=add_line).props('flat no-caps').mark('add-lot')
+            condition = ui.select({k.value: v for k, v in CONDITION_LABELS.items()}, label='Condition on arrival',
+                                  value=ArrivalCondition.GOOD.value).classes('w-80').mark('arrival-condition')
+            excursion = ui.checkbox('Temperature excursion (the monitor shows the shipment left its storage range)') \
+                .mark('temperature-excursion')
+            notes = ui.textarea('Receiving notes').classes('w-full').mark('receiving-notes')
+
+            def receive() -> None:
+                try:
+                    received = [ReceivedLot(lot_number=lot.value or '', quantity=_whole(quantity.value),
+                                            expiration_date=_parse_date(expires.value))
+                                for lot, expires, quantity in lines]
+                    result = shipments.receive(acting(), shipment_id=int(choice.value), lots=received,
+                                               condition=condition.value, temperature_excursion=bool(excursion.value),
+                                               notes=notes.value or '')
+                except ServiceError as error:
+                    ui.notify(str(error), type='negative', multi_line=True)
+                    return
+                message = f'Shipment #{result.id} received: {result.doses_received} doses added to inventory.'
+                if result.temperature_excursion:
+                    message += (' Temperature excursion recorded: keep these doses apart, marked "do not use", and '
+                                'contact the manufacturer; record them as wasted if they cannot be used.')
+                ui.notify(message, type='warning' if result.temperature_excursion else 'positive', multi_line=True)
+                refresh()
+
+            ui.button('Receive shipment', on_click=receive).props('color=primary no-caps').mark('receive-button')
+
+    status_filter.on_value_change(refresh)
+    refresh()
+
+
+def _whole(value: float | None) -> int:
+    if value is None:
+        return 0
+    if value != int(value):
+        raise ServiceError('Doses are whole numbers.')
+    return int(value)
+
+
+def _parse_date(text: str | None) -> date | None:
+    """MM/DD/YYYY as on the carton (YYYY-MM-DD also accepted); empty means 'a lot already on record'."""
+    text = (text or '').strip()
+    if not text:
+        return None
+    for parse in (lambda t: date(int(t[6:10]), int(t[0:2]), int(t[3:5])) if len(t) == 10 and t[2] == '/' else None,
+                  date.fromisoformat):
+        try:
+            parsed = parse(text)
+        except ValueError:
+            continue
+        if parsed:
+            return parsed
+    raise ServiceError(f'Expiration date {text!r}: write it as MM/DD/YYYY.')

@@ -1,0 +1,184 @@
+"""State admin screens for vaccine supply: the product list and allocation of doses to locations."""
+from __future__ import annotations
+
+from nicegui import ui
+
+from components.guard import acting, protected_page
+from models.inventory import ProductCreate, ProductPublic, ShipmentStatus, Storage
+from pages.inventory.shipments import COLUMNS as SHIPMENT_COLUMNS
+from pages.inventory.shipments import shipment_rows
+from services.core.errors import ServiceError
+from services.inventory import ledger, shipments
+from services.permissions import Action
+from services.principal import Principal
+
+PRODUCT_COLUMNS = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': True} for n, label in [
+    ('name', 'Product'), ('manufacturer', 'Manufacturer'), ('cvx_code', 'CVX'), ('ndc', 'NDC'),
+    ('series', 'Doses in series'), ('interval', 'Days between doses'), ('doses_per_vial', 'Doses per vial'),
+    ('storage', 'Storage'), ('hours', 'Hours usable after puncture'), ('active', 'Active')]]
+STORAGE_OPTIONS = {s.value: s.label for s in Storage}
+
+
+def product_rows(products: list[ProductPublic]) -> list[dict]:
+    return [{'id': p.id, 'name': p.name, 'manufacturer': p.manufacturer, 'cvx_code': p.cvx_code, 'ndc': p.ndc,
+             'series': p.doses_in_series, 'interval': p.days_between_doses or '', 'doses_per_vial': p.doses_per_vial,
+             'storage': Storage(p.storage).label, 'hours': p.hours_usable_after_puncture,
+             'active': 'Yes' if p.is_active else 'No'} for p in products]
+
+
+@protected_page('/admin/products', Action.MANAGE_PRODUCTS, title='Vaccine products')
+def products_page(principal: Principal) -> None:
+    table = ui.table(columns=PRODUCT_COLUMNS, rows=[], row_key='id').classes('w-full').mark('products-table')
+    known: dict[int, ProductPublic] = {}
+
+    def refresh() -> None:
+        products = ledger.list_products(acting())
+        known.clear()
+        known.update({p.id: p for p in products})
+        table.rows = product_rows(products)
+        table.update()
+        editing.set_options({0: 'New product', **{p.id: f'{p.name} (CVX {p.cvx_code})' for p in products}}, value=0)
+        load(0)  # a saved form starts over as a new product
+
+    with ui.card().classes('w-full'):
+        ui.label('Add or change a product').classes('text-lg font-semibold')
+        editing = ui.select({0: 'New product'}, label='Product', value=0).classes('w-96').mark('product-choice')
+        with ui.row().classes('gap-2'):
+            name = ui.input('Name').classes('w-80').mark('product-name')
+            manufacturer = ui.input('Manufacturer').classes('w-64').mark('product-manufacturer')
+            cvx = ui.input('CVX code').classes('w-28').mark('product-cvx')
+            ndc = ui.input('NDC').classes('w-40').mark('product-ndc')
+        with ui.row().classes('gap-2'):
+            series = ui.number('Doses in series', value=2, min=1, max=10, precision=0).classes('w-36') \
+                .mark('product-series')
+            interval = ui.number('Days between doses', value=21, min=1, max=365, precision=0).classes('w-40') \
+                .mark('product-interval')
+            per_vial = ui.number('Doses per vial', value=10, min=1, max=100, precision=0).classes('w-36') \
+                .mark('product-per-vial')
+            storage = ui.select(STORAGE_OPTIONS, label='Storage', value='refrigerated').classes('w-64') \
+                .mark('product-storage')
+            hours = ui.number('Hours usable after puncture', value=6, min=0, max=720, precision=0).classes('w-52') \
+                .mark('product-hours')
+            active = ui.checkbox('Active', value=True).mark('product-active')
+
+        def load(product_id: int) -> None:
+            p = known.get(product_id)
+            if p is None:
+                for field in (name, manufacturer, cvx, ndc):
+                    field.value = ''
+                series.value, interval.value, per_vial.value, storage.value = 2, 21, 10, 'refrigerated'
+                hours.value, active.value = 6, True
+                return
+            name.value, manufacturer.value, cvx.value, ndc.value = p.name, p.manufacturer, p.cvx_code, p.ndc
+            series.value, interval.value, per_vial.value = p.doses_in_series, p.days_between_doses, p.doses_per_vial
+            storage.value, hours.value, active.value = p.storage, p.hours_usable_after_puncture, p.is_active
+
+        editing.on_value_change(lambda e: load(e.value))
+
+        def save() -> None:
+            try:
+                data = ProductCreate(
+                    name=name.value or '', manufacturer=manufacturer.value or '', cvx_code=cvx.value or '',
+                    ndc=ndc.value or '', doses_in_series=int(series.value or 1),
+                    days_between_doses=int(interval.value) if interval.value else None,
+                    doses_per_vial=int(per_vial.value or 1), storage=storage.value,
+                    hours_usable_after_puncture=int(hours.value or 0), is_active=bool(active.value))
+                saved = ledger.save_product(acting(), data, product_id=editing.value or None)
+            except (ServiceError, ValueError) as error:
+                ui.notify(_message(error), type='negative', multi_line=True)
+                return
+            ui.notify(f'{saved.name} saved.', type='positive')
+            refresh()
+
+        ui.button('Save product', on_click=save).props('color=primary no-caps').mark('product-save')
+    refresh()
+
+
+@protected_page('/admin/allocation', Action.ALLOCATE_VACCINE, title='Allocation')
+def allocation_page(principal: Principal) -> None:
+    ui.label('Allocate doses to provider locations that can store the product. Each allocation becomes an incoming '
+             'shipment on the location\'s Shipments tab.').classes('text-sm')
+    places = shipments.allocation_choices(principal)
+    products = ledger.list_products(principal, active_only=True)
+    by_id = {p.id: p for p in products}
+    with ui.card().classes('w-full'):
+        with ui.row().classes('items-end gap-2'):
+            location = ui.select({p['id']: f'{p["name"]} ({p["code"]}) · {p["organization"]}'
+                                  + ('' if p['approved'] else ' · enrollment not approved') for p in places},
+                                 label='Location').classes('w-[28rem]').mark('allocate-location')
+            product = ui.select({p.id: f'{p.name} ({Storage(p.storage).label})' for p in products},
+                                label='Product').classes('w-96').mark('allocate-product')
+            doses = ui.number('Doses', min=1, precision=0).classes('w-32').mark('allocate-doses')
+        storage_note = ui.label('').classes('text-sm').mark('allocate-storage-note')
+        note = ui.input('Note (optional)').classes('w-96').mark('allocate-note')
+
+        def describe() -> None:
+            place = next((p for p in places if p['id'] == location.value), None)
+            chosen = by_id.get(product.value)
+            if place is None:
+                storage_note.set_text('')
+                return
+            held = ', '.join(Storage(s).label for s in place['storage'] if s in STORAGE_OPTIONS) or 'none recorded'
+            text = f'Storage at this location: {held}.'
+            if chosen is not None:
+                text += (f' {chosen.name} ships in vials of {chosen.doses_per_vial} doses.'
+                         if chosen.storage in place['storage'] else f' It cannot store {chosen.name}.')
+            storage_note.set_text(text)
+
+        location.on_value_change(describe)
+        product.on_value_change(describe)
+
+        def allocate() -> None:
+            try:
+                if location.value is None or product.value is None:
+                    raise ServiceError('Choose a location and a product.')
+                if doses.value is None or doses.value != int(doses.value):
+                    raise ServiceError('Enter a whole number of doses.')
+                shipment = shipments.allocate(acting(), location_id=location.value, product_id=product.value,
+                                              doses=int(doses.value), note=note.value or '')
+            except ServiceError as error:
+                ui.notify(str(error), type='negative', multi_line=True)
+                return
+            ui.notify(f'Allocated {shipment.doses_expected} doses of {shipment.product_name} to '
+                      f'{shipment.location_name}: shipment #{shipment.id}.', type='positive')
+            refresh()
+
+        ui.button('Allocate', on_click=allocate).props('color=primary no-caps').mark('allocate-button')
+
+    ui.label('Shipments').classes('text-lg font-semibold')
+    table = ui.table(columns=SHIPMENT_COLUMNS, rows=[], row_key='id', pagination=20).classes('w-full') \
+        .mark('allocation-shipments')
+    with ui.row().classes('items-end gap-2'):
+        to_ship = ui.select({}, label='Mark as shipped').classes('w-96').mark('ship-choice')
+        tracking = ui.input('Tracking number').classes('w-64').mark('ship-tracking')
+
+        def ship() -> None:
+            try:
+                if to_ship.value is None:
+                    raise ServiceError('Choose the shipment that left the distributor.')
+                shipments.mark_shipped(acting(), shipment_id=to_ship.value, tracking_number=tracking.value or '')
+            except ServiceError as error:
+                ui.notify(str(error), type='negative')
+                return
+            ui.notify('Shipment marked as shipped.', type='positive')
+            refresh()
+
+        ui.button('Mark shipped', on_click=ship).props('no-caps').mark('ship-button')
+
+    def refresh() -> None:
+        items = shipments.list_shipments(acting())
+        table.rows = shipment_rows(items)
+        table.update()
+        to_ship.set_options({s.id: f'#{s.id} · {s.location_code} · {s.product_name} · {s.doses_expected} doses'
+                             for s in items if s.status == ShipmentStatus.ALLOCATED}, value=None)
+
+    refresh()
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, ServiceError):
+        return str(error)
+    errors = getattr(error, 'errors', lambda: [])()
+    if errors:
+        return '; '.join(f'{".".join(str(x) for x in e["loc"])}: {e["msg"]}' for e in errors)
+    return str(error)

@@ -1,0 +1,125 @@
+"""State admin screens for the recipient portal: vaccine groups and their rules, self-registration, and the
+approval of organizations (employers, providers) and their users."""
+from __future__ import annotations
+
+from nicegui import ui
+
+from components.guard import acting, protected_page
+from services.core.errors import ServiceError
+from services.organizations import employers
+from services.permissions import Action
+from services.portal import vaccine_groups
+from services.principal import Principal
+
+
+def _guarded(action, *args, **kwargs) -> bool:  # noqa: ANN001
+    try:
+        action(acting(), *args, **kwargs)
+    except ServiceError as failure:
+        ui.notify(str(failure), type='negative')
+        return False
+    return True
+
+
+@protected_page('/admin/portal', Action.MANAGE_SETTINGS, title='Recipient portal settings')
+def portal_settings_page(principal: Principal) -> None:
+    with ui.card().classes('w-full'):
+        ui.label('Self-registration').classes('text-lg font-semibold')
+        ui.label('When on, anyone can create a portal account at /portal/sign-up (confirmed by an emailed link) '
+                 'and register for vaccination.').classes('text-sm')
+        ui.switch('Self-registration is open', value=vaccine_groups.self_registration_enabled(),
+                  on_change=lambda e: _guarded(vaccine_groups.set_self_registration, bool(e.value))) \
+            .mark('self-registration-switch')
+    editor = ui.column().classes('w-full gap-4')
+
+    def draw() -> None:
+        editor.clear()
+        config = vaccine_groups.group_config()
+        groups = {g.id: g for g in config.groups}
+        questions = {q.id: q for q in config.questions}
+        with editor:
+            ui.label('Vaccine groups').classes('text-lg font-semibold').props('role=heading aria-level=2')
+            ui.label('The Vaccine group step asks the questions below; the first rule (lowest priority number) whose '
+                     'answer matches decides the group; nobody matched gets the default group. Changes apply to '
+                     'registrations completed from now on.').classes('text-sm')
+            for group in config.groups:
+                _group_row(group, draw)
+            _group_row(None, draw)
+            ui.label('Questions').classes('text-lg font-semibold').props('role=heading aria-level=2')
+            for question in config.questions:
+                _question_row(question, draw)
+            _question_row(None, draw)
+            ui.label('Rules').classes('text-lg font-semibold').props('role=heading aria-level=2')
+            for rule in config.rules:
+                with ui.row().classes('items-center gap-2').mark('group-rule'):
+                    question, group = questions.get(rule.question_id), groups.get(rule.group_id)
+                    ui.label(f'{rule.priority}: when "{question.code if question else "?"}" is {rule.answer} '
+                             f'→ {group.code if group else "?"}')
+                    ui.button('Delete', on_click=lambda r=rule: _guarded(vaccine_groups.delete_rule, r.id) and draw()) \
+                        .props('flat dense color=negative')
+            with ui.row().classes('items-end gap-2'):
+                question = ui.select({q.id: q.code for q in config.questions}, label='Question').classes('w-48')
+                answer = ui.select({'yes': 'yes', 'no': 'no'}, value='yes', label='Answer').classes('w-24')
+                group = ui.select({g.id: g.code for g in config.groups}, label='Group').classes('w-32')
+                priority = ui.number('Priority', value=100, precision=0).classes('w-24')
+                ui.button('Add rule', on_click=lambda: _guarded(
+                    vaccine_groups.add_rule, question_id=question.value, answer=answer.value, group_id=group.value,
+                    priority=int(priority.value or 100)) and draw()).mark('add-rule')
+
+    draw()
+
+
+def _group_row(group: vaccine_groups.Group | None, redraw) -> None:  # noqa: ANN001
+    with ui.row().classes('items-end gap-2 w-full').mark('group-row'):
+        code = ui.input('Code', value=group.code if group else '').classes('w-20')
+        name_en = ui.input('Name (English)', value=group.name_en if group else '').classes('flex-grow min-w-[240px]')
+        name_es = ui.input('Name (Spanish)', value=group.name_es if group else '').classes('flex-grow min-w-[240px]')
+        order = ui.number('Order', value=group.sort_order if group else 99, precision=0).classes('w-20')
+        default = ui.checkbox('Default', value=group.is_default if group else False)
+        ui.button('Save' if group else 'Add group', on_click=lambda: _guarded(
+            vaccine_groups.save_group, group_id=group.id if group else None, code=code.value, name_en=name_en.value,
+            name_es=name_es.value, sort_order=int(order.value or 0), is_default=default.value) and redraw())
+
+
+def _question_row(question: vaccine_groups.Question | None, redraw) -> None:  # noqa: ANN001
+    with ui.row().classes('items-end gap-2 w-full').mark('question-row'):
+        code = ui.input('Code', value=question.code if question else '').classes('w-32')
+        text_en = ui.input('Question (English)', value=question.text_en if question else '') \
+            .classes('flex-grow min-w-[240px]')
+        text_es = ui.input('Question (Spanish)', value=question.text_es if question else '') \
+            .classes('flex-grow min-w-[240px]')
+        order = ui.number('Order', value=question.sort_order if question else 99, precision=0).classes('w-20')
+        active = ui.checkbox('Asked', value=question.active if question else True)
+        ui.button('Save' if question else 'Add question', on_click=lambda: _guarded(
+            vaccine_groups.save_question, question_id=question.id if question else None, code=code.value,
+            text_en=text_en.value, text_es=text_es.value, sort_order=int(order.value or 0),
+            active=active.value) and redraw())
+
+
+@protected_page('/admin/organizations', Action.APPROVE_ORGANIZATIONS, title='Organizations')
+def organizations_page(principal: Principal) -> None:
+    container = ui.column().classes('w-full gap-3')
+
+    def draw() -> None:
+        container.clear()
+        with container:
+            for org in employers.organizations(acting()):
+                with ui.card().classes('w-full gap-1').mark('organization'):
+                    with ui.row().classes('items-center gap-3 w-full'):
+                        ui.label(org.name).classes('text-lg font-semibold')
+                        ui.label(f'{org.kind.title()}{" · " + org.provider_pin if org.provider_pin else ""}')
+                        ui.label(org.status.title()).classes('font-medium').mark('organization-status')
+                        if org.status != 'approved':
+                            ui.button('Approve', on_click=lambda o=org: _guarded(employers.approve, o.id) and draw())
+                        else:
+                            ui.button('Suspend', on_click=lambda o=org: _guarded(employers.suspend, o.id) and draw()) \
+                                .props('flat color=negative')
+                    for user_id, email, name, active in org.users:
+                        with ui.row().classes('items-center gap-3'):
+                            ui.label(f'{name} <{email}>' if name else email)
+                            ui.label('active' if active else 'not approved').classes('text-sm')
+                            ui.button('Disable' if active else 'Approve user',
+                                      on_click=lambda u=user_id, a=active: _guarded(
+                                          employers.set_user_active, u, not a) and draw()).props('flat dense')
+
+    draw()

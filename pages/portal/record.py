@@ -1,0 +1,69 @@
+"""Proof of vaccination (printable, PDF download, QR verification link) and the public verification page."""
+from __future__ import annotations
+
+from nicegui import run, ui
+
+from components.change_password import change_password_form
+from components.portal_frame import PortalContext, acting_recipient, portal_page
+from services.portal import program_status, proof
+
+
+@portal_page('/portal/record', 'Vaccination record')
+def record_page(ctx: PortalContext) -> None:
+    t = ctx.t
+    if ctx.person is None:
+        ui.label(t('No one is linked to this account yet.'))
+        return
+    record = program_status.vaccination_record(ctx.principal, ctx.person.id)
+    with ui.card().classes('w-full gap-1 cvms-proof').mark('proof'):
+        ui.label(t('Proof of COVID-19 vaccination')).classes('text-xl font-semibold') \
+            .props('role=heading aria-level=2')
+        ui.label(t('Name') + f': {record.name}')
+        ui.label(t('Date of birth') + f': {record.date_of_birth:%m/%d/%Y}')
+        if not record.doses:
+            ui.label(t('No dose has been recorded yet.')).mark('no-doses')
+            return
+        for dose in record.doses:
+            with ui.element('section').classes('w-full border-t pt-2 mt-2').mark('dose'):
+                ui.label(t('Dose {dose}').format(dose=dose.dose_number)).classes('font-semibold')
+                ui.label(t('Product') + f': {dose.product_name}')
+                ui.label(t('Lot') + f': {dose.lot_number}')
+                ui.label(t('Date') + f': {dose.administered_on:%m/%d/%Y}')
+                ui.label(t('Location') + f': {dose.location_name}')
+        if record.next_dose_due:
+            ui.label(t('Your next dose is due on or after {date}.')
+                     .format(date=f'{record.next_dose_due:%m/%d/%Y}')).classes('mt-2')
+        url = proof.verification_url(ctx.principal, ctx.person.id)
+        qr = ui.html(proof.qr_svg(url), sanitize=False).classes('mt-2').props('role=img')
+        qr.props['aria-label'] = t('QR code of the verification link')
+        ui.label(t('Scan the code or open this link to check this record:')).classes('text-sm')
+        ui.link(url, url).classes('text-sm break-all').mark('verification-link')
+    person_id = ctx.person.id
+
+    async def download() -> None:
+        data = await run.io_bound(proof.proof_pdf, acting_recipient(), person_id, lang=ctx.lang)
+        ui.download.content(data, 'proof-of-vaccination.pdf', 'application/pdf')
+
+    with ui.row().classes('gap-2 cvms-no-print'):
+        ui.button(t('Download PDF'), icon='download', on_click=download).mark('download-pdf')
+        ui.button(t('Print'), icon='print', on_click=lambda: ui.run_javascript('window.print()')).props('outline')
+
+
+@portal_page('/verify/{code}', 'Vaccination record check', public=True)
+def verify_page(ctx: PortalContext, code: str) -> None:
+    t = ctx.t
+    verified = proof.verify(code)
+    if verified is None:
+        ui.label(t('No record was found for this code.')).classes('text-lg text-red-800').mark('verify-none')
+        return
+    with ui.card().classes('w-full gap-1').mark('verify-valid'):
+        ui.label(t('Valid COVID-19 vaccination record')).classes('text-lg font-semibold text-green-800')
+        ui.label(t('Name initials') + f': {verified.initials}')
+        for dose in verified.doses:
+            ui.label(t('Dose {dose}').format(dose=dose.dose_number) + f': {dose.product_name}, '
+                     f'{dose.administered_on:%m/%d/%Y}').mark('verify-dose')
+
+
+@portal_page('/portal/password', 'Change password')
+def portal_password_page(ctx: PortalContext) -> None:
+    change_password_form(acting_recipient, ctx.t)

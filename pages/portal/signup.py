@@ -1,0 +1,42 @@
+"""Self-registration (when the state admin has opened it): create a portal account, confirmed by an emailed link."""
+from __future__ import annotations
+
+from nicegui import run, ui
+
+from components.guard import client_ip
+from components.portal_frame import PortalContext, portal_page
+from pages.portal.home import parse_date
+from services.core.errors import ServiceError
+from services.portal import registration_form, vaccine_groups
+
+
+@portal_page('/portal/sign-up', 'Create your COVID-19 Vaccine Portal account', public=True)
+def sign_up_page(ctx: PortalContext) -> None:
+    t = ctx.t
+    if not vaccine_groups.self_registration_enabled():
+        ui.label(t('Self-registration is not open yet. Your employer or vaccine provider can invite you.'))
+        ui.link(t('Log in'), '/login')
+        return
+    ui.label(t('We will email you a link to confirm your address and choose your password.')).classes('text-sm')
+    first = ui.input(t('First name')).classes('w-full').props('autocomplete=given-name').mark('signup-first')
+    last = ui.input(t('Last name')).classes('w-full').props('autocomplete=family-name').mark('signup-last')
+    born = ui.input(t('Date of birth (MM/DD/YYYY)')).classes('w-full').props('inputmode=numeric').mark('signup-dob')
+    email = ui.input(t('Email')).classes('w-full').props('type=email autocomplete=email').mark('signup-email')
+    message = ui.label('').classes('text-red-700').props('role=alert')
+    done = ui.label('').classes('text-green-800 font-medium').props('role=status').mark('signup-done')
+
+    async def create() -> None:
+        message.set_text('')
+        try:
+            await run.io_bound(registration_form.sign_up, first_name=first.value, last_name=last.value,
+                               date_of_birth=parse_date(born.value), email=email.value, lang=ctx.lang,
+                               client_ip=client_ip())
+        except ServiceError as failure:
+            message.set_text(str(failure))
+            return
+        done.set_text(t('Check your email: we sent a link to {email}. Open it within 2 days to choose your '
+                        'password.').format(email=email.value.strip()))
+        button.disable()
+
+    button = ui.button(t('Create account'), on_click=create)
+    ui.link(t('Log in'), '/login')

@@ -1,0 +1,398 @@
+"""Recipient Bulk Upload: reading the file, the rules of every record, and loading them in bulk.
+
+One pipeline for the Low Volume tab, the High Volume background job and the `import-recipients` command:
+decode (UTF-8 with or without BOM, else Windows-1252) → stream the rows (CSV or .xlsx) → check each record →
+look duplicates up by their stored identity key in chunks → insert with SQLAlchemy Core (recipients, portal
+accounts, password tokens, welcome emails) in one transaction per chunk.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlmodel import Session
+
+from models import Recipient, RecipientSource, utcnow
+from services.accounts.auth import normalize_email
+from services.core.fast_sql import allocate_ids, fetch_in, insert_recipients
+from services.portal.accounts import NewRecipient, accounts_for_emails, queue_welcome_emails
+from services.recipients.fields import email_problem
+from services.recipients.identity import fold, identity_key
+
+LOW_VOLUME_MAX = 100
+NAME_MAX = 80
+TEMPLATE_HEADER = ['First name', 'Last name', 'Date of birth', 'Email']
+FIELDS = ('first_name', 'last_name', 'date_of_birth', 'email')
+# The names error messages use (as in the guide's BulkError.csv) and the column titles of the template.
+MESSAGE_NAMES = {'first_name': 'FirstName', 'last_name': 'LastName', 'date_of_birth': 'Date of birth',
+                 'email': 'Email'}
+COLUMN_TITLES = dict(zip(FIELDS, TEMPLATE_HEADER, strict=True))
+HEADER_ALIASES = {'firstname': 'first_name', 'lastname': 'last_name', 'dateofbirth': 'date_of_birth',
+                  'dob': 'date_of_birth', 'email': 'email', 'emailaddress': 'email'}
+DUPLICATE = 'Duplicate recipient: a recipient with this first name, last name and date of birth already exists'
+# Rows per committed unit of work of the High Volume job: fewer, larger commits (and WAL checkpoints) load faster;
+# a crash still resumes after the last committed chunk.
+CHUNK = 10_000
+RECIPIENT_COLUMNS = ('id', 'first_name', 'last_name', 'date_of_birth', 'email', 'identity_key', 'first_name_key',
+                     'last_name_key', 'portal_account_id')
+_SNIFF_BLOCK = 1 << 20
+
+_ASCII_NAME = re.compile(r"[A-Za-z0-9 '’.\-]+\Z")
+_NAME_PUNCTUATION = frozenset(" '’.-")
+_DATE = re.compile(r'(\d{1,2})/(\d{1,2})/(\d{4})\Z')
+_XLSX_MAGIC = b'PK\x03\x04'
+
+
+class FileRejected(Exception):
+    """The whole file is refused (nothing is loaded); the message says what to fix."""
+
+
+@dataclass
+class FileLayout:
+    """What the header row says, and how the file is read."""
+    kind: str  # csv | xlsx
+    encoding: str
+    header: list[str]
+    columns: dict[str, int]  # field -> position in the row
+    notices: list[str]
+    total: int = 0  # records (blank rows not counted)
+
+
+@dataclass(slots=True)
+class CheckedRow:
+    """One record of the file after the rules: its original values and, if it failed, every reason."""
+    line: int
+    values: list[str]
+    first_name: str
+    last_name: str
+    date_of_birth_text: str
+    email: str
+    date_of_birth: date | None = None
+    key: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return not self.errors
+
+    @property
+    def error(self) -> str:
+        return '; '.join(f'Line {self.line}: {problem}' for problem in self.errors)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where loaded recipients go: a location's list, or an employer's invitees."""
+    location_id: int | None
+    organization_id: int | None
+    source: str = RecipientSource.BULK_UPLOAD
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _open(source: bytes | Path) -> BinaryIO:
+    return io.BytesIO(source) if isinstance(source, bytes) else open(source, 'rb')  # noqa: SIM115
+
+
+def sniff(source: bytes | Path) -> tuple[str, str]:
+    """(kind, encoding) of an upload, or FileRejected for an empty or non-text file."""
+    with _open(source) as stream:
+        first = stream.read(_SNIFF_BLOCK)
+        if first.startswith(_XLSX_MAGIC):
+            return 'xlsx', ''
+        if not first.lstrip(b'\xef\xbb\xbf \t\r\n'):
+            raise FileRejected('The file is empty. Fill in the template and upload it again.')
+        decoder = codecs.getincrementaldecoder('utf-8')()
+        utf8 = True
+        block = first
+        while block:
+            if b'\x00' in block:
+                raise _not_text()
+            if utf8:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    utf8 = False
+            if not utf8:
+                try:
+                    block.decode('cp1252')
+                except UnicodeDecodeError as error:
+                    raise _not_text() from error
+            block = stream.read(_SNIFF_BLOCK)
+        if utf8:
+            try:
+                decoder.decode(b'', final=True)
+            except UnicodeDecodeError:
+                utf8 = False
+    encoding = 'utf-8-sig' if utf8 else 'cp1252'
+    text = first[:65536].decode(encoding, errors='ignore')
+    if any(ch < ' ' and ch not in '\t\r\n\x0c' for ch in text):
+        raise _not_text()
+    return 'csv', encoding
+
+
+def _not_text() -> FileRejected:
+    return FileRejected('This file is not a CSV or Excel (.xlsx) file. Save your spreadsheet as "CSV (Comma '
+                        'delimited)" or .xlsx and upload it again.')
+
+
+def _raw_rows(source: bytes | Path, kind: str, encoding: str) -> Iterator[list[str]]:
+    """Every row of the file as text cells, header first, streaming."""
+    if kind == 'xlsx':
+        yield from _xlsx_rows(source)
+        return
+    with _open(source) as stream:
+        text = io.TextIOWrapper(stream, encoding=encoding, newline='')
+        try:
+            yield from csv.reader(text)
+        except csv.Error as error:
+            raise FileRejected(f'The file could not be read as CSV ({error}). Save it again from your '
+                               'spreadsheet as "CSV (Comma delimited)".') from error
+
+
+def _xlsx_rows(source: bytes | Path) -> Iterator[list[str]]:
+    from openpyxl import load_workbook
+    try:
+        workbook = load_workbook(io.BytesIO(source) if isinstance(source, bytes) else source, read_only=True,
+                                 data_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable workbook is refused the same way
+        raise _not_text() from error
+    try:
+        sheet = workbook.worksheets[0]
+        for row in sheet.iter_rows(values_only=True):
+            yield [_cell_text(cell) for cell in row]
+    finally:
+        workbook.close()
+
+
+def _cell_text(cell: object) -> str:
+    if cell is None:
+        return ''
+    if isinstance(cell, datetime | date):
+        return f'{cell.month}/{cell.day}/{cell.year}'
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell)
+
+
+def _header_key(name: str) -> str:
+    return name.replace('\ufeff', '').replace(' ', '').replace('_', '').strip().casefold()
+
+
+def read_layout(header: list[str], kind: str, encoding: str) -> FileLayout:
+    columns: dict[str, int] = {}
+    notices: list[str] = []
+    for position, name in enumerate(header):
+        key = _header_key(name)
+        fieldname = HEADER_ALIASES.get(key)
+        if fieldname and fieldname not in columns:
+            columns[fieldname] = position
+        elif key == 'error':
+            notices.append('The Error column was ignored.')
+        elif key:
+            notices.append(f'The column "{name.strip()}" is not part of the template and was ignored.')
+    missing = [COLUMN_TITLES[f] for f in FIELDS if f not in columns]
+    if missing:
+        names = ', '.join(f'"{m}"' for m in missing)
+        raise FileRejected(f'The file is missing the required column{"s" if len(missing) > 1 else ""} {names}. '
+                           'The first line must be the header: First name, Last name, Date of birth, Email. '
+                           'Nothing was loaded.')
+    return FileLayout(kind=kind, encoding=encoding, header=[h.replace('\ufeff', '') for h in header],
+                      columns=columns, notices=notices)
+
+
+def _is_blank(row: list[str]) -> bool:
+    return all(not cell.strip() for cell in row)
+
+
+def scan(source: bytes | Path, *, max_rows: int, too_many: str) -> FileLayout:
+    """Check the header and count the records, so a file is refused as a whole before anything is loaded."""
+    kind, encoding = sniff(source)
+    rows = _raw_rows(source, kind, encoding)
+    header = next(rows, None)
+    if header is None or _is_blank(header):
+        raise FileRejected('The file has no header row. The first line must be: First name, Last name, '
+                           'Date of birth, Email.')
+    layout = read_layout(header, kind, encoding)
+    total = 0
+    for row in rows:
+        if not _is_blank(row):
+            total += 1
+            if total > max_rows:
+                raise FileRejected(too_many)
+    if total == 0:
+        raise FileRejected('The file has a header row but no records. Add one line per recipient below the header.')
+    layout.total = total
+    return layout
+
+
+def records(source: bytes | Path, layout: FileLayout, *, after_line: int = 1) -> Iterator[tuple[int, list[str]]]:
+    """(spreadsheet line, cells) of each non-blank record after `after_line` (the header is line 1)."""
+    for line, row in enumerate(_raw_rows(source, layout.kind, layout.encoding), start=1):
+        if line > after_line and not _is_blank(row):
+            yield line, row
+
+
+# ---------------------------------------------------------------- the rules of one record
+
+
+def _name_problem(label: str, value: str) -> str | None:
+    if len(value) > NAME_MAX:
+        return f'{label}: too long (at most {NAME_MAX} characters): {value}'
+    if _ASCII_NAME.match(value):
+        return None
+    for ch in value:
+        if ch in _NAME_PUNCTUATION:
+            continue
+        category = unicodedata.category(ch)
+        if category[0] not in 'LM' and category != 'Nd':
+            return f'{label}: invalid characters: {value}'
+    return None
+
+
+def parse_date_of_birth(text: str, today: date) -> date | None:
+    return _date_of_birth(text, today)
+
+
+@lru_cache(maxsize=65536)
+def _date_of_birth(text: str, today: date) -> date | None:
+    """Cached: a file of 100,000 people holds a few tens of thousands of distinct birth dates."""
+    match = _DATE.match(text)
+    if not match:
+        return None
+    month, day, year = (int(g) for g in match.groups())
+    try:
+        value = date(year, month, day)
+    except ValueError:
+        return None
+    if value > today or value.year < 1900:
+        return None
+    return value
+
+
+def check_row(line: int, values: list[str], columns: dict[str, int], today: date) -> CheckedRow:
+    """Every rule of one record except duplicates (those need the database and the rows before it)."""
+    def cell(name: str) -> str:
+        position = columns[name]
+        return values[position].strip() if position < len(values) else ''
+
+    row = CheckedRow(line=line, values=values, first_name=cell('first_name'), last_name=cell('last_name'),
+                     date_of_birth_text=cell('date_of_birth'), email=cell('email'))
+    fill_checks(row, today)
+    return row
+
+
+def fill_checks(row: CheckedRow, today: date) -> None:
+    given = (row.first_name, row.last_name, row.date_of_birth_text, row.email)
+    errors = row.errors
+    errors.clear()
+    if not all(given):
+        missing = [MESSAGE_NAMES[f] for f, value in zip(FIELDS, given, strict=True) if not value]
+        errors.append(f'Required fields are missing: [{", ".join(missing)}]')
+    names_ok = True
+    for fieldname, value in (('first_name', row.first_name), ('last_name', row.last_name)):
+        if value and (problem := _name_problem(MESSAGE_NAMES[fieldname], value)):
+            errors.append(problem)
+            names_ok = False
+    row.date_of_birth = None
+    if row.date_of_birth_text:
+        row.date_of_birth = parse_date_of_birth(row.date_of_birth_text, today)
+        if row.date_of_birth is None:
+            errors.append(f'Date of birth: invalid Date of birth: {row.date_of_birth_text}')
+    if row.email and email_problem(row.email) is not None:
+        errors.append(f'Email: invalid email address: {row.email}')
+    row.key = None
+    if names_ok and row.first_name and row.last_name and row.date_of_birth is not None:
+        key = identity_key(row.first_name, row.last_name, row.date_of_birth)
+        if len(key) <= 400:
+            row.key = key
+        else:
+            errors.append(f'FirstName: too long (at most {NAME_MAX} characters): {row.first_name}')
+
+
+# ---------------------------------------------------------------- loading
+
+
+def existing_keys(session: Session, keys: list[str]) -> set[str]:
+    return {key for (key,) in fetch_in(session.connection(),
+                                       'SELECT identity_key FROM recipient WHERE identity_key IN ({marks})', keys)}
+
+
+def mark_duplicates(session: Session, rows: list[CheckedRow], seen: set[str]) -> None:
+    """Add the duplicate reason to rows whose person exists already or appeared in an earlier ready row.
+    `seen` carries the identity keys of ready rows across the chunks of one file. Rows marked by an earlier,
+    rolled-back attempt are marked again from scratch."""
+    in_db = existing_keys(session, [r.key for r in rows if r.key])
+    for row in rows:
+        if row.key is None:
+            continue
+        if row.errors and row.errors[-1] == DUPLICATE:
+            row.errors.pop()
+        if row.key in in_db or row.key in seen:
+            row.errors.append(DUPLICATE)
+        elif row.ready:
+            seen.add(row.key)
+
+
+def insert_ready(session: Session, rows: list[CheckedRow], target: Target, *, created_by_user_id: int | None) -> int:
+    """Insert the ready rows (Core, one statement per table) with their portal accounts and welcome emails.
+    A concurrent upload of the same person makes the unique identity key fail the whole unit of work,
+    which the caller retries (the retry then sees the person as a duplicate)."""
+    ready = [r for r in rows if r.ready]
+    if not ready:
+        return 0
+    accounts, created_users = accounts_for_emails(
+        session, [(r.email, f'{r.first_name} {r.last_name}') for r in ready])
+    conn = session.connection()
+    ids = allocate_ids(conn, Recipient.__table__, len(ready))
+    rows = [(i, r.first_name, r.last_name, r.date_of_birth, r.email, r.key, *_name_keys(r),
+             accounts.get(normalize_email(r.email))) for i, r in zip(ids, ready, strict=True)]
+    # In identity-key order (first name first): the unique key, first_name_key and (location, first name, ...)
+    # indexes then take the chunk as one sequential pass instead of random page visits; ids keep the file's order.
+    rows.sort(key=_identity_of)
+    insert_recipients(conn, Recipient.__table__, RECIPIENT_COLUMNS, rows, constants={
+        'location_id': target.location_id, 'organization_id': target.organization_id, 'source': target.source,
+        'created_by_user_id': created_by_user_id, 'created_at': utcnow()})
+    people = [NewRecipient(recipient_id=i, first_name=r.first_name, last_name=r.last_name, email=r.email)
+              for i, r in zip(ids, ready, strict=True)]
+    queue_welcome_emails(session, people, accounts, created_users)
+    return len(ready)
+
+
+_fold_name = lru_cache(maxsize=65536)(fold)  # last names repeat across a file
+
+
+def _name_keys(row: CheckedRow) -> tuple[str, str]:
+    """(first_name_key, last_name_key): the identity key is fold(first) + '|' + fold(last) + '|' + the ISO date
+    (10 characters), so the folded first name is the key's head once the folded last name is known."""
+    last = _fold_name(row.last_name)
+    key = row.key or ''
+    return key[:len(key) - len(last) - 12][:NAME_MAX], last[:NAME_MAX]
+
+
+def _identity_of(row: tuple) -> str:
+    return row[5]
+
+
+def error_report(header: list[str], failed: list[tuple[list[str], str]]) -> bytes:
+    """BulkError.csv: the uploaded columns under their own names, then Error; formula-safe; opens in Excel."""
+    from services.core.csv_safe import to_csv_bytes
+
+    keep = [i for i, name in enumerate(header) if _header_key(name) != 'error']
+    width = len(header)
+
+    def row(values: list[str], error: str) -> list[str]:
+        padded = values + [''] * (width - len(values))
+        return [padded[i] for i in keep] + [error]
+
+    return to_csv_bytes([header[i] for i in keep] + ['Error'], (row(v, e) for v, e in failed))

@@ -1,0 +1,62 @@
+"""Clinic-day demo data: today's clinic at Clinic Location1 with the guide's two appointments ("Test Tall
+Recipient-1" and "Grace Mid Wilms", dose 1, scheduled) and morning Pfizer-BioNTech sessions for the coming days."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from models import Location, Recipient, RecipientSource, utcnow
+from models.clinic import Appointment, ClinicSession, ClinicSlot
+from models.inventory import Product
+from services.clinic.scheduling import new_case_number
+from services.recipients.identity import fold, identity_key
+
+DEMO_PEOPLE = [('Test Tall', 'Recipient-1', date(1985, 4, 12), time(9, 0)),
+               ('Grace Mid', 'Wilms', date(1990, 7, 1), time(9, 45))]
+
+
+def seed_clinic(session: Session) -> None:
+    clinic = session.exec(select(Location).where(Location.code == 'DEMO1')).one()
+    # One product per session, so a booking without a product choice (the portal's) needs no extra step.
+    products = [p.id for p in session.exec(select(Product).where(Product.cvx_code == '208')).all()]
+    if not products:
+        return
+    zone = ZoneInfo(clinic.time_zone)
+    today = utcnow().astimezone(zone).date()
+    sessions = {day: _session(session, clinic, day, products, zone) for day in
+                [today + timedelta(days=n) for n in range(0, 6)]}
+    slots = {s.starts_at: s for s in session.exec(select(ClinicSlot)
+                                                  .where(ClinicSlot.clinic_session_id == sessions[today].id)).all()}
+    for first, last, born, at in DEMO_PEOPLE:
+        person = Recipient(first_name=first, last_name=last, date_of_birth=born, location_id=clinic.id,
+                           organization_id=clinic.organization_id, source=RecipientSource.BULK_UPLOAD,
+                           identity_key=identity_key(first, last, born), first_name_key=fold(first),
+                           last_name_key=fold(last))
+        session.add(person)
+        session.flush()
+        starts = datetime.combine(today, at, tzinfo=zone).astimezone(UTC)
+        slot = slots[starts]
+        slot.booked += 1
+        session.add(slot)
+        session.add(Appointment(case_number=new_case_number(session), recipient_id=person.id or 0,
+                                location_id=clinic.id or 0, slot_id=slot.id, product_id=products[0],
+                                dose_number=1, scheduled_at=starts, local_date=today))
+    session.flush()
+
+
+def _session(session: Session, clinic: Location, day: date, products: list[int], zone: ZoneInfo) -> ClinicSession:
+    clinic_session = ClinicSession(location_id=clinic.id or 0, session_date=day, start_time=time(9),
+                                   end_time=time(12), slot_minutes=15, capacity_per_slot=4,
+                                   product_ids=','.join(str(p) for p in sorted(products)))
+    session.add(clinic_session)
+    session.flush()
+    start = datetime.combine(day, time(9), tzinfo=zone)
+    while start < datetime.combine(day, time(12), tzinfo=zone):
+        session.add(ClinicSlot(clinic_session_id=clinic_session.id or 0, location_id=clinic.id or 0,
+                               starts_at=start.astimezone(UTC), ends_at=(start + timedelta(minutes=15)).astimezone(UTC),
+                               capacity=4))
+        start += timedelta(minutes=15)
+    session.flush()
+    return clinic_session

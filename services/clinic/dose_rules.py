@@ -1,0 +1,121 @@
+"""A person's valid doses (the proof of vaccination) and the dose rules: what needs an override."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from models import Location, Recipient, Role, User, utcnow
+from models.clinic import (
+    Administration,
+)
+from models.inventory import Lot, Product
+from services.clinic.common import _location_of
+from services.clinic.scheduling import (
+    as_utc,
+)
+from services.core.db import session_scope
+from services.core.errors import NotFound
+from services.permissions import Action, can_access_recipient, deny, require
+from services.principal import Principal
+
+# ---------------------------------------------------------------- Record vaccination
+
+@dataclass(frozen=True)
+class DoseRecord:
+    administration_id: int
+    dose_number: int
+    product_id: int
+    product_name: str
+    manufacturer: str
+    cvx_code: str
+    lot_number: str
+    administered_at: datetime
+    administered_on: date  # the day at the location
+    location_name: str
+    site: str
+    route: str
+    dose_volume_ml: float
+    administered_by: str
+
+def _history(session: Session, recipient_id: int) -> list[DoseRecord]:
+    rows = session.exec(select(Administration, Product, Lot, Location)
+                        .join(Product, col(Product.id) == col(Administration.product_id))
+                        .join(Lot, col(Lot.id) == col(Administration.lot_id))
+                        .join(Location, col(Location.id) == col(Administration.location_id))
+                        .where(Administration.recipient_id == recipient_id)
+                        .where(col(Administration.voided).is_(False))
+                        .order_by(col(Administration.administered_at), col(Administration.id))).all()
+    users = {u.id: u.full_name or u.email for u in session.exec(
+        select(User).where(col(User.id).in_({a.administered_by_user_id for a, *_ in rows}))).all()} if rows else {}
+    return [DoseRecord(
+        administration_id=a.id or 0, dose_number=a.dose_number, product_id=p.id or 0, product_name=p.name,
+        manufacturer=p.manufacturer, cvx_code=p.cvx_code, lot_number=lot.lot_number,
+        administered_at=as_utc(a.administered_at),
+        administered_on=as_utc(a.administered_at).astimezone(_zone(loc)).date(), location_name=loc.name,
+        site=a.site, route=a.route, dose_volume_ml=a.dose_volume_ml,
+        administered_by=users.get(a.administered_by_user_id, '')) for a, p, lot, loc in rows]
+
+
+def _zone(location: Location):  # noqa: ANN202
+    from services.clinic.scheduling import location_zone
+    return location_zone(location)
+
+
+def vaccination_record(recipient_id: int, *, principal: Principal | None = None) -> list[DoseRecord]:
+    """Every valid (not voided) dose of a person, oldest first: the proof of vaccination. With a principal, access
+    is checked (staff of the person's location or a location that vaccinated them, the person's household, state
+    admins); without one the caller is trusted (the verification link shows only initials, doses and dates)."""
+    with session_scope() as session:
+        recipient = session.get(Recipient, recipient_id)
+        if recipient is None:
+            raise NotFound('This recipient does not exist.')
+        history = _history(session, recipient_id)
+        if principal is not None and principal.role != Role.EMPLOYER:
+            allowed = can_access_recipient(principal, location_id=recipient.location_id,
+                                           organization_id=recipient.organization_id,
+                                           portal_account_id=recipient.portal_account_id)
+            if not allowed and principal.location_id is not None:
+                allowed = session.exec(select(Administration.id).where(Administration.recipient_id == recipient_id)
+                                       .where(Administration.location_id == principal.location_id)).first() is not None
+        else:
+            allowed = principal is None
+    if not allowed:
+        deny(principal, action='view_vaccination_record', entity=f'recipient:{recipient_id}')
+    return history
+
+def dose_problems(history: list[DoseRecord], product: Product, given_on: date) -> list[str]:
+    """What makes this dose need an explicit override: beyond the series, mixed products, too early."""
+    problems = []
+    dose_number = len(history) + 1
+    if dose_number > product.doses_in_series:
+        problems.append(f'Dose {dose_number} is beyond the {product.doses_in_series}-dose series of {product.name}.')
+    if history and history[-1].product_id != product.id:
+        problems.append(f'Earlier dose was {history[-1].product_name}; this dose is {product.name} '
+                        '(products mixed within a series).')
+    if history and product.days_between_doses:
+        earliest = history[-1].administered_on + timedelta(days=product.days_between_doses)
+        if given_on < earliest:
+            problems.append(f'Dose {dose_number} is earlier than the {product.days_between_doses}-day interval '
+                            f'of {product.name}: due on or after {earliest:%m/%d/%Y}.')
+    return problems
+
+
+def preview_dose_problems(principal: Principal, *, recipient_id: int, lot_id: int | None,
+                          at: datetime | None = None) -> list[str]:
+    """What Record vaccination will ask an override for, shown before saving."""
+    require(principal, Action.RECORD_VACCINATION)
+    if lot_id is None:
+        return []
+    with session_scope() as session:
+        lot = session.get(Lot, lot_id)
+        product = session.get(Product, lot.product_id) if lot else None
+        location = _location_of(session, principal)
+        if product is None:
+            return []
+        given_at = as_utc(at) if at else utcnow()
+        history = [h for h in _history(session, recipient_id) if h.administered_at <= given_at]
+        return dose_problems(history, product, given_at.astimezone(_zone(location)).date())
+
+

@@ -1,0 +1,81 @@
+"""The stand-by list: people called when doses would otherwise go to waste."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from models import utcnow
+from models.clinic import (
+    StandbyEntry,
+)
+from services.clinic.scheduling import (
+    as_utc,
+)
+from services.core.db import session_scope
+from services.core.errors import NotFound, ValidationFailed
+from services.permissions import Action, require
+from services.principal import Principal
+from services.recipients.fields import email_problem
+
+# ---------------------------------------------------------------- end of day, stand-by list
+
+@dataclass(frozen=True)
+class StandbyPublic:
+    id: int
+    full_name: str
+    phone: str
+    email: str | None
+    note: str
+    status: str
+    created_at: datetime
+
+
+def add_to_standby(principal: Principal, *, full_name: str, phone: str, email: str = '', note: str = '',
+                   recipient_id: int | None = None) -> StandbyPublic:
+    require(principal, Action.MANAGE_APPOINTMENTS, location_id=principal.location_id, check_location=True)
+    if not full_name.strip():
+        raise ValidationFailed('Enter the person\'s name.')
+    if len(re.sub(r'\D', '', phone)) not in (10, 11):
+        raise ValidationFailed('Enter a 10-digit phone number so the person can be called at short notice.')
+    if email.strip() and (problem := email_problem(email.strip())):
+        raise ValidationFailed(f'Email: {problem}')
+    with session_scope() as session:
+        entry = StandbyEntry(location_id=principal.location_id or 0, recipient_id=recipient_id,
+                             full_name=' '.join(full_name.split())[:200], phone=phone.strip()[:32],
+                             email=email.strip().lower() or None, note=note.strip()[:300],
+                             created_by_user_id=principal.user_id)
+        session.add(entry)
+        session.flush()
+        return _standby_public(entry)
+
+
+def standby_list(principal: Principal) -> list[StandbyPublic]:
+    require(principal, Action.MANAGE_APPOINTMENTS, location_id=principal.location_id, check_location=True)
+    with session_scope() as session:
+        rows = session.exec(select(StandbyEntry).where(StandbyEntry.location_id == principal.location_id)
+                            .where(StandbyEntry.status != 'removed').order_by(col(StandbyEntry.created_at))).all()
+        return [_standby_public(r) for r in rows]
+
+
+def update_standby(principal: Principal, *, entry_id: int, status: str) -> None:
+    if status not in ('waiting', 'called', 'removed'):
+        raise ValidationFailed('Unknown stand-by status.')
+    require(principal, Action.MANAGE_APPOINTMENTS, location_id=principal.location_id, check_location=True)
+    with session_scope() as session:
+        entry = session.get(StandbyEntry, entry_id)
+        if entry is None or entry.location_id != principal.location_id:
+            raise NotFound('This stand-by entry does not exist.')
+        entry.status = status
+        if status == 'called':
+            entry.called_at = utcnow()
+        session.add(entry)
+
+
+def _standby_public(entry: StandbyEntry) -> StandbyPublic:
+    return StandbyPublic(id=entry.id or 0, full_name=entry.full_name, phone=entry.phone, email=entry.email,
+                         note=entry.note, status=entry.status, created_at=as_utc(entry.created_at))
+
+

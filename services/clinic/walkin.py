@@ -1,0 +1,237 @@
+"""Appointment Walk-In: finding a person, starting their visit, and registration at the point of care."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlmodel import Session, col, select
+
+from models import Location, Recipient, RecipientSource, utcnow
+from models.clinic import (
+    OPEN_STATUSES,
+    Appointment,
+    AppointmentPublic,
+    AppointmentStatus,
+)
+from services.clinic.common import SCREENING_QUESTIONS, _changed, _location_of, _screening_json
+from services.clinic.scheduling import (
+    _cancel,
+    local_now,
+    new_case_number,
+    next_dose_number,
+    to_public,
+)
+from services.core import audit
+from services.core.db import session_scope
+from services.core.errors import NotFound, ServiceError, ValidationFailed
+from services.permissions import Action, require
+from services.portal.accounts import attach_recipient
+from services.principal import Principal
+from services.recipients.fields import email_problem
+from services.recipients.identity import fold, identity_key
+
+SEXES = ['Female', 'Male', 'Unknown', 'Prefer not to say']
+RACES = ['American Indian or Alaska Native', 'Asian', 'Black or African American',
+         'Native Hawaiian or Other Pacific Islander', 'White', 'Other race', 'Prefer not to say']
+ETHNICITIES = ['Hispanic or Latino', 'Not Hispanic or Latino', 'Prefer not to say']
+NAME_PATTERN = re.compile(r"^[^\W\d_]+(?:[ '\-.][^\W\d_]+)*\.?$")
+
+# ---------------------------------------------------------------- Appointment Walk-In
+
+@dataclass(frozen=True)
+class WalkInHit:
+    recipient_id: int
+    name: str
+    date_of_birth: date
+    location_name: str
+    elsewhere: bool  # registered by another location: found by the exact name + date of birth match
+    open_case_number: str | None = None
+
+
+def parse_date(text: str) -> date:
+    """MM/DD/YYYY (the guide's format) or YYYY-MM-DD."""
+    text = (text or '').strip()
+    for pattern in ('%m/%d/%Y', '%Y-%m-%d', '%m-%d-%Y'):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise ValidationFailed(f'"{text}" is not a date: use MM/DD/YYYY.' if text else 'Enter the date of birth.')
+
+
+def _split_name(name: str) -> tuple[str | None, str]:
+    """'Wil' -> last-name prefix; 'Grace Wilms' -> first, last; 'Wilms, Grace' -> first, last."""
+    name = ' '.join((name or '').split())
+    if ',' in name:
+        last, _, first = name.partition(',')
+        return (fold(first) or None), fold(last)
+    parts = name.split(' ')
+    if len(parts) == 1:
+        return None, fold(parts[0])
+    return fold(parts[0]), fold(' '.join(parts[1:]))
+
+
+def search_walk_in(principal: Principal, *, name: str, date_of_birth: date, limit: int = 25) -> list[WalkInHit]:
+    """People matching a (partial) last name and a date of birth among those the user may see, plus the exact
+    first + last + date of birth match anywhere in the system (so no one is registered twice)."""
+    require(principal, Action.CHECK_IN)
+    first, last = _split_name(name)
+    if not last:
+        raise ValidationFailed('Enter at least the first letters of the last name.')
+    with session_scope() as session:
+        query = (select(Recipient, Location).outerjoin(Location, col(Location.id) == col(Recipient.location_id))
+                 .where(Recipient.date_of_birth == date_of_birth)
+                 .where(col(Recipient.last_name_key) >= last).where(col(Recipient.last_name_key) < last + '\uffff'))
+        if first:
+            query = query.where(col(Recipient.first_name_key).startswith(first, autoescape=True))
+        if not principal.is_admin:
+            query = query.where(Recipient.location_id == principal.location_id)
+        rows = session.exec(query.order_by(col(Recipient.last_name_key), col(Recipient.first_name_key))
+                            .limit(limit)).all()
+        hits = [_hit(session, r, loc, elsewhere=False) for r, loc in rows]
+        if first and not any(fold(h.name) == f'{first} {last}' for h in hits):
+            exact = session.exec(select(Recipient, Location)
+                                 .outerjoin(Location, col(Location.id) == col(Recipient.location_id))
+                                 .where(Recipient.identity_key == f'{first}|{last}|{date_of_birth.isoformat()}')
+                                 ).first()
+            if exact is not None and all(h.recipient_id != exact[0].id for h in hits):
+                hits.append(_hit(session, exact[0], exact[1], elsewhere=True))
+        return hits
+
+
+def _hit(session: Session, recipient: Recipient, location: Location | None, *, elsewhere: bool) -> WalkInHit:
+    open_case = session.exec(select(Appointment.case_number).where(Appointment.recipient_id == recipient.id)
+                             .where(col(Appointment.status).in_(OPEN_STATUSES))).first()
+    return WalkInHit(recipient_id=recipient.id or 0, name=f'{recipient.first_name} {recipient.last_name}',
+                     date_of_birth=recipient.date_of_birth, location_name=location.name if location else '',
+                     elsewhere=elsewhere, open_case_number=open_case)
+
+
+def start_walk_in(principal: Principal, *, recipient_id: int,
+                  screening: dict[str, str] | None = None) -> AppointmentPublic:
+    """A walk-in appointment now at the user's location, checked in. A person already booked here today is
+    simply checked in; another open appointment of theirs (another day or place) is cancelled with a note."""
+    require(principal, Action.CHECK_IN)
+    require(principal, Action.MANAGE_APPOINTMENTS, location_id=principal.location_id, check_location=True)
+    with session_scope() as session:
+        location = _location_of(session, principal)
+        recipient = session.get(Recipient, recipient_id)
+        if recipient is None:
+            raise NotFound('This recipient does not exist.')
+        today = local_now(location).date()
+        others: set[int] = set()
+        booked = session.exec(select(Appointment).where(Appointment.recipient_id == recipient_id)
+                              .where(col(Appointment.status).in_(OPEN_STATUSES))).all()
+        for other in booked:
+            if other.location_id == location.id and other.local_date == today:
+                other.status = AppointmentStatus.CHECKED_IN
+                other.checked_in_at = other.checked_in_at or utcnow()
+                other.checked_in_by_user_id = other.checked_in_by_user_id or principal.user_id
+                if screening:
+                    other.screening = _screening_json(screening)
+                session.add(other)
+                public = to_public(session, other, recipient=recipient, location=location)
+                break
+        else:
+            for other in booked:
+                _cancel(session, other, reason=f'Seen as a walk-in at {location.name}')
+                others.add(other.location_id)
+            walk_in = Appointment(
+                case_number=new_case_number(session), recipient_id=recipient_id, location_id=location.id or 0,
+                dose_number=next_dose_number(session, recipient_id), scheduled_at=utcnow(), local_date=today,
+                status=AppointmentStatus.CHECKED_IN, walk_in=True, checked_in_at=utcnow(),
+                checked_in_by_user_id=principal.user_id, created_by_user_id=principal.user_id,
+                screening=_screening_json(screening))
+            session.add(walk_in)
+            session.flush()
+            audit.record(session, action='walk_in', actor=principal, entity_type='appointment',
+                         entity_id=walk_in.id, detail=f'recipient {recipient_id}')
+            public = to_public(session, walk_in, recipient=recipient, location=location)
+    _changed(location.id)
+    for other_location in others - {location.id}:
+        _changed(other_location)
+    return public
+
+
+@dataclass
+class PointOfCareRegistration:
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    sex: str = ''
+    address_line1: str = ''
+    city: str = ''
+    county: str = ''
+    state: str = 'NC'
+    zip_code: str = ''
+    phone: str = ''
+    email: str = ''
+    race: str = ''
+    ethnicity: str = ''
+    screening: dict[str, str] = field(default_factory=dict)
+
+
+def registration_problems(data: PointOfCareRegistration, *, today: date | None = None) -> list[str]:
+    today = today or date.today()
+    problems = []
+    for label, value in (('First name', data.first_name), ('Last name', data.last_name)):
+        if not value.strip():
+            problems.append(f'{label} is required.')
+        elif not NAME_PATTERN.match(value.strip()):
+            problems.append(f'{label}: only letters, spaces, hyphens, apostrophes and periods.')
+    if data.date_of_birth > today:
+        problems.append('Date of birth cannot be in the future.')
+    elif data.date_of_birth < date(today.year - 120, 1, 1):
+        problems.append('Date of birth is more than 120 years ago.')
+    if data.email.strip() and (problem := email_problem(data.email.strip())):
+        problems.append(f'Email: {problem}')
+    digits = re.sub(r'\D', '', data.phone)
+    if data.phone.strip() and len(digits) not in (10, 11):
+        problems.append('Phone: enter a 10-digit number.')
+    if data.zip_code.strip() and not re.fullmatch(r'\d{5}(-\d{4})?', data.zip_code.strip()):
+        problems.append('ZIP code: 5 digits (or ZIP+4).')
+    if data.state.strip() and not re.fullmatch(r'[A-Za-z]{2}', data.state.strip()):
+        problems.append('State: the 2-letter code.')
+    if data.sex and data.sex not in SEXES:
+        problems.append(f'Sex: choose one of {", ".join(SEXES)}.')
+    unanswered = [text for key, text in SCREENING_QUESTIONS if data.screening.get(key) not in ('yes', 'no')]
+    if unanswered:
+        problems.append(f'Answer every screening question ({len(unanswered)} left).')
+    return problems
+
+
+def register_at_point_of_care(principal: Principal, data: PointOfCareRegistration) -> AppointmentPublic:
+    """Register a person at the desk (the paper "CVMS Recipient Registration" form), then start their walk-in.
+    A person already registered anywhere (same first, last name and date of birth) is refused with a pointer
+    to the Walk-In search, so no one is registered twice."""
+    require(principal, Action.REGISTER_RECIPIENT, location_id=principal.location_id, check_location=True)
+    if problems := registration_problems(data):
+        raise ValidationFailed(' '.join(problems))
+    key = identity_key(data.first_name, data.last_name, data.date_of_birth)
+    with session_scope() as session:
+        location = _location_of(session, principal)
+        if session.exec(select(Recipient.id).where(Recipient.identity_key == key)).first() is not None:
+            raise ServiceError(f'{data.first_name.strip()} {data.last_name.strip()}, born '
+                               f'{data.date_of_birth:%m/%d/%Y}, is already registered. Search for them in '
+                               'Appointment Walk-In with the full name and date of birth.')
+        recipient = Recipient(
+            first_name=' '.join(data.first_name.split()), last_name=' '.join(data.last_name.split()),
+            date_of_birth=data.date_of_birth, email=data.email.strip().lower() or None,
+            phone=data.phone.strip() or None, sex=data.sex or None, address_line1=data.address_line1.strip() or None,
+            city=data.city.strip() or None, county=data.county.strip() or None,
+            state=data.state.strip().upper() or None, zip_code=data.zip_code.strip() or None,
+            race=data.race or None, ethnicity=data.ethnicity or None, identity_key=key,
+            first_name_key=fold(data.first_name), last_name_key=fold(data.last_name), location_id=location.id,
+            organization_id=location.organization_id, source=RecipientSource.POINT_OF_CARE,
+            created_by_user_id=principal.user_id)
+        session.add(recipient)
+        session.flush()
+        if recipient.email:
+            attach_recipient(session, recipient)
+        audit.record(session, action='recipient_registered_point_of_care', actor=principal,
+                     entity_type='recipient', entity_id=recipient.id)
+        recipient_id = recipient.id or 0
+    return start_walk_in(principal, recipient_id=recipient_id, screening=data.screening)
+
+
