@@ -11,7 +11,7 @@ config = context.config
 def run() -> None:
     connection = config.attributes.get('connection')
     if connection is None:
-        from services.db import get_engine
+        from services.core.db import get_engine
         with get_engine(config.get_main_option('sqlalchemy.url')).begin() as conn:
             _run_with(conn)
     else:
