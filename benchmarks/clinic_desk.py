@@ -42,8 +42,8 @@ def prepare(url: str, recipients: int, appointments: int, rng: random.Random) ->
     from models import Location, Recipient
     from models.clinic import Appointment
     from services import demo
-    from services.clinic.scheduling import local_now
     from services.core import db
+    from services.core.localtime import local_today
     from services.recipients.identity import fold, identity_key
 
     db.migrate()
@@ -52,7 +52,7 @@ def prepare(url: str, recipients: int, appointments: int, rng: random.Random) ->
     with db.session_scope() as session:
         here = session.exec(select(Location).where(Location.code == 'DEMO1')).one()
         there = session.exec(select(Location).where(Location.code == 'DEMO2')).one()
-        today = local_now(here).date()
+        today = local_today(here)
     people = []
     started = time.perf_counter()
     for start in range(0, recipients, CHUNK):

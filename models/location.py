@@ -15,7 +15,7 @@ class LocationBase(SQLModel):
     county: str = Field(default='', max_length=100)
     state: str = Field(default='NC', max_length=2)
     zip_code: str = Field(default='', max_length=10)
-    time_zone: str = Field(default='America/New_York', max_length=64)
+    time_zone: str = Field(default='', max_length=64)  # IANA name; '' follows the state's (CVMS_STATE_TIME_ZONE)
     # Comma-separated storage the site can hold: refrigerated, frozen, ultra_cold.
     storage_capabilities: str = Field(default='refrigerated', max_length=64)
 

@@ -10,6 +10,7 @@ from models import Location, Recipient, User
 from models.inventory import LedgerKind, Product
 from services.accounts.auth import principal_for
 from services.clinic import scheduling
+from services.core import localtime
 from services.core.db import session_scope
 from services.inventory import ledger
 from services.principal import Principal
@@ -89,7 +90,7 @@ def clinic_session(product_ids: list[int], *, on: date | None = None, start: tim
 def today_session(product_ids: list[int], *, capacity: int = 10, code: str = 'DEMO1') -> scheduling.ClinicSessionInfo:
     """A session later today at the location (a few slots from two minutes from now), for desk tests."""
     here = location(code)
-    now = scheduling.local_now(here)
+    now = localtime.local_now(here)
     start = (now + timedelta(minutes=2)).replace(second=0, microsecond=0)
     if start.date() != now.date() or start.time() > time(23, 40):
         import pytest

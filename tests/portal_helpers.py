@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from models import Location, Recipient
 from services.clinic import administration, checkin, common, scheduling
+from services.core import localtime
 from services.core.db import session_scope
 from services.portal.accounts import attach_recipient
 from services.recipients.identity import fold, identity_key
@@ -71,4 +72,4 @@ def local_today(code: str = 'DEMO1') -> date:
     """Today at the location (doses are dated in its time zone, which may differ from UTC's date)."""
     with session_scope() as session:
         location = session.exec(select(Location).where(Location.code == code)).one()
-        return scheduling.local_now(location).date()
+        return localtime.local_today(location)

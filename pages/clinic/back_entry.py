@@ -2,9 +2,6 @@
 as a CSV/.xlsx file through the Bulk Registration import engine, with a downloadable error file."""
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from nicegui import run, ui
 
 from components.guard import acting, protected_page
@@ -12,6 +9,7 @@ from pages.clinic.desk import _when, lot_label
 from services.bulk.pipeline import FileRejected
 from services.clinic import administration, back_entry, walkin
 from services.clinic.administration import DoseDetails, OverrideNeeded
+from services.core import localtime
 from services.core.errors import ServiceError
 from services.permissions import Action
 from services.principal import Principal
@@ -65,7 +63,7 @@ def _one_at_a_time(principal: Principal) -> None:
     with ui.row().classes('w-full gap-3 items-end'):
         lot = ui.select({s.lot_id: lot_label(s) for s in lots}, label='Product and lot').classes('w-96') \
             .mark('paper-lot')
-        today = datetime.now(ZoneInfo(administration.location_time_zone(principal))).date()
+        today = localtime.local_today(administration.location_time_zone(principal))
         day = ui.input('Date given (MM/DD/YYYY)', value=f'{today:%m/%d/%Y}').mark('paper-day')
         at = ui.input('Time given (HH:MM)').mark('paper-time')
         dose = ui.input('Dose number (from the form)').classes('w-40').mark('paper-dose')

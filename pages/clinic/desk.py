@@ -3,7 +3,6 @@ today (with corrections by the location manager)."""
 from __future__ import annotations
 
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
 from nicegui import run, ui
 
@@ -14,6 +13,7 @@ from models.inventory import LotStock
 from services.clinic import administration, common, dose_rules, scheduling, standby, walkin
 from services.clinic.administration import DoseDetails, OverrideNeeded
 from services.clinic.walkin import PointOfCareRegistration
+from services.core import localtime
 from services.core.errors import ServiceError
 from services.permissions import Action, can
 from services.principal import Principal
@@ -42,7 +42,7 @@ def _when(day_text: str, time_text: str, zone: str) -> datetime:
         at = time.fromisoformat((time_text or '').strip())
     except ValueError as error:
         raise ServiceError('Enter the time as HH:MM (24-hour).') from error
-    return datetime.combine(day, at, tzinfo=ZoneInfo(zone))
+    return localtime.local_moment(day, at, zone)
 
 
 @protected_page('/desk/vaccinate/{appointment_id}', Action.RECORD_VACCINATION, title='Record vaccination')
@@ -95,7 +95,7 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, body:
         ui.label(f'Administered by: {form.administered_by}').classes('text-sm')
         earlier = ui.checkbox('Given earlier (for example recorded on paper during an outage)').mark('earlier')
         with ui.row().classes('w-full gap-4').bind_visibility_from(earlier, 'value'):
-            today = datetime.now(ZoneInfo(form.time_zone)).date()
+            today = localtime.local_today(form.time_zone)
             earlier_day = ui.input('Date given (MM/DD/YYYY)', value=f'{today:%m/%d/%Y}').mark('earlier-day')
             earlier_time = ui.input('Time given (HH:MM)').mark('earlier-time')
             backdate_reason = ui.input('Reason for the earlier time').classes('w-80').mark('backdate-reason')

@@ -2,12 +2,11 @@
 "Inventory Levels" count, and the ledger history (with reversal of a mistaken record)."""
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from nicegui import ui
 
 from components.guard import acting, protected_page
 from models.inventory import WASTE_REASON_LABELS, LedgerEntryPublic, LotStock
+from services.core import localtime
 from services.core.db import session_scope
 from services.core.errors import ServiceError
 from services.inventory import ledger
@@ -35,8 +34,7 @@ def stock_rows(items: list[LotStock]) -> list[dict]:
 
 
 def history_rows(items: list[LedgerEntryPublic], time_zone: str) -> list[dict]:
-    zone = ZoneInfo(time_zone)
-    return [{'id': e.id, 'at': f'{e.at.astimezone(zone):%m/%d/%Y %I:%M %p}', 'product': e.product_name,
+    return [{'id': e.id, 'at': localtime.time_label(e.at, time_zone, named=True), 'product': e.product_name,
              'lot_number': e.lot_number,
              'kind': KIND_LABELS.get(e.kind, e.kind) + (' (reversed)' if e.reversed else ''),
              'change': f'{e.change:+d}', 'balance_after': e.balance_after, 'reason': e.reason,

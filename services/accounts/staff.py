@@ -17,6 +17,7 @@ from services.accounts.auth import issue_token, link, normalize_email
 from services.accounts.passwords import hash_password, password_problem
 from services.core import audit, mail
 from services.core.errors import NotFound, ValidationFailed
+from services.core.localtime import zone_problem
 from services.permissions import Action, require
 from services.principal import Principal
 from services.recipients.fields import email_problem
@@ -38,6 +39,8 @@ def create_location(session: Session, data: LocationCreate) -> Location:
     code = data.code.strip().upper()
     if session.exec(select(Location).where(Location.code == code)).first():
         raise ValidationFailed(f'Location code {code} is already in use.')
+    if (problem := zone_problem(data.time_zone)) is not None:
+        raise ValidationFailed(f'Time zone: {problem}')
     location = Location.model_validate(data, update={'code': code})
     session.add(location)
     session.flush()

@@ -28,15 +28,12 @@ from services.clinic.common import (
     _screening_json,
     screening_answers,
 )
-from services.clinic.dose_rules import DoseRecord, _history, _zone, dose_problems
-from services.clinic.scheduling import (
-    _cancel,
-    as_utc,
-    local_now,
-)
+from services.clinic.dose_rules import DoseRecord, _history, dose_problems
+from services.clinic.scheduling import _cancel
 from services.core import audit
 from services.core.db import session_scope
 from services.core.errors import NotFound, ServiceError, ValidationFailed
+from services.core.localtime import as_utc, day_span, local_date, local_today, zone_name
 from services.inventory import ledger
 from services.permissions import Action, deny, require
 from services.principal import Principal
@@ -96,12 +93,12 @@ def vaccination_form(principal: Principal, appointment_id: int) -> VaccinationFo
             dose_volume_ml=volume or 0.5,
             screening=screening_answers(appointment_row.screening if appointment_row else None),
             administered_by=principal.full_name or principal.email,
-            time_zone=_location_of(session, principal).time_zone or 'America/New_York')
+            time_zone=zone_name(_location_of(session, principal)))
 
 
 def location_time_zone(principal: Principal) -> str:
     with session_scope() as session:
-        return _location_of(session, principal).time_zone or 'America/New_York'
+        return zone_name(_location_of(session, principal))
 
 
 def lots_on_hand(principal: Principal) -> list[LotStock]:
@@ -219,7 +216,7 @@ def _administer(session: Session, principal: Principal, *, recipient_id: int, lo
     location = session.get(Location, location_id)
     assert product is not None and location is not None
     history = [h for h in _history(session, recipient_id) if h.administered_at <= given_at]
-    problems = dose_problems(history, product, given_at.astimezone(_zone(location)).date())
+    problems = dose_problems(history, product, local_date(given_at, location))
     if problems and not details.override_reason.strip():
         raise OverrideNeeded(problems)
     dose_number = len(history) + 1
@@ -254,8 +251,8 @@ def _administer(session: Session, principal: Principal, *, recipient_id: int, lo
         session.add(reminder)
     next_due, reminder_id = None, None
     if dose_number < product.doses_in_series and product.days_between_doses:
-        next_due = given_at.astimezone(_zone(location)).date() + timedelta(days=product.days_between_doses)
-        send_on = max(next_due - timedelta(days=REMINDER_DAYS_BEFORE), local_now(location).date())
+        next_due = local_date(given_at, location) + timedelta(days=product.days_between_doses)
+        send_on = max(next_due - timedelta(days=REMINDER_DAYS_BEFORE), local_today(location))
         reminder = DoseReminder(recipient_id=recipient_id, administration_id=administration.id or 0,
                                 dose_number=dose_number + 1, due_date=next_due, send_on=send_on)
         session.add(reminder)
@@ -357,16 +354,15 @@ def administrations_at(principal: Principal, *, day: date | None = None) -> list
     require(principal, Action.RECORD_VACCINATION, location_id=principal.location_id, check_location=True)
     with session_scope() as session:
         location = _location_of(session, principal)
-        day = day or local_now(location).date()
-        zone = _zone(location)
-        start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+        day = day or local_today(location)
+        start, end = day_span(day, location)
         rows = session.exec(select(Administration, Recipient, Product, Lot)
                             .join(Recipient, col(Recipient.id) == col(Administration.recipient_id))
                             .join(Product, col(Product.id) == col(Administration.product_id))
                             .join(Lot, col(Lot.id) == col(Administration.lot_id))
                             .where(Administration.location_id == location.id)
                             .where(col(Administration.administered_at) >= start)
-                            .where(col(Administration.administered_at) < start + timedelta(days=1))
+                            .where(col(Administration.administered_at) < end)
                             .order_by(col(Administration.administered_at))).all()
         return [(DoseRecord(administration_id=a.id or 0, dose_number=a.dose_number, product_id=p.id or 0,
                             product_name=p.name, manufacturer=p.manufacturer, cvx_code=p.cvx_code,

@@ -6,7 +6,7 @@ line, so a bad line never blocks the good ones."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import time
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
@@ -19,6 +19,7 @@ from services.clinic.walkin import parse_date
 from services.core import mail
 from services.core.db import session_scope
 from services.core.errors import ServiceError
+from services.core.localtime import local_moment, zone_of
 from services.permissions import Action, require
 from services.principal import Principal
 from services.recipients.identity import identity_key
@@ -83,8 +84,7 @@ def load_file(principal: Principal, data: bytes, *, file_name: str = 'upload.csv
     if len(body) > MAX_ROWS:
         raise FileRejected(f'The file has {len(body):,} lines; at most {MAX_ROWS:,} can be entered at once.')
     with session_scope() as session:
-        location = session.get(Location, principal.location_id)
-        zone = ZoneInfo(location.time_zone if location else 'America/New_York')
+        zone = zone_of(session.get(Location, principal.location_id))
     loaded, failed = 0, []
     for line, values in body:
         try:
@@ -118,7 +118,7 @@ def _load_line(principal: Principal, values: list[str], columns: dict[str, int],
         raise ServiceError(f'Required fields are missing: [{", ".join(missing)}]')
     born = parse_date(cell['dob'])
     try:
-        given_at = datetime.combine(parse_date(cell['date']), time.fromisoformat(cell['time']), tzinfo=zone)
+        given_at = local_moment(parse_date(cell['date']), time.fromisoformat(cell['time']), zone)
     except ValueError as error:
         raise ServiceError(f'Time given: use HH:MM (24-hour), not "{cell["time"]}".') from error
     try:

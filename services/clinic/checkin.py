@@ -14,17 +14,11 @@ from models.clinic import (
 )
 from models.inventory import Product
 from services.clinic.common import _changed, _location_of
-from services.clinic.dose_rules import _zone
-from services.clinic.scheduling import (
-    as_utc,
-    local_now,
-    local_time_label,
-    normalize_case_number,
-    to_public,
-)
+from services.clinic.scheduling import normalize_case_number, to_public
 from services.core import audit
 from services.core.db import session_scope
 from services.core.errors import NotFound, ServiceError, ValidationFailed
+from services.core.localtime import as_utc, local_today, time_label, zone_of
 from services.permissions import Action, require
 from services.principal import Principal
 
@@ -66,24 +60,23 @@ def today_appointments(principal: Principal, *, status: str | None = None) -> li
         return []
     with session_scope() as session:
         location = _location_of(session, principal)
-        zone = _zone(location)
+        zone = zone_of(location)
         query = (select(Appointment.id, Appointment.case_number, Appointment.recipient_id, Appointment.product_id,
                         Appointment.dose_number, Appointment.scheduled_at, Appointment.status, Appointment.walk_in,
                         Recipient.first_name, Recipient.last_name, Recipient.date_of_birth, Product.name)
                  .join(Recipient, col(Recipient.id) == col(Appointment.recipient_id))
                  .outerjoin(Product, col(Product.id) == col(Appointment.product_id))
                  .where(Appointment.location_id == location.id)
-                 .where(Appointment.local_date == local_now(location).date())
+                 .where(Appointment.local_date == local_today(zone))
                  .order_by(col(Appointment.scheduled_at), col(Appointment.id)))
         if status:
             query = query.where(Appointment.status == status)
         rows = session.exec(query).all()
-    from services.clinic.scheduling import TIME_FORMAT
     return [TodayAppointment(
         id=row[0], case_number=row[1], recipient_id=row[2], recipient_name=f'{row[8]} {row[9]}',
         date_of_birth=row[10], location_id=location.id, location_name=location.name, product_id=row[3],
         product_name=row[11], dose_number=row[4], scheduled_at=as_utc(row[5]),
-        local_time=as_utc(row[5]).astimezone(zone).strftime(TIME_FORMAT), status=row[6], walk_in=row[7])
+        local_time=time_label(row[5], zone), status=row[6], walk_in=row[7])
         for row in rows]
 
 
@@ -109,7 +102,7 @@ def find_for_check_in(principal: Principal, raw_number: str) -> AppointmentPubli
             raise ServiceError(f'Appointment {number} is at another location ({other.name if other else "?"}), '
                                f'not at {location.name}. The person can be seen here as a walk-in.')
         status = AppointmentStatus(appointment.status)
-        when = local_time_label(location, appointment.scheduled_at)
+        when = time_label(appointment.scheduled_at, location)
         if status == AppointmentStatus.CANCELLED:
             raise ServiceError(f'Appointment {number} was cancelled. The person can be seen as a walk-in.')
         if status == AppointmentStatus.COMPLETED:
@@ -117,7 +110,7 @@ def find_for_check_in(principal: Principal, raw_number: str) -> AppointmentPubli
         if status == AppointmentStatus.NO_SHOW:
             raise ServiceError(f'Appointment {number} ({when}) was marked as a no-show. The person can be seen '
                                'as a walk-in.')
-        if appointment.local_date != local_now(location).date():
+        if appointment.local_date != local_today(location):
             raise ServiceError(f'Appointment {number} is on another day ({when}), not today. The person can be '
                                'seen as a walk-in.')
         return to_public(session, appointment, location=location)

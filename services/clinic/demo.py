@@ -2,15 +2,15 @@
 Recipient-1" and "Grace Mid Wilms", dose 1, scheduled) and morning Pfizer-BioNTech sessions for the coming days."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, time, timedelta
 
 from sqlmodel import Session, select
 
-from models import Location, Recipient, RecipientSource, utcnow
+from models import Location, Recipient, RecipientSource
 from models.clinic import Appointment, ClinicSession, ClinicSlot
 from models.inventory import Product
 from services.clinic.scheduling import new_case_number
+from services.core.localtime import local_moment, local_today
 from services.recipients.identity import fold, identity_key
 
 DEMO_PEOPLE = [('Test Tall', 'Recipient-1', date(1985, 4, 12), time(9, 0)),
@@ -23,9 +23,8 @@ def seed_clinic(session: Session) -> None:
     products = [p.id for p in session.exec(select(Product).where(Product.cvx_code == '208')).all()]
     if not products:
         return
-    zone = ZoneInfo(clinic.time_zone)
-    today = utcnow().astimezone(zone).date()
-    sessions = {day: _session(session, clinic, day, products, zone) for day in
+    today = local_today(clinic)
+    sessions = {day: _session(session, clinic, day, products) for day in
                 [today + timedelta(days=n) for n in range(0, 6)]}
     slots = {s.starts_at: s for s in session.exec(select(ClinicSlot)
                                                   .where(ClinicSlot.clinic_session_id == sessions[today].id)).all()}
@@ -36,7 +35,7 @@ def seed_clinic(session: Session) -> None:
                            last_name_key=fold(last))
         session.add(person)
         session.flush()
-        starts = datetime.combine(today, at, tzinfo=zone).astimezone(UTC)
+        starts = local_moment(today, at, clinic)
         slot = slots[starts]
         slot.booked += 1
         session.add(slot)
@@ -46,17 +45,16 @@ def seed_clinic(session: Session) -> None:
     session.flush()
 
 
-def _session(session: Session, clinic: Location, day: date, products: list[int], zone: ZoneInfo) -> ClinicSession:
+def _session(session: Session, clinic: Location, day: date, products: list[int]) -> ClinicSession:
     clinic_session = ClinicSession(location_id=clinic.id or 0, session_date=day, start_time=time(9),
                                    end_time=time(12), slot_minutes=15, capacity_per_slot=4,
                                    product_ids=','.join(str(p) for p in sorted(products)))
     session.add(clinic_session)
     session.flush()
-    start = datetime.combine(day, time(9), tzinfo=zone)
-    while start < datetime.combine(day, time(12), tzinfo=zone):
+    start, end = local_moment(day, time(9), clinic), local_moment(day, time(12), clinic)
+    while start < end:
         session.add(ClinicSlot(clinic_session_id=clinic_session.id or 0, location_id=clinic.id or 0,
-                               starts_at=start.astimezone(UTC), ends_at=(start + timedelta(minutes=15)).astimezone(UTC),
-                               capacity=4))
+                               starts_at=start, ends_at=start + timedelta(minutes=15), capacity=4))
         start += timedelta(minutes=15)
     session.flush()
     return clinic_session

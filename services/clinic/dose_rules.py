@@ -12,11 +12,9 @@ from models.clinic import (
 )
 from models.inventory import Lot, Product
 from services.clinic.common import _location_of
-from services.clinic.scheduling import (
-    as_utc,
-)
 from services.core.db import session_scope
 from services.core.errors import NotFound
+from services.core.localtime import as_utc, local_date
 from services.permissions import Action, can_access_recipient, deny, require
 from services.principal import Principal
 
@@ -53,14 +51,9 @@ def _history(session: Session, recipient_id: int) -> list[DoseRecord]:
         administration_id=a.id or 0, dose_number=a.dose_number, product_id=p.id or 0, product_name=p.name,
         manufacturer=p.manufacturer, cvx_code=p.cvx_code, lot_number=lot.lot_number,
         administered_at=as_utc(a.administered_at),
-        administered_on=as_utc(a.administered_at).astimezone(_zone(loc)).date(), location_name=loc.name,
+        administered_on=local_date(a.administered_at, loc), location_name=loc.name,
         site=a.site, route=a.route, dose_volume_ml=a.dose_volume_ml,
         administered_by=users.get(a.administered_by_user_id, '')) for a, p, lot, loc in rows]
-
-
-def _zone(location: Location):  # noqa: ANN202
-    from services.clinic.scheduling import location_zone
-    return location_zone(location)
 
 
 def vaccination_record(recipient_id: int, *, principal: Principal | None = None) -> list[DoseRecord]:
@@ -116,6 +109,6 @@ def preview_dose_problems(principal: Principal, *, recipient_id: int, lot_id: in
             return []
         given_at = as_utc(at) if at else utcnow()
         history = [h for h in _history(session, recipient_id) if h.administered_at <= given_at]
-        return dose_problems(history, product, given_at.astimezone(_zone(location)).date())
+        return dose_problems(history, product, local_date(given_at, location))
 
 

@@ -16,7 +16,6 @@ from models.clinic import (
 from services.clinic.common import _changed
 from services.clinic.scheduling import (
     _email,
-    local_now,
     portal_language,
     to_public,
 )
@@ -24,6 +23,7 @@ from services.core import audit, mail
 from services.core.db import session_scope
 from services.core.errors import NotFound
 from services.core.i18n import translator
+from services.core.localtime import local_today
 from services.permissions import Action, deny, require
 from services.principal import Principal
 
@@ -43,7 +43,7 @@ def mark_no_shows(principal: Principal, *, location_id: int | None = None, befor
             if location is None:
                 raise NotFound('This location does not exist.')
             query = query.where(Appointment.location_id == location_id).where(
-                Appointment.local_date <= (before or local_now(location).date()))
+                Appointment.local_date <= (before or local_today(location)))
         else:
             query = query.where(Appointment.local_date < (before or utcnow().date() - timedelta(days=1)))
         rows = session.exec(query).all()

@@ -10,8 +10,7 @@ from __future__ import annotations
 import io
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
 import segno
 from sqlalchemy import func, text, update
@@ -34,32 +33,15 @@ from services.core import audit, mail
 from services.core.db import session_scope
 from services.core.errors import NotFound, ServiceError, ValidationFailed
 from services.core.i18n import translator
+from services.core.localtime import as_utc, local_moment, local_today, time_label
 from services.inventory import ledger
 from services.permissions import Action, can, can_access_location, can_access_recipient, deny, require
 from services.principal import Principal
 
 BOOKING_LOCK_NAMESPACE = 4004  # pg_advisory_xact_lock(namespace, location id): one booking at a time per location
-TIME_FORMAT = '%b %d, %y, %I:%M %p'  # the guide's "Mar 09, 21, 09:58 AM"
 
 
 # ---------------------------------------------------------------- small shared helpers
-
-def location_zone(location: Location) -> ZoneInfo:
-    return ZoneInfo(location.time_zone or 'America/New_York')
-
-
-def local_now(location: Location) -> datetime:
-    return utcnow().astimezone(location_zone(location))
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes for aware columns in some paths; treat those as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def local_time_label(location: Location, at: datetime) -> str:
-    return as_utc(at).astimezone(location_zone(location)).strftime(TIME_FORMAT)
-
 
 def new_case_number(session: Session) -> str:
     """8 random digits (not guessable from the previous one), unique among appointments."""
@@ -101,7 +83,7 @@ def to_public(session: Session, appointment: Appointment, *, recipient: Recipien
         recipient_name=f'{recipient.first_name} {recipient.last_name}', date_of_birth=recipient.date_of_birth,
         location_id=location.id or 0, location_name=location.name, product_id=appointment.product_id,
         product_name=product.name if product else None, dose_number=appointment.dose_number,
-        scheduled_at=as_utc(appointment.scheduled_at), local_time=local_time_label(location, appointment.scheduled_at),
+        scheduled_at=as_utc(appointment.scheduled_at), local_time=time_label(appointment.scheduled_at, location),
         status=appointment.status, walk_in=appointment.walk_in)
 
 
@@ -129,7 +111,7 @@ def doses_booked(session: Session, *, location_id: int, product_id: int, exclude
 
 def _check_stock(session: Session, *, location: Location, product: Product,
                  exclude_appointment_id: int | None = None) -> None:
-    today = local_now(location).date()
+    today = local_today(location)
     on_hand = sum(s.on_hand for s in ledger.usable_lots(session, location_id=location.id or 0,
                                                            product_id=product.id, on=today))
     booked = doses_booked(session, location_id=location.id or 0, product_id=product.id or 0,
@@ -188,7 +170,7 @@ def create_clinic_session(principal: Principal, *, location_id: int, session_dat
         location = session.get(Location, location_id)
         if location is None:
             raise NotFound('This location does not exist.')
-        if session_date < local_now(location).date():
+        if session_date < local_today(location):
             raise ValidationFailed('A clinic session cannot be in the past.')
         products = [session.get(Product, pid) for pid in product_ids]
         if any(p is None or not p.is_active for p in products):
@@ -200,13 +182,11 @@ def create_clinic_session(principal: Principal, *, location_id: int, session_dat
                                        created_by_user_id=principal.user_id or None)
         session.add(clinic_session)
         session.flush()
-        zone = location_zone(location)
-        start = datetime.combine(session_date, start_time, tzinfo=zone)
-        end = datetime.combine(session_date, end_time, tzinfo=zone)
+        start, end = local_moment(session_date, start_time, location), local_moment(session_date, end_time, location)
         step = timedelta(minutes=slot_minutes)
         while start + step <= end:
             session.add(ClinicSlot(clinic_session_id=clinic_session.id or 0, location_id=location_id,
-                                   starts_at=start.astimezone(UTC), ends_at=(start + step).astimezone(UTC),
+                                   starts_at=start, ends_at=start + step,
                                    capacity=capacity_per_slot))
             start += step
         session.flush()
@@ -236,7 +216,7 @@ def list_clinic_sessions(principal: Principal, *, location_id: int, from_day: da
         location = session.get(Location, location_id)
         if location is None:
             raise NotFound('This location does not exist.')
-        from_day = from_day or local_now(location).date()
+        from_day = from_day or local_today(location)
         sessions = session.exec(select(ClinicSession).where(ClinicSession.location_id == location_id)
                                 .where(ClinicSession.session_date >= from_day)
                                 .order_by(col(ClinicSession.session_date), col(ClinicSession.start_time))).all()
@@ -301,7 +281,7 @@ def open_slots(*, county: str | None = None, city: str | None = None, location_i
                 slot_id=slot.id or 0, location_id=location.id or 0, location_name=location.name,
                 address=location.address_line1, city=location.city, county=location.county,
                 starts_at=as_utc(slot.starts_at), ends_at=as_utc(slot.ends_at),
-                local_time=local_time_label(location, slot.starts_at), remaining=slot.capacity - slot.booked,
+                local_time=time_label(slot.starts_at, location), remaining=slot.capacity - slot.booked,
                 product_ids=ids, product_names=[products[p] for p in ids]))
         return result
 
@@ -384,7 +364,7 @@ def _refuse_second_open_appointment(session: Session, recipient_id: int, *, exce
     existing = session.exec(query).first()
     if existing is not None:
         location = session.get(Location, existing.location_id)
-        when = local_time_label(location, existing.scheduled_at) if location else ''
+        when = time_label(existing.scheduled_at, location) if location else ''
         raise ServiceError(f'This person already has an appointment ({when}, confirmation number '
                            f'{existing.case_number}). Reschedule or cancel it instead of booking another.')
 
@@ -514,7 +494,7 @@ def upcoming_appointments(principal: Principal, *, location_id: int, limit: int 
         rows = session.exec(select(Appointment, Recipient)
                             .join(Recipient, col(Recipient.id) == col(Appointment.recipient_id))
                             .where(Appointment.location_id == location_id)
-                            .where(Appointment.local_date >= local_now(location).date())
+                            .where(Appointment.local_date >= local_today(location))
                             .order_by(col(Appointment.scheduled_at)).limit(limit)).all()
         return [to_public(session, a, recipient=r, location=location) for a, r in rows]
 

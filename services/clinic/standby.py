@@ -11,11 +11,9 @@ from models import utcnow
 from models.clinic import (
     StandbyEntry,
 )
-from services.clinic.scheduling import (
-    as_utc,
-)
 from services.core.db import session_scope
 from services.core.errors import NotFound, ValidationFailed
+from services.core.localtime import as_utc
 from services.permissions import Action, require
 from services.principal import Principal
 from services.recipients.fields import email_problem

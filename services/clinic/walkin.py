@@ -17,7 +17,6 @@ from models.clinic import (
 from services.clinic.common import SCREENING_QUESTIONS, _changed, _location_of, _screening_json
 from services.clinic.scheduling import (
     _cancel,
-    local_now,
     new_case_number,
     next_dose_number,
     to_public,
@@ -25,6 +24,7 @@ from services.clinic.scheduling import (
 from services.core import audit
 from services.core.db import session_scope
 from services.core.errors import NotFound, ServiceError, ValidationFailed
+from services.core.localtime import local_today
 from services.permissions import Action, require
 from services.portal.accounts import attach_recipient
 from services.principal import Principal
@@ -119,7 +119,7 @@ def start_walk_in(principal: Principal, *, recipient_id: int,
         recipient = session.get(Recipient, recipient_id)
         if recipient is None:
             raise NotFound('This recipient does not exist.')
-        today = local_now(location).date()
+        today = local_today(location)
         others: set[int] = set()
         booked = session.exec(select(Appointment).where(Appointment.recipient_id == recipient_id)
                               .where(col(Appointment.status).in_(OPEN_STATUSES))).all()

@@ -4,8 +4,9 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +42,18 @@ class Settings(BaseSettings):
 
     bulk_max_rows: int = 100_000
     bulk_max_file_mb: int = 50
+
+    # The state's time zone (IANA name): state-wide screens, and every location without a zone of its own.
+    state_time_zone: str = 'America/New_York'
+
+    @field_validator('state_time_zone')
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f'{name!r} is not a time zone name such as America/Chicago') from error
+        return name
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,13 +2,13 @@
 and incoming shipments for both demo locations."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, select
 
 from models import Location, utcnow
 from models.inventory import Allocation, LedgerKind, Product, Shipment, ShipmentStatus, Storage, WasteReason
+from services.core.localtime import local_moment, local_today
 from services.inventory.ledger import lot_for, post
 
 PRODUCTS = [
@@ -33,11 +33,10 @@ def seed_inventory(session: Session) -> None:
         products[product.cvx_code] = product
     clinic = session.exec(select(Location).where(Location.code == 'DEMO1')).one()
     second = session.exec(select(Location).where(Location.code == 'DEMO2')).one()
-    zone = ZoneInfo(clinic.time_zone)
-    today = utcnow().astimezone(zone).date()
+    today = local_today(clinic)
 
     def at(days_ago: int, hour: int = 10) -> datetime:
-        return datetime.combine(today - timedelta(days=days_ago), time(hour), zone).astimezone(UTC)
+        return local_moment(today - timedelta(days=days_ago), time(hour), clinic)
 
     pfizer = lot_for(session, product_id=products['208'].id, lot_number='EK5730',
                      expiration_date=today + timedelta(days=45))

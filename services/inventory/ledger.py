@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -36,6 +35,7 @@ from models.inventory import (
 from services.core import audit
 from services.core.db import session_scope
 from services.core.errors import NotFound, ServiceError, ValidationFailed
+from services.core.localtime import local_date
 from services.permissions import Action, can, deny, require
 from services.principal import Principal
 
@@ -96,7 +96,7 @@ def local_day(session: Session, location_id: int, at: datetime) -> date:
     location = session.get(Location, location_id)
     if location is None:
         raise NotFound('This location does not exist.')
-    return at.astimezone(ZoneInfo(location.time_zone or 'America/New_York')).date()
+    return local_date(at, location)
 
 
 # ---------------------------------------------------------------- the ledger write (the only one)

@@ -16,17 +16,17 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from models import Location, utcnow
+from models import Location
 from models.inventory import LedgerEntry, LedgerKind, Lot, Product
 from services.core import csv_safe
 from services.core.db import session_scope
 from services.core.errors import NotFound
+from services.core.localtime import local_today
 from services.permissions import Action, can, require
 from services.principal import Principal
 
@@ -130,7 +130,7 @@ def location_report(principal: Principal, *, location_id: int, days: int = 14, t
         location = session.get(Location, location_id)
         if location is None:
             raise NotFound('This location does not exist.')
-        today = today or _local_today(location)
+        today = today or local_today(location)
         start = today - timedelta(days=max(days, 1) - 1)
         summary = _summaries(session, [location], start=start, end=today, today=today)[location_id]
         return LocationReport(summary=summary, start=start, end=today,
@@ -145,7 +145,7 @@ def state_overview(principal: Principal, *, days: int = 14, today: date | None =
         locations = session.exec(select(Location).order_by(col(Location.name))).all()
         groups: dict[date, list[Location]] = defaultdict(list)
         for location in locations:  # each location's own calendar day (time zones)
-            groups[today or _local_today(location)].append(location)
+            groups[today or local_today(location)].append(location)
         summaries: dict[int, LocationSummary] = {}
         for day, group in groups.items():
             summaries |= _summaries(session, group, start=day - timedelta(days=days - 1), end=day, today=day)
@@ -278,6 +278,3 @@ def _summaries(session: Session, locations: list[Location], *, start: date, end:
                                                                 expiring_unused=unused))
     return result
 
-
-def _local_today(location: Location) -> date:
-    return utcnow().astimezone(ZoneInfo(location.time_zone or 'America/New_York')).date()

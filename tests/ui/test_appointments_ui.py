@@ -8,7 +8,8 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from models import OutboxAttachment
-from services.clinic import scheduling, walkin
+from services.clinic import walkin
+from services.core import localtime
 from services.core.db import session_scope
 from tests import clinic_helpers as h
 from tests.helpers import MANAGER, PROVIDER, log_in
@@ -55,7 +56,7 @@ async def test_desk_back_entry_csv_upload_reports_failed_lines(demo, user: User)
     h.recipient('Grace', 'Paper', born=date(1961, 3, 9))
     await log_in(user, PROVIDER)
     await user.open('/desk/back-entry')
-    today = scheduling.local_now(h.location()).date()
+    today = localtime.local_today(h.location())
     csv_text = ('First name,Last name,Date of birth,Date given,Time given,Product,Lot number,Dose number,Site,Route,'
                 'Dose volume (mL),Reason,Override reason\n'
                 f'Grace,Paper,03/09/1961,{today:%m/%d/%Y},00:15,T9P01,PAPER-1,1,Left deltoid,IM,0.5,Outage,\n'

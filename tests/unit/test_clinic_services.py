@@ -13,6 +13,7 @@ from models.clinic import Administration, Appointment, ClinicSlot, DoseReminder
 from models.inventory import LedgerEntry
 from services.clinic import administration, checkin, common, dose_rules, reminders, scheduling, standby, walkin
 from services.clinic.administration import DoseDetails, OverrideNeeded
+from services.core import localtime
 from services.core.db import session_scope
 from services.core.errors import NotAllowed, ServiceError
 from tests import clinic_helpers as h
@@ -212,7 +213,7 @@ def test_clinic_record_dose_draws_inventory_completes_and_schedules_reminder(dem
     dose = _walk_in_and_record(person, lot)
     assert dose.dose_number == 1 and dose.next_dose_number == 2
     assert h.on_hand(lot) == 4
-    given_on = dose.administered_at.astimezone(scheduling.location_zone(h.location())).date()
+    given_on = localtime.local_date(dose.administered_at, h.location())
     assert dose.next_dose_due == given_on + timedelta(days=28)
     with session_scope() as session:
         record = session.get(Administration, dose.administration_id)

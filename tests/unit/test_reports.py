@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
 from models.inventory import LedgerKind
+from services.core import localtime
 from services.core.csv_safe import safe_cell, to_csv
 from services.core.db import session_scope
 from services.core.errors import NotAllowed
@@ -20,7 +20,8 @@ TODAY = date(2021, 2, 15)
 
 
 def _at(day: date) -> datetime:
-    return datetime.combine(day, time(12), ZoneInfo('America/New_York')).astimezone(UTC)
+    """Noon at the demo locations, which follow the state's time zone."""
+    return localtime.local_moment(day, time(12))
 
 
 def _post(where: int, lot_id: int, change: int, kind: LedgerKind, days_ago: int, reverses: int | None = None) -> int:
