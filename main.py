@@ -16,7 +16,7 @@ import os
 import pkgutil
 import sys
 
-from services.core.settings import get_settings
+from services.core.settings import SettingsError, get_settings
 
 # NiceGUI reads its storage folder at import: keep all of the app's state in the data folder.
 os.environ.setdefault('NICEGUI_STORAGE_PATH', str((get_settings().data_dir / 'nicegui').resolve()))
@@ -30,7 +30,7 @@ from services import demo  # noqa: E402
 from services.bulk import cli as bulk_cli  # noqa: E402
 from services.bulk import registration as bulk  # noqa: E402
 from services.clinic import reminders  # noqa: E402
-from services.core import db, mail  # noqa: E402
+from services.core import db, health, mail  # noqa: E402
 
 log = logging.getLogger('cvms')
 
@@ -45,8 +45,8 @@ def build_app() -> None:
 
     @app.get('/healthz')
     def healthz() -> JSONResponse:
-        ok = db.ping()
-        return JSONResponse({'status': 'ok' if ok else 'database unreachable'}, status_code=200 if ok else 503)
+        healthy, report = health.check()
+        return JSONResponse(report, status_code=200 if healthy else 503)
 
     stop = asyncio.Event()
 
@@ -62,13 +62,15 @@ def build_app() -> None:
 
 def run_server(*, demo_data: bool) -> None:
     settings = get_settings()
+    storage_secret = settings.resolved_storage_secret  # refuses to start when instances would sign cookies apart
     db.migrate()
     if demo_data and demo.database_is_empty():
         _print_logins(demo.seed_demo())
     build_app()
     ui.run(host=settings.host, port=settings.port, title='CVMS', reload=False, show=False,
-           storage_secret=settings.resolved_storage_secret, favicon='💉',
-           session_middleware_kwargs={'same_site': 'lax', 'https_only': settings.uses_https})
+           storage_secret=storage_secret, favicon='💉',
+           session_middleware_kwargs={'same_site': 'lax', 'https_only': settings.uses_https},
+           proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
 
 
 def _print_logins(logins: list[tuple[str, str, str]]) -> None:
@@ -99,7 +101,11 @@ def cli(argv: list[str]) -> int:
 
     command = args.command or 'serve'
     if command == 'serve':
-        run_server(demo_data=getattr(args, 'demo', False))
+        try:
+            run_server(demo_data=getattr(args, 'demo', False))
+        except SettingsError as error:
+            print(f'Error: {error}', file=sys.stderr)
+            return 2
         return 0
     db.migrate()
     if command == 'init-db':

@@ -48,22 +48,43 @@ def database_urls() -> Iterator[dict[str, str]]:
     urls = {'sqlite': f'sqlite:///{_DATA_DIR / "test.sqlite3"}'}
     created_pg = None
     if POSTGRES_URL:
-        name = f'cvms_test_{uuid.uuid4().hex[:12]}'
-        admin = create_engine(_pg_admin_url(), isolation_level='AUTOCOMMIT')
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE {name}'))
-        created_pg = name
+        created_pg = _create_pg_database('cvms_test')
         base, _, _ = _pg_admin_url().rpartition('/')
-        urls['postgres'] = f'{base}/{name}'
+        urls['postgres'] = f'{base}/{created_pg}'
     for url in urls.values():
         db_module.migrate(url)
     yield urls
     db_module.dispose_engines()
     if created_pg:
-        admin = create_engine(_pg_admin_url(), isolation_level='AUTOCOMMIT')
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS {created_pg} WITH (FORCE)'))
-        admin.dispose()
+        _drop_pg_database(created_pg)
+
+
+@pytest.fixture
+def fresh_postgres() -> Iterator[str]:
+    """An empty PostgreSQL database of its own, not migrated (dropped afterwards): for tests that start app
+    processes on it. Its URL is in the form an operator writes (postgresql://...)."""
+    if not POSTGRES_URL:
+        pytest.skip('set CVMS_TEST_POSTGRES_URL (.ci/run does) to test several processes on PostgreSQL')
+    name = _create_pg_database('cvms_fresh')
+    base, _, _ = POSTGRES_URL.rpartition('/')
+    yield f'{base}/{name}'
+    _drop_pg_database(name)
+
+
+def _create_pg_database(prefix: str) -> str:
+    name = f'{prefix}_{uuid.uuid4().hex[:12]}'
+    admin = create_engine(_pg_admin_url(), isolation_level='AUTOCOMMIT')
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE {name}'))
+    admin.dispose()
+    return name
+
+
+def _drop_pg_database(name: str) -> None:
+    admin = create_engine(_pg_admin_url(), isolation_level='AUTOCOMMIT')
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)'))
+    admin.dispose()
 
 
 def _empty_all_tables(url: str) -> None:

@@ -169,10 +169,19 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+# Any fixed number: PostgreSQL advisory locks are named by a 64-bit key shared by every process on the database.
+MIGRATION_LOCK_KEY = 0x63766D73_6D696772  # 'cvms' 'migr'
+
+
 def migrate(url: str | None = None) -> None:
-    """Bring the schema up to date in place (every pending migration, on every branch)."""
+    """Bring the schema up to date in place (every pending migration, on every branch).
+
+    On PostgreSQL several instances starting at once migrate one after another under an advisory lock held to
+    the end of the migrating transaction: the first upgrades, the others then find the schema at its head."""
     engine = get_engine(url)
     with engine.begin() as connection:
+        if connection.dialect.name == 'postgresql':
+            connection.execute(text('SELECT pg_advisory_xact_lock(:key)'), {'key': MIGRATION_LOCK_KEY})
         config = alembic_config(url)
         config.attributes['connection'] = connection
         command.upgrade(config, 'heads')

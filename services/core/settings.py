@@ -10,6 +10,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class SettingsError(ValueError):
+    """Settings the app cannot start with; the message says which variable to set."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix='CVMS_', env_file='.env', extra='ignore')
 
@@ -18,8 +22,12 @@ class Settings(BaseSettings):
     port: int = 8080
     host: str = '0.0.0.0'  # noqa: S104 - a server is meant to be reachable
     base_url: str = 'http://localhost:8080'
-    storage_secret: str = ''
-    redis_url: str = ''  # set to share NiceGUI storage between several app instances
+    storage_secret: str = ''  # signs session cookies: every instance behind one address needs the same one
+    redis_url: str = ''  # set to share NiceGUI storage between several app instances (then set storage_secret)
+    # The proxies (nginx) whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-separated addresses or
+    # networks, or '*'. From any other address those headers are ignored, so nobody picks their own client address
+    # (log-in throttling counts failures per client address).
+    forwarded_allow_ips: str = '127.0.0.1'
 
     smtp_host: str = ''
     smtp_port: int = 25
@@ -64,9 +72,13 @@ class Settings(BaseSettings):
 
     @property
     def resolved_storage_secret(self) -> str:
-        """The configured secret, or one generated once and kept in the data folder."""
+        """The configured secret, or one generated once and kept in the data folder (one instance only)."""
         if self.storage_secret:
             return self.storage_secret
+        if self.redis_url:
+            raise SettingsError('CVMS_STORAGE_SECRET must be set when CVMS_REDIS_URL is set: every app instance '
+                                'signs session cookies with it, so all instances need the same secret (for example '
+                                'the output of: python -c "import secrets; print(secrets.token_urlsafe(48))").')
         self.data_dir.mkdir(parents=True, exist_ok=True)
         path = self.data_dir / 'storage_secret'
         if not path.exists():

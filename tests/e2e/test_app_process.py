@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,13 +11,28 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import log_in, start_app, stop_app
+from tests.conftest import free_port
+from tests.e2e.conftest import ROOT, log_in, start_app, stop_app
 from tests.helpers import MANAGER
 
 
 def test_healthz_answers_200_with_the_database_reachable(live_app: str) -> None:
     response = httpx.get(f'{live_app}/healthz')
-    assert response.status_code == 200 and response.json() == {'status': 'ok'}
+    assert response.status_code == 200
+    assert response.json() == {'status': 'ok', 'database': 'ok', 'redis': 'not configured',
+                               'jobs': {'queued': 0, 'running': 0, 'oldest_queued_seconds': None}}
+
+
+def test_serve_with_redis_refuses_to_start_without_a_storage_secret(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ('PYTEST_CURRENT_TEST', 'NICEGUI_USER_SIMULATION',
+                                                            'CVMS_DATABASE_URL', 'CVMS_STORAGE_SECRET')}
+    env.update({'CVMS_DATA_DIR': str(tmp_path), 'CVMS_REDIS_URL': 'redis://127.0.0.1:6379/0',
+                'CVMS_PORT': str(free_port()), 'CVMS_HOST': '127.0.0.1'})
+    done = subprocess.run([sys.executable, 'main.py', 'serve'], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 2
+    assert 'CVMS_STORAGE_SECRET must be set when CVMS_REDIS_URL is set' in done.stderr
+    assert not (tmp_path / 'cvms.sqlite3').exists()  # refused before touching the database
 
 
 def test_session_cookie_is_httponly_and_samesite(live_app: str) -> None:

@@ -1,7 +1,10 @@
 """The Alembic migrations build exactly the schema the models describe, and upgrade a database in place."""
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 from services.core import db as db_module
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _ignorable(diff: tuple) -> bool:
@@ -44,3 +49,23 @@ def test_an_existing_database_upgrades_in_place(tmp_path: Path) -> None:
         version = connection.execute('SELECT version_num FROM alembic_version').fetchall()
     heads = ScriptDirectory.from_config(config).get_heads()
     assert sorted(v for (v,) in version) == sorted(heads)
+
+
+def test_instances_starting_at_once_migrate_a_fresh_postgres_database_once(fresh_postgres: str,
+                                                                            tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ('PYTEST_CURRENT_TEST', 'NICEGUI_USER_SIMULATION')}
+    env.update({'CVMS_DATABASE_URL': fresh_postgres, 'CVMS_DATA_DIR': str(tmp_path)})
+    starting = [subprocess.Popen([sys.executable, 'main.py', 'init-db'], cwd=ROOT, env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(4)]
+    outputs = [process.communicate(timeout=120)[0] for process in starting]
+    assert [process.returncode for process in starting] == [0] * 4, '\n'.join(outputs)
+    engine = db_module.make_engine(fresh_postgres)
+    try:
+        with engine.connect() as connection:
+            versions = [v for (v,) in connection.exec_driver_sql('SELECT version_num FROM alembic_version')]
+            context = MigrationContext.configure(connection, opts={'compare_type': False})
+            diffs = [d for d in compare_metadata(context, SQLModel.metadata) if not _ignorable(d)]
+    finally:
+        engine.dispose()
+    assert sorted(versions) == sorted(ScriptDirectory.from_config(db_module.alembic_config()).get_heads())
+    assert diffs == []
