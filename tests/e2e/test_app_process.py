@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.e2e.conftest import ROOT, log_in, start_app, stop_app
-from tests.helpers import MANAGER
+from tests.factories import MANAGER
 
 
 def test_healthz_answers_200_with_the_database_reachable(live_app: str) -> None:

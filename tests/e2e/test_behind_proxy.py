@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import start_app, stop_app
-from tests.helpers import MANAGER
+from tests.factories import MANAGER
 
 DEVICE_LOCKED = 'Too many failed log-ins from this device'
 # Two failures lock a client (twice the per-account allowance of 1); no slowing down, so the test stays quick.

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 
 from tests.e2e.conftest import log_in, screenshot
-from tests.helpers import MANAGER
+from tests.factories import MANAGER
 
 CSV = ('First name,Last name,Date of birth,Email\r\n'
        'Ashley1,Learn,12/1/1955,Ash1.Example@mailinator.com\r\n'

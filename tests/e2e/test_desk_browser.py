@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.e2e.conftest import log_in, screenshot
-from tests.helpers import PROVIDER
+from tests.factories import PROVIDER
 
 
 def test_desk_flow_from_scan_to_saved_dose_in_four_actions(live_app: str, page) -> None:  # noqa: ANN001

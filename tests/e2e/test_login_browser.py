@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tests.e2e.conftest import log_in, screenshot
-from tests.helpers import MANAGER
+from tests.factories import MANAGER
 
 
 def test_location_manager_logs_in_and_sees_the_dashboard(live_app: str, page) -> None:  # noqa: ANN001

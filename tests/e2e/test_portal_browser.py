@@ -74,7 +74,7 @@ def no_horizontal_scroll(page) -> None:  # noqa: ANN001
 
 
 def test_portal_on_a_phone_from_welcome_email_to_verified_proof(portal_app, phone) -> None:  # noqa: ANN001
-    from tests.portal_helpers import give_dose, invite, local_today, open_clinic
+    from tests.factories import give_dose, invite, local_today, open_clinic
 
     base_url, data_dir, smtp = portal_app
     page = phone

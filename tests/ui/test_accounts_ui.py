@@ -11,7 +11,7 @@ from sqlmodel import select
 from models import AuditEvent, OutboxMessage
 from services.core.db import session_scope
 from services.core.settings import reset_settings
-from tests.helpers import ADMIN, EMPLOYER, MANAGER, PROVIDER, log_in
+from tests.factories import ADMIN, EMPLOYER, MANAGER, PROVIDER, log_in
 
 
 @pytest.mark.parametrize('path', ['/outbox', '/audit', '/admin/users'])

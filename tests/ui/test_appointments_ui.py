@@ -11,14 +11,14 @@ from models import OutboxAttachment
 from services.clinic import walkin
 from services.core import localtime
 from services.core.db import session_scope
-from tests import clinic_helpers as h
-from tests.helpers import MANAGER, PROVIDER, log_in
+from tests import factories as fx
+from tests.factories import MANAGER, PROVIDER, log_in
 
 
 async def test_appointments_manager_opens_a_session_and_books(demo, user: User) -> None:
-    product = h.product(name='Session Vaccine')
-    h.stock(product, 20)
-    person = h.recipient('Ann', 'Booker', born=date(1970, 2, 3), email='ann.booker@example.org')
+    product = fx.product(name='Session Vaccine')
+    fx.stocked_lot(product, doses=20)
+    person = fx.recipient('Ann', 'Booker', born=date(1970, 2, 3), email='ann.booker@example.org')
     await log_in(user, MANAGER)
     await user.open('/appointments')
     day = date.today() + timedelta(days=2)
@@ -39,7 +39,7 @@ async def test_appointments_manager_opens_a_session_and_books(demo, user: User) 
         rows = user.find(marker='upcoming-table').elements.pop().rows
     booked = [r for r in rows if r['details'].startswith('Ann Booker')]
     assert [r['details'] for r in booked] == ['Ann Booker Dose 1 Scheduled']
-    assert walkin.search_walk_in(h.principal(MANAGER), name='Booker', date_of_birth=date(1970, 2, 3))[0] \
+    assert walkin.search_walk_in(fx.principal(MANAGER), name='Booker', date_of_birth=date(1970, 2, 3))[0] \
         .open_case_number == booked[0]['case_number']
     assert person
 
@@ -51,12 +51,12 @@ async def test_appointments_page_is_refused_to_employers(demo, user: User) -> No
 
 
 async def test_desk_back_entry_csv_upload_reports_failed_lines(demo, user: User) -> None:
-    product = h.product(name='Paper Vaccine', cvx='T9P01')
-    lot = h.stock(product, 10, lot_number='PAPER-1')
-    h.recipient('Grace', 'Paper', born=date(1961, 3, 9))
+    product = fx.product(name='Paper Vaccine', cvx='T9P01')
+    lot = fx.stocked_lot(product, doses=10, lot_number='PAPER-1')
+    fx.recipient('Grace', 'Paper', born=date(1961, 3, 9))
     await log_in(user, PROVIDER)
     await user.open('/desk/back-entry')
-    today = localtime.local_today(h.location())
+    today = localtime.local_today(fx.location())
     csv_text = ('First name,Last name,Date of birth,Date given,Time given,Product,Lot number,Dose number,Site,Route,'
                 'Dose volume (mL),Reason,Override reason\n'
                 f'Grace,Paper,03/09/1961,{today:%m/%d/%Y},00:15,T9P01,PAPER-1,1,Left deltoid,IM,0.5,Outage,\n'
@@ -66,7 +66,7 @@ async def test_desk_back_entry_csv_upload_reports_failed_lines(demo, user: User)
         upload = user.find(ui.upload).elements.pop()
     await upload.handle_uploads([ui.upload.SmallFileUpload('paper.csv', 'text/csv', csv_text.encode())])
     await user.should_see('Doses recorded: 1. Lines that failed: 2.', retries=100)
-    assert h.on_hand(lot) == 9
+    assert fx.on_hand(lot) == 9
     with session_scope() as session:
         attachment = session.exec(select(OutboxAttachment).where(OutboxAttachment.filename == 'BackEntryError.csv')
                                   ).one()

@@ -15,7 +15,7 @@ from models import Recipient
 from models.bulk import RemovalRequest
 from services.core.db import session_scope
 from tests.conftest import body_of
-from tests.helpers import ADMIN, MANAGER, log_in
+from tests.factories import ADMIN, MANAGER, log_in
 
 HEADER = 'First name,Last name,Date of birth,Email\r\n'
 FILE = (HEADER + 'Ashley1,Learn,12/1/1955,Ash1.Example@mailinator.com\r\n'

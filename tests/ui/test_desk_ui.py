@@ -8,19 +8,16 @@ from datetime import date
 
 from nicegui.testing import User
 
-from services.clinic import administration, common, scheduling, walkin
-from tests import clinic_helpers as h
-from tests.helpers import MANAGER, PROVIDER, log_in
+from services.clinic import administration, common, walkin
+from tests import factories as fx
+from tests.factories import MANAGER, PROVIDER, log_in
 
 
 def _booked_today(*, first: str = 'Grace', last: str = 'Mid Wilms', doses: int = 10) -> tuple[str, int]:
-    product = h.product(name='Test Moderna Vaccine', interval=28)
-    lot = h.stock(product, doses, lot_number='MOD-001')
-    h.today_session([product])
-    slot = h.first_slot(product)
-    booked = scheduling.book_appointment(h.principal(MANAGER), recipient_id=h.recipient(first, last), slot_id=slot,
-                                         notify=False)
-    return booked.case_number, lot
+    product = fx.product(name='Test Moderna Vaccine', interval=28)
+    lot = fx.stocked_lot(product, doses=doses, lot_number='MOD-001')
+    fx.today_session([product])
+    return fx.appointment(product, fx.recipient(first, last)).case_number, lot
 
 
 def _table_rows(user: User) -> list[dict]:
@@ -58,7 +55,7 @@ async def test_desk_check_in_by_number_and_record_a_dose(demo, user: User) -> No
     user.find(marker='save-dose').click()
     await user.should_see('Dose 1 of Test Moderna Vaccine recorded (lot MOD-001).', retries=100)
     await user.should_see('Dose 2 is due on or after')
-    assert h.on_hand(lot) == 9
+    assert fx.on_hand(lot) == 9
 
 
 async def test_desk_check_in_messages(demo, user: User) -> None:
@@ -71,8 +68,8 @@ async def test_desk_check_in_messages(demo, user: User) -> None:
 
 
 async def test_desk_walk_in_found(demo, user: User) -> None:
-    person = h.recipient('Ann', 'Walker', born=date(1980, 5, 17))
-    h.stock(h.product(), 5)
+    person = fx.recipient('Ann', 'Walker', born=date(1980, 5, 17))
+    fx.stocked_lot(fx.product(), doses=5)
     await log_in(user, PROVIDER)
     user.find(marker='walk-in-name').type('walk')
     user.find(marker='walk-in-dob').type('05/17/1980').trigger('keydown.enter')
@@ -83,7 +80,7 @@ async def test_desk_walk_in_found(demo, user: User) -> None:
 
 
 async def test_desk_walk_in_not_found_registers_at_point_of_care(demo, user: User) -> None:
-    h.stock(h.product(), 5)
+    fx.stocked_lot(fx.product(), doses=5)
     await log_in(user, PROVIDER)
     user.find(marker='walk-in-name').type('Dana Ortiz')
     user.find(marker='walk-in-dob').type('01/02/1975')
@@ -121,10 +118,11 @@ async def test_desk_todays_appointments_update_live_on_a_second_desk(demo, user:
 
 
 async def test_desk_manager_corrects_a_dose_and_stock_follows(demo, user: User) -> None:
-    product = h.product(name='Correctable Vaccine')
-    wrong, right = h.stock(product, 5, lot_number='WRONG-1'), h.stock(product, 5, lot_number='RIGHT-1')
-    provider = h.principal(PROVIDER)
-    visit = walkin.start_walk_in(provider, recipient_id=h.recipient('Cora', 'Rection'))
+    product = fx.product(name='Correctable Vaccine')
+    wrong = fx.stocked_lot(product, doses=5, lot_number='WRONG-1')
+    right = fx.stocked_lot(product, doses=5, lot_number='RIGHT-1')
+    provider = fx.principal(PROVIDER)
+    visit = walkin.start_walk_in(provider, recipient_id=fx.recipient('Cora', 'Rection'))
     administration.record_vaccination(provider, appointment_id=visit.id, details=administration.DoseDetails(
         lot_id=wrong, consent=True, screening={k: 'no' for k, _ in common.SCREENING_QUESTIONS}))
     await log_in(user, MANAGER)
@@ -136,4 +134,4 @@ async def test_desk_manager_corrects_a_dose_and_stock_follows(demo, user: User) 
     user.find(marker='correct-reason').type('Wrong lot scanned')
     user.find(marker='correct-confirm').click()
     await user.should_see('VOID', retries=100)
-    assert (h.on_hand(wrong), h.on_hand(right)) == (5, 4)
+    assert (fx.on_hand(wrong), fx.on_hand(right)) == (5, 4)

@@ -5,21 +5,14 @@ from datetime import date
 
 from nicegui import ui
 from nicegui.testing import User
-from sqlmodel import select
 
 from models import Organization, Recipient
 from services.core.db import session_scope
-from tests.helpers import ADMIN, EMPLOYER, log_in
-from tests.portal_helpers import invite
-
-
-def employer_org_id() -> int:
-    with session_scope() as session:
-        return session.exec(select(Organization.id).where(Organization.kind == 'employer')).one()
+from tests.factories import ADMIN, EMPLOYER, invite, log_in, organization_id
 
 
 async def test_employer_sees_invitation_status_and_no_health_data(demo, user: User) -> None:
-    org_id = employer_org_id()
+    org_id = organization_id('employer')
     for i in range(2):
         recipient_id = invite(f'Ana{i}', 'Worker', date(1990, 2, i + 1), f'ana{i}@example.org')
         with session_scope() as session:
@@ -46,7 +39,7 @@ async def test_employer_sees_invitation_status_and_no_health_data(demo, user: Us
 
 async def test_employer_of_an_unapproved_organization_waits_for_the_state(demo, user: User) -> None:
     with session_scope() as session:
-        organization = session.get(Organization, employer_org_id())
+        organization = session.get(Organization, organization_id('employer'))
         organization.enrollment_status = 'pending'
         session.add(organization)
     await log_in(user, EMPLOYER)
@@ -60,7 +53,7 @@ async def test_employer_of_an_unapproved_organization_waits_for_the_state(demo, 
     user.find(kind=ui.button, content='Approve').click()
     await user.should_see('Suspend', retries=50)
     with session_scope() as session:
-        assert session.get(Organization, employer_org_id()).enrollment_status == 'approved'
+        assert session.get(Organization, organization_id('employer')).enrollment_status == 'approved'
 
 
 async def test_portal_admin_turns_self_registration_on_and_edits_groups(demo, user: User) -> None:

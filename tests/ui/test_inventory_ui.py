@@ -4,15 +4,7 @@ from __future__ import annotations
 from nicegui import ui
 from nicegui.testing import User
 
-from services.core.db import session_scope
-from services.inventory import ledger
-from tests.helpers import ADMIN, MANAGER, PROVIDER, log_in
-from tests.inventory_helpers import location_id
-
-
-def _on_hand(lot_number: str, code: str = 'DEMO1') -> int:
-    with session_scope() as session:
-        return {s.lot_number: s.on_hand for s in ledger.stock(session, location_id=location_id(code))}[lot_number]
+from tests.factories import ADMIN, MANAGER, PROVIDER, location_id, log_in, lot_by_number, on_hand
 
 
 def _stock_rows(user: User) -> list[dict]:
@@ -33,14 +25,14 @@ async def test_inventory_page_shows_lots_with_expiry_flags(demo, user: User) -> 
 async def test_inventory_manager_records_waste_with_a_reason(demo, user: User) -> None:
     await log_in(user, MANAGER)
     await user.open('/inventory')
-    user.find(marker='adjust-lot').elements.pop().value = _lot_id('EK5730')
+    user.find(marker='adjust-lot').elements.pop().value = lot_by_number('EK5730')
     user.find(marker='adjust-doses').elements.pop().value = 6
     user.find(marker='adjust-save').click()
     await user.should_see('Choose why the doses were wasted.')
     user.find(marker='waste-reason').elements.pop().value = 'broken_vial'
     user.find(marker='adjust-save').click()
     await user.should_see('6 doses recorded as wasted.')
-    assert _on_hand('EK5730') == 24
+    assert on_hand(lot_by_number('EK5730')) == 24
     assert {r['lot_number']: r['on_hand'] for r in _stock_rows(user)}['EK5730'] == 24
 
 
@@ -51,19 +43,19 @@ async def test_inventory_daily_count_records_the_difference(demo, user: User) ->
     await user.should_see('Difference: -2')
     user.find(marker='count-save').click()
     await user.should_see('1 difference(s) recorded as corrections')
-    assert _on_hand('EK5730') == 28
+    assert on_hand(lot_by_number('EK5730')) == 28
 
 
 async def test_inventory_transfer_to_another_location(demo, user: User) -> None:
     await log_in(user, MANAGER)
     await user.open('/inventory')
-    user.find(marker='adjust-lot').elements.pop().value = _lot_id('1805018')
+    user.find(marker='adjust-lot').elements.pop().value = lot_by_number('1805018')
     user.find(marker='adjust-kind').elements.pop().value = 'transfer'
     user.find(marker='adjust-doses').elements.pop().value = 5
     user.find(marker='transfer-destination').elements.pop().value = location_id('DEMO2')
     user.find(marker='adjust-save').click()
     await user.should_see('has expired; record it as wasted')
-    assert _on_hand('1805018') == 10
+    assert on_hand(lot_by_number('1805018')) == 10
 
 
 async def test_inventory_provider_views_but_cannot_adjust(demo, user: User) -> None:
@@ -81,9 +73,3 @@ async def test_inventory_state_admin_chooses_a_location(demo, user: User) -> Non
     user.find(marker='inventory-location').elements.pop().value = location_id('DEMO2')
     assert _stock_rows(user) == []
     await user.should_not_see('Adjust inventory')
-
-
-def _lot_id(lot_number: str) -> int:
-    with session_scope() as session:
-        return next(s.lot_id for s in ledger.stock(session, location_id=location_id('DEMO1'))
-                    if s.lot_number == lot_number)

@@ -5,7 +5,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.helpers import log_in
+from tests.factories import log_in
 
 NAV_BY_ROLE = {
     'manager@demo.cvms.example.org': ['Home', 'Recipient Check-In', "Today's Appointments", 'Appointment Walk-In'],

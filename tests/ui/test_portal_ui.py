@@ -14,8 +14,17 @@ from services.core.db import session_scope
 from services.core.errors import NotAllowed
 from services.portal import registration_form
 from tests.conftest import body_of
-from tests.helpers import RECIPIENT, log_in
-from tests.portal_helpers import give_dose, invite, link_in, local_today, open_clinic, principal, recipient_named
+from tests.factories import (
+    RECIPIENT,
+    give_dose,
+    invite,
+    link_in,
+    local_today,
+    log_in,
+    open_clinic,
+    principal,
+    recipient_named,
+)
 
 
 async def test_portal_home_shows_status_and_household(demo, user: User) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.helpers import ADMIN, MANAGER, PROVIDER, log_in
+from tests.factories import ADMIN, MANAGER, PROVIDER, log_in
 
 
 def _table(user: User, marker: str) -> list[dict]:

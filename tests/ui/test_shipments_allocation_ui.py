@@ -2,29 +2,20 @@
 from __future__ import annotations
 
 from nicegui.testing import User
-from sqlmodel import select
 
-from models.inventory import Product
-from services.core.db import session_scope
-from tests.helpers import ADMIN, MANAGER, log_in
-from tests.inventory_helpers import location_id
-
-
-def _product(cvx: str) -> int:
-    with session_scope() as session:
-        return session.exec(select(Product.id).where(Product.cvx_code == cvx)).one()
+from tests.factories import ADMIN, MANAGER, location_id, log_in, product_id
 
 
 async def test_shipments_allocation_checks_storage_and_creates_a_shipment(demo, user: User) -> None:
     await log_in(user, ADMIN)
     await user.open('/admin/allocation')
     user.find(marker='allocate-location').elements.pop().value = location_id('DEMO2')
-    user.find(marker='allocate-product').elements.pop().value = _product('208')
+    user.find(marker='allocate-product').elements.pop().value = product_id('208')
     await user.should_see('It cannot store Pfizer-BioNTech COVID-19 Vaccine.')
     user.find(marker='allocate-doses').elements.pop().value = 600
     user.find(marker='allocate-button').click()
     await user.should_see('Clinic Location2 cannot store Pfizer-BioNTech COVID-19 Vaccine')
-    user.find(marker='allocate-product').elements.pop().value = _product('212')
+    user.find(marker='allocate-product').elements.pop().value = product_id('212')
     user.find(marker='allocate-doses').elements.pop().value = 50
     user.find(marker='allocate-button').click()
     await user.should_see('Allocated 50 doses of Janssen COVID-19 Vaccine to Clinic Location2')

@@ -8,8 +8,7 @@ from nicegui.testing import User
 
 from services.core.db import session_scope
 from services.inventory import ledger
-from tests.helpers import MANAGER, PROVIDER, log_in
-from tests.inventory_helpers import location_id
+from tests.factories import MANAGER, PROVIDER, location_id, log_in
 
 
 async def test_shipments_manager_receives_a_shipment_into_inventory(demo, user: User) -> None:

@@ -14,7 +14,7 @@ from services.core.db import session_scope
 from services.core.errors import ServiceError
 from services.core.settings import reset_settings
 from services.demo import DEMO_PASSWORD
-from tests.helpers import MANAGER, PROVIDER
+from tests.factories import MANAGER, PROVIDER
 
 
 def actions() -> list[str]:

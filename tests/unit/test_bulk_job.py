@@ -22,17 +22,10 @@ from services.bulk import registration as bulk
 from services.core import mail
 from services.core.db import session_scope
 from tests.conftest import body_of
-from tests.helpers import MANAGER, count_rows, principal_of
+from tests.factories import MANAGER, count_rows, principal
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = 'First name,Last name,Date of birth,Email\n'
-
-
-def manager():  # noqa: ANN201
-    return principal_of(MANAGER)
-
-
-count = count_rows
 
 
 def big_file(rows: int) -> tuple[bytes, int]:
@@ -55,14 +48,14 @@ def progress(upload_id: int) -> BulkUpload:
 
 
 def welcome_emails() -> int:
-    return count(OutboxMessage, OutboxMessage.dedupe_key.like('welcome:recipient:%'))
+    return count_rows(OutboxMessage, OutboxMessage.dedupe_key.like('welcome:recipient:%'))
 
 
 def test_job_killed_partway_resumes_without_duplicates_or_double_emails(demo, tmp_path: Path) -> None:
-    people_before, emails_before = count(Recipient), welcome_emails()
+    people_before, emails_before = count_rows(Recipient), welcome_emails()
     rows = 12_000
     data, expected_failed = big_file(rows)
-    summary = bulk.submit_file(manager(), file_name='plant.csv', data=data)
+    summary = bulk.submit_file(principal(MANAGER), file_name='plant.csv', data=data)
     assert summary.total == rows and summary.status == 'queued'
     env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
     script = f'from services.bulk import registration as b; b.run_job({summary.id}, chunk=40)'
@@ -81,21 +74,21 @@ def test_job_killed_partway_resumes_without_duplicates_or_double_emails(demo, tm
     stopped = progress(summary.id)
     assert stopped.status == 'running' and 0 < stopped.rows_done < rows
     # What was committed before the kill is exactly consistent: recipients and emails match the progress.
-    assert count(Recipient) - people_before == stopped.loaded
+    assert count_rows(Recipient) - people_before == stopped.loaded
     assert welcome_emails() - emails_before == stopped.loaded
 
     assert bulk.recover_interrupted_jobs() == 1  # what the app does at start-up
     done = bulk.run_job(summary.id)
     assert done is not None and done.status == 'done'
     assert (done.total, done.loaded, done.failed) == (rows, rows - expected_failed, expected_failed)
-    assert count(Recipient) - people_before == rows - expected_failed
-    assert count(BulkUploadError, BulkUploadError.upload_id == summary.id) == expected_failed
+    assert count_rows(Recipient) - people_before == rows - expected_failed
+    assert count_rows(BulkUploadError, BulkUploadError.upload_id == summary.id) == expected_failed
     assert welcome_emails() - emails_before == rows - expected_failed
     with session_scope() as session:
         duplicated = session.exec(select(OutboxMessage.to_addr).group_by(OutboxMessage.to_addr)
                                   .having(func.count() > 1)).all()
         assert duplicated == []
-    failures = bulk.upload_failures(manager(), summary.id)
+    failures = bulk.upload_failures(principal(MANAGER), summary.id)
     assert failures[-1][0] == rows + 1 and 'Duplicate recipient' in failures[-1][2]
     assert not list(bulk.uploads_dir().glob('*.upload'))  # the stored file is removed when done
 
@@ -105,18 +98,18 @@ def test_the_same_file_in_two_jobs_at_once_loads_each_person_once(demo) -> None:
     once, the other job reports them as duplicates, each reason once (on PostgreSQL the unique key makes the
     later chunk roll back and run again; it must not carry the first attempt's marks)."""
     from concurrent.futures import ThreadPoolExecutor
-    people_before, emails_before = count(Recipient), welcome_emails()
+    people_before, emails_before = count_rows(Recipient), welcome_emails()
     rows = 1000
     data, bad = big_file(rows)
     unique = rows - bad
-    jobs = [bulk.submit_file(manager(), file_name=f'twice-{n}.csv', data=data) for n in (1, 2)]
+    jobs = [bulk.submit_file(principal(MANAGER), file_name=f'twice-{n}.csv', data=data) for n in (1, 2)]
     with ThreadPoolExecutor(2) as pool:
         done = list(pool.map(lambda job: bulk.run_job(job.id, chunk=20), jobs))
     assert [d.status for d in done] == ['done', 'done']
     assert sum(d.loaded for d in done) == unique and sum(d.failed for d in done) == 2 * rows - unique
-    assert count(Recipient) - people_before == unique and welcome_emails() - emails_before == unique
+    assert count_rows(Recipient) - people_before == unique and welcome_emails() - emails_before == unique
     for job in jobs:
-        for _line, _values, error in bulk.upload_failures(manager(), job.id):
+        for _line, _values, error in bulk.upload_failures(principal(MANAGER), job.id):
             assert error.count('Duplicate recipient') <= 1, error
 
 
@@ -164,7 +157,7 @@ def test_the_event_loop_keeps_turning_while_the_runner_loads_a_file(demo) -> Non
     it before it started or after it ended)."""
     import asyncio
     rows = 25_000  # three chunks
-    person = manager()
+    person = principal(MANAGER)
     summary = bulk.submit_file(person, file_name='staff.csv', data=big_file(rows)[0])
 
     async def scenario() -> list[int]:
@@ -193,11 +186,11 @@ def test_a_writer_gets_in_between_the_chunks_of_a_running_job(demo) -> None:
 
     from models.bulk import RemovalRequest
     rows = 40_000  # four chunks of the job's own size: about a second each, back to back
-    summary = bulk.submit_file(manager(), file_name='plant.csv', data=big_file(rows)[0])
+    summary = bulk.submit_file(principal(MANAGER), file_name='plant.csv', data=big_file(rows)[0])
     job = threading.Thread(target=bulk.run_job, args=(summary.id,))
     job.start()
     try:
-        while bulk.upload_status(manager(), summary.id).done == 0:
+        while bulk.upload_status(principal(MANAGER), summary.id).done == 0:
             assert job.is_alive(), 'the job ended before the writer could try'
             time.sleep(0.005)
         with session_scope() as session:  # waits for the lock like any writer of the app
@@ -213,12 +206,13 @@ def test_a_writer_gets_in_between_the_chunks_of_a_running_job(demo) -> None:
 def test_result_emails_over_smtp_with_bulk_error_csv(demo, smtp_server) -> None:
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n' + 'Bo,,2/2/1990,bo@example.com\n'
             + 'Cy,Doe,3/3/1990,bademail\n').encode()
-    summary = bulk.submit_file(manager(), file_name='MKTrocheWITHERRORS.csv', data=data)
+    summary = bulk.submit_file(principal(MANAGER), file_name='MKTrocheWITHERRORS.csv', data=data)
     bulk.run_job(summary.id)
-    ok = bulk.submit_file(manager(), file_name='clean.csv', data=(HEADER + 'Di,Lee,1/1/1981,di@example.com\n').encode())
+    ok = bulk.submit_file(principal(MANAGER), file_name='clean.csv',
+                          data=(HEADER + 'Di,Lee,1/1/1981,di@example.com\n').encode())
     bulk.run_job(ok.id)
     import asyncio
-    pending = count(OutboxMessage, OutboxMessage.status == 'pending')
+    pending = count_rows(OutboxMessage, OutboxMessage.status == 'pending')
     assert asyncio.run(mail.deliver_due()) == pending  # 2 welcome, 2 results, and the demo's own
     failure, success = [m for m in smtp_server.to(MANAGER)]
     assert failure['Subject'] == 'Bulk Employee Upload - Failure'
@@ -257,7 +251,7 @@ def test_import_recipients_command_line(demo, tmp_path: Path) -> None:
     again = run_cli(str(source), '--location', 'DEMO1', '--as', MANAGER, '--high-volume', '--json')
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)['failed'] == 2  # the same file twice: duplicates, nobody created twice
-    assert count(Recipient, Recipient.first_name == 'Ann') == 1
+    assert count_rows(Recipient, Recipient.first_name == 'Ann') == 1
 
     big = tmp_path / 'big.csv'
     big.write_text(HEADER + ''.join(f'P{i},Q,1/1/1980,p{i}@x.org\n' for i in range(101)))

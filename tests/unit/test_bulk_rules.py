@@ -18,20 +18,14 @@ from services.core.db import session_scope
 from services.core.errors import NotAllowed, ValidationFailed
 from services.recipients import listing
 from services.recipients.fields import email_problem
-from tests.helpers import ADMIN, EMPLOYER, MANAGER, PROVIDER, count_rows, principal_of
+from tests.factories import ADMIN, EMPLOYER, MANAGER, PROVIDER, count_rows, principal
 
 HEADER = 'First name,Last name,Date of birth,Email\r\n'
 
 
-as_user = principal_of
-
-
-count = count_rows
-
-
 def in_location() -> int:
     """Recipients the demo data put in the manager's location (other areas' demo data add some)."""
-    return listing.list_recipients(as_user(MANAGER)).total
+    return listing.list_recipients(principal(MANAGER)).total
 
 
 def errors_of(preview: bulk.Preview) -> dict[int, str]:
@@ -43,11 +37,11 @@ def test_bom_crlf_quoted_commas_and_blank_rows(demo) -> None:
             '"Mary Ann","O\'Brien-Smith",02/03/1970,"mary@example.com"\r\n'
             ',,,\r\n'
             '"Smith, Jr",Bob,1/2/1990,bob@example.com\r\n').encode()
-    preview = bulk.preview(as_user(MANAGER), data, 'Employee Bulk Upload File.csv')
+    preview = bulk.preview(principal(MANAGER), data, 'Employee Bulk Upload File.csv')
     assert [r.line for r in preview.rows] == [2, 3, 5]  # the blank line 4 is skipped but still counted
     assert preview.rows[1].first_name == 'Mary Ann' and preview.rows[1].last_name == "O'Brien-Smith"
     assert errors_of(preview) == {5: 'Line 5: FirstName: invalid characters: Smith, Jr'}
-    outcome = bulk.create_records(as_user(MANAGER), preview)
+    outcome = bulk.create_records(principal(MANAGER), preview)
     assert (outcome.total, outcome.loaded, outcome.failed) == (3, 2, 1)
     with session_scope() as session:
         ashley = session.exec(select(Recipient).where(Recipient.first_name == 'Ashley1')).one()
@@ -58,9 +52,9 @@ def test_bom_crlf_quoted_commas_and_blank_rows(demo) -> None:
 
 def test_windows_1252_file_keeps_accents(demo) -> None:
     data = (HEADER + 'Renée,Zoë,3/4/1980,renee@example.com\r\n').encode('cp1252')
-    preview = bulk.preview(as_user(MANAGER), data, 'excel.csv')
+    preview = bulk.preview(principal(MANAGER), data, 'excel.csv')
     assert preview.rows[0].first_name == 'Renée' and preview.rows[0].ready
-    bulk.create_records(as_user(MANAGER), preview)
+    bulk.create_records(principal(MANAGER), preview)
     with session_scope() as session:
         assert session.exec(select(Recipient.last_name).where(Recipient.first_name == 'Renée')).one() == 'Zoë'
 
@@ -69,7 +63,7 @@ def test_header_aliases_error_column_and_unknown_columns(demo) -> None:
     data = (b'FirstName,LAST_NAME,dob,Email Address,Notes,Error\n'
             b'Nicholas,Smith,12/2/1955,n@example.com,call first,Line 2: Required fields are missing: [LastName]\n'
             )
-    preview = bulk.preview(as_user(MANAGER), data, 'BulkError.csv')
+    preview = bulk.preview(principal(MANAGER), data, 'BulkError.csv')
     assert preview.rows[0].ready
     assert 'The Error column was ignored.' in preview.notices
     assert any('"Notes"' in notice for notice in preview.notices)
@@ -84,21 +78,22 @@ def test_header_aliases_error_column_and_unknown_columns(demo) -> None:
     (b'PK\x03\x04 not really a workbook', 'not a CSV or Excel'),
 ])
 def test_files_refused_as_a_whole_load_nothing(demo, content: bytes, message: str) -> None:
-    before = count(Recipient)
+    before = count_rows(Recipient)
     with pytest.raises(FileRejected, match=message):
-        bulk.preview(as_user(MANAGER), content, 'file.csv')
-    assert count(Recipient) == before
-    assert count(AuditEvent, AuditEvent.action == 'bulk_upload_refused') == 1
+        bulk.preview(principal(MANAGER), content, 'file.csv')
+    assert count_rows(Recipient) == before
+    assert count_rows(AuditEvent, AuditEvent.action == 'bulk_upload_refused') == 1
 
 
 def test_low_volume_takes_100_records_and_refuses_101(demo) -> None:
-    before = count(Recipient)
+    before = count_rows(Recipient)
     rows = ''.join(f'Person{i},Family,1/1/1980,p{i}@example.com\n' for i in range(101))
     with pytest.raises(FileRejected, match='at most 100: use the High Volume tab'):
-        bulk.preview(as_user(MANAGER), (HEADER + rows).encode(), 'big.csv')
-    assert count(Recipient) == before
+        bulk.preview(principal(MANAGER), (HEADER + rows).encode(), 'big.csv')
+    assert count_rows(Recipient) == before
     rows = ''.join(f'Person{i},Family,1/1/1980,p{i}@example.com\n' for i in range(100))
-    outcome = bulk.create_records(as_user(MANAGER), bulk.preview(as_user(MANAGER), (HEADER + rows).encode(), 'ok.csv'))
+    manager = principal(MANAGER)
+    outcome = bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'ok.csv'))
     assert outcome.loaded == 100
 
 
@@ -107,13 +102,13 @@ def test_high_volume_limit_and_file_size_checked_on_the_server(demo, monkeypatch
     monkeypatch.setenv('CVMS_BULK_MAX_FILE_MB', '1')
     from services.core.settings import reset_settings
     reset_settings()
-    before = count(Recipient)
+    before = count_rows(Recipient)
     rows = ''.join(f'Person{i},Family,1/1/1980,p{i}@example.com\n' for i in range(6))
     with pytest.raises(FileRejected, match='more than 5 records'):
-        bulk.submit_file(as_user(MANAGER), file_name='six.csv', data=(HEADER + rows).encode())
+        bulk.submit_file(principal(MANAGER), file_name='six.csv', data=(HEADER + rows).encode())
     with pytest.raises(FileRejected, match='larger than 1 MB'):
-        bulk.submit_file(as_user(MANAGER), file_name='huge.csv', data=(HEADER + 'x' * (1024 * 1024)).encode())
-    assert count(Recipient) == before
+        bulk.submit_file(principal(MANAGER), file_name='huge.csv', data=(HEADER + 'x' * (1024 * 1024)).encode())
+    assert count_rows(Recipient) == before
     assert not list(bulk.uploads_dir().glob('*.upload'))  # refused files are not kept
     reset_settings()
 
@@ -131,7 +126,7 @@ def test_every_problem_of_a_row_in_one_cell_with_guide_messages(demo) -> None:
             + 'Old,Timer,12/31/1899,o@example.com\n'
             + f'{"A" * 81},Long,1/1/1980,l@example.com\n'
             + 'Zoë-Ann,Nguyễn O’Neil Jr.,1/1/1980,zoe@bücher.de\n').encode()
-    errors = errors_of(bulk.preview(as_user(MANAGER), data, 'MKTrocheWITHERRORS.csv'))
+    errors = errors_of(bulk.preview(principal(MANAGER), data, 'MKTrocheWITHERRORS.csv'))
     assert errors[2] == 'Line 2: Required fields are missing: [LastName]'
     assert errors[3] == 'Line 3: Required fields are missing: [Date of birth, Email]'
     assert errors[4] == 'Line 4: Email: invalid email address: bademail'
@@ -151,30 +146,30 @@ def test_names_with_special_characters_fail(demo, value: str) -> None:
     data = io.StringIO()
     csv.writer(data).writerows([['First name', 'Last name', 'Date of birth', 'Email'],
                                 [value, 'Doe', '1/1/1980', 'd@example.com']])
-    errors = errors_of(bulk.preview(as_user(MANAGER), data.getvalue().encode(), 'x.csv'))
+    errors = errors_of(bulk.preview(principal(MANAGER), data.getvalue().encode(), 'x.csv'))
     assert errors[2] == f'Line 2: FirstName: invalid characters: {value}'
 
 
 def test_duplicates_in_the_file_and_against_the_database(demo) -> None:
-    before = count(Recipient)
+    before = count_rows(Recipient)
     data = (HEADER + 'Grace,Wilms,03/09/1961,other@example.com\n'  # the demo recipient
             + 'Ann,Lee,1/1/1980,ann@example.com\n'
             + ' ann , LEE ,01/01/1980,ann2@example.com\n'  # same person, other spelling
             + 'Ann,Lee,1/1/1981,ann@example.com\n').encode()  # another person sharing the household email
-    preview = bulk.preview(as_user(MANAGER), data, 'dups.csv')
+    preview = bulk.preview(principal(MANAGER), data, 'dups.csv')
     assert errors_of(preview) == {2: f'Line 2: {DUPLICATE}', 4: f'Line 4: {DUPLICATE}'}
-    outcome = bulk.create_records(as_user(MANAGER), preview)
+    outcome = bulk.create_records(principal(MANAGER), preview)
     assert (outcome.loaded, outcome.failed) == (2, 2)
-    again = bulk.create_records(as_user(MANAGER), bulk.preview(as_user(MANAGER), data, 'dups.csv'))
+    again = bulk.create_records(principal(MANAGER), bulk.preview(principal(MANAGER), data, 'dups.csv'))
     assert (again.loaded, again.failed) == (0, 4)  # a file uploaded twice creates nobody twice
-    assert count(Recipient) == before + 2
+    assert count_rows(Recipient) == before + 2
 
 
 def test_welcome_and_household_emails_once_each(demo) -> None:
     data = (HEADER + 'Ann,Lee,1/1/1980,Ann@Example.com\n' + 'Bo,Lee,2/2/2012,ann@example.com\n'
             + 'Cy,Wilms,3/3/2015,recipient@demo.cvms.example.org\n'
             + 'Di,Staff,4/4/1970,manager@demo.cvms.example.org\n').encode()
-    outcome = bulk.create_records(as_user(MANAGER), bulk.preview(as_user(MANAGER), data, 'family.csv'))
+    outcome = bulk.create_records(principal(MANAGER), bulk.preview(principal(MANAGER), data, 'family.csv'))
     assert outcome.loaded == 4
     with session_scope() as session:
         messages = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key.like('welcome:recipient:%'))
@@ -199,7 +194,7 @@ def test_error_file_keeps_original_columns_and_neutralises_formulas(demo) -> Non
     data = (b'First Name,Last Name,DOB,Email,Notes\n'
             b'=HYPERLINK("http://x"),Doe,1/1/1980,a@example.com,+1 555\n'
             b'Ann,-Lee,1/1/1980,@bad,\tnote\n')
-    outcome = bulk.create_records(as_user(MANAGER), bulk.preview(as_user(MANAGER), data, 'inj.csv'))
+    outcome = bulk.create_records(principal(MANAGER), bulk.preview(principal(MANAGER), data, 'inj.csv'))
     report = outcome.error_file()
     assert report.startswith(b'\xef\xbb\xbf')  # Excel shows accents with the BOM
     rows = list(csv.reader(io.StringIO(report.decode('utf-8-sig'))))
@@ -212,7 +207,7 @@ def test_error_file_keeps_original_columns_and_neutralises_formulas(demo) -> Non
 
 def test_corrected_row_resubmitted_in_place(demo) -> None:
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n' + 'Bo,,2/2/1990,bo@example.com\n').encode()
-    manager = as_user(MANAGER)
+    manager = principal(MANAGER)
     outcome = bulk.create_records(manager, bulk.preview(manager, data, 'fix.csv'))
     assert (outcome.loaded, outcome.failed) == (1, 1)
     still = bulk.resubmit_row(manager, outcome.upload_id, 3, first_name='Bo', last_name='', date_of_birth='2/2/1990',
@@ -223,7 +218,7 @@ def test_corrected_row_resubmitted_in_place(demo) -> None:
     assert fixed.ready
     assert bulk.upload_status(manager, outcome.upload_id).loaded == 2
     assert bulk.upload_error_file(manager, outcome.upload_id) is None
-    assert count(Recipient, Recipient.first_name == 'Bo') == 1
+    assert count_rows(Recipient, Recipient.first_name == 'Bo') == 1
 
 
 def test_xlsx_upload_with_real_dates(demo) -> None:
@@ -235,7 +230,7 @@ def test_xlsx_upload_with_real_dates(demo) -> None:
     sheet.append(['Luis', 'Diaz', '2/3/1960', 'luis@example.com'])
     buffer = io.BytesIO()
     workbook.save(buffer)
-    preview = bulk.preview(as_user(MANAGER), buffer.getvalue(), 'employees.xlsx')
+    preview = bulk.preview(principal(MANAGER), buffer.getvalue(), 'employees.xlsx')
     assert [(r.first_name, r.date_of_birth_text, r.ready) for r in preview.rows] == [
         ('Ana', '12/1/1955', True), ('Luis', '2/3/1960', True)]
     template = bulk.template_xlsx()
@@ -244,7 +239,7 @@ def test_xlsx_upload_with_real_dates(demo) -> None:
 
 
 def test_employer_uploads_are_their_invitees(demo) -> None:
-    employer = as_user(EMPLOYER)
+    employer = principal(EMPLOYER)
     data = (HEADER + 'Eve,Worker,5/5/1985,eve@example.com\n').encode()
     bulk.create_records(employer, bulk.preview(employer, data, 'staff.csv'))
     with session_scope() as session:
@@ -253,32 +248,32 @@ def test_employer_uploads_are_their_invitees(demo) -> None:
         assert eve.source == RecipientSource.EMPLOYER_INVITATION
     page = listing.list_recipients(employer)
     assert 'Eve' in [r.first_name for r in page.rows]
-    assert 'Eve' not in [r.first_name for r in listing.list_recipients(as_user(MANAGER), search='eve').rows]
+    assert 'Eve' not in [r.first_name for r in listing.list_recipients(principal(MANAGER), search='eve').rows]
 
 
 def test_only_allowed_roles_upload(demo) -> None:
     data = (HEADER + 'Eve,Worker,5/5/1985,eve@example.com\n').encode()
     for email in (PROVIDER, ADMIN):
         with pytest.raises(NotAllowed):
-            bulk.preview(as_user(email), data, 'x.csv')
+            bulk.preview(principal(email), data, 'x.csv')
 
 
 def test_concurrent_uploads_cannot_duplicate_a_person(demo) -> None:
     """Two Create Records of the same file at once: the unique identity key lets only one create each person."""
     from concurrent.futures import ThreadPoolExecutor
     rows = ''.join(f'Twin{i},Same,1/1/1980,t{i}@example.com\n' for i in range(50))
-    manager = as_user(MANAGER)
+    manager = principal(MANAGER)
     preview = bulk.preview(manager, (HEADER + rows).encode(), 'twice.csv')
     with ThreadPoolExecutor(2) as pool:
         outcomes = list(pool.map(lambda _: bulk.create_records(manager, preview), range(2)))
     assert sorted(o.loaded for o in outcomes) == [0, 50]
-    assert count(Recipient, Recipient.last_name == 'Same') == 50
-    assert count(OutboxMessage, OutboxMessage.to_addr.like('t%@example.com')) == 50
+    assert count_rows(Recipient, Recipient.last_name == 'Same') == 50
+    assert count_rows(OutboxMessage, OutboxMessage.to_addr.like('t%@example.com')) == 50
 
 
 def test_loaded_list_counts_a_broad_search_only_up_to_the_cap(demo, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(listing, 'MATCH_COUNT_CAP', 5)
-    manager = as_user(MANAGER)
+    manager = principal(MANAGER)
     rows = ''.join(f'Sam{i},Smith{i},1/{i + 1}/1970,s{i}@example.com\n' for i in range(4)) + \
         ''.join(f'Smitty{i},Jones{i},2/{i + 1}/1970,j{i}@example.com\n' for i in range(4))
     bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'smiths.csv'))
@@ -294,7 +289,7 @@ def test_loaded_list_pages_a_broad_and_a_narrow_match_together_in_order(demo,
     """One search whose last-name matches pass the cap (read in order) and whose first-name matches do not
     (read whole): every page is cut from both, in the asked order, with no one twice or missing."""
     monkeypatch.setattr(listing, 'MATCH_COUNT_CAP', 5)
-    manager = as_user(MANAGER)
+    manager = principal(MANAGER)
     rows = ''.join(f'Ann{i},Smi{chr(97 + (i * 5) % 8)}{i},3/{i + 1}/1970,z{7 - i}@example.com\n' for i in range(8)) + \
         'Smia,Able,4/1/1970,m1@example.com\nSmib,Zed,4/2/1970,a1@example.com\n'
     bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'mixed.csv'))
@@ -318,7 +313,7 @@ def test_list_progress_and_preview_answer_while_a_chunk_holds_the_write_lock(dem
     """A High Volume chunk keeps SQLite's write lock for about a second: searching the list, polling upload
     progress and previewing a Low Volume file only read, and must not wait for it (nor fail as locked)."""
     import threading
-    manager = as_user(MANAGER)
+    manager = principal(MANAGER)
     holding, release = threading.Event(), threading.Event()
 
     def writer() -> None:
@@ -343,7 +338,7 @@ def test_list_progress_and_preview_answer_while_a_chunk_holds_the_write_lock(dem
 
 
 def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
-    manager = as_user(MANAGER)
+    manager = principal(MANAGER)
     before = in_location()
     rows = ''.join(f'Person{i:02d},Family{i % 3},1/{i + 1}/1980,p{i}@example.com\n' for i in range(30))
     bulk.create_records(manager, bulk.preview(manager, (HEADER + rows + 'Renée,Élan,1/1/1990,r@x.org\n').encode(),
@@ -365,7 +360,7 @@ def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
     assert {r.last_name for r in by_last.rows} == {'Family2'} and by_last.matching == 10
     second = listing.list_recipients(manager, search='person', sort='first_name', page=2, per_page=5)
     assert [r.first_name for r in second.rows] == ['Person05', 'Person06', 'Person07', 'Person08', 'Person09']
-    assert listing.list_recipients(as_user(ADMIN)).total == count(Recipient)
+    assert listing.list_recipients(principal(ADMIN)).total == count_rows(Recipient)
     target = found.rows[0]
     with pytest.raises(ValidationFailed):
         listing.request_removal(manager, target.id, '')
@@ -373,12 +368,12 @@ def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
     with session_scope() as session:
         request = session.get(RemovalRequest, request_id)
         assert request.status == 'open' and request.requested_by_email == MANAGER
-    assert count(Recipient, Recipient.id == target.id) == 1  # nothing is deleted
-    assert [r.id for r in listing.open_removal_requests(as_user(ADMIN))] == [request_id]
+    assert count_rows(Recipient, Recipient.id == target.id) == 1  # nothing is deleted
+    assert [r.id for r in listing.open_removal_requests(principal(ADMIN))] == [request_id]
 
 
 def test_audit_events_name_who_which_file_and_counts(demo) -> None:
-    manager = as_user(MANAGER)
+    manager = principal(MANAGER)
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\nBo,,2/2/1990,bo@example.com\n').encode()
     outcome = bulk.create_records(manager, bulk.preview(manager, data, 'audit.csv'))
     with session_scope() as session:
@@ -408,7 +403,7 @@ def test_email_rule_agrees_with_email_validator(address: str, ok: bool) -> None:
 
 def test_files_on_disk_never_use_the_uploaded_name(demo) -> None:
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n').encode()
-    summary = bulk.submit_file(as_user(MANAGER), file_name='../../etc/passwd', data=data)
+    summary = bulk.submit_file(principal(MANAGER), file_name='../../etc/passwd', data=data)
     stored = list(bulk.uploads_dir().glob('*.upload'))
     assert len(stored) == 1 and stored[0].parent == bulk.uploads_dir() and 'passwd' not in stored[0].name
     bulk.run_job(summary.id)
@@ -419,15 +414,15 @@ def test_list_totals_follow_every_insert_move_and_delete(demo) -> None:
     """The list's total comes from counts the database keeps with triggers: whoever writes recipients (an upload's
     bulk insert, another screen's ORM insert, a move to another location, a delete), the totals stay exact."""
     from models import Location
-    manager, admin = as_user(MANAGER), as_user(ADMIN)
+    manager, admin = principal(MANAGER), principal(ADMIN)
 
     def totals() -> tuple[int, int, int]:
         return (listing.list_recipients(manager).total, listing.list_recipients(admin).total,
                 listing.list_recipients(admin, location_id=manager.location_id).total)
 
     def truth() -> tuple[int, int, int]:
-        mine = count(Recipient, Recipient.location_id == manager.location_id)
-        return mine, count(Recipient), mine
+        mine = count_rows(Recipient, Recipient.location_id == manager.location_id)
+        return mine, count_rows(Recipient), mine
 
     assert totals() == truth()
     rows = ''.join(f'Counted{i},Person,1/{i + 1}/1980,c{i}@example.com\n' for i in range(5))

@@ -16,13 +16,13 @@ from services.clinic.administration import DoseDetails, OverrideNeeded
 from services.core import localtime
 from services.core.db import session_scope
 from services.core.errors import NotAllowed, ServiceError
-from tests import clinic_helpers as h
+from tests import factories as fx
 
 ALL_NO = {key: 'no' for key, _ in common.SCREENING_QUESTIONS}
 
 
 def _book_all_at_once(slot_id: int, recipients: list[int]) -> tuple[list[str], list[str]]:
-    manager = h.principal(h.MANAGER)
+    manager = fx.principal(fx.MANAGER)
     booked, refused = [], []
     barrier = threading.Barrier(len(recipients))
 
@@ -43,11 +43,11 @@ def _book_all_at_once(slot_id: int, recipients: list[int]) -> tuple[list[str], l
 
 
 def test_clinic_slot_capacity_holds_under_concurrent_bookings(demo) -> None:
-    product = h.product()
-    h.stock(product, 100)
-    h.clinic_session([product], capacity=3)
-    slot = h.first_slot(product)
-    booked, refused = _book_all_at_once(slot, [h.recipient() for _ in range(8)])
+    product = fx.product()
+    fx.stocked_lot(product, doses=100)
+    fx.clinic_session([product], capacity=3)
+    slot = fx.first_slot(product)
+    booked, refused = _book_all_at_once(slot, [fx.recipient() for _ in range(8)])
     assert len(booked) == 3 and len(refused) == 5
     assert all('This time slot is full' in r for r in refused)
     with session_scope() as session:
@@ -55,20 +55,20 @@ def test_clinic_slot_capacity_holds_under_concurrent_bookings(demo) -> None:
 
 
 def test_clinic_stock_cap_holds_under_concurrent_bookings(demo) -> None:
-    product = h.product()
-    h.stock(product, 2)
-    h.clinic_session([product], capacity=20)
-    booked, refused = _book_all_at_once(h.first_slot(product), [h.recipient() for _ in range(6)])
+    product = fx.product()
+    fx.stocked_lot(product, doses=2)
+    fx.clinic_session([product], capacity=20)
+    booked, refused = _book_all_at_once(fx.first_slot(product), [fx.recipient() for _ in range(6)])
     assert len(booked) == 2 and len(refused) == 4
     assert all('No doses of' in r and '2 on hand, 2 already booked' in r for r in refused)
 
 
 def test_clinic_case_numbers_are_eight_digits_unique_and_not_sequential(demo) -> None:
-    product = h.product()
-    h.stock(product, 50)
-    h.clinic_session([product], capacity=30)
-    slot = h.first_slot(product)
-    numbers = [scheduling.book_appointment(h.principal(h.MANAGER), recipient_id=h.recipient(), slot_id=slot,
+    product = fx.product()
+    fx.stocked_lot(product, doses=50)
+    fx.clinic_session([product], capacity=30)
+    slot = fx.first_slot(product)
+    numbers = [scheduling.book_appointment(fx.principal(fx.MANAGER), recipient_id=fx.recipient(), slot_id=slot,
                                            notify=False).case_number for _ in range(12)]
     assert all(len(n) == 8 and n.isdigit() for n in numbers)
     assert len(set(numbers)) == 12
@@ -77,12 +77,13 @@ def test_clinic_case_numbers_are_eight_digits_unique_and_not_sequential(demo) ->
 
 
 def test_clinic_booking_emails_carry_the_number_and_a_qr_code(demo) -> None:
-    product = h.product(name='Moderna COVID-19 Vaccine')
-    h.stock(product, 10)
-    h.clinic_session([product])
-    person = h.recipient('Grace', 'Mid Wilms', email='grace.mid@example.org')
-    manager = h.principal(h.MANAGER)
-    first, second = [s.slot_id for s in scheduling.open_slots(location_id=h.location().id, product_id=product, limit=2)]
+    product = fx.product(name='Moderna COVID-19 Vaccine')
+    fx.stocked_lot(product, doses=10)
+    fx.clinic_session([product])
+    person = fx.recipient('Grace', 'Mid Wilms', email='grace.mid@example.org')
+    manager = fx.principal(fx.MANAGER)
+    first, second = [s.slot_id for s in scheduling.open_slots(location_id=fx.location_id(), product_id=product,
+                                                               limit=2)]
     booked = scheduling.book_appointment(manager, recipient_id=person, slot_id=first)
     moved = scheduling.reschedule_appointment(manager, appointment_id=booked.id, slot_id=second)
     assert moved.case_number == booked.case_number and moved.scheduled_at > booked.scheduled_at
@@ -103,9 +104,9 @@ def test_clinic_booking_emails_carry_the_number_and_a_qr_code(demo) -> None:
 
 
 def test_clinic_open_slots_filter_by_county_and_city_soonest_first(demo) -> None:
-    product = h.product()
-    h.clinic_session([product], on=date.today() + timedelta(days=5), code='DEMO1')
-    h.clinic_session([product], on=date.today() + timedelta(days=2), code='DEMO2')
+    product = fx.product()
+    fx.clinic_session([product], on=date.today() + timedelta(days=5), code='DEMO1')
+    fx.clinic_session([product], on=date.today() + timedelta(days=2), code='DEMO2')
     everywhere = scheduling.open_slots(product_id=product)
     assert everywhere[0].location_name == 'Clinic Location2'  # the sooner session
     assert [s.starts_at for s in everywhere] == sorted(s.starts_at for s in everywhere)
@@ -115,49 +116,49 @@ def test_clinic_open_slots_filter_by_county_and_city_soonest_first(demo) -> None
 
 
 def test_clinic_recipient_books_for_own_household_only(demo) -> None:
-    product = h.product()
-    h.stock(product, 5)
-    h.clinic_session([product])
+    product = fx.product()
+    fx.stocked_lot(product, doses=5)
+    fx.clinic_session([product])
     with session_scope() as session:
         from models import Recipient
         grace = session.exec(select(Recipient).where(Recipient.first_name == 'Grace')
                              .where(Recipient.last_name == 'Wilms')).one()
-    portal_user = h.principal('recipient@demo.cvms.example.org')
-    booked = scheduling.book_appointment(portal_user, recipient_id=grace.id, slot_id=h.first_slot(product))
+    portal_user = fx.principal(fx.RECIPIENT)
+    booked = scheduling.book_appointment(portal_user, recipient_id=grace.id, slot_id=fx.first_slot(product))
     assert booked.dose_number == 1
     with pytest.raises(NotAllowed):
-        scheduling.book_appointment(portal_user, recipient_id=h.recipient(), slot_id=h.first_slot(product))
+        scheduling.book_appointment(portal_user, recipient_id=fx.recipient(), slot_id=fx.first_slot(product))
     with pytest.raises(ServiceError, match='already has an appointment'):
-        scheduling.book_appointment(portal_user, recipient_id=grace.id, slot_id=h.first_slot(product))
+        scheduling.book_appointment(portal_user, recipient_id=grace.id, slot_id=fx.first_slot(product))
 
 
 def test_clinic_check_in_messages_for_wrong_cancelled_other_day_and_other_location(demo) -> None:
-    product = h.product()
-    h.stock(product, 10)
-    h.stock(product, 10, code='DEMO2')
-    provider, manager = h.principal(h.PROVIDER), h.principal(h.MANAGER)
+    product = fx.product()
+    fx.stocked_lot(product, doses=10)
+    fx.stocked_lot(product, doses=10, code='DEMO2')
+    provider, manager = fx.principal(fx.PROVIDER), fx.principal(fx.MANAGER)
     with pytest.raises(ServiceError, match='has 8 digits'):
         checkin.find_for_check_in(provider, '123')
     with pytest.raises(ServiceError, match='No appointment has confirmation number 12345678'):
         checkin.find_for_check_in(provider, '12345678')
-    h.clinic_session([product])  # in 3 days
-    later = scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=h.first_slot(product),
+    fx.clinic_session([product])  # in 3 days
+    later = scheduling.book_appointment(manager, recipient_id=fx.recipient(), slot_id=fx.first_slot(product),
                                         notify=False)
     with pytest.raises(ServiceError, match='on another day'):
         checkin.find_for_check_in(provider, later.case_number)
-    h.today_session([product])
-    today = scheduling.open_slots(location_id=h.location().id, product_id=product, on_or_after=utcnow())[0].slot_id
-    cancelled = scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=today, notify=False)
+    fx.today_session([product])
+    today = scheduling.open_slots(location_id=fx.location().id, product_id=product, on_or_after=utcnow())[0].slot_id
+    cancelled = scheduling.book_appointment(manager, recipient_id=fx.recipient(), slot_id=today, notify=False)
     scheduling.cancel_appointment(manager, appointment_id=cancelled.id)
     with pytest.raises(ServiceError, match='was cancelled'):
         checkin.find_for_check_in(provider, cancelled.case_number)
-    h.today_session([product], code='DEMO2')
-    elsewhere_slot = scheduling.open_slots(location_id=h.location('DEMO2').id, product_id=product)[0].slot_id
-    elsewhere = scheduling.book_appointment(h.manager_of('DEMO2'), recipient_id=h.recipient(code='DEMO2'),
+    fx.today_session([product], code='DEMO2')
+    elsewhere_slot = scheduling.open_slots(location_id=fx.location('DEMO2').id, product_id=product)[0].slot_id
+    elsewhere = scheduling.book_appointment(fx.manager_of('DEMO2'), recipient_id=fx.recipient(code='DEMO2'),
                                             slot_id=elsewhere_slot, notify=False).case_number
     with pytest.raises(ServiceError, match=r'at another location \(Clinic Location2\)'):
         checkin.find_for_check_in(provider, f'{elsewhere[:4]} {elsewhere[4:]}')
-    good = scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=today, notify=False)
+    good = scheduling.book_appointment(manager, recipient_id=fx.recipient(), slot_id=today, notify=False)
     found = checkin.find_for_check_in(provider, f' {good.case_number}\n')
     assert found.id == good.id and found.status == 'scheduled'
     assert checkin.check_in(provider, good.id).status == 'checked_in'
@@ -170,12 +171,12 @@ def test_clinic_check_in_messages_for_wrong_cancelled_other_day_and_other_locati
 
 
 def test_clinic_walk_in_search_sees_own_location_plus_exact_match_elsewhere(demo) -> None:
-    provider = h.principal(h.PROVIDER)
+    provider = fx.principal(fx.PROVIDER)
     born = date(1980, 5, 17)
-    here = h.recipient('Ann', 'Walker', born=born)
-    h.recipient('Bob', 'Walsh', born=born)
-    h.recipient('Ann', 'Walker', born=date(1980, 5, 18))
-    elsewhere = h.recipient('Carl', 'Walton', born=born, code='DEMO2')
+    here = fx.recipient('Ann', 'Walker', born=born)
+    fx.recipient('Bob', 'Walsh', born=born)
+    fx.recipient('Ann', 'Walker', born=date(1980, 5, 18))
+    elsewhere = fx.recipient('Carl', 'Walton', born=born, code='DEMO2')
     names = {hit.name for hit in walkin.search_walk_in(provider, name='wal', date_of_birth=born)}
     assert names == {'Ann Walker', 'Bob Walsh'}  # Carl Walton is at another location
     hits = walkin.search_walk_in(provider, name='Carl Walton', date_of_birth=born)
@@ -185,7 +186,7 @@ def test_clinic_walk_in_search_sees_own_location_plus_exact_match_elsewhere(demo
 
 
 def test_clinic_point_of_care_registration_refuses_a_second_record(demo) -> None:
-    provider = h.principal(h.PROVIDER)
+    provider = fx.principal(fx.PROVIDER)
     data = walkin.PointOfCareRegistration(first_name='Dana', last_name='Ortiz', date_of_birth=date(1975, 1, 2),
                                           sex='Female', address_line1='1 Oak St', city='Raleigh', state='NC',
                                           zip_code='27603', phone='919-555-0100', race='White',
@@ -200,20 +201,20 @@ def test_clinic_point_of_care_registration_refuses_a_second_record(demo) -> None
 
 
 def _walk_in_and_record(person: int, lot: int, **kwargs) -> administration.RecordedDose:
-    provider = h.principal(h.PROVIDER)
+    provider = fx.principal(fx.PROVIDER)
     visit = walkin.start_walk_in(provider, recipient_id=person)
     return administration.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(
         lot_id=lot, screening=ALL_NO, consent=True, **kwargs))
 
 
 def test_clinic_record_dose_draws_inventory_completes_and_schedules_reminder(demo) -> None:
-    product = h.product(interval=28)
-    lot = h.stock(product, 5)
-    person = h.recipient(email='ann@example.org')
+    product = fx.product(interval=28)
+    lot = fx.stocked_lot(product, doses=5)
+    person = fx.recipient(email='ann@example.org')
     dose = _walk_in_and_record(person, lot)
     assert dose.dose_number == 1 and dose.next_dose_number == 2
-    assert h.on_hand(lot) == 4
-    given_on = localtime.local_date(dose.administered_at, h.location())
+    assert fx.on_hand(lot) == 4
+    given_on = localtime.local_date(dose.administered_at, fx.location())
     assert dose.next_dose_due == given_on + timedelta(days=28)
     with session_scope() as session:
         record = session.get(Administration, dose.administration_id)
@@ -227,10 +228,10 @@ def test_clinic_record_dose_draws_inventory_completes_and_schedules_reminder(dem
 
 
 def test_clinic_consent_screening_and_expired_lots_are_enforced(demo) -> None:
-    product = h.product()
-    expired = h.stock(product, 5, expires=date.today() - timedelta(days=2))
-    person = h.recipient()
-    provider = h.principal(h.PROVIDER)
+    product = fx.product()
+    expired = fx.stocked_lot(product, doses=5, expires=date.today() - timedelta(days=2))
+    person = fx.recipient()
+    provider = fx.principal(fx.PROVIDER)
     visit = walkin.start_walk_in(provider, recipient_id=person)
     with pytest.raises(ServiceError, match='consent'):
         administration.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(lot_id=expired,
@@ -248,11 +249,11 @@ def test_clinic_consent_screening_and_expired_lots_are_enforced(demo) -> None:
 
 
 def test_clinic_dose_number_derivation_and_overrides(demo) -> None:
-    pfizer = h.product(name='Pfizer', interval=21)
-    moderna = h.product(name='Moderna', interval=28)
-    pfizer_lot, moderna_lot = h.stock(pfizer, 10), h.stock(moderna, 10)
-    person = h.recipient()
-    provider = h.principal(h.PROVIDER)
+    pfizer = fx.product(name='Pfizer', interval=21)
+    moderna = fx.product(name='Moderna', interval=28)
+    pfizer_lot, moderna_lot = fx.stocked_lot(pfizer, doses=10), fx.stocked_lot(moderna, doses=10)
+    person = fx.recipient()
+    provider = fx.principal(fx.PROVIDER)
     month_ago = utcnow() - timedelta(days=30)
     first = administration.record_paper_administration(provider, recipient_id=person, details=DoseDetails(
         lot_id=pfizer_lot, administered_at=month_ago))
@@ -271,35 +272,35 @@ def test_clinic_dose_number_derivation_and_overrides(demo) -> None:
     with session_scope() as session:
         assert session.get(Administration, third.administration_id).override_reason.startswith('Immunocompromised')
     # too early on its own
-    other = h.recipient()
+    other = fx.recipient()
     _walk_in_and_record(other, pfizer_lot)
     with pytest.raises(OverrideNeeded, match='earlier than the 21-day interval'):
         _walk_in_and_record(other, pfizer_lot)
 
 
 def test_clinic_earlier_time_needs_a_reason(demo) -> None:
-    lot = h.stock(h.product(), 3)
+    lot = fx.stocked_lot(fx.product(), doses=3)
     with pytest.raises(ServiceError, match='An earlier time needs a reason'):
-        _walk_in_and_record(h.recipient(), lot, administered_at=utcnow() - timedelta(hours=3))
-    dose = _walk_in_and_record(h.recipient(), lot, administered_at=utcnow() - timedelta(hours=3),
+        _walk_in_and_record(fx.recipient(), lot, administered_at=utcnow() - timedelta(hours=3))
+    dose = _walk_in_and_record(fx.recipient(), lot, administered_at=utcnow() - timedelta(hours=3),
                                backdate_reason='Written on paper during the network outage')
     with session_scope() as session:
         assert session.get(Administration, dose.administration_id).backdate_reason.startswith('Written on paper')
 
 
 def test_clinic_void_and_correct_reverse_the_inventory(demo) -> None:
-    product = h.product()
-    lot_a, lot_b = h.stock(product, 5), h.stock(product, 5)
-    person = h.recipient()
+    product = fx.product()
+    lot_a, lot_b = fx.stocked_lot(product, doses=5), fx.stocked_lot(product, doses=5)
+    person = fx.recipient()
     dose = _walk_in_and_record(person, lot_a)
-    assert h.on_hand(lot_a) == 4
+    assert fx.on_hand(lot_a) == 4
     with pytest.raises(NotAllowed):  # a healthcare provider cannot correct
-        administration.void_administration(h.principal(h.PROVIDER), administration_id=dose.administration_id,
+        administration.void_administration(fx.principal(fx.PROVIDER), administration_id=dose.administration_id,
                                            reason='x')
-    manager = h.principal(h.MANAGER)
+    manager = fx.principal(fx.MANAGER)
     corrected = administration.correct_administration(manager, administration_id=dose.administration_id,
                                               reason='Wrong lot scanned', details=DoseDetails(lot_id=lot_b))
-    assert (h.on_hand(lot_a), h.on_hand(lot_b)) == (5, 4)
+    assert (fx.on_hand(lot_a), fx.on_hand(lot_b)) == (5, 4)
     assert corrected.dose_number == 1
     with session_scope() as session:
         original = session.get(Administration, dose.administration_id)
@@ -309,23 +310,23 @@ def test_clinic_void_and_correct_reverse_the_inventory(demo) -> None:
         assert session.get(Administration, corrected.administration_id).corrects_administration_id == original.id
     administration.void_administration(manager, administration_id=corrected.administration_id,
                                        reason='Not given at all')
-    assert h.on_hand(lot_b) == 5
+    assert fx.on_hand(lot_b) == 5
     assert dose_rules.vaccination_record(person) == []
 
 
 def test_clinic_reminders_are_sent_or_suppressed(demo) -> None:
-    product = h.product(interval=21)
-    lot = h.stock(product, 10)
-    manager = h.principal(h.MANAGER)
-    sent_to = h.recipient(email='send@example.org')
-    recorded = h.recipient(email='recorded@example.org')
-    cancelled = h.recipient(email='cancelled@example.org')
+    product = fx.product(interval=21)
+    lot = fx.stocked_lot(product, doses=10)
+    manager = fx.principal(fx.MANAGER)
+    sent_to = fx.recipient(email='send@example.org')
+    recorded = fx.recipient(email='recorded@example.org')
+    cancelled = fx.recipient(email='cancelled@example.org')
     doses = {p: _walk_in_and_record(p, lot) for p in (sent_to, recorded, cancelled)}
     # the second dose of `recorded` is given (early, with override) before the reminder goes out
     _walk_in_and_record(recorded, lot, override_reason='Travelling abroad')
     # `cancelled` books the second dose, then cancels it
-    h.clinic_session([product], on=doses[cancelled].next_dose_due)
-    booking = scheduling.book_appointment(manager, recipient_id=cancelled, slot_id=h.first_slot(product), notify=False)
+    fx.clinic_session([product], on=doses[cancelled].next_dose_due)
+    booking = scheduling.book_appointment(manager, recipient_id=cancelled, slot_id=fx.first_slot(product), notify=False)
     assert booking.dose_number == 2
     scheduling.cancel_appointment(manager, appointment_id=booking.id, notify=False)
     send_on = doses[sent_to].next_dose_due - timedelta(days=3)
@@ -344,9 +345,9 @@ def test_clinic_reminders_are_sent_or_suppressed(demo) -> None:
 def test_clinic_reminder_is_in_the_language_chosen_in_the_portal(demo) -> None:
     from models import PortalAccount, Recipient
     from services.portal.accounts import attach_recipient
-    product = h.product(interval=21)
-    lot = h.stock(product, 5)
-    person = h.recipient('Lucía', email='lucia@example.org')
+    product = fx.product(interval=21)
+    lot = fx.stocked_lot(product, doses=5)
+    person = fx.recipient('Lucía', email='lucia@example.org')
     with session_scope() as session:
         attach_recipient(session, session.get(Recipient, person))
         session.flush()
@@ -362,23 +363,23 @@ def test_clinic_reminder_is_in_the_language_chosen_in_the_portal(demo) -> None:
 
 
 def test_clinic_end_of_day_marks_no_shows_and_frees_the_dose(demo) -> None:
-    product = h.product()
-    h.stock(product, 1)
-    h.today_session([product])
-    manager = h.principal(h.MANAGER)
-    slot = scheduling.open_slots(location_id=h.location().id, product_id=product)[0].slot_id
-    missed = scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=slot, notify=False)
+    product = fx.product()
+    fx.stocked_lot(product, doses=1)
+    fx.today_session([product])
+    manager = fx.principal(fx.MANAGER)
+    slot = scheduling.open_slots(location_id=fx.location().id, product_id=product)[0].slot_id
+    missed = scheduling.book_appointment(manager, recipient_id=fx.recipient(), slot_id=slot, notify=False)
     with pytest.raises(ServiceError, match='No doses of'):
-        scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=slot, notify=False)
-    assert reminders.mark_no_shows(manager, location_id=h.location().id) == 3  # with the demo's two
+        scheduling.book_appointment(manager, recipient_id=fx.recipient(), slot_id=slot, notify=False)
+    assert reminders.mark_no_shows(manager, location_id=fx.location().id) == 3  # with the demo's two
     assert {a.status for a in checkin.today_appointments(manager)} == {'no_show'}
     with pytest.raises(ServiceError, match='no-show'):
         checkin.find_for_check_in(manager, missed.case_number)
-    scheduling.book_appointment(manager, recipient_id=h.recipient(), slot_id=slot, notify=False)
+    scheduling.book_appointment(manager, recipient_id=fx.recipient(), slot_id=slot, notify=False)
 
 
 def test_clinic_standby_list(demo) -> None:
-    provider = h.principal(h.PROVIDER)
+    provider = fx.principal(fx.PROVIDER)
     entry = standby.add_to_standby(provider, full_name='Sam  Short', phone='(919) 555-0199', note='10 minutes away')
     with pytest.raises(ServiceError, match='10-digit phone'):
         standby.add_to_standby(provider, full_name='No Phone', phone='')
@@ -392,10 +393,10 @@ def test_clinic_standby_list(demo) -> None:
 def test_clinic_live_updates_are_published_to_subscribers(demo) -> None:
     from services.clinic import events
     heard: list[int] = []
-    unsubscribe = events.subscribe(h.location().id, lambda: heard.append(1))
+    unsubscribe = events.subscribe(fx.location().id, lambda: heard.append(1))
     try:
-        walkin.start_walk_in(h.principal(h.PROVIDER), recipient_id=h.recipient())
+        walkin.start_walk_in(fx.principal(fx.PROVIDER), recipient_id=fx.recipient())
         assert heard == [1]
     finally:
         unsubscribe()
-    assert events.subscriber_count(h.location().id) == 0
+    assert events.subscriber_count(fx.location().id) == 0

@@ -10,11 +10,12 @@ from models.inventory import ProductCreate
 from services.core.db import session_scope
 from services.core.errors import NotAllowed, ValidationFailed
 from services.inventory import ledger
-from tests.inventory_helpers import ADMIN, MANAGER, PROVIDER, location_id, principal, stocked_lot
+from tests.factories import ADMIN, MANAGER, PROVIDER, location_id, principal, stocked_lot
 
 
 def test_inventory_provider_may_view_but_not_adjust(demo) -> None:
-    where, lot_id = stocked_lot(doses=10)
+    where = location_id()
+    lot_id = stocked_lot(doses=10)
     provider = principal(PROVIDER)
     assert any(s.lot_id == lot_id for s in ledger.location_stock(provider, location_id=where))
     for attempt in (
@@ -36,7 +37,8 @@ def test_inventory_provider_may_view_but_not_adjust(demo) -> None:
 
 
 def test_inventory_manager_cannot_touch_another_locations_stock(demo) -> None:
-    elsewhere, lot_id = stocked_lot('DEMO2', doses=10)
+    elsewhere = location_id('DEMO2')
+    lot_id = stocked_lot(doses=10, code='DEMO2')
     manager = principal(MANAGER)
     with pytest.raises(NotAllowed):
         ledger.location_stock(manager, location_id=elsewhere)
@@ -54,7 +56,8 @@ def test_inventory_manager_cannot_touch_another_locations_stock(demo) -> None:
 def test_inventory_refusal_inside_a_callers_transaction_does_not_wait_for_the_lock(demo) -> None:
     """draw_dose runs inside the clinic day's transaction; on SQLite that transaction holds the write lock, so
     the refusal must not wait for a second connection (it would time out instead of saying 'not allowed')."""
-    elsewhere, lot_id = stocked_lot('DEMO2', doses=1)
+    elsewhere = location_id('DEMO2')
+    lot_id = stocked_lot(doses=1, code='DEMO2')
     provider = principal(PROVIDER)
     with pytest.raises(NotAllowed), session_scope() as session:
         ledger.on_hand(session, location_id=elsewhere)  # the transaction has started
@@ -63,7 +66,8 @@ def test_inventory_refusal_inside_a_callers_transaction_does_not_wait_for_the_lo
 
 
 def test_inventory_state_admin_views_everywhere_but_does_not_adjust(demo) -> None:
-    where, lot_id = stocked_lot('DEMO2', doses=3)
+    where = location_id('DEMO2')
+    lot_id = stocked_lot(doses=3, code='DEMO2')
     admin = principal(ADMIN)
     assert [s.on_hand for s in ledger.location_stock(admin, location_id=where)] == [3]
     assert {loc.code for loc in ledger.visible_locations(admin)} == {'DEMO1', 'DEMO2'}

@@ -23,24 +23,18 @@ from services.portal import (
     registration_form,
     vaccine_groups,
 )
-from tests.portal_helpers import give_dose, invite, local_today, open_clinic, principal
-
-ADMIN = 'admin@demo.cvms.example.org'
-RECIPIENT = 'recipient@demo.cvms.example.org'
-EMPLOYER = 'employer@demo.cvms.example.org'
-CONTACT = {'address_line1': '1 Main St', 'city': 'Raleigh', 'county': 'Wake', 'zip_code': '27603',
-           'phone': '(919) 555-0100', 'sex': 'female', 'race': 'asian', 'ethnicity': 'hispanic',
-           'preferred_language': 'es'}
-
-
-def registered(email: str = RECIPIENT, **answers: str) -> tuple[object, int]:
-    who = principal(email)
-    person = household_members.household(who)[0]
-    registration = registration_form.load_registration(who, person.id)
-    registration.contact.update(CONTACT)
-    registration.group_answers.update(answers)
-    registration_form.complete_registration(who, registration, lang='en')
-    return who, person.id
+from tests.factories import (
+    ADMIN,
+    EMPLOYER,
+    PORTAL_CONTACT,
+    RECIPIENT,
+    give_dose,
+    invite,
+    local_today,
+    open_clinic,
+    portal_registration,
+    principal,
+)
 
 
 def outbox(to: str) -> list[OutboxMessage]:
@@ -49,7 +43,7 @@ def outbox(to: str) -> list[OutboxMessage]:
 
 
 def test_portal_registration_writes_demographics_and_emails_the_caveat(demo) -> None:
-    who, person_id = registered(health_worker='yes', age_65='yes')
+    who, person_id = portal_registration(health_worker='yes', age_65='yes')
     with session_scope() as session:
         grace = session.get(Recipient, person_id)
         assert (grace.county, grace.race, grace.ethnicity, grace.preferred_language) == ('Wake', 'asian', 'hispanic',
@@ -64,7 +58,7 @@ def test_portal_registration_writes_demographics_and_emails_the_caveat(demo) -> 
 def test_portal_contact_step_names_what_is_missing(demo) -> None:
     who = principal(RECIPIENT)
     registration = registration_form.load_registration(who, household_members.household(who)[0].id)
-    registration.contact.update({**CONTACT, 'county': '', 'zip_code': '123'})
+    registration.contact.update({**PORTAL_CONTACT, 'county': '', 'zip_code': '123'})
     with pytest.raises(ValidationFailed, match='County, ZIP code'):
         registration_form.complete_registration(who, registration, lang='en')
     with pytest.raises(ValidationFailed, match='Condado, Código postal'):
@@ -112,7 +106,7 @@ def test_portal_self_registration_needs_the_switch_and_a_verified_email(demo) ->
 
 def test_verify_link_shows_only_initials_doses_and_dates_and_nothing_for_a_wrong_code(demo) -> None:
     _product, lot_id = open_clinic(days_ahead=1)
-    who, person_id = registered()
+    who, person_id = portal_registration()
     slot = scheduling.open_slots(county='wake')[0]
     booked = booking.book(who, person_id, slot.slot_id)
     url = proof.verification_url(who, person_id)
@@ -140,7 +134,7 @@ def test_verify_link_shows_only_initials_doses_and_dates_and_nothing_for_a_wrong
 def test_portal_booking_reschedule_cancel_and_second_dose_interval(demo) -> None:
     product_id, lot_id = open_clinic(days_ahead=1)
     open_clinic(days_ahead=40, product_id=product_id, lot_number='LOT-LATER')
-    who, person_id = registered()
+    who, person_id = portal_registration()
     household_members.set_language(who, 'es')
     first_day, later_day = (scheduling.open_slots(on_or_after=local_today() + timedelta(days=d))[0]
                             for d in (1, 40))
@@ -190,7 +184,7 @@ def test_employer_sees_invitation_status_and_totals_never_health_data(demo) -> N
         account = session.exec(select(PortalAccount).where(PortalAccount.email == 'worker0@example.org')).one()
         token = auth.issue_token(session, account.user_id, 'welcome')
     auth.set_password_with_token(token, 'worker zero long passphrase')
-    registered('worker0@example.org', health_worker='yes')
+    portal_registration('worker0@example.org', health_worker='yes')
     result = employers.invitations(employer)
     assert (result.invited, result.registered) == (3, 1)
     statuses = {row.name: row.status for row in result.rows}

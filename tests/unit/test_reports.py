@@ -14,7 +14,7 @@ from services.core.db import session_scope
 from services.core.errors import NotAllowed
 from services.inventory import ledger, reports
 from services.permissions import Action, can
-from tests.inventory_helpers import ADMIN, MANAGER, PROVIDER, location_id, make_product, principal, stocked_lot
+from tests.factories import ADMIN, MANAGER, PROVIDER, location_id, principal, product, stocked_lot
 
 TODAY = date(2021, 2, 15)
 
@@ -38,10 +38,10 @@ def demo2_history(demo) -> int:
     => received 150, administered 10+12+8+9+16+5 = 60, wasted 2, wastage 2/62
     => last 7 full days (-7..-1): 55 administered, 55/7 a day; on hand A 38 + B 50 = 88 usable, 88/(55/7) days
     => B can use floor(55/7*6) = 47 before it expires: 3 doses expire unused; A 38 is used in time."""
-    product = make_product(storage='refrigerated', name='Hand vaccine')
+    vaccine = product(storage='refrigerated', name='Hand vaccine')
     where = location_id('DEMO2')
-    _, lot_a = stocked_lot('DEMO2', doses=0, product_id=product, lot_number='A', expires=TODAY + timedelta(days=30))
-    _, lot_b = stocked_lot('DEMO2', doses=0, product_id=product, lot_number='B', expires=TODAY + timedelta(days=5))
+    lot_a = stocked_lot(vaccine, doses=0, lot_number='A', expires=TODAY + timedelta(days=30), code='DEMO2')
+    lot_b = stocked_lot(vaccine, doses=0, lot_number='B', expires=TODAY + timedelta(days=5), code='DEMO2')
     _post(where, lot_a, 100, LedgerKind.RECEIPT, 10)
     _post(where, lot_b, 50, LedgerKind.RECEIPT, 10)
     for days_ago, doses in ((6, 10), (5, 12), (3, 8), (2, 10), (1, 16), (0, 5)):
@@ -81,9 +81,9 @@ def test_reports_state_overview_lists_locations_at_risk(demo2_history) -> None:
 
 
 def test_reports_short_supply_is_under_three_days(demo) -> None:
-    product = make_product(storage='refrigerated')
+    vaccine = product(storage='refrigerated')
     where = location_id('DEMO2')
-    _, lot_id = stocked_lot('DEMO2', doses=0, product_id=product, expires=TODAY + timedelta(days=90))
+    lot_id = stocked_lot(vaccine, doses=0, expires=TODAY + timedelta(days=90), code='DEMO2')
     _post(where, lot_id, 80, LedgerKind.RECEIPT, 8)
     for days_ago in range(1, 8):
         _post(where, lot_id, -10, LedgerKind.ADMINISTRATION, days_ago)

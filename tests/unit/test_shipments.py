@@ -6,40 +6,35 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
-from models.inventory import LedgerEntry, Product
+from models.inventory import LedgerEntry
 from services.core.db import session_scope
 from services.core.errors import NotAllowed, ServiceError, ValidationFailed
 from services.inventory import ledger, shipments
 from services.inventory.shipments import ReceivedLot
-from tests.inventory_helpers import ADMIN, MANAGER, PROVIDER, location_id, principal
-
-
-def _product(cvx: str) -> int:
-    with session_scope() as session:
-        return session.exec(select(Product.id).where(Product.cvx_code == cvx)).one()
+from tests.factories import ADMIN, MANAGER, PROVIDER, location_id, principal, product_id
 
 
 def test_shipments_allocation_is_checked_against_storage(demo) -> None:
     admin = principal(ADMIN)
     with pytest.raises(ServiceError, match='cannot store Pfizer-BioNTech.*Ultra-cold'):
-        shipments.allocate(admin, location_id=location_id('DEMO2'), product_id=_product('208'), doses=600)
+        shipments.allocate(admin, location_id=location_id('DEMO2'), product_id=product_id('208'), doses=600)
     with pytest.raises(ServiceError, match='cannot store Moderna'):
-        shipments.allocate(admin, location_id=location_id('DEMO2'), product_id=_product('207'), doses=100)
-    shipment = shipments.allocate(admin, location_id=location_id('DEMO2'), product_id=_product('212'), doses=50)
+        shipments.allocate(admin, location_id=location_id('DEMO2'), product_id=product_id('207'), doses=100)
+    shipment = shipments.allocate(admin, location_id=location_id('DEMO2'), product_id=product_id('212'), doses=50)
     assert (shipment.status, shipment.doses_expected, shipment.location_code) == ('allocated', 50, 'DEMO2')
     with pytest.raises(ValidationFailed, match='vials of 6'):
-        shipments.allocate(admin, location_id=location_id('DEMO1'), product_id=_product('208'), doses=100)
+        shipments.allocate(admin, location_id=location_id('DEMO1'), product_id=product_id('208'), doses=100)
 
 
 def test_shipments_only_the_state_allocates(demo) -> None:
     with pytest.raises(NotAllowed):
-        shipments.allocate(principal(MANAGER), location_id=location_id('DEMO1'), product_id=_product('212'), doses=5)
+        shipments.allocate(principal(MANAGER), location_id=location_id('DEMO1'), product_id=product_id('212'), doses=5)
 
 
 def test_shipments_receiving_adds_each_lot_to_inventory(demo) -> None:
     admin, manager = principal(ADMIN), principal(MANAGER)
     demo1 = location_id('DEMO1')
-    shipment = shipments.allocate(admin, location_id=demo1, product_id=_product('207'), doses=300)
+    shipment = shipments.allocate(admin, location_id=demo1, product_id=product_id('207'), doses=300)
     shipments.mark_shipped(admin, shipment_id=shipment.id, tracking_number='1Z1')
     expires = date.today() + timedelta(days=60)
     received = shipments.receive(manager, shipment_id=shipment.id, condition='good', temperature_excursion=False,
@@ -57,7 +52,7 @@ def test_shipments_receiving_adds_each_lot_to_inventory(demo) -> None:
 
 def test_shipments_receiving_rules(demo) -> None:
     admin, manager = principal(ADMIN), principal(MANAGER)
-    shipment = shipments.allocate(admin, location_id=location_id('DEMO1'), product_id=_product('212'), doses=20)
+    shipment = shipments.allocate(admin, location_id=location_id('DEMO1'), product_id=product_id('212'), doses=20)
     with pytest.raises(ValidationFailed, match='new: enter its expiration'):
         shipments.receive(manager, shipment_id=shipment.id, condition='good', temperature_excursion=False,
                           lots=[ReceivedLot('NEWLOT', 20)])
@@ -77,7 +72,7 @@ def test_shipments_receiving_rules(demo) -> None:
 
 
 def test_shipments_a_manager_cannot_receive_another_locations_shipment(demo) -> None:
-    shipment = shipments.allocate(principal(ADMIN), location_id=location_id('DEMO2'), product_id=_product('212'),
+    shipment = shipments.allocate(principal(ADMIN), location_id=location_id('DEMO2'), product_id=product_id('212'),
                                   doses=10)
     with pytest.raises(NotAllowed):
         shipments.receive(principal(MANAGER), shipment_id=shipment.id, condition='good', temperature_excursion=False,
