@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """CVMS: the app (NiceGUI) and its small admin CLI.
 
-    python main.py serve [--demo]     start the app (default command)
+    python main.py serve [--demo] [--no-jobs]   start the app (default command), with its background work
+    python main.py worker             background work only (High Volume jobs, mail, clinic jobs); no web server
     python main.py init-db            create or upgrade the database schema
     python main.py seed-demo          add the demo data to an empty database
     python main.py create-user --email E --role R [--location CODE] [--password-stdin]
@@ -21,22 +22,24 @@ from services.core.settings import SettingsError, get_settings
 # NiceGUI reads its storage folder at import: keep all of the app's state in the data folder.
 os.environ.setdefault('NICEGUI_STORAGE_PATH', str((get_settings().data_dir / 'nicegui').resolve()))
 
-from fastapi.responses import JSONResponse  # noqa: E402
-from nicegui import app, background_tasks, ui  # noqa: E402
-from nicegui.storage import Storage  # noqa: E402
-
-import pages  # noqa: E402
 from services import demo  # noqa: E402
 from services.bulk import cli as bulk_cli  # noqa: E402
-from services.bulk import registration as bulk  # noqa: E402
 from services.clinic import reminders  # noqa: E402
-from services.core import db, health, mail  # noqa: E402
+from services.core import db, health  # noqa: E402
 
 log = logging.getLogger('cvms')
 
 
-def build_app() -> None:
-    """Register pages, API routes and start-up jobs (runs again for every simulated test user)."""
+def build_app(*, run_jobs: bool | None = None) -> None:
+    """Register pages, API routes and start-up jobs (runs again for every simulated test user). NiceGUI is imported
+    here, not at the top: `main.py worker` and the other commands never load it."""
+    from fastapi.responses import JSONResponse
+    from nicegui import app, background_tasks
+    from nicegui.storage import Storage
+
+    import pages
+    from services import background
+
     settings = get_settings()
     if settings.redis_url:
         Storage.redis_url = settings.redis_url  # several app instances share user storage
@@ -48,25 +51,27 @@ def build_app() -> None:
         healthy, report = health.check()
         return JSONResponse(report, status_code=200 if healthy else 503)
 
+    if not (settings.run_jobs if run_jobs is None else run_jobs):
+        return  # a web-only instance: `main.py worker` processes run the background work
     stop = asyncio.Event()
 
     def start_jobs() -> None:
         stop.clear()
-        background_tasks.create(mail.run_sender(stop), name='mail sender')
-        background_tasks.create(bulk.run_worker(stop), name='bulk upload jobs')
-        background_tasks.create(reminders.run_jobs(stop), name='clinic reminders and no-shows')
+        background_tasks.create(background.run_background(stop), name='background work')
 
     app.on_startup(start_jobs)
     app.on_shutdown(stop.set)
 
 
-def run_server(*, demo_data: bool) -> None:
+def run_server(*, demo_data: bool, run_jobs: bool | None = None) -> None:
+    from nicegui import ui
+
     settings = get_settings()
     storage_secret = settings.resolved_storage_secret  # refuses to start when instances would sign cookies apart
     db.migrate()
     if demo_data and demo.database_is_empty():
         _print_logins(demo.seed_demo())
-    build_app()
+    build_app(run_jobs=run_jobs)
     ui.run(host=settings.host, port=settings.port, title='CVMS', reload=False, show=False,
            storage_secret=storage_secret, favicon='💉',
            session_middleware_kwargs={'same_site': 'lax', 'https_only': settings.uses_https},
@@ -84,6 +89,9 @@ def cli(argv: list[str]) -> int:
     commands = parser.add_subparsers(dest='command')
     serve = commands.add_parser('serve', help='start the app (default)')
     serve.add_argument('--demo', action='store_true', help='seed demo data into an empty database')
+    serve.add_argument('--no-jobs', action='store_true',
+                       help='web only: leave background work to `main.py worker` processes (or CVMS_RUN_JOBS=false)')
+    commands.add_parser('worker', help='run background work only: High Volume jobs, mail, clinic jobs')
     commands.add_parser('init-db', help='create or upgrade the database schema')
     commands.add_parser('seed-demo', help='add demo data (only into an empty database)')
     create = commands.add_parser('create-user', help='create a user account')
@@ -102,12 +110,16 @@ def cli(argv: list[str]) -> int:
     command = args.command or 'serve'
     if command == 'serve':
         try:
-            run_server(demo_data=getattr(args, 'demo', False))
+            run_server(demo_data=getattr(args, 'demo', False),
+                       run_jobs=False if getattr(args, 'no_jobs', False) else None)
         except SettingsError as error:
             print(f'Error: {error}', file=sys.stderr)
             return 2
         return 0
     db.migrate()
+    if command == 'worker':
+        from services import background
+        return background.run_worker_process()
     if command == 'init-db':
         print('Database is up to date.')
         return 0
@@ -148,6 +160,7 @@ CLI_EXTENSIONS.append(reminders.register_cli)  # clinic-jobs
 if __name__ in {'__main__', '__mp_main__'}:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     if os.environ.get('NICEGUI_USER_SIMULATION'):  # pytest's `user` fixture runs this file
+        from nicegui import ui
         build_app()
         ui.run(storage_secret=get_settings().resolved_storage_secret)
     else:

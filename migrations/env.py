@@ -19,8 +19,10 @@ def run() -> None:
 
 
 def _run_with(connection) -> None:  # noqa: ANN001
+    from services.core.db import engine_object
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == 'sqlite', compare_type=True)
+                      render_as_batch=connection.dialect.name == 'sqlite', compare_type=True,
+                      include_name=lambda name, kind, _parent: kind != 'table' or not engine_object(name))
     with context.begin_transaction():
         context.run_migrations()
 

@@ -162,6 +162,11 @@ def is_postgres() -> bool:
     return get_engine().dialect.name == 'postgresql'
 
 
+def engine_object(name: str | None) -> bool:
+    """A table or index of the job engine (migration 0009): its own schema, which our models do not describe."""
+    return bool(name) and (name.startswith('procrastinate_') or name.startswith('idx_procrastinate_'))
+
+
 def alembic_config(url: str | None = None) -> Config:
     config = Config()
     config.set_main_option('script_location', str(MIGRATIONS_DIR))

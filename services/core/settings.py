@@ -63,6 +63,13 @@ class Settings(BaseSettings):
             raise ValueError(f'{name!r} is not a time zone name such as America/Chicago') from error
         return name
 
+    # Background work (docs/adr/0010): `serve` runs it too unless this is false (a web-only instance).
+    run_jobs: bool = True
+    # A worker silent this long (killed, frozen) has its jobs, and a sender its claimed emails, taken over.
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    worker_concurrency: int = Field(default=3, ge=1)  # jobs one worker process runs at once
+    clinic_jobs_cron: str = '*/5 * * * *'  # dose reminders and no-shows (cron; a 6th field counts seconds)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
