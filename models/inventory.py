@@ -216,6 +216,7 @@ class ShipmentPublic(SQLModel):
     location_id: int
     location_name: str
     location_code: str
+    time_zone: str = ''  # the location's, in which its times are read
     doses_expected: int
     doses_received: int = 0
     status: str

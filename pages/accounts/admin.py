@@ -5,7 +5,7 @@ from nicegui import ui
 
 from components.guard import protected_page
 from services.accounts.staff import list_users
-from services.core import audit, mail
+from services.core import audit, localtime, mail
 from services.core.db import session_scope
 from services.permissions import Action, require
 from services.principal import Principal
@@ -25,7 +25,8 @@ def outbox_page(principal: Principal) -> None:
             if not messages:
                 ui.label('The outbox is empty.')
             for message in messages:
-                with ui.expansion(f'{message.created_at:%b %d, %Y %I:%M %p} · {message.to_addr} · {message.subject}',
+                with ui.expansion(f'{localtime.time_label(message.created_at, named=True)} · {message.to_addr} · '
+                                  f'{message.subject}',
                                   caption=f'{message.status} · attempts {message.attempts}').classes('w-full'):
                     ui.label(message.body_text).classes('whitespace-pre-wrap font-mono text-sm').mark('outbox-body')
                     for name in message.attachment_names:
@@ -45,7 +46,7 @@ def audit_page(principal: Principal) -> None:
     columns = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': True} for n, label in
                [('at', 'When'), ('actor_email', 'Who'), ('action', 'What'), ('entity', 'Record'),
                 ('detail', 'Detail'), ('client_ip', 'From')]]
-    rows = [{'id': e.id, 'at': f'{e.at:%Y-%m-%d %H:%M:%S}', 'actor_email': e.actor_email or '', 'action': e.action,
+    rows = [{'id': e.id, 'at': localtime.stamp_label(e.at), 'actor_email': e.actor_email or '', 'action': e.action,
              'entity': f'{e.entity_type}:{e.entity_id}' if e.entity_type else '', 'detail': e.detail,
              'client_ip': e.client_ip or ''} for e in events]
     table = ui.table(columns=columns, rows=rows, row_key='id', pagination=25).classes('w-full')

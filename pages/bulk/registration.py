@@ -8,6 +8,7 @@ from components.guard import acting, protected_page
 from components.loaded_recipients import loaded_recipients
 from services.bulk import registration as bulk
 from services.bulk.pipeline import LOW_VOLUME_MAX, CheckedRow, FileRejected
+from services.core import localtime
 from services.core.errors import ServiceError
 from services.core.settings import get_settings
 from services.permissions import Action
@@ -283,7 +284,8 @@ class _HighVolume:
             self.timer.deactivate()
             return
         self.history.rows = [{
-            'id': u.id, 'when': f'{u.created_at:%b %d, %Y %I:%M %p}', 'who': u.uploaded_by, 'file': u.file_name,
+            'id': u.id, 'when': localtime.time_label(u.created_at, u.time_zone), 'who': u.uploaded_by,
+            'file': u.file_name,
             'total': u.total, 'loaded': u.loaded, 'failed': u.failed, 'status': STATUS_LABELS.get(u.status, u.status),
             'message': u.message if u.status in ('rejected', 'failed') else '',
         } for u in uploads if u.mode != 'low']

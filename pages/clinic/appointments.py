@@ -2,12 +2,13 @@
 book, reschedule and cancel appointments and close the day (No-show)."""
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 
 from nicegui import run, ui
 
 from components.guard import acting, protected_page
-from services.clinic import reminders, scheduling, walkin
+from services.clinic import administration, reminders, scheduling, walkin
+from services.core import localtime
 from services.core.errors import ServiceError
 from services.inventory import ledger
 from services.permissions import Action, can
@@ -115,7 +116,8 @@ def _sessions(principal: Principal, location_id: int, products: dict[int, str], 
     with ui.card().classes('w-full').mark('clinic-sessions'):
         ui.label('Clinic sessions').classes('text-lg font-semibold')
         with ui.row().classes('items-end gap-3'):
-            day = ui.input('Date (MM/DD/YYYY)', value=f'{date.today() + timedelta(days=1):%m/%d/%Y}') \
+            tomorrow = localtime.local_today(administration.location_time_zone(principal)) + timedelta(days=1)
+            day = ui.input('Date (MM/DD/YYYY)', value=f'{tomorrow:%m/%d/%Y}') \
                 .mark('session-date')
             start = ui.input('Start (HH:MM)', value='09:00').classes('w-28').mark('session-start')
             end = ui.input('End (HH:MM)', value='12:00').classes('w-28').mark('session-end')

@@ -279,6 +279,7 @@ def standby_page(principal: Principal) -> None:
 def doses_page(principal: Principal, day: str = '') -> None:
     when = walkin.parse_date(day) if day else None
     records = administration.administrations_at(principal, day=when)
+    zone = administration.location_time_zone(principal)
     may_correct = can(principal, Action.CORRECT_VACCINATION)
     ui.label('Doses recorded at your location' + (f' on {when:%m/%d/%Y}' if when else ' today') + '.'
              + (' A location manager can void or correct a record; the dose goes back to stock by a ledger row and '
@@ -287,8 +288,8 @@ def doses_page(principal: Principal, day: str = '') -> None:
         ui.label('No doses recorded.')
     for record, name, voided in records:
         with ui.row().classes('w-full items-center gap-3'):
-            ui.label(f'{record.administered_at.astimezone():%I:%M %p} · {name} · dose {record.dose_number} · '
-                     f'{record.product_name} lot {record.lot_number} · {record.site}'
+            ui.label(f'{localtime.clock_label(record.administered_at, zone, named=True)} · {name} · '
+                     f'dose {record.dose_number} · {record.product_name} lot {record.lot_number} · {record.site}'
                      + (' · VOID' if voided else '')).classes('line-through' if voided else '').mark('dose-row')
             if may_correct and not voided:
                 ui.button('Correct…', on_click=lambda r=record: _correct_dialog(principal, r)).props('dense flat') \

@@ -7,6 +7,7 @@ from nicegui import ui
 
 from components.guard import acting, protected_page
 from models.inventory import ArrivalCondition, ShipmentPublic, ShipmentStatus
+from services.core import localtime
 from services.core.errors import ServiceError
 from services.inventory import shipments
 from services.inventory.shipments import ReceivedLot
@@ -27,7 +28,7 @@ def shipment_rows(items: list[ShipmentPublic]) -> list[dict]:
     return [{'id': s.id, 'location': f'{s.location_name} ({s.location_code})', 'product': s.product_name,
              'doses_expected': s.doses_expected, 'status': STATUS_LABELS.get(s.status, s.status),
              'tracking_number': s.tracking_number,
-             'delivered': f'{s.delivered_at:%m/%d/%Y %I:%M %p}' if s.delivered_at else '',
+             'delivered': localtime.time_label(s.delivered_at, s.time_zone, named=True) if s.delivered_at else '',
              'doses_received': s.doses_received if s.status == ShipmentStatus.DELIVERED else '',
              'condition': CONDITION_LABELS.get(s.condition_on_arrival or '', ''),
              'excursion': ('Yes' if s.temperature_excursion else 'No') if s.status == ShipmentStatus.DELIVERED else ''}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from components.guard import protected_page
+from services.core import localtime
 from services.organizations import employers
 from services.permissions import Action
 from services.principal import Principal
@@ -28,8 +29,8 @@ def invitations_page(principal: Principal) -> None:
     with ui.row().classes('items-center gap-3'):
         ui.label('Invite employees with a file of first name, last name, date of birth and email.')
         ui.link('Bulk Registration', '/bulk-registration')
-    rows = [{'id': r.recipient_id, 'name': r.name, 'email': r.email, 'invited': f'{r.invited_at:%m/%d/%Y}',
-             'status': r.status} for r in result.rows]
+    rows = [{'id': r.recipient_id, 'name': r.name, 'email': r.email,
+             'invited': f'{localtime.local_date(r.invited_at):%m/%d/%Y}', 'status': r.status} for r in result.rows]
     table = ui.table(columns=COLUMNS, rows=rows, row_key='id', pagination=25).classes('w-full') \
         .props('no-data-label="No invitations yet"').mark('invitations-table')
     ui.input('Search this list...').bind_value(table, 'filter').classes('w-80')

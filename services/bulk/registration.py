@@ -34,7 +34,7 @@ from services.bulk.pipeline import (
     records,
     scan,
 )
-from services.core import audit, mail
+from services.core import audit, localtime, mail
 from services.core.db import get_engine, let_waiting_writers_in, session_scope
 from services.core.errors import NotAllowed, NotFound, ValidationFailed
 from services.core.fast_sql import INTEGRITY_ERRORS, bulk_pragmas, checkpoint
@@ -97,6 +97,7 @@ class UploadSummary:
     loaded: int
     failed: int
     message: str
+    time_zone: str = ''  # where created_at is read: the uploader's location, else the state
 
 
 # ---------------------------------------------------------------- who loads where
@@ -511,10 +512,11 @@ async def run_worker(stop: asyncio.Event, *, interval: float = 1.0) -> None:
 # ---------------------------------------------------------------- history and error files
 
 
-def _summary(upload: BulkUpload) -> UploadSummary:
+def _summary(upload: BulkUpload, *, time_zone: str = '') -> UploadSummary:
     return UploadSummary(id=upload.id or 0, created_at=upload.created_at, mode=upload.mode, status=upload.status,
                          file_name=upload.file_name, uploaded_by=upload.uploaded_by_email, total=upload.total_rows,
-                         done=upload.rows_done, loaded=upload.loaded, failed=upload.failed, message=upload.message)
+                         done=upload.rows_done, loaded=upload.loaded, failed=upload.failed, message=upload.message,
+                         time_zone=time_zone)
 
 
 def _scope(principal: Principal, query):  # noqa: ANN001, ANN202
@@ -547,7 +549,8 @@ def upload_history(principal: Principal, *, limit: int = 50) -> list[UploadSumma
     require(principal, Action.BULK_UPLOAD)
     with session_scope(read_only=True) as session:
         query = _scope(principal, select(BulkUpload)).order_by(col(BulkUpload.id).desc()).limit(limit)
-        return [_summary(u) for u in session.exec(query)]
+        zone = localtime.zone_name(session.get(Location, principal.location_id) if principal.location_id else None)
+        return [_summary(u, time_zone=zone) for u in session.exec(query)]
 
 
 def upload_status(principal: Principal, upload_id: int) -> UploadSummary:

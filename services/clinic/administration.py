@@ -19,6 +19,7 @@ from models.clinic import (
     ReminderStatus,
 )
 from models.inventory import Lot, LotStock, Product
+from services.clinic import dose_rules
 from services.clinic.checkin import appointment
 from services.clinic.common import (
     SCREENING_QUESTIONS,
@@ -28,7 +29,7 @@ from services.clinic.common import (
     _screening_json,
     screening_answers,
 )
-from services.clinic.dose_rules import DoseRecord, _history, dose_problems
+from services.clinic.dose_rules import DoseRecord, _history, dose_problems, doses_before
 from services.clinic.scheduling import _cancel
 from services.core import audit
 from services.core.db import session_scope
@@ -87,7 +88,7 @@ def vaccination_form(principal: Principal, appointment_id: int) -> VaccinationFo
             volume = DEFAULT_VOLUME_BY_CVX.get(next(s for s in lots if s.lot_id == lot_id).cvx_code, 0.5)
         appointment_row = session.get(Appointment, appointment_id)
         return VaccinationForm(
-            appointment=current, history=history, dose_number=len(history) + 1, lots=lots, lot_id=lot_id,
+            appointment=current, history=history, dose_number=dose_rules.dose_number(history), lots=lots, lot_id=lot_id,
             site=(preference.site if preference and preference.site else SITES[0]),
             route=(preference.route if preference and preference.route else ROUTES[0]),
             dose_volume_ml=volume or 0.5,
@@ -215,11 +216,11 @@ def _administer(session: Session, principal: Principal, *, recipient_id: int, lo
     product = session.get(Product, lot.product_id)
     location = session.get(Location, location_id)
     assert product is not None and location is not None
-    history = [h for h in _history(session, recipient_id) if h.administered_at <= given_at]
+    history = doses_before(session, recipient_id, given_at)
     problems = dose_problems(history, product, local_date(given_at, location))
     if problems and not details.override_reason.strip():
         raise OverrideNeeded(problems)
-    dose_number = len(history) + 1
+    dose_number = dose_rules.dose_number(history)
     if details.expected_dose_number is not None and details.expected_dose_number != dose_number:
         raise ValidationFailed(f'Dose number {details.expected_dose_number} does not match the person\'s record: '
                                f'this would be dose {dose_number}.')

@@ -78,19 +78,37 @@ def vaccination_record(recipient_id: int, *, principal: Principal | None = None)
         deny(principal, action='view_vaccination_record', entity=f'recipient:{recipient_id}')
     return history
 
+
+def dose_number(earlier: list[DoseRecord]) -> int:
+    """The one dose-number rule: a dose is numbered after the person's valid doses given before it. Voided doses do
+    not count; doses of every product and location do (mixing products is an override, not a new series)."""
+    return len(earlier) + 1
+
+
+def next_dose_number(session: Session, recipient_id: int, *, given_at: datetime | None = None) -> int:
+    """The number of the person's dose given at `given_at` (default now): for a booking, a walk-in, a dose."""
+    return dose_number(doses_before(session, recipient_id, given_at or utcnow()))
+
+
+def doses_before(session: Session, recipient_id: int, given_at: datetime) -> list[DoseRecord]:
+    """The person's valid doses given up to `given_at` (a dose entered later, on paper, is numbered in order)."""
+    return [h for h in _history(session, recipient_id) if h.administered_at <= given_at]
+
+
 def dose_problems(history: list[DoseRecord], product: Product, given_on: date) -> list[str]:
-    """What makes this dose need an explicit override: beyond the series, mixed products, too early."""
+    """What makes this dose need an explicit override (`history`: the valid doses before it): beyond the series,
+    mixed products, too early."""
     problems = []
-    dose_number = len(history) + 1
-    if dose_number > product.doses_in_series:
-        problems.append(f'Dose {dose_number} is beyond the {product.doses_in_series}-dose series of {product.name}.')
+    number = dose_number(history)
+    if number > product.doses_in_series:
+        problems.append(f'Dose {number} is beyond the {product.doses_in_series}-dose series of {product.name}.')
     if history and history[-1].product_id != product.id:
         problems.append(f'Earlier dose was {history[-1].product_name}; this dose is {product.name} '
                         '(products mixed within a series).')
     if history and product.days_between_doses:
         earliest = history[-1].administered_on + timedelta(days=product.days_between_doses)
         if given_on < earliest:
-            problems.append(f'Dose {dose_number} is earlier than the {product.days_between_doses}-day interval '
+            problems.append(f'Dose {number} is earlier than the {product.days_between_doses}-day interval '
                             f'of {product.name}: due on or after {earliest:%m/%d/%Y}.')
     return problems
 
@@ -108,7 +126,6 @@ def preview_dose_problems(principal: Principal, *, recipient_id: int, lot_id: in
         if product is None:
             return []
         given_at = as_utc(at) if at else utcnow()
-        history = [h for h in _history(session, recipient_id) if h.administered_at <= given_at]
-        return dose_problems(history, product, local_date(given_at, location))
+        return dose_problems(doses_before(session, recipient_id, given_at), product, local_date(given_at, location))
 
 

@@ -64,7 +64,7 @@ def mark_no_shows(principal: Principal, *, location_id: int | None = None, befor
 def process_due_reminders(*, today: date | None = None) -> dict[str, int]:
     """Send the reminders due today (into the outbox) unless they became pointless: the dose was already
     recorded, or its appointment was cancelled. Safe to run repeatedly (each reminder is processed once)."""
-    today = today or utcnow().date()
+    today = today or local_today()  # send_on is a day at the location; the state's day is a fair clock for all
     counts = {'sent': 0, 'suppressed': 0}
     with session_scope() as session:
         due = session.exec(select(DoseReminder).where(DoseReminder.status == ReminderStatus.PENDING)

@@ -29,6 +29,7 @@ from models.clinic import (
 )
 from models.inventory import Product
 from services.clinic import events
+from services.clinic.dose_rules import next_dose_number
 from services.core import audit, mail
 from services.core.db import session_scope
 from services.core.errors import NotFound, ServiceError, ValidationFailed
@@ -61,14 +62,6 @@ def qr_png(content: str) -> bytes:
     buffer = io.BytesIO()
     segno.make(content, micro=False).save(buffer, kind='png', scale=8, border=4)
     return buffer.getvalue()
-
-
-def next_dose_number(session: Session, recipient_id: int) -> int:
-    from models.clinic import Administration
-    given = session.exec(select(func.count()).select_from(Administration)
-                         .where(Administration.recipient_id == recipient_id)
-                         .where(col(Administration.voided).is_(False))).one()
-    return int(given) + 1
 
 
 def to_public(session: Session, appointment: Appointment, *, recipient: Recipient | None = None,
@@ -532,13 +525,14 @@ def appointment_email(recipient: Recipient, appointment: AppointmentPublic, loca
     """The email in the recipient's portal language (services.i18n catalog; English by default)."""
     t = translator(lang)
     subject = t(EMAIL_SUBJECTS[kind]).format(case=appointment.case_number, dose=appointment.dose_number)
+    when = time_label(appointment.scheduled_at, location, named=True)  # read far from the clinic: name the zone
     place = ', '.join(p for p in (location.name, location.address_line1, location.city,
                                   f'{location.state} {location.zip_code}'.strip()) if p)
     if kind == 'cancelled':
         body = t('Hello {name},\n\nYour appointment for dose {dose} on {when} at {location} (confirmation number '
                  '{case}) has been cancelled.\nYou can book a new appointment in the COVID-19 Vaccine Portal or with '
                  'your vaccine provider.\n').format(name=recipient.first_name, dose=appointment.dose_number,
-                                                    when=appointment.local_time, location=location.name,
+                                                    when=when, location=location.name,
                                                     case=appointment.case_number)
         return subject, body
     lead = {'confirmed': t('Your COVID-19 vaccine appointment is confirmed.'),
@@ -549,7 +543,7 @@ def appointment_email(recipient: Recipient, appointment: AppointmentPublic, loca
     body = t('Hello {name},\n\n{lead}\n\nConfirmation number: {case}\nWhen: {when}\nWhere: {place}\nDose: {dose}\n'
              '{product}\nAt check-in, show the attached QR code (or say the confirmation number).\nTo reschedule or '
              'cancel, use the COVID-19 Vaccine Portal or contact your vaccine provider.\n').format(
-        name=recipient.first_name, lead=lead, case=appointment.case_number, when=appointment.local_time,
+        name=recipient.first_name, lead=lead, case=appointment.case_number, when=when,
         place=place, dose=appointment.dose_number, product=product)
     return subject, body
 

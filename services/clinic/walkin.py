@@ -15,10 +15,10 @@ from models.clinic import (
     AppointmentStatus,
 )
 from services.clinic.common import SCREENING_QUESTIONS, _changed, _location_of, _screening_json
+from services.clinic.dose_rules import next_dose_number
 from services.clinic.scheduling import (
     _cancel,
     new_case_number,
-    next_dose_number,
     to_public,
 )
 from services.core import audit

@@ -18,6 +18,7 @@ from services.core.settings import get_settings
 
 TIME_FORMAT = '%b %d, %y, %I:%M %p'  # the guide's "Mar 09, 21, 09:58 AM"
 CLOCK_FORMAT = '%I:%M %p'  # a time on a screen that already names the day
+STAMP_FORMAT = '%Y-%m-%d %H:%M:%S'  # logs: to the second, and sorting as text sorts by time
 
 
 class HasTimeZone(Protocol):
@@ -35,6 +36,11 @@ def time_label(at: datetime, where: Where = None, *, named: bool = False) -> str
 def clock_label(at: datetime, where: Where = None, *, named: bool = False) -> str:
     """'04:20 PM' at the place (with ' EST' when `named`), for lists of one day."""
     return _label(as_local(at, where), CLOCK_FORMAT, named)
+
+
+def stamp_label(at: datetime, where: Where = None) -> str:
+    """'2025-12-09 16:20:05 EST' at the place, for logs (the audit log)."""
+    return _label(as_local(at, where), STAMP_FORMAT, True)
 
 
 def as_local(at: datetime, where: Where = None) -> datetime:

@@ -24,7 +24,7 @@ from models.inventory import (
     ShipmentStatus,
     Storage,
 )
-from services.core import audit
+from services.core import audit, localtime
 from services.core.db import session_scope
 from services.core.errors import NotFound, ServiceError, ValidationFailed
 from services.inventory import ledger
@@ -203,4 +203,5 @@ def _public(session: Session, shipment: Shipment) -> ShipmentPublic:
                             .where(ShipmentReceiptLine.shipment_id == shipment.id)).one()
     return ShipmentPublic.model_validate(shipment, from_attributes=True, update={
         'product_name': product.name if product else '', 'location_name': location.name if location else '',
-        'location_code': location.code if location else '', 'doses_received': int(received)})
+        'location_code': location.code if location else '', 'time_zone': localtime.zone_name(location),
+        'doses_received': int(received)})

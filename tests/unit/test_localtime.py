@@ -3,17 +3,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 from sqlmodel import select
 
-from models import Location, LocationCreate
+from models import Location, LocationCreate, Organization, OutboxMessage
 from services.accounts.staff import create_location
+from services.clinic import scheduling
 from services.core import localtime
 from services.core.db import session_scope
 from services.core.errors import ValidationFailed
 from services.core.settings import Settings, reset_settings
+from tests import clinic_helpers as h
 
 DECEMBER_EVENING = datetime(2025, 12, 9, 21, 20, tzinfo=UTC)  # 4:20 PM in New York, 3:20 PM in Chicago
 
@@ -69,7 +72,6 @@ def test_a_day_with_a_clock_change_has_its_own_length() -> None:
 
 
 def test_a_new_location_follows_the_state_unless_given_a_zone(db: str, state_zone: Callable[[str], None]) -> None:
-    from models import Organization
     with session_scope() as session:
         organization = Organization(name='Health Org')
         session.add(organization)
@@ -84,3 +86,15 @@ def test_a_new_location_follows_the_state_unless_given_a_zone(db: str, state_zon
     with session_scope(read_only=True) as session:
         zones = {loc.code: localtime.zone_name(loc) for loc in session.exec(select(Location))}
     assert zones == {'EAST': 'America/Chicago', 'WEST': 'America/Denver'}
+
+
+def test_an_appointment_email_names_the_zone_of_its_time(demo) -> None:
+    product = h.product()
+    h.stock(product, 10)
+    day = h.clinic_session([product], start=time(9), end=time(10)).session_date
+    person = h.recipient(email='zone@example.org')
+    scheduling.book_appointment(h.principal(h.MANAGER), recipient_id=person, slot_id=h.first_slot(product))
+    with session_scope(read_only=True) as session:
+        body = session.exec(select(OutboxMessage.body_text).where(OutboxMessage.to_addr == 'zone@example.org')).one()
+    zone = datetime.combine(day, time(9), ZoneInfo('America/New_York')).strftime('%Z')
+    assert f'When: {day:%b %d, %y}, 09:00 AM {zone}\n' in body
