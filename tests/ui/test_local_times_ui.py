@@ -19,8 +19,8 @@ from services.core.db import session_scope
 from services.core.settings import reset_settings
 from services.inventory import shipments
 from services.inventory.shipments import ReceivedLot
-from tests import clinic_helpers as h
-from tests.helpers import ADMIN, MANAGER, log_in
+from tests import factories as fx
+from tests.factories import ADMIN, MANAGER, log_in
 
 DECEMBER_EVENING = datetime(2025, 12, 9, 21, 20, tzinfo=UTC)  # 4:20 PM in New York, 3:20 PM in Chicago
 SEEN_AS = '%b %d, %y, %I:%M %p %Z'  # the guide's style, with the zone
@@ -35,18 +35,17 @@ def _in_chicago(code: str) -> None:
 
 def _paper_dose(code: str, at: datetime) -> None:
     """A dose written on paper at `at` and entered at the location by its manager."""
-    product = h.product()
-    lot = h.stock(product, 5, code=code)
-    administration.record_paper_administration(h.manager_of(code), recipient_id=h.recipient('Dora', code=code),
+    lot = fx.stocked_lot(doses=5, code=code)
+    administration.record_paper_administration(fx.manager_of(code), recipient_id=fx.recipient('Dora', code=code),
                                                details=DoseDetails(lot_id=lot, administered_at=at))
 
 
 def _receive_shipment(code: str) -> int:
     """Receive the demo's open shipment of the location, as its manager does; returns its id."""
     with session_scope() as session:
-        shipment_id = session.exec(select(Shipment.id).where(Shipment.location_id == h.location(code).id)
+        shipment_id = session.exec(select(Shipment.id).where(Shipment.location_id == fx.location_id(code))
                                    .where(Shipment.status != ShipmentStatus.DELIVERED)).first()
-    shipments.receive(h.manager_of(code), shipment_id=shipment_id, condition='good', temperature_excursion=False,
+    shipments.receive(fx.manager_of(code), shipment_id=shipment_id, condition='good', temperature_excursion=False,
                       lots=[ReceivedLot(lot_number=f'TZ-{code}', quantity=10, expiration_date=date(2030, 1, 1))])
     return shipment_id
 

@@ -8,7 +8,7 @@ from models import utcnow
 from services.clinic import administration, common, dose_rules, scheduling, walkin
 from services.clinic.administration import DoseDetails
 from services.core.db import session_scope
-from tests import clinic_helpers as h
+from tests import factories as fx
 
 ALL_NO = {key: 'no' for key, _ in common.SCREENING_QUESTIONS}
 
@@ -19,17 +19,17 @@ def _next_number(person: int) -> int:
 
 
 def test_every_path_gives_the_same_dose_number_and_voided_doses_do_not_count(demo) -> None:
-    product = h.product(doses=3, interval=21)
-    lot = h.stock(product, 20)
-    h.clinic_session([product])
-    person = h.recipient()
-    provider, manager = h.principal(h.PROVIDER), h.principal(h.MANAGER)
+    product = fx.product(doses=3, interval=21)
+    lot = fx.stocked_lot(product, doses=20)
+    fx.clinic_session([product])
+    person = fx.recipient()
+    provider, manager = fx.principal(fx.PROVIDER), fx.principal(fx.MANAGER)
     assert _next_number(person) == 1
     first = administration.record_paper_administration(provider, recipient_id=person, details=DoseDetails(
         lot_id=lot, administered_at=utcnow() - timedelta(days=30)))
     assert first.dose_number == 1 and _next_number(person) == 2
 
-    booked = scheduling.book_appointment(manager, recipient_id=person, slot_id=h.first_slot(product))
+    booked = scheduling.book_appointment(manager, recipient_id=person, slot_id=fx.first_slot(product))
     assert booked.dose_number == 2
     scheduling.cancel_appointment(manager, appointment_id=booked.id, reason='Came in today instead')
     visit = walkin.start_walk_in(provider, recipient_id=person)
@@ -49,10 +49,10 @@ def test_every_path_gives_the_same_dose_number_and_voided_doses_do_not_count(dem
 
 
 def test_a_dose_entered_later_is_numbered_by_the_doses_given_before_it(demo) -> None:
-    product = h.product(doses=2, interval=21)
-    lot = h.stock(product, 10)
-    person = h.recipient()
-    provider = h.principal(h.PROVIDER)
+    product = fx.product(doses=2, interval=21)
+    lot = fx.stocked_lot(product, doses=10)
+    person = fx.recipient()
+    provider = fx.principal(fx.PROVIDER)
     administration.record_paper_administration(provider, recipient_id=person, details=DoseDetails(
         lot_id=lot, administered_at=utcnow() - timedelta(days=10)))
     with session_scope(read_only=True) as session:

@@ -16,7 +16,7 @@ from services.core import localtime
 from services.core.db import session_scope
 from services.core.errors import ValidationFailed
 from services.core.settings import Settings, reset_settings
-from tests import clinic_helpers as h
+from tests import factories as fx
 
 DECEMBER_EVENING = datetime(2025, 12, 9, 21, 20, tzinfo=UTC)  # 4:20 PM in New York, 3:20 PM in Chicago
 
@@ -89,11 +89,11 @@ def test_a_new_location_follows_the_state_unless_given_a_zone(db: str, state_zon
 
 
 def test_an_appointment_email_names_the_zone_of_its_time(demo) -> None:
-    product = h.product()
-    h.stock(product, 10)
-    day = h.clinic_session([product], start=time(9), end=time(10)).session_date
-    person = h.recipient(email='zone@example.org')
-    scheduling.book_appointment(h.principal(h.MANAGER), recipient_id=person, slot_id=h.first_slot(product))
+    product = fx.product()
+    fx.stocked_lot(product, doses=10)
+    day = fx.clinic_session([product], start=time(9), end=time(10)).session_date
+    person = fx.recipient(email='zone@example.org')
+    scheduling.book_appointment(fx.principal(fx.MANAGER), recipient_id=person, slot_id=fx.first_slot(product))
     with session_scope(read_only=True) as session:
         body = session.exec(select(OutboxMessage.body_text).where(OutboxMessage.to_addr == 'zone@example.org')).one()
     zone = datetime.combine(day, time(9), ZoneInfo('America/New_York')).strftime('%Z')
