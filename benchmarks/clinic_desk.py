@@ -126,17 +126,19 @@ def run(url: str, recipients: int, appointments: int) -> None:
                          {'d': person[2], 'p': prefix, 'q': prefix + '\uffff', 'l': data['location']}).all()
 
     results = [
-        ('check-in by confirmation number', timed(lambda n: checkin.find_for_check_in(provider, n), numbers),
+        ('check-in by confirmation number',
+         timed(lambda n: checkin.find_for_check_in(principal=provider, raw_number=n), numbers),
          timed(baseline_check_in, numbers)),
         ('walk-in: 3 letters of the last name + DOB',
-         timed(lambda p: walkin.search_walk_in(provider, name=p[1][:3], date_of_birth=p[2]), walk_ins),
+         timed(lambda p: walkin.search_walk_in(principal=provider, name=p[1][:3], date_of_birth=p[2]), walk_ins),
          timed(baseline_walk_in, walk_ins)),
         ('walk-in: exact name + DOB registered elsewhere',
-         timed(lambda p: walkin.search_walk_in(provider, name=f'{p[0]} {p[1]}', date_of_birth=p[2]), elsewhere),
+         timed(lambda p: walkin.search_walk_in(principal=provider, name=f'{p[0]} {p[1]}', date_of_birth=p[2]),
+               elsewhere),
          timed(baseline_walk_in, elsewhere)),
     ]
     started = time.perf_counter()
-    rows = checkin.today_appointments(provider)
+    rows = checkin.today_appointments(principal=provider)
     today_ms = (time.perf_counter() - started) * 1000
     backend = engine.dialect.name
     print(f'\n{backend}: {recipients:,} recipients (loaded in {data["load_seconds"]:.0f} s), '

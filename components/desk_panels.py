@@ -66,7 +66,7 @@ def _check_in_panel() -> None:
         principal = acting()
         result.clear()
         try:
-            found = await run.io_bound(checkin.find_for_check_in, principal, number.value or '')
+            found = await run.io_bound(checkin.find_for_check_in, principal=principal, raw_number=number.value or '')
         except ServiceError as error:
             with result:
                 ui.label(str(error)).classes('text-red-800').props('role=alert').mark('check-in-error')
@@ -88,7 +88,7 @@ def _show_appointment(found: AppointmentPublic) -> None:
     async def check_in() -> None:
         principal = acting()
         try:
-            await run.io_bound(checkin.check_in, principal, found.id)
+            await run.io_bound(checkin.check_in, principal=principal, appointment_id=found.id)
         except ServiceError as error:
             ui.notify(str(error), type='negative')
             return
@@ -156,7 +156,8 @@ class TodayTable:
             if principal is None:
                 self._unsubscribe()
                 return
-            rows = await run.io_bound(checkin.today_appointments, principal, status=self.status.value or None)
+            rows = await run.io_bound(checkin.today_appointments, principal=principal,
+                                      status=self.status.value or None)
         finally:
             self.pending = False
         if self.client.id not in self.client.instances:
@@ -184,7 +185,7 @@ def _walk_in_panel() -> None:
         results.clear()
         try:
             day = walkin.parse_date(born.value or '')
-            hits = await run.io_bound(lambda: walkin.search_walk_in(principal, name=name.value or '',
+            hits = await run.io_bound(lambda: walkin.search_walk_in(principal=principal, name=name.value or '',
                                                                     date_of_birth=day))
         except ServiceError as error:
             with results:
@@ -208,7 +209,8 @@ def _walk_in_hit(hit: walkin.WalkInHit) -> None:
     async def start() -> None:
         principal = acting()
         try:
-            visit = await run.io_bound(lambda: walkin.start_walk_in(principal, recipient_id=hit.recipient_id))
+            visit = await run.io_bound(lambda: walkin.start_walk_in(principal=principal, recipient_id=hit.recipient_id,
+                                                                    named=hit.named))
         except ServiceError as error:
             ui.notify(str(error), type='negative')
             return

@@ -100,7 +100,8 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
 
             async def submit() -> None:
                 try:
-                    await run.io_bound(listing.request_removal, acting(), int(row['id']), reason.value or '')
+                    await run.io_bound(listing.request_removal, principal=acting(), recipient_id=int(row['id']),
+                                       reason=reason.value or '')
                 except ServiceError as error:
                     message.set_text(str(error))
                     return

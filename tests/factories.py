@@ -209,7 +209,7 @@ def clinic_session(product_ids: list[int], *, on: date | None = None, start: tim
                    slot_minutes: int = 15, capacity: int = 4, code: str = 'DEMO1') -> scheduling.ClinicSessionInfo:
     """A clinic session at the location (three days ahead unless `on`), made by its manager."""
     on = on or date.today() + timedelta(days=3)
-    return scheduling.create_clinic_session(manager_of(code), location_id=location_id(code), session_date=on,
+    return scheduling.create_clinic_session(principal=manager_of(code), location_id=location_id(code), session_date=on,
                                             start_time=start, end_time=end, slot_minutes=slot_minutes,
                                             capacity_per_slot=capacity, product_ids=product_ids)
 
@@ -222,7 +222,7 @@ def today_session(product_ids: list[int], *, capacity: int = 10, code: str = 'DE
     if start.date() != now.date() or start.time() > time(23, 40):
         pytest.skip('too close to midnight at the location for a same-day clinic session')
     end = min(datetime.combine(now.date(), time(23, 59)), (start + timedelta(minutes=60)).replace(tzinfo=None))
-    return scheduling.create_clinic_session(manager_of(code), location_id=here.id, session_date=now.date(),
+    return scheduling.create_clinic_session(principal=manager_of(code), location_id=here.id, session_date=now.date(),
                                             start_time=start.time(), end_time=end.time(), slot_minutes=5,
                                             capacity_per_slot=capacity, product_ids=product_ids)
 
@@ -248,7 +248,7 @@ def appointment(product_id: int, recipient_id: int | None = None, *,
                 code: str = 'DEMO1') -> scheduling.AppointmentPublic:
     """The location's manager books the soonest open slot offering the product (for a new recipient unless given),
     without the confirmation email."""
-    return scheduling.book_appointment(manager_of(code), recipient_id=recipient_id or recipient(code=code),
+    return scheduling.book_appointment(principal=manager_of(code), recipient_id=recipient_id or recipient(code=code),
                                        slot_id=first_slot(product_id, location_id(code)), notify=False)
 
 
@@ -257,8 +257,8 @@ def give_dose(case_number: str, lot_id: int) -> None:
     manager = principal(MANAGER)
     with session_scope(read_only=True) as session:
         appointment_id = session.exec(select(Appointment.id).where(Appointment.case_number == case_number)).one()
-    checkin.check_in(manager, appointment_id)
+    checkin.check_in(principal=manager, appointment_id=appointment_id)
     answers = {key: 'no' for key, _ in common.SCREENING_QUESTIONS}
-    administration.record_vaccination(manager, appointment_id=appointment_id,
+    administration.record_vaccination(principal=manager, appointment_id=appointment_id,
                                       details=administration.DoseDetails(lot_id=lot_id, screening=answers,
                                                                          consent=True))

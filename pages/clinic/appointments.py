@@ -62,7 +62,7 @@ class _Upcoming:
         self.refresh()
 
     def refresh(self) -> None:
-        rows = scheduling.upcoming_appointments(acting(), location_id=self.location_id)
+        rows = scheduling.upcoming_appointments(principal=acting(), location_id=self.location_id)
         self.table.rows = [{'id': a.id, 'time': a.local_time, 'details': a.details, 'case_number': a.case_number,
                             'product': a.product_name or ''} for a in rows if a.status in ('scheduled', 'checked_in')]
         self.table.selected = []
@@ -82,7 +82,7 @@ class _Upcoming:
         if appointment_id is None:
             return
         try:
-            moved = scheduling.reschedule_appointment(acting(), appointment_id=appointment_id,
+            moved = scheduling.reschedule_appointment(principal=acting(), appointment_id=appointment_id,
                                                       slot_id=self.new_slot.value)
         except ServiceError as error:
             ui.notify(str(error), type='negative')
@@ -95,7 +95,8 @@ class _Upcoming:
         if appointment_id is None:
             return
         try:
-            scheduling.cancel_appointment(acting(), appointment_id=appointment_id, reason=self.reason.value or '')
+            scheduling.cancel_appointment(principal=acting(), appointment_id=appointment_id,
+                                          reason=self.reason.value or '')
         except ServiceError as error:
             ui.notify(str(error), type='negative')
             return
@@ -103,7 +104,7 @@ class _Upcoming:
         self.refresh()
 
     def no_shows(self) -> None:
-        count = reminders.mark_no_shows(acting(), location_id=self.location_id)
+        count = reminders.mark_no_shows(principal=acting(), location_id=self.location_id)
         ui.notify(f'{count} appointment(s) marked as No-show.')
         self.refresh()
 
@@ -116,7 +117,7 @@ def _sessions(principal: Principal, location_id: int, products: dict[int, str], 
     with ui.card().classes('w-full').mark('clinic-sessions'):
         ui.label('Clinic sessions').classes('text-lg font-semibold')
         with ui.row().classes('items-end gap-3'):
-            tomorrow = localtime.local_today(administration.location_time_zone(principal)) + timedelta(days=1)
+            tomorrow = localtime.local_today(administration.location_time_zone(principal=principal)) + timedelta(days=1)
             day = ui.input('Date (MM/DD/YYYY)', value=f'{tomorrow:%m/%d/%Y}') \
                 .mark('session-date')
             start = ui.input('Start (HH:MM)', value='09:00').classes('w-28').mark('session-start')
@@ -132,7 +133,7 @@ def _sessions(principal: Principal, location_id: int, products: dict[int, str], 
         def show() -> None:
             listing.clear()
             with listing:
-                sessions = scheduling.list_clinic_sessions(acting(), location_id=location_id)
+                sessions = scheduling.list_clinic_sessions(principal=acting(), location_id=location_id)
                 if not sessions:
                     ui.label('No upcoming clinic sessions.')
                 for s in sessions:
@@ -145,7 +146,7 @@ def _sessions(principal: Principal, location_id: int, products: dict[int, str], 
             principal_now = acting()
             try:
                 info = await run.io_bound(lambda: scheduling.create_clinic_session(
-                    principal_now, location_id=location_id, session_date=walkin.parse_date(day.value),
+                    principal=principal_now, location_id=location_id, session_date=walkin.parse_date(day.value),
                     start_time=_time(start.value, 'Start'), end_time=_time(end.value, 'End'),
                     slot_minutes=int(minutes.value or 0), capacity_per_slot=int(capacity.value or 0),
                     product_ids=list(offered.value or [])))
@@ -164,6 +165,7 @@ def _booking(principal: Principal, location_id: int, products: dict[int, str], c
     with ui.card().classes('w-full').mark('book'):
         ui.label('Book an appointment').classes('text-lg font-semibold')
         chosen: dict[str, int | None] = {'recipient_id': None}
+        named: dict[int, tuple | None] = {}  # a person registered elsewhere is booked as named in the search
         with ui.row().classes('items-end gap-3'):
             name = ui.input('Name').mark('book-name')
             born = ui.input('Date of birth (MM/DD/YYYY)').mark('book-dob')
@@ -188,7 +190,7 @@ def _booking(principal: Principal, location_id: int, products: dict[int, str], c
             principal_now = acting()
             try:
                 hits = await run.io_bound(lambda: walkin.search_walk_in(
-                    principal_now, name=name.value or '', date_of_birth=walkin.parse_date(born.value)))
+                    principal=principal_now, name=name.value or '', date_of_birth=walkin.parse_date(born.value)))
             except ServiceError as error:
                 with people:
                     ui.label(str(error)).classes('text-red-800')
@@ -200,6 +202,8 @@ def _booking(principal: Principal, location_id: int, products: dict[int, str], c
                 options = {h.recipient_id: f'{h.name} · {h.date_of_birth:%m/%d/%Y}'
                            + (f' · already booked ({h.open_case_number})' if h.open_case_number else '')
                            for h in hits}
+                named.clear()
+                named.update({h.recipient_id: h.named for h in hits})
                 ui.radio(options, value=next(iter(options)),
                          on_change=lambda e: chosen.update(recipient_id=e.value)).mark('book-person')
                 chosen['recipient_id'] = next(iter(options))
@@ -212,8 +216,8 @@ def _booking(principal: Principal, location_id: int, products: dict[int, str], c
                 if slot.value is None:
                     raise ServiceError('Choose a time (open a clinic session first if there is none).')
                 booked = await run.io_bound(lambda: scheduling.book_appointment(
-                    principal_now, recipient_id=chosen['recipient_id'], slot_id=slot.value,
-                    product_id=product.value or None))
+                    principal=principal_now, recipient_id=chosen['recipient_id'], slot_id=slot.value,
+                    product_id=product.value or None, named=named.get(chosen['recipient_id'] or 0)))
             except ServiceError as error:
                 result.set_text(str(error))
                 return

@@ -31,6 +31,7 @@ def _one_at_a_time(principal: Principal) -> None:
     ui.label('Find the person (registered already: enter the paper registration form first at the desk), then '
              'copy the line of the paper administration form.').classes('text-sm')
     chosen: dict[str, int | None] = {'recipient_id': None}
+    named: dict[int, tuple | None] = {}  # a person registered elsewhere is reached as named in the search
     with ui.row().classes('items-end gap-3'):
         name = ui.input('Name').mark('paper-name')
         born = ui.input('Date of birth (MM/DD/YYYY)').mark('paper-dob')
@@ -42,7 +43,7 @@ def _one_at_a_time(principal: Principal) -> None:
         chosen['recipient_id'] = None
         principal_now = acting()
         try:
-            hits = await run.io_bound(lambda: walkin.search_walk_in(principal_now, name=name.value or '',
+            hits = await run.io_bound(lambda: walkin.search_walk_in(principal=principal_now, name=name.value or '',
                                                                     date_of_birth=walkin.parse_date(born.value)))
         except ServiceError as error:
             with found:
@@ -53,17 +54,19 @@ def _one_at_a_time(principal: Principal) -> None:
                 ui.label('No one found. Register the person from the desk (Walk-In) first.')
             options = {h.recipient_id: f'{h.name} · {h.date_of_birth:%m/%d/%Y}'
                        + (' · registered at another location' if h.elsewhere else '') for h in hits}
+            named.clear()
+            named.update({h.recipient_id: h.named for h in hits})
             if options:
                 ui.radio(options, value=next(iter(options)),
                          on_change=lambda e: chosen.update(recipient_id=e.value)).mark('paper-person')
                 chosen['recipient_id'] = next(iter(options))
 
     find.on_click(search)
-    lots = administration.lots_on_hand(principal)
+    lots = administration.lots_on_hand(principal=principal)
     with ui.row().classes('w-full gap-3 items-end'):
         lot = ui.select({s.lot_id: lot_label(s) for s in lots}, label='Product and lot').classes('w-96') \
             .mark('paper-lot')
-        today = localtime.local_today(administration.location_time_zone(principal))
+        today = localtime.local_today(administration.location_time_zone(principal=principal))
         day = ui.input('Date given (MM/DD/YYYY)', value=f'{today:%m/%d/%Y}').mark('paper-day')
         at = ui.input('Time given (HH:MM)').mark('paper-time')
         dose = ui.input('Dose number (from the form)').classes('w-40').mark('paper-dose')
@@ -85,11 +88,12 @@ def _one_at_a_time(principal: Principal) -> None:
             details = DoseDetails(lot_id=lot.value, site=site.value, route=route.value,
                                   dose_volume_ml=float(volume.value or 0),
                                   administered_at=_when(day.value, at.value,
-                                                        administration.location_time_zone(principal_now)),
+                                                        administration.location_time_zone(principal=principal_now)),
                                   backdate_reason=reason.value or '', override_reason=override.value or '',
                                   expected_dose_number=_number(dose.value))
             recorded = await run.io_bound(lambda: administration.record_paper_administration(
-                principal_now, recipient_id=chosen['recipient_id'], details=details))
+                principal=principal_now, recipient_id=chosen['recipient_id'], details=details,
+                named=named.get(chosen['recipient_id'] or 0)))
         except OverrideNeeded as needed:
             result.set_text(' '.join(needed.problems) + ' Give an override reason to record it anyway.')
             return

@@ -48,7 +48,8 @@ def _when(day_text: str, time_text: str, zone: str) -> datetime:
 @protected_page('/desk/vaccinate/{appointment_id}', Action.RECORD_VACCINATION, title='Record vaccination')
 async def vaccinate_page(principal: Principal, appointment_id: int) -> None:
     try:
-        form = await run.io_bound(administration.vaccination_form, principal, appointment_id)
+        form = await run.io_bound(administration.vaccination_form, principal=principal,
+                                  appointment_id=appointment_id)
     except ServiceError as error:
         ui.label(str(error)).classes('text-red-800')
         ui.link('Back to Home', '/')
@@ -106,7 +107,7 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, body:
 
     async def show_warnings() -> None:
         problems = await run.io_bound(lambda: dose_rules.preview_dose_problems(
-            principal, recipient_id=visit.recipient_id, lot_id=lot.value))
+            principal=principal, recipient_id=visit.recipient_id, lot_id=lot.value))
         if problems is not None and not warnings.is_deleted:  # None: the app is stopping; deleted: page left
             _warn(problems)
 
@@ -130,7 +131,7 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, body:
             if details.lot_id is None:
                 raise ServiceError('Choose the product and lot.')
             result = await run.io_bound(lambda: administration.record_vaccination(
-                acting_principal, appointment_id=visit.id, details=details))
+                principal=acting_principal, appointment_id=visit.id, details=details))
         except OverrideNeeded as needed:
             _warn(needed.problems)
             ui.notify('This dose needs an override: give the reason.', type='warning')
@@ -167,7 +168,7 @@ def _saved(principal: Principal, visit, result: administration.RecordedDose) -> 
                     acting_principal = acting()
                     try:
                         appointment = await run.io_bound(lambda: scheduling.book_appointment(
-                            acting_principal, recipient_id=visit.recipient_id, slot_id=choice.value,
+                            principal=acting_principal, recipient_id=visit.recipient_id, slot_id=choice.value,
                             product_id=result.product_id, dose_number=result.next_dose_number))
                     except ServiceError as error:
                         ui.notify(str(error), type='negative')
@@ -245,7 +246,7 @@ def standby_page(principal: Principal) -> None:
     def show() -> None:
         listing.clear()
         with listing:
-            entries = standby.standby_list(acting())
+            entries = standby.standby_list(principal=acting())
             if not entries:
                 ui.label('The stand-by list is empty.')
             for entry in entries:
@@ -257,12 +258,12 @@ def standby_page(principal: Principal) -> None:
                     ui.button('Remove', on_click=lambda e=entry: change(e.id, 'removed')).props('dense flat')
 
     def change(entry_id: int, status: str) -> None:
-        standby.update_standby(acting(), entry_id=entry_id, status=status)
+        standby.update_standby(principal=acting(), entry_id=entry_id, status=status)
         show()
 
     def add_entry() -> None:
         try:
-            standby.add_to_standby(acting(), full_name=full_name.value or '', phone=phone.value or '',
+            standby.add_to_standby(principal=acting(), full_name=full_name.value or '', phone=phone.value or '',
                                   email=email.value or '', note=note.value or '')
         except ServiceError as error:
             ui.notify(str(error), type='negative')
@@ -278,8 +279,8 @@ def standby_page(principal: Principal) -> None:
 @protected_page('/desk/doses', Action.RECORD_VACCINATION, title='Doses recorded')
 def doses_page(principal: Principal, day: str = '') -> None:
     when = walkin.parse_date(day) if day else None
-    records = administration.administrations_at(principal, day=when)
-    zone = administration.location_time_zone(principal)
+    records = administration.administrations_at(principal=principal, day=when)
+    zone = administration.location_time_zone(principal=principal)
     may_correct = can(principal, Action.CORRECT_VACCINATION)
     ui.label('Doses recorded at your location' + (f' on {when:%m/%d/%Y}' if when else ' today') + '.'
              + (' A location manager can void or correct a record; the dose goes back to stock by a ledger row and '
@@ -298,7 +299,7 @@ def doses_page(principal: Principal, day: str = '') -> None:
 
 
 def _correct_dialog(principal: Principal, record: dose_rules.DoseRecord) -> None:
-    lots = administration.lots_on_hand(principal)
+    lots = administration.lots_on_hand(principal=principal)
     with ui.dialog() as dialog, ui.card().classes('min-w-[480px]'):
         ui.label(f'Correct dose {record.dose_number} (lot {record.lot_number})').classes('text-lg font-semibold')
         ui.label('The original record is voided (its dose returns to stock) and the corrected one is drawn.') \
@@ -314,7 +315,7 @@ def _correct_dialog(principal: Principal, record: dose_rules.DoseRecord) -> None
             try:
                 if lot.value is None:
                     raise ServiceError('Choose the product and lot.')
-                administration.correct_administration(acting(), administration_id=record.administration_id,
+                administration.correct_administration(principal=acting(), administration_id=record.administration_id,
                                               reason=reason.value or '', details=DoseDetails(
                                                   lot_id=lot.value, site=site.value, route=route.value,
                                                   dose_volume_ml=float(volume.value or 0)))
@@ -337,7 +338,7 @@ def _void_dialog(administration_id: int) -> None:
 
         def void() -> None:
             try:
-                administration.void_administration(acting(), administration_id=administration_id,
+                administration.void_administration(principal=acting(), administration_id=administration_id,
                                                   reason=reason.value or '')
             except ServiceError as error:
                 ui.notify(str(error), type='negative')

@@ -41,7 +41,7 @@ from services.core.fast_sql import INTEGRITY_ERRORS, bulk_pragmas, checkpoint
 from services.core.jobs import fewer_collections, repeat
 from services.core.settings import get_settings
 from services.organizations import employers
-from services.permissions import Action, can_access_location, require
+from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import SYSTEM, Principal
 
 log = logging.getLogger(__name__)
@@ -519,25 +519,8 @@ def _summary(upload: BulkUpload, *, time_zone: str = '') -> UploadSummary:
                          time_zone=time_zone)
 
 
-def _scope(principal: Principal, query):  # noqa: ANN001, ANN202
-    if principal.role == Role.EMPLOYER:
-        return query.where(BulkUpload.organization_id == principal.organization_id) \
-            .where(col(BulkUpload.location_id).is_(None))
-    return query.where(BulkUpload.location_id == principal.location_id)
-
-
 def _visible_upload(principal: Principal, session: Session, upload_id: int) -> BulkUpload:
-    upload = session.get(BulkUpload, upload_id)
-    if upload is None:
-        raise NotFound('No such upload.')
-    if is_system(principal):
-        return upload
-    allowed = (upload.location_id is None and principal.role == Role.EMPLOYER
-               and upload.organization_id == principal.organization_id) or \
-        (upload.location_id is not None and can_access_location(principal, upload.location_id))
-    if not allowed:
-        require(principal, Action.VIEW_ALL_LOCATIONS)  # audits and refuses
-    return upload
+    return fetch(session, BulkUpload, upload_id, principal=principal, action='view_bulk_upload')
 
 
 def _require_upload_rights(principal: Principal) -> None:
@@ -548,7 +531,8 @@ def _require_upload_rights(principal: Principal) -> None:
 def upload_history(principal: Principal, *, limit: int = 50) -> list[UploadSummary]:
     require(principal, Action.BULK_UPLOAD)
     with session_scope(read_only=True) as session:
-        query = _scope(principal, select(BulkUpload)).order_by(col(BulkUpload.id).desc()).limit(limit)
+        query = scope(select(BulkUpload), principal=principal, kind=Kind.UPLOAD).order_by(col(BulkUpload.id).desc()) \
+            .limit(limit)
         zone = localtime.zone_name(session.get(Location, principal.location_id) if principal.location_id else None)
         return [_summary(u, time_zone=zone) for u in session.exec(query)]
 

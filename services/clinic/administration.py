@@ -20,25 +20,22 @@ from models.clinic import (
 )
 from models.inventory import Lot, LotStock, Product
 from services.clinic import dose_rules
-from services.clinic.checkin import appointment
 from services.clinic.common import (
     SCREENING_QUESTIONS,
     _changed,
     _location_of,
-    _may_serve,
     _screening_json,
     screening_answers,
 )
 from services.clinic.dose_rules import DoseRecord, _history, dose_problems, doses_before
-from services.clinic.scheduling import _cancel
+from services.clinic.scheduling import _cancel, to_public
 from services.core import audit
 from services.core.db import session_scope
-from services.core.errors import NotFound, ServiceError, ValidationFailed
+from services.core.errors import ServiceError, ValidationFailed
 from services.core.localtime import as_utc, day_span, local_date, local_today, zone_name
 from services.inventory import ledger
-from services.permissions import Action, deny, require
+from services.permissions import Action, Kind, fetch, require, visible
 from services.principal import Principal
-from services.recipients.identity import identity_key
 
 REMINDER_DAYS_BEFORE = 3
 BACKDATE_TOLERANCE = timedelta(minutes=15)  # "now" typed a little late is still now
@@ -63,11 +60,12 @@ class VaccinationForm:
 
 
 
-def vaccination_form(principal: Principal, appointment_id: int) -> VaccinationForm:
+def vaccination_form(*, principal: Principal, appointment_id: int) -> VaccinationForm:
     """Everything Record vaccination shows, with the desk's defaults filled in."""
-    current = appointment(principal, appointment_id)
-    require(principal, Action.RECORD_VACCINATION, location_id=current.location_id, check_location=True)
-    with session_scope() as session:
+    require(principal, Action.RECORD_VACCINATION)
+    with session_scope(read_only=True) as session:
+        appointment_row = fetch(session, Appointment, appointment_id, principal=principal, action='vaccination_form')
+        current = to_public(session, appointment_row)
         history = _history(session, current.recipient_id)
         lots = ledger.usable_lots(session, location_id=current.location_id)
         preference = session.exec(select(DeskPreference).where(DeskPreference.user_id == principal.user_id)
@@ -86,23 +84,22 @@ def vaccination_form(principal: Principal, appointment_id: int) -> VaccinationFo
         volume = preference.dose_volume_ml if preference and preference.dose_volume_ml else None
         if lot_id is not None and volume is None:
             volume = DEFAULT_VOLUME_BY_CVX.get(next(s for s in lots if s.lot_id == lot_id).cvx_code, 0.5)
-        appointment_row = session.get(Appointment, appointment_id)
         return VaccinationForm(
             appointment=current, history=history, dose_number=dose_rules.dose_number(history), lots=lots, lot_id=lot_id,
             site=(preference.site if preference and preference.site else SITES[0]),
             route=(preference.route if preference and preference.route else ROUTES[0]),
             dose_volume_ml=volume or 0.5,
-            screening=screening_answers(appointment_row.screening if appointment_row else None),
+            screening=screening_answers(appointment_row.screening),
             administered_by=principal.full_name or principal.email,
             time_zone=zone_name(_location_of(session, principal)))
 
 
-def location_time_zone(principal: Principal) -> str:
+def location_time_zone(*, principal: Principal) -> str:
     with session_scope() as session:
         return zone_name(_location_of(session, principal))
 
 
-def lots_on_hand(principal: Principal) -> list[LotStock]:
+def lots_on_hand(*, principal: Principal) -> list[LotStock]:
     """Every lot with doses at the user's location, expired ones included (back-entry of doses given earlier)."""
     require(principal, Action.RECORD_VACCINATION, location_id=principal.location_id, check_location=True)
     with session_scope() as session:
@@ -142,14 +139,12 @@ class DoseDetails:
     expected_dose_number: int | None = None  # as written on a paper form: checked against the history
 
 
-def record_vaccination(principal: Principal, *, appointment_id: int, details: DoseDetails) -> RecordedDose:
+def record_vaccination(*, principal: Principal, appointment_id: int, details: DoseDetails) -> RecordedDose:
     """Save a dose for a checked-in person: draws it from the lot in the same transaction, completes the
     appointment, and for an unfinished series computes the next due date and schedules its reminder."""
-    current = appointment(principal, appointment_id)
-    require(principal, Action.RECORD_VACCINATION, location_id=current.location_id, check_location=True)
+    require(principal, Action.RECORD_VACCINATION)
     with session_scope() as session:
-        row = session.get(Appointment, appointment_id)
-        assert row is not None
+        row = fetch(session, Appointment, appointment_id, principal=principal, action='record_vaccination')
         if row.status == AppointmentStatus.SCHEDULED:
             raise ServiceError('Check the person in before recording the dose.')
         if row.status != AppointmentStatus.CHECKED_IN:
@@ -160,31 +155,25 @@ def record_vaccination(principal: Principal, *, appointment_id: int, details: Do
         row.status, row.completed_at = AppointmentStatus.COMPLETED, utcnow()
         session.add(row)
         _remember_desk_choices(session, principal, row.location_id, details, result.product_id)
-    _changed(current.location_id)
+        location_id = row.location_id
+    _changed(location_id)
     return result
 
 
-def record_paper_administration(principal: Principal, *, recipient_id: int, details: DoseDetails,
-                                source: str = 'paper', identity: tuple[str, str, date] | None = None) -> RecordedDose:
+def record_paper_administration(*, principal: Principal, recipient_id: int, details: DoseDetails,
+                                source: str = 'paper', named: tuple[str, str, date] | None = None) -> RecordedDose:
     """Back-entry of a dose written on the paper administration form during an outage (no appointment needed),
-    recorded at the user's location. The person must be one the user may see, or be named exactly by `identity`
-    (first name, last name, date of birth as written on the form). Consent was taken on paper."""
+    recorded at the user's location. The person must be one the user may see, or be `named` exactly (first name,
+    last name, date of birth as written on the form). Consent was taken on paper."""
     require(principal, Action.RECORD_VACCINATION, location_id=principal.location_id, check_location=True)
     if details.administered_at is None:
         raise ValidationFailed('Enter the date and time the dose was given (from the paper form).')
     details.backdate_reason = details.backdate_reason.strip() or 'Recorded on paper during an outage'
     details.consent = True
     with session_scope() as session:
-        recipient = session.get(Recipient, recipient_id)
-        if recipient is None:
-            raise NotFound('This recipient does not exist.')
-        allowed = _may_serve(principal, recipient, None) or (
-            identity is not None and identity_key(*identity) == recipient.identity_key)
-        if allowed:
-            result = _administer(session, principal, recipient_id=recipient_id, location_id=principal.location_id or 0,
-                                 appointment=None, details=details, source=source)
-    if not allowed:
-        deny(principal, action='record_paper_administration', entity=f'recipient:{recipient_id}')
+        fetch(session, Recipient, recipient_id, principal=principal, action='record_paper_administration', named=named)
+        result = _administer(session, principal, recipient_id=recipient_id, location_id=principal.location_id or 0,
+                             appointment=None, details=details, source=source)
     _changed(principal.location_id)
     return result
 
@@ -210,9 +199,7 @@ def _administer(session: Session, principal: Principal, *, recipient_id: int, lo
     backdated = given_at < now - BACKDATE_TOLERANCE
     if backdated and not details.backdate_reason.strip():
         raise ValidationFailed('An earlier time needs a reason (for example: recorded on paper during an outage).')
-    lot = session.get(Lot, details.lot_id)
-    if lot is None:
-        raise NotFound('This lot does not exist.')
+    lot = fetch(session, Lot, details.lot_id, principal=principal, action='record_vaccination')
     product = session.get(Product, lot.product_id)
     location = session.get(Location, location_id)
     assert product is not None and location is not None
@@ -284,23 +271,19 @@ def _remember_desk_choices(session: Session, principal: Principal, location_id: 
 
 # ---------------------------------------------------------------- corrections (location managers)
 
-def void_administration(principal: Principal, *, administration_id: int, reason: str,
+def void_administration(*, principal: Principal, administration_id: int, reason: str,
                         _replacement: DoseDetails | None = None) -> RecordedDose | None:
     """Void a dose recorded in error: the dose goes back to stock by a reversal ledger row; the record stays,
     marked void, and the audit trail keeps who and why. With `_replacement`, the corrected dose is recorded
     in the same transaction (see correct_administration)."""
+    require(principal, Action.CORRECT_VACCINATION)
     with session_scope() as session:
-        found = session.get(Administration, administration_id)
-        if found is None:
-            raise NotFound('This vaccination record does not exist.')
-        location_id = found.location_id
-    require(principal, Action.CORRECT_VACCINATION, location_id=location_id, check_location=True)
-    reason = (reason or '').strip()
-    if not reason:
-        raise ValidationFailed('Say why this vaccination record is being corrected or voided.')
-    with session_scope() as session:
-        original = session.get(Administration, administration_id)
-        assert original is not None
+        original = fetch(session, Administration, administration_id, principal=principal,
+                         action='correct_vaccination')
+        location_id = original.location_id
+        reason = (reason or '').strip()
+        if not reason:
+            raise ValidationFailed('Say why this vaccination record is being corrected or voided.')
         if original.voided:
             raise ServiceError('This vaccination record is already void.')
         if original.ledger_entry_id is not None:
@@ -341,16 +324,16 @@ def void_administration(principal: Principal, *, administration_id: int, reason:
     return result
 
 
-def correct_administration(principal: Principal, *, administration_id: int, reason: str,
+def correct_administration(*, principal: Principal, administration_id: int, reason: str,
                            details: DoseDetails) -> RecordedDose:
     """Replace a wrong record (lot, site, time...): the original is voided and reversed, the corrected one drawn."""
-    result = void_administration(principal, administration_id=administration_id, reason=reason,
+    result = void_administration(principal=principal, administration_id=administration_id, reason=reason,
                                  _replacement=details)
     assert result is not None
     return result
 
 
-def administrations_at(principal: Principal, *, day: date | None = None) -> list[tuple[DoseRecord, str, bool]]:
+def administrations_at(*, principal: Principal, day: date | None = None) -> list[tuple[DoseRecord, str, bool]]:
     """Doses recorded at the user's location on a day: (record, recipient name, voided) for the corrections list."""
     require(principal, Action.RECORD_VACCINATION, location_id=principal.location_id, check_location=True)
     with session_scope() as session:
@@ -361,7 +344,7 @@ def administrations_at(principal: Principal, *, day: date | None = None) -> list
                             .join(Recipient, col(Recipient.id) == col(Administration.recipient_id))
                             .join(Product, col(Product.id) == col(Administration.product_id))
                             .join(Lot, col(Lot.id) == col(Administration.lot_id))
-                            .where(Administration.location_id == location.id)
+                            .where(visible(principal=principal, kind=Kind.ADMINISTRATION))
                             .where(col(Administration.administered_at) >= start)
                             .where(col(Administration.administered_at) < end)
                             .order_by(col(Administration.administered_at))).all()

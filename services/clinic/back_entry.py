@@ -20,7 +20,7 @@ from services.core import mail
 from services.core.db import session_scope
 from services.core.errors import ServiceError
 from services.core.localtime import local_moment, zone_of
-from services.permissions import Action, require
+from services.permissions import Action, Kind, require, scope
 from services.principal import Principal
 from services.recipients.identity import identity_key
 
@@ -131,20 +131,21 @@ def _load_line(principal: Principal, values: list[str], columns: dict[str, int],
         if recipient_id is None:
             raise ServiceError(f'No registered recipient is named {cell["first"]} {cell["last"]}, born '
                                f'{born:%m/%d/%Y}. Register the person first (paper registration form).')
-        lot = session.exec(select(Lot).join(Product, col(Product.id) == col(Lot.product_id))
+        lot = session.exec(scope(select(Lot), principal=principal, kind=Kind.LOT)
+                           .join(Product, col(Product.id) == col(Lot.product_id))
                            .where(Lot.lot_number == cell['lot'])
                            .where((Product.cvx_code == cell['product']) | (Product.name == cell['product']))).first()
         if lot is None:
-            raise ServiceError(f'Lot {cell["lot"]} of product {cell["product"]} is not known. Use the CVX code or '
-                               'the product name as in Vaccine Inventory.')
+            raise ServiceError(f'Lot {cell["lot"]} of product {cell["product"]} is not known at your location. Use '
+                               'the CVX code or the product name as in Vaccine Inventory.')
         lot_id = lot.id or 0
     details = DoseDetails(lot_id=lot_id, site=_choice(cell['site'], SITES, 'Site'),
                           route=_choice(cell['route'], ROUTES, 'Route'), dose_volume_ml=volume,
                           administered_at=given_at, backdate_reason=cell['reason'],
                           override_reason=cell['override'], expected_dose_number=_dose(cell))
     try:
-        result = record_paper_administration(principal, recipient_id=recipient_id, details=details, source='csv',
-                                             identity=(cell['first'], cell['last'], born))
+        result = record_paper_administration(principal=principal, recipient_id=recipient_id, details=details,
+                                             source='csv', named=(cell['first'], cell['last'], born))
     except OverrideNeeded as needed:
         raise ServiceError(' '.join(needed.problems) + ' Fill in "Override reason" to record it anyway.') from None
     assert result.administration_id

@@ -17,9 +17,9 @@ from services.clinic.common import _changed, _location_of
 from services.clinic.scheduling import normalize_case_number, to_public
 from services.core import audit
 from services.core.db import session_scope
-from services.core.errors import NotFound, ServiceError, ValidationFailed
+from services.core.errors import ServiceError, ValidationFailed
 from services.core.localtime import as_utc, local_today, time_label, zone_of
-from services.permissions import Action, require
+from services.permissions import Action, Kind, fetch, require, visible
 from services.principal import Principal
 
 # ---------------------------------------------------------------- Today's Appointments
@@ -52,7 +52,7 @@ class TodayAppointment:
         return f'{self.recipient_name} Dose {self.dose_number} {self.status_label}'
 
 
-def today_appointments(principal: Principal, *, status: str | None = None) -> list[TodayAppointment]:
+def today_appointments(*, principal: Principal, status: str | None = None) -> list[TodayAppointment]:
     """Today's appointments at the user's location, by time (a status filter is optional). Reads plain columns
     (no ORM objects): a big clinic day has thousands of rows and every desk re-reads them on each change."""
     require(principal, Action.CHECK_IN)
@@ -66,7 +66,7 @@ def today_appointments(principal: Principal, *, status: str | None = None) -> li
                         Recipient.first_name, Recipient.last_name, Recipient.date_of_birth, Product.name)
                  .join(Recipient, col(Recipient.id) == col(Appointment.recipient_id))
                  .outerjoin(Product, col(Product.id) == col(Appointment.product_id))
-                 .where(Appointment.location_id == location.id)
+                 .where(visible(principal=principal, kind=Kind.APPOINTMENT))
                  .where(Appointment.local_date == local_today(zone))
                  .order_by(col(Appointment.scheduled_at), col(Appointment.id)))
         if status:
@@ -82,7 +82,7 @@ def today_appointments(principal: Principal, *, status: str | None = None) -> li
 
 # ---------------------------------------------------------------- Recipient Check-In
 
-def find_for_check_in(principal: Principal, raw_number: str) -> AppointmentPublic:
+def find_for_check_in(*, principal: Principal, raw_number: str) -> AppointmentPublic:
     """The appointment behind a confirmation number, if it can be checked in here today; otherwise a
     ServiceError saying exactly what is wrong."""
     require(principal, Action.CHECK_IN)
@@ -116,14 +116,10 @@ def find_for_check_in(principal: Principal, raw_number: str) -> AppointmentPubli
         return to_public(session, appointment, location=location)
 
 
-def check_in(principal: Principal, appointment_id: int) -> AppointmentPublic:
+def check_in(*, principal: Principal, appointment_id: int) -> AppointmentPublic:
+    require(principal, Action.CHECK_IN)
     with session_scope() as session:
-        appointment = session.get(Appointment, appointment_id)
-        location_id = appointment.location_id if appointment else None
-    require(principal, Action.CHECK_IN, location_id=location_id, check_location=True)
-    with session_scope() as session:
-        appointment = session.get(Appointment, appointment_id)
-        assert appointment is not None
+        appointment = fetch(session, Appointment, appointment_id, principal=principal, action='check_in')
         if appointment.status == AppointmentStatus.SCHEDULED:
             appointment.status = AppointmentStatus.CHECKED_IN
             appointment.checked_in_at = utcnow()
@@ -135,18 +131,12 @@ def check_in(principal: Principal, appointment_id: int) -> AppointmentPublic:
             raise ServiceError(f'This appointment is {AppointmentStatus(appointment.status).label.lower()}; '
                                'it cannot be checked in.')
         public = to_public(session, appointment)
-    _changed(location_id)
+    _changed(public.location_id)
     return public
 
 
-def appointment(principal: Principal, appointment_id: int) -> AppointmentPublic:
-    with session_scope() as session:
-        found = session.get(Appointment, appointment_id)
-        if found is None:
-            raise NotFound('This appointment does not exist.')
-        location_id = found.location_id
-    require(principal, Action.CHECK_IN, location_id=location_id, check_location=True)
-    with session_scope() as session:
-        return to_public(session, session.get(Appointment, appointment_id))  # type: ignore[arg-type]
-
-
+def appointment(*, principal: Principal, appointment_id: int) -> AppointmentPublic:
+    require(principal, Action.CHECK_IN)
+    with session_scope(read_only=True) as session:
+        return to_public(session, fetch(session, Appointment, appointment_id, principal=principal,
+                                        action='view_appointment'))

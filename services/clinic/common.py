@@ -1,17 +1,13 @@
-"""What every desk module shares: the staff member's location, who the desk may serve, the screening questionnaire."""
+"""What every desk module shares: the staff member's location, the screening questionnaire, change events."""
 from __future__ import annotations
 
 import json
 
 from sqlmodel import Session
 
-from models import Location, Recipient
-from models.clinic import (
-    Appointment,
-)
+from models import Location
 from services.clinic import events
 from services.core.errors import NotFound, ServiceError
-from services.permissions import can_access_location, can_access_recipient
 from services.principal import Principal
 
 # The COVID-19 vaccination screening questionnaire of the paper registration form (answers: yes / no).
@@ -47,15 +43,6 @@ def _screening_json(answers: dict[str, str] | None) -> str | None:
 
 def screening_answers(raw: str | None) -> dict[str, str]:
     return json.loads(raw) if raw else {}
-
-
-def _may_serve(principal: Principal, recipient: Recipient, appointment: Appointment | None) -> bool:
-    """Desk staff serve people of their location, and anyone with an appointment at their location."""
-    if appointment is not None and can_access_location(principal, appointment.location_id):
-        return True
-    return can_access_recipient(principal, location_id=recipient.location_id,
-                                organization_id=recipient.organization_id,
-                                portal_account_id=recipient.portal_account_id)
 
 
 def _changed(location_id: int | None) -> None:

@@ -6,16 +6,15 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from models import Location, Recipient, Role, User, utcnow
+from models import Location, Recipient, User, utcnow
 from models.clinic import (
     Administration,
 )
 from models.inventory import Lot, Product
 from services.clinic.common import _location_of
 from services.core.db import session_scope
-from services.core.errors import NotFound
 from services.core.localtime import as_utc, local_date
-from services.permissions import Action, can_access_recipient, deny, require
+from services.permissions import Action, fetch, require
 from services.principal import Principal
 
 # ---------------------------------------------------------------- Record vaccination
@@ -56,27 +55,21 @@ def _history(session: Session, recipient_id: int) -> list[DoseRecord]:
         administered_by=users.get(a.administered_by_user_id, '')) for a, p, lot, loc in rows]
 
 
-def vaccination_record(recipient_id: int, *, principal: Principal | None = None) -> list[DoseRecord]:
-    """Every valid (not voided) dose of a person, oldest first: the proof of vaccination. With a principal, access
-    is checked (staff of the person's location or a location that vaccinated them, the person's household, state
-    admins); without one the caller is trusted (the verification link shows only initials, doses and dates)."""
-    with session_scope() as session:
-        recipient = session.get(Recipient, recipient_id)
-        if recipient is None:
-            raise NotFound('This recipient does not exist.')
-        history = _history(session, recipient_id)
-        if principal is not None and principal.role != Role.EMPLOYER:
-            allowed = can_access_recipient(principal, location_id=recipient.location_id,
-                                           organization_id=recipient.organization_id,
-                                           portal_account_id=recipient.portal_account_id)
-            if not allowed and principal.location_id is not None:
-                allowed = session.exec(select(Administration.id).where(Administration.recipient_id == recipient_id)
-                                       .where(Administration.location_id == principal.location_id)).first() is not None
-        else:
-            allowed = principal is None
-    if not allowed:
-        deny(principal, action='view_vaccination_record', entity=f'recipient:{recipient_id}')
-    return history
+def vaccination_record(*, principal: Principal, recipient_id: int) -> list[DoseRecord]:
+    """Every valid (not voided) dose of a person, oldest first: the proof of vaccination, for those who may see
+    the person and their health data (permissions: their location's staff, their household, state admins)."""
+    with session_scope(read_only=True) as session:
+        fetch(session, Recipient, recipient_id, principal=principal, action='view_vaccination_record',
+              health_data=True)
+        return _history(session, recipient_id)
+
+
+def doses_for_verification(*, recipient_id: int) -> list[DoseRecord]:
+    """The same doses for the public verification link, which has no principal: its caller holds the person's
+    unguessable proof code and shows only initials, doses and dates."""
+    with session_scope(read_only=True) as session:
+        return _history(session, recipient_id)
+
 
 
 def dose_number(earlier: list[DoseRecord]) -> int:
@@ -113,19 +106,18 @@ def dose_problems(history: list[DoseRecord], product: Product, given_on: date) -
     return problems
 
 
-def preview_dose_problems(principal: Principal, *, recipient_id: int, lot_id: int | None,
+def preview_dose_problems(*, principal: Principal, recipient_id: int, lot_id: int | None,
                           at: datetime | None = None) -> list[str]:
     """What Record vaccination will ask an override for, shown before saving."""
     require(principal, Action.RECORD_VACCINATION)
-    if lot_id is None:
-        return []
-    with session_scope() as session:
-        lot = session.get(Lot, lot_id)
-        product = session.get(Product, lot.product_id) if lot else None
+    with session_scope(read_only=True) as session:
+        fetch(session, Recipient, recipient_id, principal=principal, action='preview_dose_problems', health_data=True)
+        if lot_id is None:
+            return []
+        lot = fetch(session, Lot, lot_id, principal=principal, action='preview_dose_problems')
+        product = session.get(Product, lot.product_id)
         location = _location_of(session, principal)
         if product is None:
             return []
         given_at = as_utc(at) if at else utcnow()
         return dose_problems(doses_before(session, recipient_id, given_at), product, local_date(given_at, location))
-
-

@@ -21,14 +21,13 @@ from services.clinic.scheduling import (
 )
 from services.core import audit, mail
 from services.core.db import session_scope
-from services.core.errors import NotFound
 from services.core.i18n import translator
 from services.core.localtime import local_today
-from services.permissions import Action, deny, require
+from services.permissions import Action, deny, fetch, require
 from services.principal import Principal
 
 
-def mark_no_shows(principal: Principal, *, location_id: int | None = None, before: date | None = None) -> int:
+def mark_no_shows(*, principal: Principal, location_id: int | None = None, before: date | None = None) -> int:
     """Scheduled appointments nobody attended become No-show: at one location (the desk's End of day, which
     includes today) or, for the system job, every location's earlier days."""
     if location_id is not None:
@@ -39,9 +38,7 @@ def mark_no_shows(principal: Principal, *, location_id: int | None = None, befor
     with session_scope() as session:
         query = select(Appointment).where(Appointment.status == AppointmentStatus.SCHEDULED)
         if location_id is not None:
-            location = session.get(Location, location_id)
-            if location is None:
-                raise NotFound('This location does not exist.')
+            location = fetch(session, Location, location_id, principal=principal)
             query = query.where(Appointment.location_id == location_id).where(
                 Appointment.local_date <= (before or local_today(location)))
         else:
@@ -127,7 +124,7 @@ def run_daily_jobs() -> dict[str, int]:
     in UTC, so every US time zone has finished its day)."""
     from services.principal import SYSTEM
     counts = process_due_reminders()
-    counts['no_shows'] = mark_no_shows(SYSTEM, before=utcnow().date() - timedelta(days=1))
+    counts['no_shows'] = mark_no_shows(principal=SYSTEM, before=utcnow().date() - timedelta(days=1))
     return counts
 
 

@@ -36,7 +36,7 @@ from services.core.errors import NotFound, ServiceError, ValidationFailed
 from services.core.i18n import translator
 from services.core.localtime import as_utc, local_moment, local_today, time_label
 from services.inventory import ledger
-from services.permissions import Action, can, can_access_location, can_access_recipient, deny, require
+from services.permissions import Action, fetch, require
 from services.principal import Principal
 
 BOOKING_LOCK_NAMESPACE = 4004  # pg_advisory_xact_lock(namespace, location id): one booking at a time per location
@@ -147,7 +147,7 @@ class ClinicSessionInfo:
     cancelled: bool
 
 
-def create_clinic_session(principal: Principal, *, location_id: int, session_date: date, start_time: time,
+def create_clinic_session(*, principal: Principal, location_id: int, session_date: date, start_time: time,
                           end_time: time, slot_minutes: int, capacity_per_slot: int,
                           product_ids: list[int]) -> ClinicSessionInfo:
     require(principal, Action.MANAGE_CLINIC_SESSIONS, location_id=location_id, check_location=True)
@@ -160,9 +160,7 @@ def create_clinic_session(principal: Principal, *, location_id: int, session_dat
     if not product_ids:
         raise ValidationFailed('Choose at least one product offered at this session.')
     with session_scope() as session:
-        location = session.get(Location, location_id)
-        if location is None:
-            raise NotFound('This location does not exist.')
+        location = fetch(session, Location, location_id, principal=principal)
         if session_date < local_today(location):
             raise ValidationFailed('A clinic session cannot be in the past.')
         products = [session.get(Product, pid) for pid in product_ids]
@@ -202,13 +200,11 @@ def _session_info(session: Session, clinic_session: ClinicSession) -> ClinicSess
         cancelled=clinic_session.cancelled)
 
 
-def list_clinic_sessions(principal: Principal, *, location_id: int, from_day: date | None = None) -> list[
+def list_clinic_sessions(*, principal: Principal, location_id: int, from_day: date | None = None) -> list[
         ClinicSessionInfo]:
     require(principal, Action.MANAGE_APPOINTMENTS, location_id=location_id, check_location=True)
     with session_scope() as session:
-        location = session.get(Location, location_id)
-        if location is None:
-            raise NotFound('This location does not exist.')
+        location = fetch(session, Location, location_id, principal=principal)
         from_day = from_day or local_today(location)
         sessions = session.exec(select(ClinicSession).where(ClinicSession.location_id == location_id)
                                 .where(ClinicSession.session_date >= from_day)
@@ -281,23 +277,21 @@ def open_slots(*, county: str | None = None, city: str | None = None, location_i
 
 # ---------------------------------------------------------------- booking, rescheduling, cancelling
 
-def _may_book_for(principal: Principal, recipient: Recipient, location_id: int) -> bool:
+def _require_booking_rights(principal: Principal, *, location_id: int) -> None:
+    """Recipients book for their household at any location; staff at their own location."""
     if principal.role == Role.RECIPIENT:
-        return can(principal, Action.USE_PORTAL) and can_access_recipient(
-            principal, location_id=recipient.location_id, organization_id=recipient.organization_id,
-            portal_account_id=recipient.portal_account_id)
-    # Staff book at their own location, for anyone they found (Walk-In's exact match may be from elsewhere).
-    return can(principal, Action.MANAGE_APPOINTMENTS) and can_access_location(principal, location_id)
+        require(principal, Action.USE_PORTAL)
+    else:
+        require(principal, Action.MANAGE_APPOINTMENTS, location_id=location_id, check_location=True)
 
 
-def _authorize_booking(principal: Principal, *, recipient_id: int, location_id: int) -> None:
-    with session_scope() as session:
-        recipient = session.get(Recipient, recipient_id)
-        if recipient is None:
-            raise NotFound('This recipient does not exist.')
-        allowed = _may_book_for(principal, recipient, location_id)
-    if not allowed:
-        deny(principal, action='book_appointment', entity=f'recipient:{recipient_id}')
+def _authorize_booking(principal: Principal, *, recipient_id: int, location_id: int,
+                       named: tuple[str, str, date] | None = None) -> None:
+    """May book at this location for this person: someone in the principal's scope, or (staff) named exactly, as
+    Walk-In's exact match finds a person registered elsewhere."""
+    _require_booking_rights(principal, location_id=location_id)
+    with session_scope(read_only=True) as session:
+        fetch(session, Recipient, recipient_id, principal=principal, action='book_appointment', named=named)
 
 
 def _slot_facts(slot_id: int) -> tuple[int, list[int]]:
@@ -310,13 +304,15 @@ def _slot_facts(slot_id: int) -> tuple[int, list[int]]:
         return row[0].location_id, _session_products(row[1])
 
 
-def book_appointment(principal: Principal, *, recipient_id: int, slot_id: int, product_id: int | None = None,
-                     dose_number: int | None = None, notify: bool = True) -> AppointmentPublic:
+def book_appointment(*, principal: Principal, recipient_id: int, slot_id: int, product_id: int | None = None,
+                     dose_number: int | None = None, notify: bool = True,
+                     named: tuple[str, str, date] | None = None) -> AppointmentPublic:
     """Book a slot for a recipient (staff at their location, or a recipient for their household). The product
     defaults to the one the session offers (or the product of the person's earlier dose); the dose number to the
-    person's next. Sends the confirmation email with the number and its QR code."""
+    person's next. Sends the confirmation email with the number and its QR code. Staff reach a person registered
+    at another location by naming them exactly (`named`, from Walk-In's exact match)."""
     location_id, offered = _slot_facts(slot_id)
-    _authorize_booking(principal, recipient_id=recipient_id, location_id=location_id)
+    _authorize_booking(principal, recipient_id=recipient_id, location_id=location_id, named=named)
     with session_scope() as session:
         _lock_location_bookings(session, location_id)
         slot = session.get(ClinicSlot, slot_id)
@@ -393,21 +389,21 @@ def _link_pending_reminder(session: Session, appointment: Appointment) -> None:
 
 
 def _appointment_for_change(principal: Principal, appointment_id: int) -> tuple[int, int]:
-    with session_scope() as session:
-        appointment = session.get(Appointment, appointment_id)
-        if appointment is None:
-            raise NotFound('This appointment does not exist.')
+    """(recipient id, location id) of an appointment the principal may change: in their scope, and theirs to book."""
+    require(principal, Action.USE_PORTAL if principal.role == Role.RECIPIENT else Action.MANAGE_APPOINTMENTS)
+    with session_scope(read_only=True) as session:
+        appointment = fetch(session, Appointment, appointment_id, principal=principal, action='change_appointment')
         facts = appointment.recipient_id, appointment.location_id
-    _authorize_booking(principal, recipient_id=facts[0], location_id=facts[1])
+    _require_booking_rights(principal, location_id=facts[1])
     return facts
 
 
-def reschedule_appointment(principal: Principal, *, appointment_id: int, slot_id: int,
+def reschedule_appointment(*, principal: Principal, appointment_id: int, slot_id: int,
                            notify: bool = True) -> AppointmentPublic:
     """Move a scheduled appointment to another slot; the confirmation number stays the same."""
     recipient_id, old_location_id = _appointment_for_change(principal, appointment_id)
     location_id, offered = _slot_facts(slot_id)
-    _authorize_booking(principal, recipient_id=recipient_id, location_id=location_id)
+    _require_booking_rights(principal, location_id=location_id)
     with session_scope() as session:
         _lock_location_bookings(session, location_id)
         appointment = session.get(Appointment, appointment_id)
@@ -442,7 +438,7 @@ def reschedule_appointment(principal: Principal, *, appointment_id: int, slot_id
     return public
 
 
-def cancel_appointment(principal: Principal, *, appointment_id: int, reason: str = '',
+def cancel_appointment(*, principal: Principal, appointment_id: int, reason: str = '',
                        notify: bool = True) -> AppointmentPublic:
     """Cancel a scheduled or checked-in appointment: frees its slot and dose, stops its reminder, tells the person."""
     recipient_id, location_id = _appointment_for_change(principal, appointment_id)
@@ -477,13 +473,11 @@ def _cancel(session: Session, appointment: Appointment, *, reason: str) -> None:
         session.add(reminder)
 
 
-def upcoming_appointments(principal: Principal, *, location_id: int, limit: int = 500) -> list[AppointmentPublic]:
+def upcoming_appointments(*, principal: Principal, location_id: int, limit: int = 500) -> list[AppointmentPublic]:
     """Open appointments from today on at a location (the Appointments page)."""
     require(principal, Action.MANAGE_APPOINTMENTS, location_id=location_id, check_location=True)
     with session_scope() as session:
-        location = session.get(Location, location_id)
-        if location is None:
-            raise NotFound('This location does not exist.')
+        location = fetch(session, Location, location_id, principal=principal)
         rows = session.exec(select(Appointment, Recipient)
                             .join(Recipient, col(Recipient.id) == col(Appointment.recipient_id))
                             .where(Appointment.location_id == location_id)
@@ -492,22 +486,16 @@ def upcoming_appointments(principal: Principal, *, location_id: int, limit: int 
         return [to_public(session, a, recipient=r, location=location) for a, r in rows]
 
 
-def appointments_of(principal: Principal, *, recipient_id: int) -> list[AppointmentPublic]:
-    """A person's appointments, newest first (portal household members, or staff who may see the person)."""
-    with session_scope() as session:
-        recipient = session.get(Recipient, recipient_id)
-        if recipient is None:
-            raise NotFound('This recipient does not exist.')
-        allowed = can_access_recipient(principal, location_id=recipient.location_id,
-                                       organization_id=recipient.organization_id,
-                                       portal_account_id=recipient.portal_account_id)
-        if principal.role == Role.EMPLOYER:
-            allowed = False  # employers never see health data
-        if allowed:
-            rows = session.exec(select(Appointment).where(Appointment.recipient_id == recipient_id)
-                                .order_by(col(Appointment.scheduled_at).desc())).all()
-            return [to_public(session, a, recipient=recipient) for a in rows]
-    deny(principal, action='view_appointments', entity=f'recipient:{recipient_id}')
+def appointments_of(*, principal: Principal, recipient_id: int) -> list[AppointmentPublic]:
+    """A person's appointments, newest first, for whoever may see the person and their health data (portal
+    household members, staff of the person's location, state admins). Their history travels with them: every
+    location's appointments are listed."""
+    with session_scope(read_only=True) as session:
+        recipient = fetch(session, Recipient, recipient_id, principal=principal, action='view_appointments',
+                          health_data=True)
+        rows = session.exec(select(Appointment).where(Appointment.recipient_id == recipient_id)
+                            .order_by(col(Appointment.scheduled_at).desc())).all()
+        return [to_public(session, a, recipient=recipient) for a in rows]
 
 
 # ---------------------------------------------------------------- emails

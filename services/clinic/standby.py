@@ -7,14 +7,14 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
-from models import utcnow
+from models import Recipient, utcnow
 from models.clinic import (
     StandbyEntry,
 )
 from services.core.db import session_scope
-from services.core.errors import NotFound, ValidationFailed
+from services.core.errors import ValidationFailed
 from services.core.localtime import as_utc
-from services.permissions import Action, require
+from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import Principal
 from services.recipients.fields import email_problem
 
@@ -31,7 +31,7 @@ class StandbyPublic:
     created_at: datetime
 
 
-def add_to_standby(principal: Principal, *, full_name: str, phone: str, email: str = '', note: str = '',
+def add_to_standby(*, principal: Principal, full_name: str, phone: str, email: str = '', note: str = '',
                    recipient_id: int | None = None) -> StandbyPublic:
     require(principal, Action.MANAGE_APPOINTMENTS, location_id=principal.location_id, check_location=True)
     if not full_name.strip():
@@ -41,6 +41,8 @@ def add_to_standby(principal: Principal, *, full_name: str, phone: str, email: s
     if email.strip() and (problem := email_problem(email.strip())):
         raise ValidationFailed(f'Email: {problem}')
     with session_scope() as session:
+        if recipient_id is not None:
+            fetch(session, Recipient, recipient_id, principal=principal, action='add_to_standby')
         entry = StandbyEntry(location_id=principal.location_id or 0, recipient_id=recipient_id,
                              full_name=' '.join(full_name.split())[:200], phone=phone.strip()[:32],
                              email=email.strip().lower() or None, note=note.strip()[:300],
@@ -50,22 +52,20 @@ def add_to_standby(principal: Principal, *, full_name: str, phone: str, email: s
         return _standby_public(entry)
 
 
-def standby_list(principal: Principal) -> list[StandbyPublic]:
+def standby_list(*, principal: Principal) -> list[StandbyPublic]:
     require(principal, Action.MANAGE_APPOINTMENTS, location_id=principal.location_id, check_location=True)
-    with session_scope() as session:
-        rows = session.exec(select(StandbyEntry).where(StandbyEntry.location_id == principal.location_id)
-                            .where(StandbyEntry.status != 'removed').order_by(col(StandbyEntry.created_at))).all()
+    with session_scope(read_only=True) as session:
+        query = scope(select(StandbyEntry), principal=principal, kind=Kind.STANDBY_ENTRY)
+        rows = session.exec(query.where(StandbyEntry.status != 'removed').order_by(col(StandbyEntry.created_at))).all()
         return [_standby_public(r) for r in rows]
 
 
-def update_standby(principal: Principal, *, entry_id: int, status: str) -> None:
-    if status not in ('waiting', 'called', 'removed'):
-        raise ValidationFailed('Unknown stand-by status.')
+def update_standby(*, principal: Principal, entry_id: int, status: str) -> None:
     require(principal, Action.MANAGE_APPOINTMENTS, location_id=principal.location_id, check_location=True)
     with session_scope() as session:
-        entry = session.get(StandbyEntry, entry_id)
-        if entry is None or entry.location_id != principal.location_id:
-            raise NotFound('This stand-by entry does not exist.')
+        entry = fetch(session, StandbyEntry, entry_id, principal=principal, action='update_standby')
+        if status not in ('waiting', 'called', 'removed'):
+            raise ValidationFailed('Unknown stand-by status.')
         entry.status = status
         if status == 'called':
             entry.called_at = utcnow()

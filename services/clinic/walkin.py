@@ -23,9 +23,9 @@ from services.clinic.scheduling import (
 )
 from services.core import audit
 from services.core.db import session_scope
-from services.core.errors import NotFound, ServiceError, ValidationFailed
+from services.core.errors import ServiceError, ValidationFailed
 from services.core.localtime import local_today
-from services.permissions import Action, require
+from services.permissions import Action, Kind, fetch, require, scope
 from services.portal.accounts import attach_recipient
 from services.principal import Principal
 from services.recipients.fields import email_problem
@@ -47,6 +47,9 @@ class WalkInHit:
     location_name: str
     elsewhere: bool  # registered by another location: found by the exact name + date of birth match
     open_case_number: str | None = None
+    # For a person registered elsewhere: the first name, last name and date of birth the desk typed, which
+    # start_walk_in and booking need to reach them (permissions.fetch's `named`).
+    named: tuple[str, str, date] | None = None
 
 
 def parse_date(text: str) -> date:
@@ -72,7 +75,7 @@ def _split_name(name: str) -> tuple[str | None, str]:
     return fold(parts[0]), fold(' '.join(parts[1:]))
 
 
-def search_walk_in(principal: Principal, *, name: str, date_of_birth: date, limit: int = 25) -> list[WalkInHit]:
+def search_walk_in(*, principal: Principal, name: str, date_of_birth: date, limit: int = 25) -> list[WalkInHit]:
     """People matching a (partial) last name and a date of birth among those the user may see, plus the exact
     first + last + date of birth match anywhere in the system (so no one is registered twice)."""
     require(principal, Action.CHECK_IN)
@@ -85,8 +88,7 @@ def search_walk_in(principal: Principal, *, name: str, date_of_birth: date, limi
                  .where(col(Recipient.last_name_key) >= last).where(col(Recipient.last_name_key) < last + '\uffff'))
         if first:
             query = query.where(col(Recipient.first_name_key).startswith(first, autoescape=True))
-        if not principal.is_admin:
-            query = query.where(Recipient.location_id == principal.location_id)
+        query = scope(query, principal=principal, kind=Kind.RECIPIENT)
         rows = session.exec(query.order_by(col(Recipient.last_name_key), col(Recipient.first_name_key))
                             .limit(limit)).all()
         hits = [_hit(session, r, loc, elsewhere=False) for r, loc in rows]
@@ -96,29 +98,29 @@ def search_walk_in(principal: Principal, *, name: str, date_of_birth: date, limi
                                  .where(Recipient.identity_key == f'{first}|{last}|{date_of_birth.isoformat()}')
                                  ).first()
             if exact is not None and all(h.recipient_id != exact[0].id for h in hits):
-                hits.append(_hit(session, exact[0], exact[1], elsewhere=True))
+                hits.append(_hit(session, exact[0], exact[1], elsewhere=True, named=(first, last, date_of_birth)))
         return hits
 
 
-def _hit(session: Session, recipient: Recipient, location: Location | None, *, elsewhere: bool) -> WalkInHit:
+def _hit(session: Session, recipient: Recipient, location: Location | None, *, elsewhere: bool,
+         named: tuple[str, str, date] | None = None) -> WalkInHit:
     open_case = session.exec(select(Appointment.case_number).where(Appointment.recipient_id == recipient.id)
                              .where(col(Appointment.status).in_(OPEN_STATUSES))).first()
     return WalkInHit(recipient_id=recipient.id or 0, name=f'{recipient.first_name} {recipient.last_name}',
                      date_of_birth=recipient.date_of_birth, location_name=location.name if location else '',
-                     elsewhere=elsewhere, open_case_number=open_case)
+                     elsewhere=elsewhere, open_case_number=open_case, named=named)
 
 
-def start_walk_in(principal: Principal, *, recipient_id: int,
+def start_walk_in(*, principal: Principal, recipient_id: int, named: tuple[str, str, date] | None = None,
                   screening: dict[str, str] | None = None) -> AppointmentPublic:
     """A walk-in appointment now at the user's location, checked in. A person already booked here today is
-    simply checked in; another open appointment of theirs (another day or place) is cancelled with a note."""
+    simply checked in; another open appointment of theirs (another day or place) is cancelled with a note.
+    A person registered at another location is reached only when `named` exactly (Walk-In's exact match)."""
     require(principal, Action.CHECK_IN)
     require(principal, Action.MANAGE_APPOINTMENTS, location_id=principal.location_id, check_location=True)
     with session_scope() as session:
         location = _location_of(session, principal)
-        recipient = session.get(Recipient, recipient_id)
-        if recipient is None:
-            raise NotFound('This recipient does not exist.')
+        recipient = fetch(session, Recipient, recipient_id, principal=principal, action='start_walk_in', named=named)
         today = local_today(location)
         others: set[int] = set()
         booked = session.exec(select(Appointment).where(Appointment.recipient_id == recipient_id)
@@ -232,6 +234,6 @@ def register_at_point_of_care(principal: Principal, data: PointOfCareRegistratio
         audit.record(session, action='recipient_registered_point_of_care', actor=principal,
                      entity_type='recipient', entity_id=recipient.id)
         recipient_id = recipient.id or 0
-    return start_walk_in(principal, recipient_id=recipient_id, screening=data.screening)
+    return start_walk_in(principal=principal, recipient_id=recipient_id, screening=data.screening)
 
 

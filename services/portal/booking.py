@@ -7,7 +7,7 @@ from datetime import date
 from services.core.errors import ValidationFailed
 from services.core.i18n import translator
 from services.portal.household_members import language_of
-from services.portal.program_status import _doses, vaccination_record
+from services.portal.program_status import vaccination_record
 from services.portal.registration_form import load_registration
 from services.principal import Principal
 
@@ -46,7 +46,7 @@ def slots_at(location_id: int, *, on_or_after: date | None = None, limit: int = 
 def upcoming_appointments(principal: Principal, recipient_id: int) -> list:  # noqa: ANN401
     from services.clinic import scheduling
 
-    rows = [a for a in scheduling.appointments_of(principal, recipient_id=recipient_id)
+    rows = [a for a in scheduling.appointments_of(principal=principal, recipient_id=recipient_id)
             if a.status in ('scheduled', 'checked_in')]
     return sorted(rows, key=lambda a: a.scheduled_at)
 
@@ -59,9 +59,9 @@ def book(principal: Principal, recipient_id: int, slot_id: int):  # noqa: ANN201
     registration = load_registration(principal, recipient_id)
     lang = language_of(principal)
     _t = translator(lang)
-    if registration.status != 'complete' and not _doses(recipient_id, principal):
-        raise ValidationFailed(_t('Complete the COVID-19 Vaccine Registration before booking an appointment.'))
     record = vaccination_record(principal, recipient_id)
+    if registration.status != 'complete' and not record.doses:
+        raise ValidationFailed(_t('Complete the COVID-19 Vaccine Registration before booking an appointment.'))
     if record.doses_in_series and len(record.doses) >= record.doses_in_series:
         raise ValidationFailed(_t('Your vaccine series is complete.'))
     if record.next_dose_due is not None:
@@ -69,16 +69,17 @@ def book(principal: Principal, recipient_id: int, slot_id: int):  # noqa: ANN201
         if not any(s.slot_id == slot_id for s in allowed):
             raise ValidationFailed(_t('Your next dose is due on or after {date}.')
                                    .format(date=f'{record.next_dose_due:%m/%d/%Y}'))
-    return scheduling.book_appointment(principal, recipient_id=recipient_id, slot_id=slot_id)
+    return scheduling.book_appointment(principal=principal, recipient_id=recipient_id, slot_id=slot_id)
 
 
 def reschedule_booking(principal: Principal, appointment_id: int, slot_id: int):  # noqa: ANN201
     from services.clinic import scheduling
 
-    return scheduling.reschedule_appointment(principal, appointment_id=appointment_id, slot_id=slot_id)
+    return scheduling.reschedule_appointment(principal=principal, appointment_id=appointment_id, slot_id=slot_id)
 
 
 def cancel_booking(principal: Principal, appointment_id: int):  # noqa: ANN201
     from services.clinic import scheduling
 
-    return scheduling.cancel_appointment(principal, appointment_id=appointment_id, reason='Cancelled by the recipient')
+    return scheduling.cancel_appointment(principal=principal, appointment_id=appointment_id,
+                                         reason='Cancelled by the recipient')

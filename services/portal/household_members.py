@@ -9,10 +9,10 @@ from sqlmodel import Session, col, select
 from models import PortalAccount, Recipient, RecipientSource
 from services.core import audit
 from services.core.db import session_scope
-from services.core.errors import NotAllowed, NotFound, ValidationFailed
+from services.core.errors import NotFound, ValidationFailed
 from services.core.i18n import marked as _
 from services.core.i18n import normalize_language, translator
-from services.permissions import Action, can_access_recipient, require
+from services.permissions import Action, fetch, require
 from services.principal import Principal
 from services.recipients.identity import fold, identity_key
 
@@ -61,13 +61,9 @@ def household(principal: Principal) -> list[HouseholdMember]:
 
 
 def _recipient(session: Session, principal: Principal, recipient_id: int) -> Recipient:
+    """A member of the principal's household (permissions: a recipient sees their household only)."""
     require(principal, Action.USE_PORTAL)
-    recipient = session.get(Recipient, recipient_id)
-    if recipient is None or not can_access_recipient(principal, location_id=recipient.location_id,
-                                                     organization_id=recipient.organization_id,
-                                                     portal_account_id=recipient.portal_account_id):
-        raise NotAllowed()
-    return recipient
+    return fetch(session, Recipient, recipient_id, principal=principal, action='use_portal')
 
 
 def check_name(value: str, label: str, lang: str) -> str:

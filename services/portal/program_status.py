@@ -58,7 +58,7 @@ def program_summary(principal: Principal, recipient_id: int) -> ProgramSummary:
 
     registration = load_registration(principal, recipient_id)
     record = vaccination_record(principal, recipient_id)
-    upcoming = [a for a in scheduling.appointments_of(principal, recipient_id=recipient_id)
+    upcoming = [a for a in scheduling.appointments_of(principal=principal, recipient_id=recipient_id)
                 if a.status in ('scheduled', 'checked_in')]
     upcoming.sort(key=lambda a: a.scheduled_at)
     next_appointment = None
@@ -85,16 +85,14 @@ class VaccinationRecord:
     doses_in_series: int | None
 
 
-def _doses(recipient_id: int, principal: Principal | None) -> list[Dose]:
+def _portal_doses(records: list[dose_rules.DoseRecord]) -> list[Dose]:
     """The clinic-day area's record of valid doses (it owns administrations), in the portal's shape."""
-
-    return [Dose(d.dose_number, d.product_name, d.lot_number, d.administered_on, d.location_name)
-            for d in dose_rules.vaccination_record(recipient_id, principal=principal)]
+    return [Dose(d.dose_number, d.product_name, d.lot_number, d.administered_on, d.location_name) for d in records]
 
 
-def doses_for_verification(recipient_id: int) -> list[Dose]:
+def doses_for_verification(*, recipient_id: int) -> list[Dose]:
     """For the public verification page only, which has no principal and shows initials, doses and dates."""
-    return _doses(recipient_id, None)
+    return _portal_doses(dose_rules.doses_for_verification(recipient_id=recipient_id))
 
 
 def vaccination_record(principal: Principal, recipient_id: int) -> VaccinationRecord:
@@ -104,11 +102,11 @@ def vaccination_record(principal: Principal, recipient_id: int) -> VaccinationRe
     with session_scope() as session:
         recipient = _recipient(session, principal, recipient_id)
         name, born = f'{recipient.first_name} {recipient.last_name}', recipient.date_of_birth
-    doses = _doses(recipient_id, principal)
+    records = dose_rules.vaccination_record(principal=principal, recipient_id=recipient_id)
+    doses = _portal_doses(records)
     next_due, series = None, None
-    if doses:
-
-        last = dose_rules.vaccination_record(recipient_id, principal=principal)[-1]
+    if records:
+        last = records[-1]
         with session_scope() as session:
             product = session.get(Product, last.product_id)
         if product is not None:

@@ -65,7 +65,7 @@ def verify(code: str) -> Verified | None:
         if recipient is None:
             return None
         recipient_id, initials = recipient.id or 0, f'{recipient.first_name[:1]}. {recipient.last_name[:1]}.'.upper()
-    doses = program_status.doses_for_verification(recipient_id)
+    doses = program_status.doses_for_verification(recipient_id=recipient_id)
     if not doses:
         return None
     return Verified(initials, [VerifiedDose(d.dose_number, d.product_name, d.administered_on) for d in doses])

@@ -14,8 +14,8 @@ from models import Location, Recipient, Role
 from models.bulk import RecipientCount, RemovalRequest
 from services.core import audit
 from services.core.db import session_scope
-from services.core.errors import NotFound, ValidationFailed
-from services.permissions import Action, can, can_access_recipient, require
+from services.core.errors import ValidationFailed
+from services.permissions import Action, Kind, can, fetch, require, scope, works_at
 from services.principal import Principal
 from services.recipients.identity import fold
 
@@ -51,12 +51,10 @@ class RecipientPage:
 
 
 def _scope(principal: Principal, query, location_id: int | None):  # noqa: ANN001, ANN202
-    """Location staff: their location. Employers: their invitees. State admins: everyone (or one location)."""
-    if principal.role == Role.STATE_ADMIN:
-        return query.where(Recipient.location_id == location_id) if location_id else query
-    if principal.role == Role.EMPLOYER:
-        return query.where(Recipient.organization_id == principal.organization_id)
-    return query.where(Recipient.location_id == (principal.location_id or -1))  # no location: nobody, not NULLs
+    """The people this principal may see (permissions: location staff their location's, employers their invitees,
+    state admins everyone), at one location when a state admin asks for one."""
+    query = scope(query, principal=principal, kind=Kind.RECIPIENT)
+    return query.where(col(Recipient.location_id) == location_id) if location_id and principal.is_admin else query
 
 
 def _prefix(column, word: str):  # noqa: ANN001, ANN202
@@ -87,14 +85,15 @@ def _disjoint(branches: list) -> list:
 
 
 def _total(session, principal: Principal, location_id: int | None) -> int:  # noqa: ANN001
-    """Everyone in this person's list, from the trigger-kept counts (a few rows, not a count of a million)."""
+    """Everyone in this person's list. A location's list (or the whole state's) adds up the trigger-kept counts per
+    location (a few rows, not a count of a million); an employer's invitees are counted."""
+    where = location_id if principal.is_admin else principal.location_id
+    if not (principal.is_admin or works_at(principal, where)):
+        return int(session.exec(select(func.count()).select_from(
+            _scope(principal, select(Recipient.id), location_id).subquery())).one())
     query = select(func.coalesce(func.sum(RecipientCount.n), 0))
-    if principal.role == Role.STATE_ADMIN:
-        query = query.where(RecipientCount.location_id == location_id) if location_id else query
-    elif principal.role == Role.EMPLOYER:
-        query = query.where(RecipientCount.organization_id == (principal.organization_id or -1))
-    else:
-        query = query.where(RecipientCount.location_id == (principal.location_id or -1))
+    if where:
+        query = query.where(RecipientCount.location_id == where)
     return int(session.exec(query).one())
 
 
@@ -203,7 +202,7 @@ def _top_ids(session, principal: Principal, location_id: int | None, branches: l
     return list(session.execute(query).scalars())
 
 
-def request_removal(principal: Principal, recipient_id: int, reason: str) -> int:
+def request_removal(*, principal: Principal, recipient_id: int, reason: str) -> int:
     """Loaded recipients cannot be deleted; this opens a request state admins work through."""
     require(principal, Action.REQUEST_RECIPIENT_REMOVAL) if principal.role != Role.EMPLOYER \
         else require(principal, Action.BULK_UPLOAD)
@@ -211,11 +210,7 @@ def request_removal(principal: Principal, recipient_id: int, reason: str) -> int
     if len(reason) < 5:
         raise ValidationFailed('Say why this recipient should be removed (at least a few words).')
     with session_scope() as session:
-        recipient = session.get(Recipient, recipient_id)
-        if recipient is None or not can_access_recipient(principal, location_id=recipient.location_id,
-                                                         organization_id=recipient.organization_id,
-                                                         portal_account_id=recipient.portal_account_id):
-            raise NotFound('No such recipient in your list.')
+        recipient = fetch(session, Recipient, recipient_id, principal=principal, action='request_recipient_removal')
         existing = session.exec(select(RemovalRequest.id).where(RemovalRequest.recipient_id == recipient_id)
                                 .where(RemovalRequest.status == 'open')).first()
         if existing is not None:

@@ -39,7 +39,7 @@ async def test_appointments_manager_opens_a_session_and_books(demo, user: User) 
         rows = user.find(marker='upcoming-table').elements.pop().rows
     booked = [r for r in rows if r['details'].startswith('Ann Booker')]
     assert [r['details'] for r in booked] == ['Ann Booker Dose 1 Scheduled']
-    assert walkin.search_walk_in(fx.principal(MANAGER), name='Booker', date_of_birth=date(1970, 2, 3))[0] \
+    assert walkin.search_walk_in(principal=fx.principal(MANAGER), name='Booker', date_of_birth=date(1970, 2, 3))[0] \
         .open_case_number == booked[0]['case_number']
     assert person
 

@@ -122,8 +122,8 @@ async def test_desk_manager_corrects_a_dose_and_stock_follows(demo, user: User) 
     wrong = fx.stocked_lot(product, doses=5, lot_number='WRONG-1')
     right = fx.stocked_lot(product, doses=5, lot_number='RIGHT-1')
     provider = fx.principal(PROVIDER)
-    visit = walkin.start_walk_in(provider, recipient_id=fx.recipient('Cora', 'Rection'))
-    administration.record_vaccination(provider, appointment_id=visit.id, details=administration.DoseDetails(
+    visit = walkin.start_walk_in(principal=provider, recipient_id=fx.recipient('Cora', 'Rection'))
+    administration.record_vaccination(principal=provider, appointment_id=visit.id, details=administration.DoseDetails(
         lot_id=wrong, consent=True, screening={k: 'no' for k, _ in common.SCREENING_QUESTIONS}))
     await log_in(user, MANAGER)
     await user.open('/desk/doses')

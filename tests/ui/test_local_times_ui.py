@@ -36,7 +36,8 @@ def _in_chicago(code: str) -> None:
 def _paper_dose(code: str, at: datetime) -> None:
     """A dose written on paper at `at` and entered at the location by its manager."""
     lot = fx.stocked_lot(doses=5, code=code)
-    administration.record_paper_administration(fx.manager_of(code), recipient_id=fx.recipient('Dora', code=code),
+    administration.record_paper_administration(principal=fx.manager_of(code), recipient_id=fx.recipient('Dora',
+                                                                                                        code=code),
                                                details=DoseDetails(lot_id=lot, administered_at=at))
 
 

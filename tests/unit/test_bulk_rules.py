@@ -363,8 +363,9 @@ def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
     assert listing.list_recipients(principal(ADMIN)).total == count_rows(Recipient)
     target = found.rows[0]
     with pytest.raises(ValidationFailed):
-        listing.request_removal(manager, target.id, '')
-    request_id = listing.request_removal(manager, target.id, 'Duplicate of an existing employee record')
+        listing.request_removal(principal=manager, recipient_id=target.id, reason='')
+    request_id = listing.request_removal(principal=manager, recipient_id=target.id,
+                                         reason='Duplicate of an existing employee record')
     with session_scope() as session:
         request = session.get(RemovalRequest, request_id)
         assert request.status == 'open' and request.requested_by_email == MANAGER

@@ -29,7 +29,7 @@ def _book_all_at_once(slot_id: int, recipients: list[int]) -> tuple[list[str], l
     def book(recipient_id: int) -> None:
         barrier.wait()
         try:
-            booked.append(scheduling.book_appointment(manager, recipient_id=recipient_id, slot_id=slot_id,
+            booked.append(scheduling.book_appointment(principal=manager, recipient_id=recipient_id, slot_id=slot_id,
                                                       notify=False).case_number)
         except ServiceError as error:
             refused.append(str(error))
@@ -68,7 +68,8 @@ def test_clinic_case_numbers_are_eight_digits_unique_and_not_sequential(demo) ->
     fx.stocked_lot(product, doses=50)
     fx.clinic_session([product], capacity=30)
     slot = fx.first_slot(product)
-    numbers = [scheduling.book_appointment(fx.principal(fx.MANAGER), recipient_id=fx.recipient(), slot_id=slot,
+    numbers = [scheduling.book_appointment(principal=fx.principal(fx.MANAGER), recipient_id=fx.recipient(),
+                                           slot_id=slot,
                                            notify=False).case_number for _ in range(12)]
     assert all(len(n) == 8 and n.isdigit() for n in numbers)
     assert len(set(numbers)) == 12
@@ -84,10 +85,10 @@ def test_clinic_booking_emails_carry_the_number_and_a_qr_code(demo) -> None:
     manager = fx.principal(fx.MANAGER)
     first, second = [s.slot_id for s in scheduling.open_slots(location_id=fx.location_id(), product_id=product,
                                                                limit=2)]
-    booked = scheduling.book_appointment(manager, recipient_id=person, slot_id=first)
-    moved = scheduling.reschedule_appointment(manager, appointment_id=booked.id, slot_id=second)
+    booked = scheduling.book_appointment(principal=manager, recipient_id=person, slot_id=first)
+    moved = scheduling.reschedule_appointment(principal=manager, appointment_id=booked.id, slot_id=second)
     assert moved.case_number == booked.case_number and moved.scheduled_at > booked.scheduled_at
-    scheduling.cancel_appointment(manager, appointment_id=booked.id, reason='Person asked')
+    scheduling.cancel_appointment(principal=manager, appointment_id=booked.id, reason='Person asked')
     with session_scope() as session:
         messages = session.exec(select(OutboxMessage).where(OutboxMessage.to_addr == 'grace.mid@example.org')
                                 .order_by(OutboxMessage.id)).all()
@@ -124,12 +125,12 @@ def test_clinic_recipient_books_for_own_household_only(demo) -> None:
         grace = session.exec(select(Recipient).where(Recipient.first_name == 'Grace')
                              .where(Recipient.last_name == 'Wilms')).one()
     portal_user = fx.principal(fx.RECIPIENT)
-    booked = scheduling.book_appointment(portal_user, recipient_id=grace.id, slot_id=fx.first_slot(product))
+    booked = scheduling.book_appointment(principal=portal_user, recipient_id=grace.id, slot_id=fx.first_slot(product))
     assert booked.dose_number == 1
     with pytest.raises(NotAllowed):
-        scheduling.book_appointment(portal_user, recipient_id=fx.recipient(), slot_id=fx.first_slot(product))
+        scheduling.book_appointment(principal=portal_user, recipient_id=fx.recipient(), slot_id=fx.first_slot(product))
     with pytest.raises(ServiceError, match='already has an appointment'):
-        scheduling.book_appointment(portal_user, recipient_id=grace.id, slot_id=fx.first_slot(product))
+        scheduling.book_appointment(principal=portal_user, recipient_id=grace.id, slot_id=fx.first_slot(product))
 
 
 def test_clinic_check_in_messages_for_wrong_cancelled_other_day_and_other_location(demo) -> None:
@@ -138,36 +139,37 @@ def test_clinic_check_in_messages_for_wrong_cancelled_other_day_and_other_locati
     fx.stocked_lot(product, doses=10, code='DEMO2')
     provider, manager = fx.principal(fx.PROVIDER), fx.principal(fx.MANAGER)
     with pytest.raises(ServiceError, match='has 8 digits'):
-        checkin.find_for_check_in(provider, '123')
+        checkin.find_for_check_in(principal=provider, raw_number='123')
     with pytest.raises(ServiceError, match='No appointment has confirmation number 12345678'):
-        checkin.find_for_check_in(provider, '12345678')
+        checkin.find_for_check_in(principal=provider, raw_number='12345678')
     fx.clinic_session([product])  # in 3 days
-    later = scheduling.book_appointment(manager, recipient_id=fx.recipient(), slot_id=fx.first_slot(product),
+    later = scheduling.book_appointment(principal=manager, recipient_id=fx.recipient(), slot_id=fx.first_slot(product),
                                         notify=False)
     with pytest.raises(ServiceError, match='on another day'):
-        checkin.find_for_check_in(provider, later.case_number)
+        checkin.find_for_check_in(principal=provider, raw_number=later.case_number)
     fx.today_session([product])
     today = scheduling.open_slots(location_id=fx.location().id, product_id=product, on_or_after=utcnow())[0].slot_id
-    cancelled = scheduling.book_appointment(manager, recipient_id=fx.recipient(), slot_id=today, notify=False)
-    scheduling.cancel_appointment(manager, appointment_id=cancelled.id)
+    cancelled = scheduling.book_appointment(principal=manager, recipient_id=fx.recipient(), slot_id=today, notify=False)
+    scheduling.cancel_appointment(principal=manager, appointment_id=cancelled.id)
     with pytest.raises(ServiceError, match='was cancelled'):
-        checkin.find_for_check_in(provider, cancelled.case_number)
+        checkin.find_for_check_in(principal=provider, raw_number=cancelled.case_number)
     fx.today_session([product], code='DEMO2')
     elsewhere_slot = scheduling.open_slots(location_id=fx.location('DEMO2').id, product_id=product)[0].slot_id
-    elsewhere = scheduling.book_appointment(fx.manager_of('DEMO2'), recipient_id=fx.recipient(code='DEMO2'),
+    elsewhere = scheduling.book_appointment(principal=fx.manager_of('DEMO2'), recipient_id=fx.recipient(code='DEMO2'),
                                             slot_id=elsewhere_slot, notify=False).case_number
     with pytest.raises(ServiceError, match=r'at another location \(Clinic Location2\)'):
-        checkin.find_for_check_in(provider, f'{elsewhere[:4]} {elsewhere[4:]}')
-    good = scheduling.book_appointment(manager, recipient_id=fx.recipient(), slot_id=today, notify=False)
-    found = checkin.find_for_check_in(provider, f' {good.case_number}\n')
+        checkin.find_for_check_in(principal=provider, raw_number=f'{elsewhere[:4]} {elsewhere[4:]}')
+    good = scheduling.book_appointment(principal=manager, recipient_id=fx.recipient(), slot_id=today, notify=False)
+    found = checkin.find_for_check_in(principal=provider, raw_number=f' {good.case_number}\n')
     assert found.id == good.id and found.status == 'scheduled'
-    assert checkin.check_in(provider, good.id).status == 'checked_in'
+    assert checkin.check_in(principal=provider, appointment_id=good.id).status == 'checked_in'
     mine = {cancelled.case_number, good.case_number}  # the demo has two appointments today as well
-    rows = [r for r in checkin.today_appointments(provider) if r.case_number in mine]
+    rows = [r for r in checkin.today_appointments(principal=provider) if r.case_number in mine]
     assert [(r.case_number, r.status) for r in rows] == [(cancelled.case_number, 'cancelled'),
                                                          (good.case_number, 'checked_in')]
     assert rows[1].details.endswith('Dose 1 Checked in')
-    assert [r.case_number for r in checkin.today_appointments(provider, status='checked_in')] == [good.case_number]
+    assert [r.case_number for r in checkin.today_appointments(principal=provider,
+                                                              status='checked_in')] == [good.case_number]
 
 
 def test_clinic_walk_in_search_sees_own_location_plus_exact_match_elsewhere(demo) -> None:
@@ -177,12 +179,13 @@ def test_clinic_walk_in_search_sees_own_location_plus_exact_match_elsewhere(demo
     fx.recipient('Bob', 'Walsh', born=born)
     fx.recipient('Ann', 'Walker', born=date(1980, 5, 18))
     elsewhere = fx.recipient('Carl', 'Walton', born=born, code='DEMO2')
-    names = {hit.name for hit in walkin.search_walk_in(provider, name='wal', date_of_birth=born)}
+    names = {hit.name for hit in walkin.search_walk_in(principal=provider, name='wal', date_of_birth=born)}
     assert names == {'Ann Walker', 'Bob Walsh'}  # Carl Walton is at another location
-    hits = walkin.search_walk_in(provider, name='Carl Walton', date_of_birth=born)
+    hits = walkin.search_walk_in(principal=provider, name='Carl Walton', date_of_birth=born)
     assert [(x.recipient_id, x.elsewhere) for x in hits] == [(elsewhere, True)]
-    assert [x.recipient_id for x in walkin.search_walk_in(provider, name='Walker, Ann', date_of_birth=born)] == [here]
-    assert walkin.search_walk_in(provider, name='Nobody', date_of_birth=born) == []
+    assert [x.recipient_id for x in walkin.search_walk_in(principal=provider, name='Walker, Ann',
+                                                          date_of_birth=born)] == [here]
+    assert walkin.search_walk_in(principal=provider, name='Nobody', date_of_birth=born) == []
 
 
 def test_clinic_point_of_care_registration_refuses_a_second_record(demo) -> None:
@@ -202,8 +205,8 @@ def test_clinic_point_of_care_registration_refuses_a_second_record(demo) -> None
 
 def _walk_in_and_record(person: int, lot: int, **kwargs) -> administration.RecordedDose:
     provider = fx.principal(fx.PROVIDER)
-    visit = walkin.start_walk_in(provider, recipient_id=person)
-    return administration.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(
+    visit = walkin.start_walk_in(principal=provider, recipient_id=person)
+    return administration.record_vaccination(principal=provider, appointment_id=visit.id, details=DoseDetails(
         lot_id=lot, screening=ALL_NO, consent=True, **kwargs))
 
 
@@ -223,7 +226,7 @@ def test_clinic_record_dose_draws_inventory_completes_and_schedules_reminder(dem
         assert session.get(Appointment, record.appointment_id).status == 'completed'
         reminder = session.get(DoseReminder, dose.reminder_id)
         assert reminder.send_on == dose.next_dose_due - timedelta(days=3) and reminder.status == 'pending'
-    proof = dose_rules.vaccination_record(person)
+    proof = dose_rules.vaccination_record(principal=fx.principal(fx.PROVIDER), recipient_id=person)
     assert [(d.dose_number, d.location_name) for d in proof] == [(1, 'Clinic Location1')]
 
 
@@ -232,17 +235,19 @@ def test_clinic_consent_screening_and_expired_lots_are_enforced(demo) -> None:
     expired = fx.stocked_lot(product, doses=5, expires=date.today() - timedelta(days=2))
     person = fx.recipient()
     provider = fx.principal(fx.PROVIDER)
-    visit = walkin.start_walk_in(provider, recipient_id=person)
+    visit = walkin.start_walk_in(principal=provider, recipient_id=person)
     with pytest.raises(ServiceError, match='consent'):
-        administration.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(lot_id=expired,
+        administration.record_vaccination(principal=provider, appointment_id=visit.id,
+                                          details=DoseDetails(lot_id=expired,
                                                                                          screening=ALL_NO))
     with pytest.raises(ServiceError, match='screening'):
-        administration.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(lot_id=expired,
+        administration.record_vaccination(principal=provider, appointment_id=visit.id,
+                                          details=DoseDetails(lot_id=expired,
                                                                                          consent=True))
     with pytest.raises(ServiceError, match='expired'):
-        administration.record_vaccination(provider, appointment_id=visit.id,
+        administration.record_vaccination(principal=provider, appointment_id=visit.id,
                                   details=DoseDetails(lot_id=expired, consent=True, screening=ALL_NO))
-    form = administration.vaccination_form(provider, visit.id)
+    form = administration.vaccination_form(principal=provider, appointment_id=visit.id)
     assert expired not in [lot.lot_id for lot in form.lots] and form.lot_id != expired  # expired: not offered
     with session_scope() as session:
         assert session.exec(select(Administration)).all() == []  # nothing half-saved
@@ -255,7 +260,7 @@ def test_clinic_dose_number_derivation_and_overrides(demo) -> None:
     person = fx.recipient()
     provider = fx.principal(fx.PROVIDER)
     month_ago = utcnow() - timedelta(days=30)
-    first = administration.record_paper_administration(provider, recipient_id=person, details=DoseDetails(
+    first = administration.record_paper_administration(principal=provider, recipient_id=person, details=DoseDetails(
         lot_id=pfizer_lot, administered_at=month_ago))
     assert first.dose_number == 1
     # a second dose of another product needs an override
@@ -295,10 +300,11 @@ def test_clinic_void_and_correct_reverse_the_inventory(demo) -> None:
     dose = _walk_in_and_record(person, lot_a)
     assert fx.on_hand(lot_a) == 4
     with pytest.raises(NotAllowed):  # a healthcare provider cannot correct
-        administration.void_administration(fx.principal(fx.PROVIDER), administration_id=dose.administration_id,
+        administration.void_administration(principal=fx.principal(fx.PROVIDER),
+                                           administration_id=dose.administration_id,
                                            reason='x')
     manager = fx.principal(fx.MANAGER)
-    corrected = administration.correct_administration(manager, administration_id=dose.administration_id,
+    corrected = administration.correct_administration(principal=manager, administration_id=dose.administration_id,
                                               reason='Wrong lot scanned', details=DoseDetails(lot_id=lot_b))
     assert (fx.on_hand(lot_a), fx.on_hand(lot_b)) == (5, 4)
     assert corrected.dose_number == 1
@@ -308,10 +314,10 @@ def test_clinic_void_and_correct_reverse_the_inventory(demo) -> None:
         reversal = session.get(LedgerEntry, original.reversal_entry_id)
         assert reversal.kind == 'reversal' and reversal.change == 1
         assert session.get(Administration, corrected.administration_id).corrects_administration_id == original.id
-    administration.void_administration(manager, administration_id=corrected.administration_id,
+    administration.void_administration(principal=manager, administration_id=corrected.administration_id,
                                        reason='Not given at all')
     assert fx.on_hand(lot_b) == 5
-    assert dose_rules.vaccination_record(person) == []
+    assert dose_rules.vaccination_record(principal=manager, recipient_id=person) == []
 
 
 def test_clinic_reminders_are_sent_or_suppressed(demo) -> None:
@@ -326,9 +332,10 @@ def test_clinic_reminders_are_sent_or_suppressed(demo) -> None:
     _walk_in_and_record(recorded, lot, override_reason='Travelling abroad')
     # `cancelled` books the second dose, then cancels it
     fx.clinic_session([product], on=doses[cancelled].next_dose_due)
-    booking = scheduling.book_appointment(manager, recipient_id=cancelled, slot_id=fx.first_slot(product), notify=False)
+    booking = scheduling.book_appointment(principal=manager, recipient_id=cancelled, slot_id=fx.first_slot(product),
+                                          notify=False)
     assert booking.dose_number == 2
-    scheduling.cancel_appointment(manager, appointment_id=booking.id, notify=False)
+    scheduling.cancel_appointment(principal=manager, appointment_id=booking.id, notify=False)
     send_on = doses[sent_to].next_dose_due - timedelta(days=3)
     assert reminders.process_due_reminders(today=send_on - timedelta(days=1)) == {'sent': 0, 'suppressed': 0}
     assert reminders.process_due_reminders(today=send_on) == {'sent': 1, 'suppressed': 0}  # the others: already done
@@ -368,26 +375,27 @@ def test_clinic_end_of_day_marks_no_shows_and_frees_the_dose(demo) -> None:
     fx.today_session([product])
     manager = fx.principal(fx.MANAGER)
     slot = scheduling.open_slots(location_id=fx.location().id, product_id=product)[0].slot_id
-    missed = scheduling.book_appointment(manager, recipient_id=fx.recipient(), slot_id=slot, notify=False)
+    missed = scheduling.book_appointment(principal=manager, recipient_id=fx.recipient(), slot_id=slot, notify=False)
     with pytest.raises(ServiceError, match='No doses of'):
-        scheduling.book_appointment(manager, recipient_id=fx.recipient(), slot_id=slot, notify=False)
-    assert reminders.mark_no_shows(manager, location_id=fx.location().id) == 3  # with the demo's two
-    assert {a.status for a in checkin.today_appointments(manager)} == {'no_show'}
+        scheduling.book_appointment(principal=manager, recipient_id=fx.recipient(), slot_id=slot, notify=False)
+    assert reminders.mark_no_shows(principal=manager, location_id=fx.location().id) == 3  # with the demo's two
+    assert {a.status for a in checkin.today_appointments(principal=manager)} == {'no_show'}
     with pytest.raises(ServiceError, match='no-show'):
-        checkin.find_for_check_in(manager, missed.case_number)
-    scheduling.book_appointment(manager, recipient_id=fx.recipient(), slot_id=slot, notify=False)
+        checkin.find_for_check_in(principal=manager, raw_number=missed.case_number)
+    scheduling.book_appointment(principal=manager, recipient_id=fx.recipient(), slot_id=slot, notify=False)
 
 
 def test_clinic_standby_list(demo) -> None:
     provider = fx.principal(fx.PROVIDER)
-    entry = standby.add_to_standby(provider, full_name='Sam  Short', phone='(919) 555-0199', note='10 minutes away')
+    entry = standby.add_to_standby(principal=provider, full_name='Sam  Short', phone='(919) 555-0199',
+                                   note='10 minutes away')
     with pytest.raises(ServiceError, match='10-digit phone'):
-        standby.add_to_standby(provider, full_name='No Phone', phone='')
-    assert [e.full_name for e in standby.standby_list(provider)] == ['Sam Short']
-    standby.update_standby(provider, entry_id=entry.id, status='called')
-    assert standby.standby_list(provider)[0].status == 'called'
-    standby.update_standby(provider, entry_id=entry.id, status='removed')
-    assert standby.standby_list(provider) == []
+        standby.add_to_standby(principal=provider, full_name='No Phone', phone='')
+    assert [e.full_name for e in standby.standby_list(principal=provider)] == ['Sam Short']
+    standby.update_standby(principal=provider, entry_id=entry.id, status='called')
+    assert standby.standby_list(principal=provider)[0].status == 'called'
+    standby.update_standby(principal=provider, entry_id=entry.id, status='removed')
+    assert standby.standby_list(principal=provider) == []
 
 
 def test_clinic_live_updates_are_published_to_subscribers(demo) -> None:
@@ -395,7 +403,7 @@ def test_clinic_live_updates_are_published_to_subscribers(demo) -> None:
     heard: list[int] = []
     unsubscribe = events.subscribe(fx.location().id, lambda: heard.append(1))
     try:
-        walkin.start_walk_in(fx.principal(fx.PROVIDER), recipient_id=fx.recipient())
+        walkin.start_walk_in(principal=fx.principal(fx.PROVIDER), recipient_id=fx.recipient())
         assert heard == [1]
     finally:
         unsubscribe()

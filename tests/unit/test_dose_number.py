@@ -25,27 +25,28 @@ def test_every_path_gives_the_same_dose_number_and_voided_doses_do_not_count(dem
     person = fx.recipient()
     provider, manager = fx.principal(fx.PROVIDER), fx.principal(fx.MANAGER)
     assert _next_number(person) == 1
-    first = administration.record_paper_administration(provider, recipient_id=person, details=DoseDetails(
+    first = administration.record_paper_administration(principal=provider, recipient_id=person, details=DoseDetails(
         lot_id=lot, administered_at=utcnow() - timedelta(days=30)))
     assert first.dose_number == 1 and _next_number(person) == 2
 
-    booked = scheduling.book_appointment(manager, recipient_id=person, slot_id=fx.first_slot(product))
+    booked = scheduling.book_appointment(principal=manager, recipient_id=person, slot_id=fx.first_slot(product))
     assert booked.dose_number == 2
-    scheduling.cancel_appointment(manager, appointment_id=booked.id, reason='Came in today instead')
-    visit = walkin.start_walk_in(provider, recipient_id=person)
+    scheduling.cancel_appointment(principal=manager, appointment_id=booked.id, reason='Came in today instead')
+    visit = walkin.start_walk_in(principal=provider, recipient_id=person)
     assert visit.dose_number == 2
-    assert administration.vaccination_form(provider, visit.id).dose_number == 2
-    second = administration.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(
+    assert administration.vaccination_form(principal=provider, appointment_id=visit.id).dose_number == 2
+    second = administration.record_vaccination(principal=provider, appointment_id=visit.id, details=DoseDetails(
         lot_id=lot, screening=ALL_NO, consent=True))
     assert second.dose_number == 2 and _next_number(person) == 3
 
-    administration.void_administration(manager, administration_id=second.administration_id, reason='Not given')
+    administration.void_administration(principal=manager, administration_id=second.administration_id,
+                                       reason='Not given')
     assert _next_number(person) == 2
-    assert administration.vaccination_form(provider, visit.id).dose_number == 2
-    again = administration.record_vaccination(provider, appointment_id=visit.id, details=DoseDetails(
+    assert administration.vaccination_form(principal=provider, appointment_id=visit.id).dose_number == 2
+    again = administration.record_vaccination(principal=provider, appointment_id=visit.id, details=DoseDetails(
         lot_id=lot, screening=ALL_NO, consent=True))
     assert (again.dose_number, again.next_dose_number) == (2, 3)
-    assert [d.dose_number for d in dose_rules.vaccination_record(person)] == [1, 2]
+    assert [d.dose_number for d in dose_rules.vaccination_record(principal=provider, recipient_id=person)] == [1, 2]
 
 
 def test_a_dose_entered_later_is_numbered_by_the_doses_given_before_it(demo) -> None:
@@ -53,10 +54,10 @@ def test_a_dose_entered_later_is_numbered_by_the_doses_given_before_it(demo) -> 
     lot = fx.stocked_lot(product, doses=10)
     person = fx.recipient()
     provider = fx.principal(fx.PROVIDER)
-    administration.record_paper_administration(provider, recipient_id=person, details=DoseDetails(
+    administration.record_paper_administration(principal=provider, recipient_id=person, details=DoseDetails(
         lot_id=lot, administered_at=utcnow() - timedelta(days=10)))
     with session_scope(read_only=True) as session:
         assert dose_rules.next_dose_number(session, person, given_at=utcnow() - timedelta(days=40)) == 1
         assert dose_rules.next_dose_number(session, person) == 2
-    problems = dose_rules.preview_dose_problems(provider, recipient_id=person, lot_id=lot)  # the same number
+    problems = dose_rules.preview_dose_problems(principal=provider, recipient_id=person, lot_id=lot)  # the same number
     assert [p[:45] for p in problems] == ['Dose 2 is earlier than the 21-day interval of']

@@ -93,7 +93,7 @@ def test_an_appointment_email_names_the_zone_of_its_time(demo) -> None:
     fx.stocked_lot(product, doses=10)
     day = fx.clinic_session([product], start=time(9), end=time(10)).session_date
     person = fx.recipient(email='zone@example.org')
-    scheduling.book_appointment(fx.principal(fx.MANAGER), recipient_id=person, slot_id=fx.first_slot(product))
+    scheduling.book_appointment(principal=fx.principal(fx.MANAGER), recipient_id=person, slot_id=fx.first_slot(product))
     with session_scope(read_only=True) as session:
         body = session.exec(select(OutboxMessage.body_text).where(OutboxMessage.to_addr == 'zone@example.org')).one()
     zone = datetime.combine(day, time(9), ZoneInfo('America/New_York')).strftime('%Z')

@@ -8,7 +8,7 @@ from sqlmodel import select
 from models import AuditEvent, Role
 from services.core.db import session_scope
 from services.core.errors import NotAllowed
-from services.permissions import Action, can, can_access_location, can_access_recipient, require
+from services.permissions import Action, can, may_see_health_data, require, works_at
 from services.principal import Principal
 
 A, L, H, E, R = 'A', 'L', 'H', 'E', 'R'  # state admin, location manager, healthcare provider, employer, recipient
@@ -67,24 +67,20 @@ def test_nobody_logged_in_may_do_nothing() -> None:
     assert not any(can(None, action) for action in Action)
 
 
-def test_location_staff_see_only_their_own_location() -> None:
+def test_location_staff_work_only_at_their_own_location() -> None:
     for role in (Role.LOCATION_MANAGER, Role.HEALTHCARE_PROVIDER):
-        assert can_access_location(person(role, location_id=1), 1)
-        assert not can_access_location(person(role, location_id=1), 2)
-    assert can_access_location(person(Role.STATE_ADMIN, location_id=None), 2)
-    assert not can_access_location(person(Role.EMPLOYER), 1)
-    assert not can_access_location(person(Role.RECIPIENT), 1)
+        assert works_at(person(role, location_id=1), 1)
+        assert not works_at(person(role, location_id=1), 2)
+        assert not works_at(person(role, location_id=None), 1)
+    assert works_at(person(Role.STATE_ADMIN, location_id=None), 2)
+    assert not works_at(person(Role.EMPLOYER), 1)
+    assert not works_at(person(Role.RECIPIENT), 1)
+    assert not works_at(None, 1)
 
 
-def test_recipient_records_by_role() -> None:
-    record = {'location_id': 1, 'organization_id': 10, 'portal_account_id': 7}
-    assert can_access_recipient(person(Role.STATE_ADMIN), **record)
-    assert can_access_recipient(person(Role.LOCATION_MANAGER, location_id=1), **record)
-    assert not can_access_recipient(person(Role.HEALTHCARE_PROVIDER, location_id=2), **record)
-    assert can_access_recipient(person(Role.EMPLOYER, organization_id=10), **record)  # the people it invited
-    assert not can_access_recipient(person(Role.EMPLOYER, organization_id=11), **record)
-    assert can_access_recipient(person(Role.RECIPIENT, portal_account_id=7), **record)  # own household
-    assert not can_access_recipient(person(Role.RECIPIENT, portal_account_id=8), **record)
+def test_employers_never_see_health_data() -> None:
+    assert [code for code, role in ROLE_CODES.items() if may_see_health_data(person(role))] == [A, L, H, R]
+    assert not may_see_health_data(None)
 
 
 def test_a_refusal_raises_and_is_audited(db: str) -> None:

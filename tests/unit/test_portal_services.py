@@ -196,7 +196,7 @@ def test_employer_sees_invitation_status_and_totals_never_health_data(demo) -> N
     with pytest.raises(NotAllowed):
         program_status.vaccination_record(employer, ids[0])
     with pytest.raises(NotAllowed):
-        scheduling.appointments_of(employer, recipient_id=ids[0])
+        scheduling.appointments_of(principal=employer, recipient_id=ids[0])
     with pytest.raises(NotAllowed):
         employers.invitations(principal(RECIPIENT))
 
