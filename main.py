@@ -24,7 +24,7 @@ os.environ.setdefault('NICEGUI_STORAGE_PATH', str((get_settings().data_dir / 'ni
 
 from services import demo  # noqa: E402
 from services.bulk import cli as bulk_cli  # noqa: E402
-from services.clinic import reminders  # noqa: E402
+from services.clinic import events, reminders  # noqa: E402
 from services.core import db, health  # noqa: E402
 
 log = logging.getLogger('cvms')
@@ -49,18 +49,18 @@ def build_app(*, run_jobs: bool | None = None) -> None:
     @app.get('/healthz')
     def healthz() -> JSONResponse:
         healthy, report = health.check()
+        report['live_updates'] = events.live_updates_state()  # reported only: the desks' slow refresh covers a gap
         return JSONResponse(report, status_code=200 if healthy else 503)
 
+    stop = asyncio.Event()
+    app.on_startup(stop.clear)
+    app.on_shutdown(stop.set)
+    # Every instance with desks hears the others' appointment changes, web-only ones too (docs/adr/0011).
+    app.on_startup(lambda: background_tasks.create(events.listen_across_instances(stop),
+                                                   name='desk updates from other instances'))
     if not (settings.run_jobs if run_jobs is None else run_jobs):
         return  # a web-only instance: `main.py worker` processes run the background work
-    stop = asyncio.Event()
-
-    def start_jobs() -> None:
-        stop.clear()
-        background_tasks.create(background.run_background(stop), name='background work')
-
-    app.on_startup(start_jobs)
-    app.on_shutdown(stop.set)
+    app.on_startup(lambda: background_tasks.create(background.run_background(stop), name='background work'))
 
 
 def run_server(*, demo_data: bool, run_jobs: bool | None = None) -> None:

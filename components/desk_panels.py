@@ -26,7 +26,7 @@ TODAY_COLUMNS = [
     {'name': 'status', 'label': 'STATUS', 'field': 'status', 'align': 'left'},
 ]
 STATUS_FILTER = {'': 'All statuses', **{s.value: s.label for s in AppointmentStatus}}
-SLOW_REFRESH_SECONDS = 60  # other app instances do not publish here; a slow poll catches their changes
+SLOW_REFRESH_SECONDS = 60  # a safety net for the time this instance cannot hear the others (adr 0011)
 
 
 def today_rows(appointments: list[checkin.TodayAppointment]) -> list[dict]:
