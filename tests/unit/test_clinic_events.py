@@ -42,7 +42,7 @@ def _heard(connection: psycopg.Connection) -> list[str]:
 
 def test_a_walk_in_notifies_other_instances_once_at_commit(demo, other_instance) -> None:  # noqa: ANN001
     location_id = fx.location().id
-    walkin.start_walk_in(fx.principal(fx.PROVIDER), recipient_id=fx.recipient())
+    walkin.start_walk_in(principal=fx.principal(fx.PROVIDER), recipient_id=fx.recipient())
     assert _heard(other_instance) == [f'{events._PROCESS} {location_id}']
 
 
