@@ -35,7 +35,7 @@ def appointments_page(principal: Principal) -> None:
         ui.label('Appointments are kept per location; your account has no location.')
         return
     location_id = principal.location_id
-    products = {p.id: p.name for p in ledger.list_products(principal, active_only=True)}
+    products = {p.id: p.name for p in ledger.list_products(principal=principal, active_only=True)}
     upcoming = _upcoming(principal, location_id)
     if can(principal, Action.MANAGE_CLINIC_SESSIONS):
         _sessions(principal, location_id, products, upcoming.refresh)

@@ -90,7 +90,7 @@ Enter these lines later in "Enter doses recorded on paper" (one at a time or as 
 def inventory_levels_form(principal: Principal) -> None:
     ui.add_css(FORM_CSS)
     _print_button()
-    lots = ledger.location_stock(principal, location_id=principal.location_id or 0, include_empty=False) \
+    lots = ledger.location_stock(principal=principal, location_id=principal.location_id or 0, include_empty=False) \
         if principal.location_id else []
     rows = ''.join(f'<tr><td>{escape(s.product_name)}</td><td>{escape(s.lot_number)}</td>'
                    f'<td>{s.expiration_date:%m/%d/%Y}</td><td>{s.on_hand}</td><td></td><td></td></tr>'

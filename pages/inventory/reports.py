@@ -54,7 +54,7 @@ def chart_options(report: LocationReport) -> dict:
 
 @protected_page('/reports', Action.VIEW_REPORTS, title='Reports')
 async def reports_page(principal: Principal) -> None:
-    choices = reports.report_locations(principal)
+    choices = reports.report_locations(principal=principal)
     if not choices:
         ui.label('Your account is not attached to a location.')
         return
@@ -63,7 +63,7 @@ async def reports_page(principal: Principal) -> None:
     state = {'location_id': principal.location_id or choices[0][0], 'days': 14}
 
     async def refresh() -> None:
-        report = await run.io_bound(reports.location_report, acting(), location_id=state['location_id'],
+        report = await run.io_bound(reports.location_report, principal=acting(), location_id=state['location_id'],
                                     days=state['days'])
         detail.clear()
         with detail:
@@ -84,7 +84,7 @@ async def reports_page(principal: Principal) -> None:
 
 
 async def state_view(principal: Principal) -> None:
-    summaries = await run.io_bound(reports.state_overview, principal)
+    summaries = await run.io_bound(reports.state_overview, principal=principal)
     at_risk = [s for s in summaries if s.at_risk]
     with ui.card().classes('w-full'):
         ui.label('All locations').classes('text-lg font-semibold')
@@ -101,7 +101,7 @@ async def state_view(principal: Principal) -> None:
             .classes('w-full').mark('overview-table')
 
         async def download() -> None:
-            latest = await run.io_bound(reports.state_overview, acting())
+            latest = await run.io_bound(reports.state_overview, principal=acting())
             ui.download.content(reports.state_overview_csv(latest), 'inventory-all-locations.csv', 'text/csv')
 
         ui.button('Download CSV', icon='download', on_click=download).props('flat no-caps').mark('overview-csv')

@@ -44,11 +44,11 @@ def shipments_page(principal: Principal) -> None:
     receiving = ui.column().classes('w-full')
 
     def refresh() -> None:
-        items = shipments.list_shipments(acting(), status=status_filter.value or None)
+        items = shipments.list_shipments(principal=acting(), status=status_filter.value or None)
         table.rows = shipment_rows(items)
         table.update()
         if may_receive:
-            draw_receiving(shipments.list_shipments(acting()))
+            draw_receiving(shipments.list_shipments(principal=acting()))
 
     def draw_receiving(items: list[ShipmentPublic]) -> None:
         receiving.clear()
@@ -88,7 +88,7 @@ def shipments_page(principal: Principal) -> None:
                     received = [ReceivedLot(lot_number=lot.value or '', quantity=_whole(quantity.value),
                                             expiration_date=_parse_date(expires.value))
                                 for lot, expires, quantity in lines]
-                    result = shipments.receive(acting(), shipment_id=int(choice.value), lots=received,
+                    result = shipments.receive(principal=acting(), shipment_id=int(choice.value), lots=received,
                                                condition=condition.value, temperature_excursion=bool(excursion.value),
                                                notes=notes.value or '')
                 except ServiceError as error:

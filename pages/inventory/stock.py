@@ -43,7 +43,7 @@ def history_rows(items: list[LedgerEntryPublic], time_zone: str) -> list[dict]:
 
 @protected_page('/inventory', Action.VIEW_INVENTORY, title='Vaccine Inventory')
 def inventory_page(principal: Principal) -> None:
-    locations = ledger.visible_locations(principal)
+    locations = ledger.visible_locations(principal=principal)
     if not locations:
         ui.label('Your account is not attached to a location.')
         return
@@ -69,7 +69,7 @@ def inventory_page(principal: Principal) -> None:
 
     def refresh() -> None:
         who = acting()
-        items = ledger.location_stock(who, location_id=state['location_id'])
+        items = ledger.location_stock(principal=who, location_id=state['location_id'])
         table.rows = stock_rows(items)
         table.update()
         totals.clear()
@@ -83,14 +83,14 @@ def inventory_page(principal: Principal) -> None:
                     ui.label(f'{doses:,}').classes('text-3xl font-bold')
                     ui.label(f'{name}: usable doses').classes('text-sm')
         zone = next(loc.time_zone for loc in locations if loc.id == state['location_id'])
-        history.rows = history_rows(ledger.history(who, location_id=state['location_id']), zone)
+        history.rows = history_rows(ledger.history(principal=who, location_id=state['location_id']), zone)
         history.update()
         if may_manage and who.location_id == state['location_id']:
             draw_management(who)
 
     def draw_management(who: Principal) -> None:
         manage_area.clear()
-        lots = ledger.count_sheet(who, location_id=state['location_id'])
+        lots = ledger.count_sheet(principal=who, location_id=state['location_id'])
         with manage_area:
             adjustment_card(who, [s for s in lots if s.on_hand > 0])
             count_card(lots)
@@ -111,7 +111,7 @@ def inventory_page(principal: Principal) -> None:
                     .classes('w-80').mark('waste-reason')
                 other = ui.input('Describe what happened (for "Other")').classes('w-96').mark('waste-other')
             with ui.column().bind_visibility_from(kind, 'value', value='transfer'):
-                destinations = ledger.transfer_destinations(who, location_id=state['location_id'])
+                destinations = ledger.transfer_destinations(principal=who, location_id=state['location_id'])
                 if destinations:
                     destination = ui.select({d.id: f'{d.name} ({d.code})' for d in destinations},
                                             label='Transfer to').classes('w-80').mark('transfer-destination')
@@ -128,19 +128,19 @@ def inventory_page(principal: Principal) -> None:
                 try:
                     count = _whole(doses.value)
                     if kind.value == 'waste':
-                        ledger.record_waste(acting(), location_id=state['location_id'], lot_id=lot.value,
+                        ledger.record_waste(principal=acting(), location_id=state['location_id'], lot_id=lot.value,
                                                doses=count, waste_reason=waste_reason.value or '',
                                                other_text=other.value or reason.value or '')
                         done = f'{count} doses recorded as wasted.'
                     elif kind.value == 'transfer':
                         if destination is None or destination.value is None:
                             raise ServiceError('Choose the location to transfer to.')
-                        ledger.transfer(acting(), from_location_id=state['location_id'],
+                        ledger.transfer(principal=acting(), from_location_id=state['location_id'],
                                            to_location_id=destination.value, lot_id=lot.value, doses=count,
                                            reason=reason.value or '')
                         done = f'{count} doses transferred.'
                     else:
-                        ledger.correct_count(acting(), location_id=state['location_id'], lot_id=lot.value,
+                        ledger.correct_count(principal=acting(), location_id=state['location_id'], lot_id=lot.value,
                                                 change=count * direction.value, reason=reason.value or '')
                         done = f'Count corrected by {count * direction.value:+d} doses.'
                 except ServiceError as error:
@@ -177,7 +177,7 @@ def inventory_page(principal: Principal) -> None:
                 try:
                     values = {lot_id: _whole(field.value) for lot_id, field in inputs.items()
                               if field.value is not None}
-                    lines = ledger.record_inventory_count(acting(), location_id=state['location_id'],
+                    lines = ledger.record_inventory_count(principal=acting(), location_id=state['location_id'],
                                                              counted=values, note=note.value or '')
                 except ServiceError as error:
                     ui.notify(str(error), type='negative', multi_line=True)

@@ -32,7 +32,7 @@ def products_page(principal: Principal) -> None:
     known: dict[int, ProductPublic] = {}
 
     def refresh() -> None:
-        products = ledger.list_products(acting())
+        products = ledger.list_products(principal=acting())
         known.clear()
         known.update({p.id: p for p in products})
         table.rows = product_rows(products)
@@ -83,7 +83,7 @@ def products_page(principal: Principal) -> None:
                     days_between_doses=int(interval.value) if interval.value else None,
                     doses_per_vial=int(per_vial.value or 1), storage=storage.value,
                     hours_usable_after_puncture=int(hours.value or 0), is_active=bool(active.value))
-                saved = ledger.save_product(acting(), data, product_id=editing.value or None)
+                saved = ledger.save_product(principal=acting(), data=data, product_id=editing.value or None)
             except (ServiceError, ValueError) as error:
                 ui.notify(_message(error), type='negative', multi_line=True)
                 return
@@ -98,8 +98,8 @@ def products_page(principal: Principal) -> None:
 def allocation_page(principal: Principal) -> None:
     ui.label('Allocate doses to provider locations that can store the product. Each allocation becomes an incoming '
              'shipment on the location\'s Shipments tab.').classes('text-sm')
-    places = shipments.allocation_choices(principal)
-    products = ledger.list_products(principal, active_only=True)
+    places = shipments.allocation_choices(principal=principal)
+    products = ledger.list_products(principal=principal, active_only=True)
     by_id = {p.id: p for p in products}
     with ui.card().classes('w-full'):
         with ui.row().classes('items-end gap-2'):
@@ -134,7 +134,7 @@ def allocation_page(principal: Principal) -> None:
                     raise ServiceError('Choose a location and a product.')
                 if doses.value is None or doses.value != int(doses.value):
                     raise ServiceError('Enter a whole number of doses.')
-                shipment = shipments.allocate(acting(), location_id=location.value, product_id=product.value,
+                shipment = shipments.allocate(principal=acting(), location_id=location.value, product_id=product.value,
                                               doses=int(doses.value), note=note.value or '')
             except ServiceError as error:
                 ui.notify(str(error), type='negative', multi_line=True)
@@ -156,7 +156,8 @@ def allocation_page(principal: Principal) -> None:
             try:
                 if to_ship.value is None:
                     raise ServiceError('Choose the shipment that left the distributor.')
-                shipments.mark_shipped(acting(), shipment_id=to_ship.value, tracking_number=tracking.value or '')
+                shipments.mark_shipped(principal=acting(), shipment_id=to_ship.value,
+                                       tracking_number=tracking.value or '')
             except ServiceError as error:
                 ui.notify(str(error), type='negative')
                 return
@@ -166,7 +167,7 @@ def allocation_page(principal: Principal) -> None:
         ui.button('Mark shipped', on_click=ship).props('no-caps').mark('ship-button')
 
     def refresh() -> None:
-        items = shipments.list_shipments(acting())
+        items = shipments.list_shipments(principal=acting())
         table.rows = shipment_rows(items)
         table.update()
         to_ship.set_options({s.id: f'#{s.id} · {s.location_code} · {s.product_name} · {s.doses_expected} doses'

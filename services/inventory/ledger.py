@@ -36,7 +36,7 @@ from services.core import audit
 from services.core.db import session_scope
 from services.core.errors import NotFound, ServiceError, ValidationFailed
 from services.core.localtime import local_date
-from services.permissions import Action, can, deny, require
+from services.permissions import Action, Kind, can, deny, fetch, require, scope
 from services.principal import Principal
 
 EXPIRES_SOON_DAYS = 7
@@ -158,9 +158,7 @@ def draw_dose(session: Session, *, principal: Principal, location_id: int, lot_i
         raise ValidationFailed('A dose drawn from stock needs a reference to its administration record.')
     if doses < 1:
         raise ValidationFailed('At least one dose must be drawn.')
-    lot = session.get(Lot, lot_id)
-    if lot is None:
-        raise NotFound('This lot does not exist.')
+    lot = fetch(session, Lot, lot_id, principal=principal, action=str(Action.RECORD_VACCINATION))
     day = local_day(session, location_id, at or utcnow())
     if lot.expiration_date < day:
         raise ServiceError(f'Lot {lot.lot_number} expired on {lot.expiration_date:%m/%d/%Y}; it cannot be '
@@ -173,9 +171,7 @@ def reverse_entry(session: Session, *, principal: Principal, entry_id: int, reas
     """Undo one ledger row with a new row of the opposite sign (the original stays, marked by the link).
     An administration reversal returns the dose to stock; reversing a receipt takes its doses out again and
     is refused if they have already been used. Transfers are undone by transferring the doses back."""
-    entry = session.get(LedgerEntry, entry_id)
-    if entry is None:
-        raise NotFound('This stock record does not exist.')
+    entry = fetch(session, LedgerEntry, entry_id, principal=principal, action='reverse_entry')
     if entry.kind == LedgerKind.ADMINISTRATION and can(principal, Action.CORRECT_VACCINATION):
         _require(session, principal, Action.CORRECT_VACCINATION, entry.location_id)
     else:
@@ -206,7 +202,7 @@ def _require(session: Session, principal: Principal, action: Action, location_id
 
 # ---------------------------------------------------------------- products and lots
 
-def list_products(principal: Principal, *, active_only: bool = False) -> list[ProductPublic]:
+def list_products(*, principal: Principal, active_only: bool = False) -> list[ProductPublic]:
     """The vaccine products; anyone who sees stock or manages products may read them."""
     if not (can(principal, Action.VIEW_INVENTORY) or can(principal, Action.MANAGE_PRODUCTS)):
         deny(principal, action=str(Action.VIEW_INVENTORY), entity='product:')
@@ -217,7 +213,7 @@ def list_products(principal: Principal, *, active_only: bool = False) -> list[Pr
         return [ProductPublic.model_validate(p, from_attributes=True) for p in session.exec(query)]
 
 
-def save_product(principal: Principal, data: ProductCreate, *, product_id: int | None = None) -> ProductPublic:
+def save_product(*, principal: Principal, data: ProductCreate, product_id: int | None = None) -> ProductPublic:
     """Create a product, or change one (its CVX code stays unique)."""
     require(principal, Action.MANAGE_PRODUCTS)
     data = ProductCreate.model_validate(data.model_dump())  # runs the field rules again on any input
@@ -270,17 +266,19 @@ def lot_for(session: Session, *, product_id: int, lot_number: str, expiration_da
 
 # ---------------------------------------------------------------- screens' reads
 
-def location_stock(principal: Principal, *, location_id: int, include_empty: bool = False) -> list[LotStock]:
+def location_stock(*, principal: Principal, location_id: int, include_empty: bool = False) -> list[LotStock]:
     require(principal, Action.VIEW_INVENTORY, location_id=location_id, check_location=True)
     with session_scope() as session:
         return stock(session, location_id=location_id, include_empty=include_empty)
 
 
-def history(principal: Principal, *, location_id: int, lot_id: int | None = None, limit: int = 500
+def history(*, principal: Principal, location_id: int, lot_id: int | None = None, limit: int = 500
             ) -> list[LedgerEntryPublic]:
-    """The ledger of a location, newest first, with which rows have been reversed."""
+    """The ledger of a location (of one lot it holds), newest first, with which rows have been reversed."""
     require(principal, Action.VIEW_INVENTORY, location_id=location_id, check_location=True)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
+        if lot_id is not None:
+            fetch(session, Lot, lot_id, principal=principal, action=str(Action.VIEW_INVENTORY))
         query = (select(LedgerEntry, Lot, Product)
                  .join(Lot, col(Lot.id) == col(LedgerEntry.lot_id))
                  .join(Product, col(Product.id) == col(Lot.product_id))
@@ -297,19 +295,17 @@ def history(principal: Principal, *, location_id: int, lot_id: int | None = None
             for entry, lot, product in rows]
 
 
-def visible_locations(principal: Principal) -> list[LocationPublic]:
+def visible_locations(*, principal: Principal) -> list[LocationPublic]:
     """The locations whose stock this person may see: all for the state, their own for location staff."""
     require(principal, Action.VIEW_INVENTORY)
-    with session_scope() as session:
-        query = select(Location).order_by(col(Location.name))
-        if not can(principal, Action.VIEW_ALL_LOCATIONS):
-            query = query.where(Location.id == principal.location_id)
+    with session_scope(read_only=True) as session:
+        query = scope(select(Location), principal=principal, kind=Kind.LOCATION).order_by(col(Location.name))
         return [LocationPublic.model_validate(loc, from_attributes=True) for loc in session.exec(query)]
 
 
 # ---------------------------------------------------------------- adjustments (location managers)
 
-def record_waste(principal: Principal, *, location_id: int, lot_id: int, doses: int, waste_reason: str,
+def record_waste(*, principal: Principal, location_id: int, lot_id: int, doses: int, waste_reason: str,
                  other_text: str = '') -> LedgerEntry:
     """Doses wasted, with the guide's reasons; 'other' needs a description."""
     require(principal, Action.MANAGE_INVENTORY, location_id=location_id, check_location=True)
@@ -321,39 +317,41 @@ def record_waste(principal: Principal, *, location_id: int, lot_id: int, doses: 
     _positive(doses)
     reason = WasteReason(waste_reason).label + (f': {other_text}' if other_text else '')
     with session_scope() as session:
+        fetch(session, Lot, lot_id, principal=principal, action=str(Action.MANAGE_INVENTORY))
         entry = post(session, actor=principal, location_id=location_id, lot_id=lot_id, change=-doses,
                      kind=LedgerKind.WASTE, reason=reason, waste_reason=waste_reason)
         return entry
 
 
-def correct_count(principal: Principal, *, location_id: int, lot_id: int, change: int, reason: str) -> LedgerEntry:
+def correct_count(*, principal: Principal, location_id: int, lot_id: int, change: int, reason: str) -> LedgerEntry:
     """A count correction: doses found (+) or missing (-), with the reason."""
     require(principal, Action.MANAGE_INVENTORY, location_id=location_id, check_location=True)
     reason = (reason or '').strip()
     if not reason:
         raise ValidationFailed('Say why the count is being corrected.')
     with session_scope() as session:
+        fetch(session, Lot, lot_id, principal=principal, action=str(Action.MANAGE_INVENTORY))
         return post(session, actor=principal, location_id=location_id, lot_id=lot_id, change=change,
                     kind=LedgerKind.CORRECTION, reason=reason)
 
 
-def transfer_destinations(principal: Principal, *, location_id: int, lot_id: int | None = None
+def transfer_destinations(*, principal: Principal, location_id: int, lot_id: int | None = None
                           ) -> list[LocationPublic]:
     """Where this location may send doses: other locations that can store the product, only when the sending
     organization signed the CDC Supplemental COVID-19 Vaccine Redistribution Agreement."""
     require(principal, Action.MANAGE_INVENTORY, location_id=location_id, check_location=True)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
+        lot = fetch(session, Lot, lot_id, principal=principal, action=str(Action.MANAGE_INVENTORY)) \
+            if lot_id is not None else None
         if not _may_redistribute(session, location_id):
             return []
-        storage = None
-        if lot_id is not None and (lot := session.get(Lot, lot_id)) is not None:
-            storage = session.get(Product, lot.product_id).storage  # type: ignore[union-attr]
+        storage = session.get(Product, lot.product_id).storage if lot else None  # type: ignore[union-attr]
         places = session.exec(select(Location).where(Location.id != location_id).order_by(col(Location.name))).all()
         return [LocationPublic.model_validate(p, from_attributes=True) for p in places
                 if storage is None or storage in capabilities(p)]
 
 
-def transfer(principal: Principal, *, from_location_id: int, to_location_id: int, lot_id: int, doses: int,
+def transfer(*, principal: Principal, from_location_id: int, to_location_id: int, lot_id: int, doses: int,
              reason: str = '') -> tuple[LedgerEntry, LedgerEntry]:
     """Move doses of a lot to another location: a transfer_out and a transfer_in row in one transaction."""
     require(principal, Action.MANAGE_INVENTORY, location_id=from_location_id, check_location=True)
@@ -364,10 +362,10 @@ def transfer(principal: Principal, *, from_location_id: int, to_location_id: int
         if not _may_redistribute(session, from_location_id):
             raise ServiceError('Transfers need the CDC Supplemental COVID-19 Vaccine Redistribution Agreement, '
                                'which your organization has not signed.')
-        destination = session.get(Location, to_location_id)
-        lot = session.get(Lot, lot_id)
-        if destination is None or lot is None:
-            raise NotFound('The destination location or the lot does not exist.')
+        lot = fetch(session, Lot, lot_id, principal=principal, action=str(Action.MANAGE_INVENTORY))
+        destination = session.get(Location, to_location_id)  # any location may receive doses
+        if destination is None:
+            raise NotFound('The destination location does not exist.')
         product = session.get(Product, lot.product_id)
         assert product is not None
         if product.storage not in capabilities(destination):
@@ -389,14 +387,14 @@ def transfer(principal: Principal, *, from_location_id: int, to_location_id: int
         return out, into
 
 
-def count_sheet(principal: Principal, *, location_id: int) -> list[LotStock]:
+def count_sheet(*, principal: Principal, location_id: int) -> list[LotStock]:
     """The daily "Inventory Levels" form: every lot the location has held, with its book figure."""
     require(principal, Action.MANAGE_INVENTORY, location_id=location_id, check_location=True)
     with session_scope() as session:
         return stock(session, location_id=location_id, include_empty=True)
 
 
-def record_inventory_count(principal: Principal, *, location_id: int, counted: dict[int, int], note: str = ''
+def record_inventory_count(*, principal: Principal, location_id: int, counted: dict[int, int], note: str = ''
                            ) -> list[InventoryCountLine]:
     """Record the day's physical count per lot; each difference from the book figure becomes a correction row.
     The book figure is read under the same lock as the write, so a dose given meanwhile is not lost."""
@@ -413,9 +411,7 @@ def record_inventory_count(principal: Principal, *, location_id: int, counted: d
         session.flush()
         lines = []
         for lot_id, physical in sorted(counted.items()):
-            lot = session.get(Lot, lot_id)
-            if lot is None:
-                raise NotFound('A counted lot does not exist.')
+            fetch(session, Lot, lot_id, principal=principal, action=str(Action.MANAGE_INVENTORY))
             book = _lock_balance(session, location_id=location_id, lot_id=lot_id)
             line = InventoryCountLine(count_id=count.id or 0, lot_id=lot_id, book_on_hand=book, counted=physical,
                                       difference=physical - book)

@@ -25,9 +25,8 @@ from models import Location
 from models.inventory import LedgerEntry, LedgerKind, Lot, Product
 from services.core import csv_safe
 from services.core.db import session_scope
-from services.core.errors import NotFound
 from services.core.localtime import local_today
-from services.permissions import Action, can, require
+from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import Principal
 
 RATE_WINDOW_DAYS = 7
@@ -112,24 +111,20 @@ class LocationReport:
 
 # ---------------------------------------------------------------- what pages call
 
-def report_locations(principal: Principal) -> list[tuple[int, str]]:
+def report_locations(*, principal: Principal) -> list[tuple[int, str]]:
     """(id, label) of the locations this person may report on."""
     require(principal, Action.VIEW_REPORTS)
-    with session_scope() as session:
-        query = select(Location).order_by(col(Location.name))
-        if not can(principal, Action.VIEW_ALL_LOCATIONS):
-            query = query.where(Location.id == principal.location_id)
+    with session_scope(read_only=True) as session:
+        query = scope(select(Location), principal=principal, kind=Kind.LOCATION).order_by(col(Location.name))
         return [(loc.id or 0, f'{loc.name} ({loc.code})') for loc in session.exec(query)]
 
 
-def location_report(principal: Principal, *, location_id: int, days: int = 14, today: date | None = None
+def location_report(*, principal: Principal, location_id: int, days: int = 14, today: date | None = None
                     ) -> LocationReport:
     """One location's figures by day for the last `days` days (today included) and its supply outlook."""
     require(principal, Action.VIEW_REPORTS, location_id=location_id, check_location=True)
-    with session_scope() as session:
-        location = session.get(Location, location_id)
-        if location is None:
-            raise NotFound('This location does not exist.')
+    with session_scope(read_only=True) as session:
+        location = fetch(session, Location, location_id, principal=principal, action=str(Action.VIEW_REPORTS))
         today = today or local_today(location)
         start = today - timedelta(days=max(days, 1) - 1)
         summary = _summaries(session, [location], start=start, end=today, today=today)[location_id]
@@ -137,7 +132,7 @@ def location_report(principal: Principal, *, location_id: int, days: int = 14, t
                               days=_by_day(session, location_id, start=start, end=today))
 
 
-def state_overview(principal: Principal, *, days: int = 14, today: date | None = None) -> list[LocationSummary]:
+def state_overview(*, principal: Principal, days: int = 14, today: date | None = None) -> list[LocationSummary]:
     """Every location's supply outlook (the state admin's view), those at risk first."""
     require(principal, Action.VIEW_REPORTS)
     require(principal, Action.VIEW_ALL_LOCATIONS)

@@ -28,7 +28,7 @@ from services.core import audit, localtime
 from services.core.db import session_scope
 from services.core.errors import NotFound, ServiceError, ValidationFailed
 from services.inventory import ledger
-from services.permissions import Action, can, require
+from services.permissions import Action, Kind, can, fetch, require, scope
 from services.principal import Principal
 
 
@@ -49,7 +49,7 @@ def storage_problem(location: Location, product: Product) -> str | None:
     return None
 
 
-def allocation_choices(principal: Principal) -> list[dict]:
+def allocation_choices(*, principal: Principal) -> list[dict]:
     """Locations of approved provider organizations with the storage they hold, for the allocation form."""
     require(principal, Action.ALLOCATE_VACCINE)
     with session_scope() as session:
@@ -62,15 +62,15 @@ def allocation_choices(principal: Principal) -> list[dict]:
                  'storage': sorted(ledger.capabilities(loc))} for loc, org in rows]
 
 
-def allocate(principal: Principal, *, location_id: int, product_id: int, doses: int, note: str = '') -> ShipmentPublic:
+def allocate(*, principal: Principal, location_id: int, product_id: int, doses: int, note: str = '') -> ShipmentPublic:
     """Allocate doses of a product to a location that can store it; returns the incoming shipment it creates."""
     require(principal, Action.ALLOCATE_VACCINE)
     if not isinstance(doses, int) or doses < 1:
         raise ValidationFailed('Enter the number of doses to allocate (1 or more).')
     with session_scope() as session:
-        location = session.get(Location, location_id)
+        location = fetch(session, Location, location_id, principal=principal, action=str(Action.ALLOCATE_VACCINE))
         product = session.get(Product, product_id)
-        if location is None or product is None:
+        if product is None:
             raise NotFound('Choose a location and a product.')
         if not product.is_active:
             raise ServiceError(f'{product.name} is no longer active.')
@@ -95,10 +95,10 @@ def allocate(principal: Principal, *, location_id: int, product_id: int, doses: 
         return _public(session, shipment)
 
 
-def mark_shipped(principal: Principal, *, shipment_id: int, tracking_number: str = '') -> ShipmentPublic:
+def mark_shipped(*, principal: Principal, shipment_id: int, tracking_number: str = '') -> ShipmentPublic:
     require(principal, Action.ALLOCATE_VACCINE)
     with session_scope() as session:
-        shipment = _locked_shipment(session, shipment_id)
+        shipment = _locked_shipment(session, principal, shipment_id)
         if shipment.status != ShipmentStatus.ALLOCATED:
             raise ServiceError(f'This shipment is already {shipment.status}.')
         shipment.status = ShipmentStatus.SHIPPED
@@ -109,23 +109,24 @@ def mark_shipped(principal: Principal, *, shipment_id: int, tracking_number: str
         return _public(session, shipment)
 
 
-def list_shipments(principal: Principal, *, location_id: int | None = None, status: str | None = None
+def list_shipments(*, principal: Principal, location_id: int | None = None, status: str | None = None
                    ) -> list[ShipmentPublic]:
-    """Shipments the person may see, newest first: all for the state, their own location's for its staff."""
+    """Shipments the person may see, newest first (of one location when asked): all for the state, their own
+    location's for its staff."""
     require(principal, Action.VIEW_SHIPMENTS)
     if not can(principal, Action.VIEW_ALL_LOCATIONS):
         require(principal, Action.VIEW_SHIPMENTS, location_id=principal.location_id, check_location=True)
-        location_id = principal.location_id
-    with session_scope() as session:
-        query = select(Shipment).order_by(col(Shipment.id).desc())
+    with session_scope(read_only=True) as session:
+        query = scope(select(Shipment), principal=principal, kind=Kind.SHIPMENT).order_by(col(Shipment.id).desc())
         if location_id is not None:
+            fetch(session, Location, location_id, principal=principal, action=str(Action.VIEW_SHIPMENTS))
             query = query.where(Shipment.location_id == location_id)
         if status:
             query = query.where(Shipment.status == status)
         return [_public(session, s) for s in session.exec(query).all()]
 
 
-def receive(principal: Principal, *, shipment_id: int, lots: list[ReceivedLot], condition: str,
+def receive(*, principal: Principal, shipment_id: int, lots: list[ReceivedLot], condition: str,
             temperature_excursion: bool, notes: str = '') -> ShipmentPublic:
     """Receive a shipment at its location: each lot's doses enter stock (one receipt row per lot) and the shipment
     becomes delivered, all in one transaction. A shipment is received once; a miscount is fixed with a reversal
@@ -145,12 +146,7 @@ def receive(principal: Principal, *, shipment_id: int, lots: list[ReceivedLot], 
     if sum(line.quantity for line in lines) == 0 and condition == ArrivalCondition.GOOD:
         raise ValidationFailed('No doses entered. If nothing usable arrived, set the condition to Damaged.')
     with session_scope() as session:
-        where = session.exec(select(Shipment.location_id).where(Shipment.id == shipment_id)).first()
-    if where is None:
-        raise NotFound('This shipment does not exist.')
-    require(principal, Action.RECEIVE_SHIPMENT, location_id=where, check_location=True)
-    with session_scope() as session:
-        shipment = _locked_shipment(session, shipment_id)  # two people receiving at once: the second is refused
+        shipment = _locked_shipment(session, principal, shipment_id)  # two receiving at once: the second is refused
         if shipment.status == ShipmentStatus.DELIVERED:
             raise ServiceError('This shipment has already been received.')
         product = session.get(Product, shipment.product_id)
@@ -188,11 +184,10 @@ def _receipt_reason(condition: str, temperature_excursion: bool) -> str:
     return '; '.join(parts)
 
 
-def _locked_shipment(session: Session, shipment_id: int) -> Shipment:
-    shipment = session.exec(select(Shipment).where(Shipment.id == shipment_id).with_for_update()
-                            .execution_options(populate_existing=True)).first()
-    if shipment is None:
-        raise NotFound('This shipment does not exist.')
+def _locked_shipment(session: Session, principal: Principal, shipment_id: int) -> Shipment:
+    """The shipment, when the principal may see it, locked for this unit of work (and read again under the lock)."""
+    shipment = fetch(session, Shipment, shipment_id, principal=principal, action='change_shipment')
+    session.refresh(shipment, with_for_update=True)
     return shipment
 
 

@@ -54,7 +54,7 @@ def demo2_history(demo) -> int:
 
 
 def test_reports_location_figures_match_the_hand_computed_ledger(demo2_history) -> None:
-    report = reports.location_report(principal(ADMIN), location_id=demo2_history, days=14, today=TODAY)
+    report = reports.location_report(principal=principal(ADMIN), location_id=demo2_history, days=14, today=TODAY)
     s = report.summary
     assert (s.received, s.administered, s.wasted) == (150, 60, 2)
     assert (s.on_hand, s.usable_on_hand, s.expired_on_hand) == (88, 88, 0)
@@ -73,7 +73,7 @@ def test_reports_location_figures_match_the_hand_computed_ledger(demo2_history) 
 
 
 def test_reports_state_overview_lists_locations_at_risk(demo2_history) -> None:
-    overview = reports.state_overview(principal(ADMIN), today=TODAY)
+    overview = reports.state_overview(principal=principal(ADMIN), today=TODAY)
     demo2 = next(s for s in overview if s.code == 'DEMO2')
     assert demo2.at_risk and demo2.expiring_unused == 3
     assert overview[0].at_risk  # at-risk locations come first
@@ -87,7 +87,7 @@ def test_reports_short_supply_is_under_three_days(demo) -> None:
     _post(where, lot_id, 80, LedgerKind.RECEIPT, 8)
     for days_ago in range(1, 8):
         _post(where, lot_id, -10, LedgerKind.ADMINISTRATION, days_ago)
-    s = reports.location_report(principal(ADMIN), location_id=where, today=TODAY).summary
+    s = reports.location_report(principal=principal(ADMIN), location_id=where, today=TODAY).summary
     assert s.usable_on_hand == 10 and s.days_of_supply == pytest.approx(1.0)
     assert s.short_of_supply and s.at_risk and s.expiring_unused == 0
     assert s.risk_reasons == ['1.0 days of supply (under 3)']
@@ -97,17 +97,17 @@ def test_reports_permissions(demo) -> None:
     manager, provider = principal(MANAGER), principal(PROVIDER)
     assert not can(provider, Action.VIEW_REPORTS)
     with pytest.raises(NotAllowed):
-        reports.location_report(provider, location_id=location_id('DEMO1'))
+        reports.location_report(principal=provider, location_id=location_id('DEMO1'))
     with pytest.raises(NotAllowed):
-        reports.location_report(manager, location_id=location_id('DEMO2'))
+        reports.location_report(principal=manager, location_id=location_id('DEMO2'))
     with pytest.raises(NotAllowed):
-        reports.state_overview(manager)
-    assert [label for _, label in reports.report_locations(manager)] == ['Clinic Location1 (DEMO1)']
-    assert reports.location_report(manager, location_id=location_id('DEMO1')).summary.code == 'DEMO1'
+        reports.state_overview(principal=manager)
+    assert [label for _, label in reports.report_locations(principal=manager)] == ['Clinic Location1 (DEMO1)']
+    assert reports.location_report(principal=manager, location_id=location_id('DEMO1')).summary.code == 'DEMO1'
 
 
 def test_reports_demo_data_show_demo1_at_risk(demo) -> None:
-    overview = {s.code: s for s in reports.state_overview(principal(ADMIN))}
+    overview = {s.code: s for s in reports.state_overview(principal=principal(ADMIN))}
     demo1 = overview['DEMO1']
     assert demo1.expired_on_hand == 10 and demo1.expiring_unused > 0 and demo1.at_risk
     assert not overview['DEMO2'].at_risk and overview['DEMO2'].on_hand == 0
@@ -125,9 +125,9 @@ def test_reports_csv_export_of_a_hostile_location_name_is_safe(demo2_history) ->
         location = session.get(Location, demo2_history)
         location.name = '=HYPERLINK("http://evil.example","x")'
         session.add(location)
-    report = reports.location_report(principal(ADMIN), location_id=demo2_history, today=TODAY)
+    report = reports.location_report(principal=principal(ADMIN), location_id=demo2_history, today=TODAY)
     for data in (reports.location_report_csv(report), reports.state_overview_csv(
-            reports.state_overview(principal(ADMIN), today=TODAY))):
+            reports.state_overview(principal=principal(ADMIN), today=TODAY))):
         rows = list(csv.reader(io.StringIO(data.decode('utf-8-sig'))))
         cells = [cell for row in rows for cell in row]
         assert not [c for c in cells if c[:1] in ('=', '+', '-', '@', '\t', '\r')]
