@@ -47,8 +47,8 @@ def build_app(*, run_jobs: bool | None = None) -> None:
         importlib.import_module(module.name)
 
     @app.get('/healthz')
-    def healthz() -> JSONResponse:
-        healthy, report = health.check()
+    def healthz(require: str = '') -> JSONResponse:
+        healthy, report = health.check(require_jobs=require == 'jobs')
         report['live_updates'] = events.live_updates_state()  # reported only: the desks' slow refresh covers a gap
         return JSONResponse(report, status_code=200 if healthy else 503)
 

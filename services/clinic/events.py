@@ -21,13 +21,11 @@ from collections.abc import Callable
 from itertools import chain
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from models.clinic import Appointment
-from services.core import db
+from services.core import db, queue
 from services.core.jobs import wait_or_stop
-from services.core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +87,7 @@ async def listen_across_instances(stop: asyncio.Event) -> None:
         return
     import psycopg
 
-    conninfo = make_url(get_settings().resolved_database_url).set(drivername='postgresql') \
-        .render_as_string(hide_password=False)
+    conninfo = queue.conninfo()
     reconnected = False
     while not stop.is_set():
         try:

@@ -1,5 +1,5 @@
 """What GET /healthz tells a load balancer and an operator: can this instance reach what it needs (the database,
-Redis when configured), and is background work moving (the upload job queue)."""
+Redis when configured), and is background work moving (the job engine's queue and workers, the upload jobs)."""
 from __future__ import annotations
 
 from datetime import UTC
@@ -10,22 +10,27 @@ from sqlmodel import col, select
 
 from models import utcnow
 from models.bulk import BulkUpload
-from services.core import db
+from services.core import db, queue
 from services.core.settings import get_settings
 
 OK, UNREACHABLE, NOT_CONFIGURED = 'ok', 'unreachable', 'not configured'
 
 
-def check() -> tuple[bool, dict[str, Any]]:
-    """(healthy, report). Healthy when the database and, if configured, Redis answer; the job queue is reported
-    for operators (a long-waiting oldest job means no worker is taking jobs) but does not take an instance
-    out of the load balancer: its pages still work."""
+def check(*, require_jobs: bool = False) -> tuple[bool, dict[str, Any]]:
+    """(healthy, report). Healthy when the database and, if configured, Redis answer: what a load balancer needs
+    to send people to this instance. Background work that does not move (jobs waiting with no live worker, a job
+    nobody took over) makes the status 'degraded' but keeps the instance in: its pages still work, and pulling
+    every instance because the workers are down would turn a late upload into an outage. Monitoring that must
+    alarm on it asks with `require_jobs` (GET /healthz?require=jobs)."""
     database = OK if db.ping() else UNREACHABLE
     redis = _redis_state()
-    healthy = database == OK and redis in (OK, NOT_CONFIGURED)
-    report: dict[str, Any] = {'status': 'ok' if healthy else 'unavailable', 'database': database, 'redis': redis,
-                              'jobs': _upload_queue() if database == OK else None}
-    return healthy, report
+    reachable = database == OK and redis in (OK, NOT_CONFIGURED)
+    jobs = queue.queue_health() if database == OK else None
+    jobs_moving = bool(jobs and jobs['ok'])
+    healthy = reachable and (jobs_moving or not require_jobs)
+    status = 'unavailable' if not reachable else 'ok' if jobs_moving else 'degraded'
+    return healthy, {'status': status, 'database': database, 'redis': redis, 'jobs': jobs,
+                     'uploads': _upload_queue() if database == OK else None}
 
 
 def _redis_state() -> str:

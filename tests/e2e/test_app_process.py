@@ -19,9 +19,11 @@ from tests.factories import MANAGER
 def test_healthz_answers_200_with_the_database_reachable(live_app: str) -> None:
     response = httpx.get(f'{live_app}/healthz')
     assert response.status_code == 200
-    assert response.json() == {'status': 'ok', 'database': 'ok', 'redis': 'not configured',
-                               'jobs': {'queued': 0, 'running': 0, 'oldest_queued_seconds': None},
-                               'live_updates': 'in-process'}
+    report = response.json()
+    assert {k: report[k] for k in ('status', 'database', 'redis', 'live_updates')} == {
+        'status': 'ok', 'database': 'ok', 'redis': 'not configured', 'live_updates': 'in-process'}
+    assert report['jobs']['ok'] and report['jobs']['engine'] == 'in-process'  # SQLite: jobs run in this process
+    assert report['uploads'] == {'queued': 0, 'running': 0, 'oldest_queued_seconds': None}
 
 
 def test_serve_with_redis_refuses_to_start_without_a_storage_secret(tmp_path: Path) -> None:

@@ -3,22 +3,17 @@ instance's listener publishes the other processes' changes to its own desks (Pos
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from models.clinic import Appointment, AppointmentStatus
 from services.clinic import events, walkin
+from services.core import queue
 from services.core.db import session_scope
 from tests import factories as fx
-
-
-def _conninfo() -> str:
-    return make_url(os.environ['CVMS_DATABASE_URL']).set(drivername='postgresql').render_as_string(False)
 
 
 @pytest.fixture
@@ -31,7 +26,7 @@ def postgres(db: str) -> str:
 @pytest.fixture
 def other_instance(postgres: str) -> Iterator[psycopg.Connection]:
     """A connection listening as another app instance would."""
-    with psycopg.connect(_conninfo(), autocommit=True) as connection:
+    with psycopg.connect(queue.conninfo(), autocommit=True) as connection:
         connection.execute(f'LISTEN {events.CHANNEL}')
         yield connection
 
@@ -66,7 +61,7 @@ async def test_the_listener_publishes_what_other_processes_changed(postgres: str
             if events.live_updates_state() == 'listening':
                 break
             await asyncio.sleep(0.1)
-        with psycopg.connect(_conninfo(), autocommit=True) as connection:
+        with psycopg.connect(queue.conninfo(), autocommit=True) as connection:
             connection.execute(f"SELECT pg_notify('{events.CHANNEL}', '{events._PROCESS} 4343')")  # our own change
             connection.execute(f"SELECT pg_notify('{events.CHANNEL}', 'another-instance 4242')")
         await asyncio.wait_for(elsewhere.wait(), timeout=2)

@@ -1,4 +1,4 @@
-"""GET /healthz's report: the database, Redis when configured, and the upload job queue."""
+"""GET /healthz's report: the database, Redis when configured, the job queue and the upload jobs."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ import pytest
 
 from models import utcnow
 from models.bulk import BulkUpload
-from services.core import health
+from services.core import health, queue
 from services.core.db import session_scope
 from services.core.settings import reset_settings
 from tests.conftest import free_port
@@ -27,21 +27,34 @@ def use_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator:
     reset_settings()
 
 
-def test_healthy_without_redis_and_with_an_empty_queue(db: str) -> None:
-    assert health.check() == (True, {'status': 'ok', 'database': 'ok', 'redis': 'not configured',
-                                     'jobs': {'queued': 0, 'running': 0, 'oldest_queued_seconds': None}})
+def test_healthy_without_redis_and_with_nothing_queued(db: str) -> None:
+    healthy, report = health.check(require_jobs=True)
+    assert healthy and report['status'] == 'ok'
+    assert (report['database'], report['redis']) == ('ok', 'not configured')
+    assert report['jobs'] == queue.queue_health() and report['jobs']['ok']
+    assert report['uploads'] == {'queued': 0, 'running': 0, 'oldest_queued_seconds': None}
 
 
-def test_the_queue_shows_waiting_and_running_uploads_and_the_oldest_wait(db: str) -> None:
+def test_the_uploads_show_waiting_and_running_jobs_and_the_oldest_wait(db: str) -> None:
     with session_scope() as session:
         session.add(BulkUpload(file_name='a.csv', status='queued', created_at=utcnow() - timedelta(minutes=5)))
         session.add(BulkUpload(file_name='b.csv', status='queued'))
         session.add(BulkUpload(file_name='c.csv', status='running'))
         session.add(BulkUpload(file_name='d.csv', status='done', created_at=utcnow() - timedelta(days=1)))
     healthy, report = health.check()
-    jobs = report['jobs']
-    assert healthy and (jobs['queued'], jobs['running']) == (2, 1)
-    assert 299 <= jobs['oldest_queued_seconds'] < 330
+    uploads = report['uploads']
+    assert healthy and (uploads['queued'], uploads['running']) == (2, 1)
+    assert 299 <= uploads['oldest_queued_seconds'] < 330
+
+
+def test_jobs_nobody_takes_degrade_the_report_and_fail_only_when_required(db: str) -> None:
+    if db != 'postgres':
+        pytest.skip('the job engine runs on PostgreSQL')
+    with session_scope() as session:
+        queue.defer(session, 'some.task')  # no worker is running
+    healthy, report = health.check()
+    assert healthy and report['status'] == 'degraded' and report['jobs']['jobs_waiting'] == 1
+    assert health.check(require_jobs=True)[0] is False
 
 
 def test_unreachable_redis_makes_the_instance_unavailable(db: str, use_redis) -> None:  # noqa: ANN001
