@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""CVMS: the app (NiceGUI) and its small admin CLI.
+"""CVMS: the app (NiceGUI) and its small admin CLI. Only `serve` (and the tests' simulated user) load NiceGUI and
+the pages: the other commands start in well under a second (tests/unit/test_cli.py).
 
     python main.py serve [--demo] [--no-jobs]   start the app (default command), with its background work
     python main.py worker             background work only (High Volume jobs, mail, clinic jobs); no web server
     python main.py init-db            create or upgrade the database schema
     python main.py seed-demo          add the demo data to an empty database
     python main.py create-user --email E --role R [--location CODE] [--password-stdin]
+    python main.py import-recipients PATH --location CODE [--as EMAIL] [--high-volume] [--json]
+    python main.py clinic-jobs        send due dose reminders, mark past no-shows (for cron)
 """
 from __future__ import annotations
 
@@ -22,7 +25,6 @@ from services.core.settings import SettingsError, get_settings
 # NiceGUI reads its storage folder at import: keep all of the app's state in the data folder.
 os.environ.setdefault('NICEGUI_STORAGE_PATH', str((get_settings().data_dir / 'nicegui').resolve()))
 
-from services import demo  # noqa: E402
 from services.bulk import cli as bulk_cli  # noqa: E402
 from services.clinic import events, reminders  # noqa: E402
 from services.core import db, health  # noqa: E402
@@ -69,8 +71,10 @@ def run_server(*, demo_data: bool, run_jobs: bool | None = None) -> None:
     settings = get_settings()
     storage_secret = settings.resolved_storage_secret  # refuses to start when instances would sign cookies apart
     db.migrate()
-    if demo_data and demo.database_is_empty():
-        _print_logins(demo.seed_demo())
+    if demo_data:
+        from services import demo
+        if demo.database_is_empty():
+            _print_logins(demo.seed_demo())
     build_app(run_jobs=run_jobs)
     ui.run(host=settings.host, port=settings.port, title='CVMS', reload=False, show=False,
            storage_secret=storage_secret, favicon='💉',
@@ -124,6 +128,7 @@ def cli(argv: list[str]) -> int:
         print('Database is up to date.')
         return 0
     if command == 'seed-demo':
+        from services import demo  # every area's demo data: loaded only by this command and `serve --demo`
         if not demo.database_is_empty():
             print('The database already holds data; demo data is only added to an empty database.', file=sys.stderr)
             return 1

@@ -37,7 +37,7 @@ from services.bulk.pipeline import (
 from services.core import audit, localtime, mail
 from services.core.db import get_engine, let_waiting_writers_in, session_scope
 from services.core.errors import NotAllowed, NotFound, ValidationFailed
-from services.core.fast_sql import INTEGRITY_ERRORS, bulk_pragmas, checkpoint
+from services.core.fast_sql import bulk_pragmas, checkpoint, integrity_errors
 from services.core.jobs import fewer_collections, repeat
 from services.core.settings import get_settings
 from services.organizations import employers
@@ -146,7 +146,7 @@ def _retrying(work: Callable[[Session], T], attempts: int = 3) -> T:
         try:
             with session_scope() as session:
                 return work(session)
-        except INTEGRITY_ERRORS:
+        except integrity_errors():
             if attempt == attempts - 1:
                 raise
             log.info('bulk upload unit of work met a concurrent insert; retrying')

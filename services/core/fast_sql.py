@@ -4,17 +4,22 @@ costs more than the database itself at 100,000 rows, so the import's hot inserts
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import psycopg
 from sqlalchemy import Connection, Engine, Table, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from services.core.sql_time import timestamp
 
-# A unique key taken meanwhile by someone else: SQLAlchemy's error, or the driver's own from the raw writes below.
-INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.errors.IntegrityError)
+
+def integrity_errors() -> tuple[type[Exception], ...]:
+    """A unique key taken meanwhile by someone else: SQLAlchemy's error, or the driver's own from the raw writes
+    below. psycopg's counts only once PostgreSQL loaded it: importing it would slow every command-line start."""
+    psycopg = sys.modules.get('psycopg')
+    errors = (IntegrityError, sqlite3.IntegrityError)
+    return (*errors, psycopg.errors.IntegrityError) if psycopg else errors
 
 
 # SQLite page cache for the connection running a High Volume job (KiB, negative = size): a chunk's inserts land

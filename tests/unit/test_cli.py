@@ -24,6 +24,39 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / 'data'
 
 
+# Runs main.py as `python main.py ARGS` would, then tells whether NiceGUI got imported and how long it took
+# (processor time: the wall clock of a busy test machine says more about the other processes).
+PROBE = """
+import runpy, sys, time
+start, wall = time.process_time(), time.perf_counter()
+sys.argv = ['main.py', *sys.argv[1:]]
+code = 0
+try:
+    runpy.run_path('main.py', run_name='__main__')
+except SystemExit as done:
+    code = done.code
+print(f'nicegui imported: {"nicegui" in sys.modules}; {time.process_time() - start:.2f} s '
+      f'({time.perf_counter() - wall:.2f} s wall)', file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_cli_commands_start_quickly_without_nicegui(data_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ('CVMS_DATABASE_URL', 'NICEGUI_USER_SIMULATION')}
+    env['CVMS_DATA_DIR'] = str(data_dir)
+    commands = [['init-db'], ['clinic-jobs'], ['import-recipients', '--help'], ['create-user', '--help'],
+                ['seed-demo', '--help'], ['serve', '--help'], ['worker', '--help']]
+    for command in commands:
+        done = subprocess.run([sys.executable, '-c', PROBE, *command], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        report = done.stderr.strip().splitlines()[-1]
+        print(' '.join(command), '->', report)  # the start time, for whoever runs with -s
+        assert report.startswith('nicegui imported: False'), (command, report)
+        seconds = float(report.split('; ')[1].split(' s ')[0])
+        assert seconds < 3, (command, report)  # well under a second on an idle machine
+
+
 def test_init_db_creates_the_schema_with_wal_and_is_repeatable(data_dir: Path) -> None:
     assert run_cli(data_dir, 'init-db').returncode == 0
     assert run_cli(data_dir, 'init-db').returncode == 0  # upgrading an up-to-date database changes nothing
