@@ -183,7 +183,9 @@ def search_timing() -> dict:
     list_recipients(principal, search='warm up')
     timings = {}
     for label, kwargs in [('search "smi"', {'search': 'smi'}), ('search "grace wilms"', {'search': 'grace wilms'}),
-                          ('search "nguy"', {'search': 'nguy'}), ('first page by last name', {}),
+                          ('search "nguy"', {'search': 'nguy'}), ('search "muller" (no accent)', {'search': 'muller'}),
+                          ('search "mary ann smith"', {'search': 'mary ann smith'}),
+                          ('search "smith mary ann"', {'search': 'smith mary ann'}), ('first page by last name', {}),
                           ('page 400 by first name', {'sort': 'first_name', 'page': 400}),
                           ('sorted by email, descending', {'sort': 'email', 'descending': True}),
                           ('search "smi" sorted by email', {'search': 'smi', 'sort': 'email'})]:

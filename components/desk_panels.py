@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import date
 from urllib.parse import urlencode
 
 from nicegui import app, background_tasks, run, ui
@@ -15,6 +16,7 @@ from services.clinic import checkin, events, walkin
 from services.core.errors import ServiceError
 from services.permissions import Action, can
 from services.principal import Principal
+from services.recipients.dates import parse_date
 
 from .guard import TOKEN_KEY, acting
 
@@ -183,22 +185,28 @@ def _walk_in_panel() -> None:
     async def find() -> None:
         principal = acting()
         results.clear()
+        typed = name.value or ''
         try:
-            day = walkin.parse_date(born.value or '')
-            hits = await run.io_bound(lambda: walkin.search_walk_in(principal=principal, name=name.value or '',
-                                                                    date_of_birth=day))
+            day = parse_date(born.value, label='date of birth')
+            hits = await run.io_bound(lambda: walkin.search_walk_in(principal=principal, name=typed, date_of_birth=day))
+            similar = [] if hits else await run.io_bound(
+                lambda: walkin.similar_people(principal=principal, name=typed, date_of_birth=day))
         except ServiceError as error:
             with results:
                 ui.label(str(error)).classes('text-red-800').props('role=alert')
             return
         with results:
-            if not hits:
-                ui.label('No one found with this name and date of birth.').mark('walk-in-none')
-                query = urlencode({'name': name.value or '', 'dob': born.value or ''})
-                ui.button('Register at point of care', on_click=lambda: ui.navigate.to(f'/desk/register?{query}')) \
-                    .props('outline').mark('walk-in-register')
             for hit in hits:
                 _walk_in_hit(hit)
+            if hits:
+                return
+            ui.label('No one found with this name and date of birth.').mark('walk-in-none')
+            query = urlencode({'name': typed, 'dob': f'{day:%m/%d/%Y}'})
+            if similar:  # registering one of them again would make a second record of the same person
+                _similar_people(similar, register_query=query)
+            else:
+                ui.button('Register at point of care', on_click=lambda: ui.navigate.to(f'/desk/register?{query}')) \
+                    .props('outline').mark('walk-in-register')
 
     born.on('keydown.enter', find)
     name.on('keydown.enter', find)
@@ -206,21 +214,41 @@ def _walk_in_panel() -> None:
 
 
 def _walk_in_hit(hit: walkin.WalkInHit) -> None:
-    async def start() -> None:
-        principal = acting()
-        try:
-            visit = await run.io_bound(lambda: walkin.start_walk_in(principal=principal, recipient_id=hit.recipient_id,
-                                                                    named=hit.named))
-        except ServiceError as error:
-            ui.notify(str(error), type='negative')
-            return
-        ui.navigate.to(vaccinate_path(visit.id))
-
     with ui.row().classes('w-full items-center justify-between no-wrap'):
         with ui.column().classes('gap-0'):
             ui.label(hit.name).classes('font-medium')
             where = 'registered at another location' if hit.elsewhere else hit.location_name
             ui.label(f'{hit.date_of_birth:%m/%d/%Y} · {where}'
                      + (f' · booked ({hit.open_case_number})' if hit.open_case_number else '')).classes('text-xs')
-        ui.button('Walk in', on_click=start).props('dense color=positive').mark(f'walk-in-{hit.recipient_id}')
+        _walk_in_button(hit.recipient_id, named=hit.named)
+
+
+def _similar_people(people: list[walkin.SimilarPerson], *, register_query: str) -> None:
+    """Before registering a new person: those already registered (anywhere) with this date of birth and a name
+    alike, to pick instead; or the confirmation that the person at the desk is none of them."""
+    with ui.column().classes('w-full gap-1 border-t pt-2').mark('walk-in-similar'):
+        ui.label('Already registered with this date of birth and a similar name').classes('font-semibold') \
+            .props('role=heading aria-level=3')
+        ui.label('Is the person one of them? Check the name and date of birth with them.').classes('text-xs')
+        for person in people:
+            with ui.row().classes('w-full items-center justify-between no-wrap').mark('walk-in-similar-person'):
+                ui.label(f'{person.name} · {person.date_of_birth:%m/%d/%Y}').classes('font-medium')
+                _walk_in_button(person.recipient_id, named=person.named)
+        ui.button('None of them: register a new person',
+                  on_click=lambda: ui.navigate.to(f'/desk/register?{register_query}')) \
+            .props('outline').mark('walk-in-register')
+
+
+def _walk_in_button(recipient_id: int, *, named: tuple[str, str, date] | None) -> None:
+    async def start() -> None:
+        principal = acting()
+        try:
+            visit = await run.io_bound(lambda: walkin.start_walk_in(principal=principal, recipient_id=recipient_id,
+                                                                    named=named))
+        except ServiceError as error:
+            ui.notify(str(error), type='negative')
+            return
+        ui.navigate.to(vaccinate_path(visit.id))
+
+    ui.button('Walk in', on_click=start).props('dense color=positive').mark(f'walk-in-{recipient_id}')
 

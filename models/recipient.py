@@ -34,7 +34,7 @@ class Recipient(RecipientBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     # first + last + date of birth, normalized in Python (services.identity): one person, one record, system-wide.
     identity_key: str = Field(max_length=400, unique=True)
-    # Prefix indexes the loaded-recipients search uses (case-folded names).
+    # Prefix indexes of every name search: the names folded (services.recipients.identity.fold: accents and case aside).
     last_name_key: str = Field(default='', max_length=80, index=True)
     first_name_key: str = Field(default='', max_length=80, index=True)
     location_id: int | None = Field(default=None, foreign_key='location.id')

@@ -13,6 +13,7 @@ from services.core.errors import ServiceError
 from services.inventory import ledger
 from services.permissions import Action, can
 from services.principal import Principal
+from services.recipients.dates import parse_date
 
 UPCOMING_COLUMNS = [
     {'name': 'time', 'label': 'TIME', 'field': 'time', 'align': 'left', 'sortable': True},
@@ -146,7 +147,8 @@ def _sessions(principal: Principal, location_id: int, products: dict[int, str], 
             principal_now = acting()
             try:
                 info = await run.io_bound(lambda: scheduling.create_clinic_session(
-                    principal=principal_now, location_id=location_id, session_date=walkin.parse_date(day.value),
+                    principal=principal_now, location_id=location_id,
+                    session_date=parse_date(day.value, label='session date'),
                     start_time=_time(start.value, 'Start'), end_time=_time(end.value, 'End'),
                     slot_minutes=int(minutes.value or 0), capacity_per_slot=int(capacity.value or 0),
                     product_ids=list(offered.value or [])))
@@ -189,8 +191,9 @@ def _booking(principal: Principal, location_id: int, products: dict[int, str], c
             chosen['recipient_id'] = None
             principal_now = acting()
             try:
+                born_on = parse_date(born.value, label='date of birth')
                 hits = await run.io_bound(lambda: walkin.search_walk_in(
-                    principal=principal_now, name=name.value or '', date_of_birth=walkin.parse_date(born.value)))
+                    principal=principal_now, name=name.value or '', date_of_birth=born_on))
             except ServiceError as error:
                 with people:
                     ui.label(str(error)).classes('text-red-800')

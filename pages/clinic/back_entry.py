@@ -13,6 +13,7 @@ from services.core import localtime
 from services.core.errors import ServiceError
 from services.permissions import Action
 from services.principal import Principal
+from services.recipients.dates import parse_date
 
 
 @protected_page('/desk/back-entry', Action.RECORD_VACCINATION, title='Enter doses recorded on paper')
@@ -43,8 +44,9 @@ def _one_at_a_time(principal: Principal) -> None:
         chosen['recipient_id'] = None
         principal_now = acting()
         try:
+            born_on = parse_date(born.value, label='date of birth')
             hits = await run.io_bound(lambda: walkin.search_walk_in(principal=principal_now, name=name.value or '',
-                                                                    date_of_birth=walkin.parse_date(born.value)))
+                                                                    date_of_birth=born_on))
         except ServiceError as error:
             with found:
                 ui.label(str(error)).classes('text-red-800')

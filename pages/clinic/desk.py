@@ -17,6 +17,7 @@ from services.core import localtime
 from services.core.errors import ServiceError
 from services.permissions import Action, can
 from services.principal import Principal
+from services.recipients.dates import parse_date
 
 
 def lot_label(lot: LotStock) -> str:
@@ -37,7 +38,7 @@ def screening_inputs(answers: dict[str, str]) -> dict[str, ui.toggle]:
 
 
 def _when(day_text: str, time_text: str, zone: str) -> datetime:
-    day = walkin.parse_date(day_text)
+    day = parse_date(day_text)
     try:
         at = time.fromisoformat((time_text or '').strip())
     except ValueError as error:
@@ -215,7 +216,8 @@ def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
         acting_principal = acting()
         try:
             data = PointOfCareRegistration(
-                first_name=first.value or '', last_name=last.value or '', date_of_birth=walkin.parse_date(born.value),
+                first_name=first.value or '', last_name=last.value or '',
+                date_of_birth=parse_date(born.value, label='date of birth'),
                 sex=sex.value or '', address_line1=street.value or '', city=city.value or '',
                 county=county.value or '', state=state.value or '', zip_code=zip_code.value or '',
                 phone=phone.value or '', email=email.value or '', race=race.value or '',
@@ -278,7 +280,7 @@ def standby_page(principal: Principal) -> None:
 
 @protected_page('/desk/doses', Action.RECORD_VACCINATION, title='Doses recorded')
 def doses_page(principal: Principal, day: str = '') -> None:
-    when = walkin.parse_date(day) if day else None
+    when = parse_date(day) if day else None
     records = administration.administrations_at(principal=principal, day=when)
     zone = administration.location_time_zone(principal=principal)
     may_correct = can(principal, Action.CORRECT_VACCINATION)

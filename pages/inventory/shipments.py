@@ -13,6 +13,7 @@ from services.inventory import shipments
 from services.inventory.shipments import ReceivedLot
 from services.permissions import Action, can
 from services.principal import Principal
+from services.recipients.dates import date_or_none
 
 COLUMNS = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': True} for n, label in [
     ('id', 'Shipment'), ('location', 'Location'), ('product', 'Product'), ('doses_expected', 'Doses allocated'),
@@ -116,16 +117,11 @@ def _whole(value: float | None) -> int:
 
 
 def _parse_date(text: str | None) -> date | None:
-    """MM/DD/YYYY as on the carton (YYYY-MM-DD also accepted); empty means 'a lot already on record'."""
+    """As on the carton (services.recipients.dates reads the usual ways to type it); empty means 'a lot already on
+    record'."""
     text = (text or '').strip()
     if not text:
         return None
-    for parse in (lambda t: date(int(t[6:10]), int(t[0:2]), int(t[3:5])) if len(t) == 10 and t[2] == '/' else None,
-                  date.fromisoformat):
-        try:
-            parsed = parse(text)
-        except ValueError:
-            continue
-        if parsed:
-            return parsed
-    raise ServiceError(f'Expiration date {text!r}: write it as MM/DD/YYYY.')
+    if (parsed := date_or_none(text)) is None:
+        raise ServiceError(f'Expiration date {text!r}: write it as MM/DD/YYYY.')
+    return parsed

@@ -1,13 +1,12 @@
 """The recipient portal: home (Vaccine Program Status), COVID-19 Vaccine Registration, household."""
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from nicegui import run, ui
 
 from components.portal_frame import PortalContext, acting_recipient, choose_person, portal_page
 from services.core.errors import ServiceError
 from services.portal import choices, household_members, program_status, registration_form, vaccine_groups
+from services.recipients.dates import date_or_none
 
 FIND_YOUR_SPOT = 'https://covid19.ncdhhs.gov/findyourspot'
 STATUS_ICONS = {choices.STATUS_NOT_ENROLLED: ('close', 'text-red-700'),
@@ -258,13 +257,6 @@ def _contact_fields(ctx: PortalContext, contact: dict[str, str]) -> None:
 
 # ---------------------------------------------------------------- household
 
-def parse_date(text: str) -> date | None:
-    try:
-        return datetime.strptime(text.strip(), '%m/%d/%Y').date()
-    except ValueError:
-        return None
-
-
 @portal_page('/portal/household', 'Household')
 def household_page(ctx: PortalContext) -> None:
     t = ctx.t
@@ -291,7 +283,7 @@ def household_page(ctx: PortalContext) -> None:
         async def add() -> None:
             try:
                 new_id = await run.io_bound(household_members.add_dependent, acting_recipient(), first_name=first.value,
-                                            last_name=last.value, date_of_birth=parse_date(born.value), lang=ctx.lang)
+                                            last_name=last.value, date_of_birth=date_or_none(born.value), lang=ctx.lang)
             except ServiceError as failure:
                 message.set_text(str(failure))
                 return

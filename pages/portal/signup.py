@@ -5,9 +5,9 @@ from nicegui import run, ui
 
 from components.guard import client_ip
 from components.portal_frame import PortalContext, portal_page
-from pages.portal.home import parse_date
 from services.core.errors import ServiceError
 from services.portal import registration_form, vaccine_groups
+from services.recipients.dates import date_or_none
 
 
 @portal_page('/portal/sign-up', 'Create your COVID-19 Vaccine Portal account', public=True)
@@ -29,7 +29,7 @@ def sign_up_page(ctx: PortalContext) -> None:
         message.set_text('')
         try:
             await run.io_bound(registration_form.sign_up, first_name=first.value, last_name=last.value,
-                               date_of_birth=parse_date(born.value), email=email.value, lang=ctx.lang,
+                               date_of_birth=date_or_none(born.value), email=email.value, lang=ctx.lang,
                                client_ip=client_ip())
         except ServiceError as failure:
             message.set_text(str(failure))

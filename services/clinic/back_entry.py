@@ -15,13 +15,13 @@ from models import Location, Recipient
 from models.inventory import Lot, Product
 from services.bulk.pipeline import FileLayout, FileRejected, error_report, records, sniff
 from services.clinic.administration import ROUTES, SITES, DoseDetails, OverrideNeeded, record_paper_administration
-from services.clinic.walkin import parse_date
 from services.core import mail
 from services.core.db import session_scope
 from services.core.errors import ServiceError
 from services.core.localtime import local_moment, zone_of
 from services.permissions import Action, Kind, require, scope
 from services.principal import Principal
+from services.recipients.dates import parse_date
 from services.recipients.identity import identity_key
 
 MAX_ROWS = 5000
@@ -116,9 +116,9 @@ def _load_line(principal: Principal, values: list[str], columns: dict[str, int],
                if k in REQUIRED and not cell[k]]
     if missing:
         raise ServiceError(f'Required fields are missing: [{", ".join(missing)}]')
-    born = parse_date(cell['dob'])
+    born = parse_date(cell['dob'], label='date of birth')
     try:
-        given_at = local_moment(parse_date(cell['date']), time.fromisoformat(cell['time']), zone)
+        given_at = local_moment(parse_date(cell['date'], label='date given'), time.fromisoformat(cell['time']), zone)
     except ValueError as error:
         raise ServiceError(f'Time given: use HH:MM (24-hour), not "{cell["time"]}".') from error
     try:

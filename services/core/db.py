@@ -14,6 +14,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
 import models  # noqa: F401 - registers every table on SQLModel.metadata
+import services.recipients.identity  # noqa: F401 - recipients' folded name keys follow every ORM write
 from services.core.fast_sql import undo_bulk_pragmas
 from services.core.settings import get_settings
 

@@ -1,8 +1,9 @@
 """The loaded-recipients list (Bulk Registration and Recipient tabs) and removal requests.
 
-Search matches the start of the first or the last name through the indexed, case-folded name keys (range
-conditions on (location, name, other name) indexes, so they answer at a million recipients); pages come sorted on
-an indexed column; the total comes from the trigger-kept counts in `recipientcount`."""
+Search matches names as typed, accents and case aside, in any split of first and last name
+(services.recipients.search), through the indexed folded name keys (range conditions on (location, name, other
+name) indexes, so they answer at a million recipients); pages come sorted on an indexed column; the total comes
+from the trigger-kept counts in `recipientcount`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from services.core.db import session_scope
 from services.core.errors import ValidationFailed
 from services.permissions import Action, Kind, can, fetch, require, scope, works_at
 from services.principal import Principal
-from services.recipients.identity import fold
+from services.recipients.search import name_branches
 
 # Sort keys, each ending in id so pages are stable; the (location, ...) indexes hold them in this order (people by
 # last then first name, as a list of people reads), so a page is an ordered index scan on SQLite and PostgreSQL.
@@ -57,28 +58,6 @@ def _scope(principal: Principal, query, location_id: int | None):  # noqa: ANN00
     return query.where(col(Recipient.location_id) == location_id) if location_id and principal.is_admin else query
 
 
-def _prefix(column, word: str):  # noqa: ANN001, ANN202
-    """`column` starts with `word`, as an index range: word <= column < word with its last character + 1."""
-    upper = word[:-1] + chr(ord(word[-1]) + 1)
-    return and_(column >= word, column < upper)
-
-
-def search_branches(text: str, *, first=None, last=None) -> list:  # noqa: ANN001
-    """The ways a search can match, each a conjunction of index ranges. One word: the last or the first name starts
-    with it. Two or more: first and last name (either order), or one name holding all the words. `first` and
-    `last` are the name-key columns to test (a subquery's; the recipient table's by default)."""
-    words = [w[:80] for w in fold(text).split()]
-    if not words:
-        return []
-    first = col(Recipient.first_name_key) if first is None else first
-    last = col(Recipient.last_name_key) if last is None else last
-    if len(words) == 1:
-        return [_prefix(last, words[0]), _prefix(first, words[0])]
-    head, tail = words[0], ' '.join(words[1:])
-    return [and_(_prefix(first, head), _prefix(last, tail)), and_(_prefix(last, head), _prefix(first, tail)),
-            _prefix(first, ' '.join(words)), _prefix(last, ' '.join(words))]
-
-
 def _disjoint(branches: list) -> list:
     """Each branch excluding the ones before it, so no one is counted or listed twice."""
     return [and_(b, not_(or_(*branches[:i]))) if i else b for i, b in enumerate(branches)]
@@ -110,7 +89,7 @@ def list_recipients(principal: Principal, *, search: str = '', sort: str = 'last
     order = SORTS.get(sort, SORTS['last_name'])
     with session_scope(read_only=True) as session:
         total = _total(session, principal, location_id)
-        branches = search_branches(search)
+        branches = name_branches(search)
         if not branches:
             matching = total
             ids = _top_ids(session, principal, location_id, None, order, descending, page, per_page)
@@ -159,7 +138,7 @@ def _first_in_email_order(session, principal: Principal, location_id: int | None
     keys = [walked.c.email, walked.c.id]
     wanted = (page - 1) * per_page + per_page
     ids = list(session.execute(
-        select(walked.c.id).where(or_(*search_branches(text, first=walked.c.first_name_key,
+        select(walked.c.id).where(or_(*name_branches(text, first=walked.c.first_name_key,
                                                        last=walked.c.last_name_key)))
         .order_by(*[k.desc() for k in keys] if descending else keys).limit(wanted)).scalars())
     return ids[-per_page:] if len(ids) == wanted else None

@@ -8,9 +8,11 @@ from datetime import date
 
 from nicegui.testing import User
 
+from models import Recipient
 from services.clinic import administration, common, walkin
+from services.core.db import session_scope
 from tests import factories as fx
-from tests.factories import MANAGER, PROVIDER, log_in
+from tests.factories import MANAGER, PROVIDER, count_rows, log_in
 
 
 def _booked_today(*, first: str = 'Grace', last: str = 'Mid Wilms', doses: int = 10) -> tuple[str, int]:
@@ -95,6 +97,55 @@ async def test_desk_walk_in_not_found_registers_at_point_of_care(demo, user: Use
     user.find(marker='reg-save').click()
     await user.should_see('Record vaccination', retries=100)
     await user.should_see('Dana Ortiz')
+
+
+async def test_desk_finds_nunez_and_shows_the_similar_person_before_registering(demo, user: User) -> None:
+    """Typed without accents, the name finds the person loaded at this location; a person loaded at another
+    location is shown (name and date of birth only) before registration is offered, and picking them starts
+    their walk-in instead of creating a second record."""
+    here = fx.recipient('Ana', 'Ñúñez', born=date(1975, 1, 2))
+    elsewhere = fx.recipient('María', 'Ñúñez', born=date(1980, 5, 17), code='DEMO2')
+    with session_scope() as session:
+        person = session.get(Recipient, elsewhere)
+        person.address_line1, person.city = '5 Elm Street', 'Durham'
+        session.add(person)
+    fx.stocked_lot(fx.product(), doses=5)
+    await log_in(user, PROVIDER)
+    user.find(marker='walk-in-name').type('Nunez')
+    user.find(marker='walk-in-dob').type('01021975').trigger('keydown.enter')
+    await user.should_see('Ana Ñúñez', retries=100)
+    with user:
+        assert user.find(marker=f'walk-in-{here}').elements
+    user.find(marker='walk-in-name').clear().type('Nunez')
+    user.find(marker='walk-in-dob').clear().type('5/17/1980')
+    user.find(marker='walk-in-search').click()
+    await user.should_see('Already registered with this date of birth and a similar name', retries=100)
+    await user.should_see('María Ñúñez · 05/17/1980')
+    await user.should_see('None of them: register a new person')
+    await user.should_not_see('5 Elm Street')
+    await user.should_not_see('Clinic Location2')
+    user.find(marker=f'walk-in-{elsewhere}').click()
+    await user.should_see('Record vaccination', retries=100)
+    await user.should_see('María Ñúñez')
+    assert count_rows(Recipient, Recipient.date_of_birth == date(1980, 5, 17)) == 1
+
+
+async def test_desk_registers_a_different_person_after_seeing_the_similar_ones(demo, user: User) -> None:
+    fx.recipient('María', 'Ñúñez', born=date(1980, 5, 17), code='DEMO2')
+    fx.stocked_lot(fx.product(), doses=5)
+    await log_in(user, PROVIDER)
+    user.find(marker='walk-in-name').type('Maria Nunes')
+    user.find(marker='walk-in-dob').type('1980-05-17').trigger('keydown.enter')
+    await user.should_see('María Ñúñez · 05/17/1980', retries=100)
+    user.find(marker='walk-in-register').click()
+    await user.should_see('COVID-19 Vaccination Questionnaire', retries=100)
+    with user:
+        assert user.find(marker='reg-last').elements.pop().value == 'Nunes'
+        assert user.find(marker='reg-dob').elements.pop().value == '05/17/1980'
+    user.find(marker='reg-phone').type('919-555-0100')
+    user.find(marker='reg-save').click()
+    await user.should_see('Record vaccination', retries=100)
+    assert count_rows(Recipient, Recipient.date_of_birth == date(1980, 5, 17)) == 2
 
 
 async def test_desk_todays_appointments_update_live_on_a_second_desk(demo, user: User,

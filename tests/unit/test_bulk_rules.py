@@ -348,7 +348,7 @@ def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
     found = listing.list_recipients(manager, search='person1')
     assert sorted(r.first_name for r in found.rows) == [f'Person{i}' for i in range(10, 20)]
     assert found.total == before + 31 and found.matching == 10
-    assert [r.first_name for r in listing.list_recipients(manager, search='RENEE').rows] == []
+    assert [r.first_name for r in listing.list_recipients(manager, search='RENEE').rows] == ['Renée']  # accents aside
     assert [r.first_name for r in listing.list_recipients(manager, search='élan').rows] == ['Renée']
     assert 'Grace' in [r.first_name for r in listing.list_recipients(manager, search='grace wilms').rows]
     assert [r.first_name for r in listing.list_recipients(manager, search='wilms grace').rows] == \
