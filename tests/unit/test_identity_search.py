@@ -20,7 +20,7 @@ from services.clinic import walkin
 from services.core import db as db_module
 from services.core.db import session_scope
 from services.core.errors import ValidationFailed
-from services.recipients import listing
+from services.recipients import listing, search
 from services.recipients.dates import date_or_none, parse_date
 from services.recipients.identity import fold, identity_key
 from tests import factories as fx
@@ -107,6 +107,17 @@ def test_similar_people_before_point_of_care_registration_at_any_location(demo) 
     visit = walkin.start_walk_in(principal=provider, recipient_id=similar[0].recipient_id, named=similar[0].named)
     assert visit.recipient_name == 'María Ñúñez'
     assert count_rows(Recipient, Recipient.date_of_birth == BORN) == 3
+
+
+def test_similar_people_on_a_birth_date_many_share(demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A placeholder date of birth shared by more people than are read at once: those whose names start like a
+    typed word are still found."""
+    monkeypatch.setattr(search, 'SAME_BIRTH_DATE_CAP', 3)
+    for i in range(6):
+        fx.recipient('Ann', f'Aaron{i}', born=date(1900, 1, 1))
+    nunez = fx.recipient('María', 'Ñúñez', born=date(1900, 1, 1), code='DEMO2')
+    similar = walkin.similar_people(principal=fx.principal(PROVIDER), name='Nunez', date_of_birth=date(1900, 1, 1))
+    assert [p.recipient_id for p in similar] == [nunez]
 
 
 def test_loaded_list_sets_accents_aside_and_finds_any_split(demo) -> None:
