@@ -10,8 +10,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,22 +21,20 @@ from sqlmodel import Session
 
 from models import Recipient, RecipientSource, utcnow
 from services.accounts.auth import normalize_email
-from services.core.fast_sql import allocate_ids, fetch_in, insert_recipients
+from services.core.fast_sql import allocate_ids, insert_recipients
 from services.portal.accounts import NewRecipient, accounts_for_emails, queue_welcome_emails
-from services.recipients.fields import email_problem
+from services.recipients import fields
+from services.recipients.fields import NAME_MAX
 from services.recipients.identity import fold, identity_key
+from services.recipients.registry import registered_keys
 
 LOW_VOLUME_MAX = 100
-NAME_MAX = 80
 TEMPLATE_HEADER = ['First name', 'Last name', 'Date of birth', 'Email']
 FIELDS = ('first_name', 'last_name', 'date_of_birth', 'email')
-# The names error messages use (as in the guide's BulkError.csv) and the column titles of the template.
-MESSAGE_NAMES = {'first_name': 'FirstName', 'last_name': 'LastName', 'date_of_birth': 'Date of birth',
-                 'email': 'Email'}
 COLUMN_TITLES = dict(zip(FIELDS, TEMPLATE_HEADER, strict=True))
 HEADER_ALIASES = {'firstname': 'first_name', 'lastname': 'last_name', 'dateofbirth': 'date_of_birth',
                   'dob': 'date_of_birth', 'email': 'email', 'emailaddress': 'email'}
-DUPLICATE = 'Duplicate recipient: a recipient with this first name, last name and date of birth already exists'
+DUPLICATE = fields.DUPLICATE_PROBLEM.text()
 # Rows per committed unit of work of the High Volume job: fewer, larger commits (and WAL checkpoints) load faster;
 # a crash still resumes after the last committed chunk.
 CHUNK = 10_000
@@ -46,9 +42,6 @@ RECIPIENT_COLUMNS = ('id', 'first_name', 'last_name', 'date_of_birth', 'email', 
                      'last_name_key', 'portal_account_id')
 _SNIFF_BLOCK = 1 << 20
 
-_ASCII_NAME = re.compile(r"[A-Za-z0-9 '’.\-]+\Z")
-_NAME_PUNCTUATION = frozenset(" '’.-")
-_DATE = re.compile(r'(\d{1,2})/(\d{1,2})/(\d{4})\Z')
 _XLSX_MAGIC = b'PK\x03\x04'
 
 
@@ -246,93 +239,56 @@ def records(source: bytes | Path, layout: FileLayout, *, after_line: int = 1) ->
 # ---------------------------------------------------------------- the rules of one record
 
 
-def _name_problem(label: str, value: str) -> str | None:
-    if len(value) > NAME_MAX:
-        return f'{label}: too long (at most {NAME_MAX} characters): {value}'
-    if _ASCII_NAME.match(value):
-        return None
-    for ch in value:
-        if ch in _NAME_PUNCTUATION:
-            continue
-        category = unicodedata.category(ch)
-        if category[0] not in 'LM' and category != 'Nd':
-            return f'{label}: invalid characters: {value}'
-    return None
-
-
-def parse_date_of_birth(text: str, today: date) -> date | None:
-    return _date_of_birth(text, today)
-
-
-@lru_cache(maxsize=65536)
-def _date_of_birth(text: str, today: date) -> date | None:
-    """Cached: a file of 100,000 people holds a few tens of thousands of distinct birth dates."""
-    match = _DATE.match(text)
-    if not match:
-        return None
-    month, day, year = (int(g) for g in match.groups())
-    try:
-        value = date(year, month, day)
-    except ValueError:
-        return None
-    if value > today or value.year < 1900:
-        return None
-    return value
-
-
 def check_row(line: int, values: list[str], columns: dict[str, int], today: date) -> CheckedRow:
     """Every rule of one record except duplicates (those need the database and the rows before it)."""
     def cell(name: str) -> str:
         position = columns[name]
         return values[position].strip() if position < len(values) else ''
 
-    row = CheckedRow(line=line, values=values, first_name=cell('first_name'), last_name=cell('last_name'),
-                     date_of_birth_text=cell('date_of_birth'), email=cell('email'))
+    row = CheckedRow(line=line, values=values, first_name=fields.clean_text(cell('first_name')),
+                     last_name=fields.clean_text(cell('last_name')), date_of_birth_text=cell('date_of_birth'),
+                     email=cell('email'))
     fill_checks(row, today)
     return row
 
 
 def fill_checks(row: CheckedRow, today: date) -> None:
+    """The recipient module's field rules (services.recipients.fields), called one by one: the same rules and
+    messages as every other entry path, without building a record per row."""
     given = (row.first_name, row.last_name, row.date_of_birth_text, row.email)
     errors = row.errors
     errors.clear()
     if not all(given):
-        missing = [MESSAGE_NAMES[f] for f, value in zip(FIELDS, given, strict=True) if not value]
-        errors.append(f'Required fields are missing: [{", ".join(missing)}]')
+        errors.append(fields.missing_problem(f for f, value in zip(FIELDS, given, strict=True) if not value).text())
     names_ok = True
     for fieldname, value in (('first_name', row.first_name), ('last_name', row.last_name)):
-        if value and (problem := _name_problem(MESSAGE_NAMES[fieldname], value)):
-            errors.append(problem)
+        if value and (problem := fields.name_problem(fieldname, value)):
+            errors.append(problem.text())
             names_ok = False
     row.date_of_birth = None
     if row.date_of_birth_text:
-        row.date_of_birth = parse_date_of_birth(row.date_of_birth_text, today)
-        if row.date_of_birth is None:
-            errors.append(f'Date of birth: invalid Date of birth: {row.date_of_birth_text}')
-    if row.email and email_problem(row.email) is not None:
-        errors.append(f'Email: invalid email address: {row.email}')
+        row.date_of_birth, problem = fields.parse_date_of_birth(row.date_of_birth_text, today)
+        if problem:
+            errors.append(problem.text())
+    if row.email and (problem := fields.email_address_problem(row.email)):
+        errors.append(problem.text())
     row.key = None
     if names_ok and row.first_name and row.last_name and row.date_of_birth is not None:
         key = identity_key(row.first_name, row.last_name, row.date_of_birth)
-        if len(key) <= 400:
-            row.key = key
+        if problem := fields.identity_key_problem(row.first_name, key):
+            errors.append(problem.text())
         else:
-            errors.append(f'FirstName: too long (at most {NAME_MAX} characters): {row.first_name}')
+            row.key = key
 
 
 # ---------------------------------------------------------------- loading
-
-
-def existing_keys(session: Session, keys: list[str]) -> set[str]:
-    return {key for (key,) in fetch_in(session.connection(),
-                                       'SELECT identity_key FROM recipient WHERE identity_key IN ({marks})', keys)}
 
 
 def mark_duplicates(session: Session, rows: list[CheckedRow], seen: set[str]) -> None:
     """Add the duplicate reason to rows whose person exists already or appeared in an earlier ready row.
     `seen` carries the identity keys of ready rows across the chunks of one file. Rows marked by an earlier,
     rolled-back attempt are marked again from scratch."""
-    in_db = existing_keys(session, [r.key for r in rows if r.key])
+    in_db = registered_keys(session, [r.key for r in rows if r.key])
     for row in rows:
         if row.key is None:
             continue

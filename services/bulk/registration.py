@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
 from itertools import islice
 from pathlib import Path
 from typing import TypeVar
@@ -43,6 +42,7 @@ from services.core.settings import get_settings
 from services.organizations import employers
 from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import SYSTEM, Principal
+from services.recipients import fields
 
 log = logging.getLogger(__name__)
 T = TypeVar('T')
@@ -216,7 +216,7 @@ def load_low_volume_file(principal: Principal, path: Path, *, location_code: str
 
 
 def _checked(source: bytes | Path, layout: FileLayout, *, after_line: int = 1) -> list[CheckedRow]:
-    today = date.today()
+    today = fields.today()
     return [check_row(line, values, layout.columns, today) for line, values in records(source, layout,
                                                                                        after_line=after_line)]
 
@@ -225,7 +225,7 @@ def create_records(principal: Principal, preview_: Preview) -> Outcome:
     """Create Records: every ready row in one transaction; the rules run again (the preview may be stale)."""
     header = preview_.header
     columns = read_layout(header, 'csv', 'utf-8').columns
-    today = date.today()
+    today = fields.today()
 
     def work(session: Session) -> Outcome:
         target = upload_target(principal, session, location_code=preview_.location_code)
@@ -284,7 +284,7 @@ def resubmit_row(principal: Principal, upload_id: int, line: int, *, first_name:
         for name, value in (('first_name', first_name), ('last_name', last_name),
                             ('date_of_birth', date_of_birth), ('email', email)):
             values[columns[name]] = value
-        row = check_row(line, values, columns, date.today())
+        row = check_row(line, values, columns, fields.today())
         mark_duplicates(session, [row], set())
         if not row.ready:
             failure.values_json, failure.error = json.dumps(values, ensure_ascii=False), row.error
@@ -384,7 +384,7 @@ def _process(upload: BulkUpload, chunk: int) -> None:
     layout = _layout_of(upload)
     source = uploads_dir() / (upload.stored_name or '')
     target = Target(upload.location_id, upload.organization_id, upload.recipient_source)
-    today = date.today()
+    today = fields.today()
     lines = records(source, layout, after_line=upload.last_line)
 
     def next_chunk() -> list[CheckedRow]:

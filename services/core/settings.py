@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=3, ge=1)  # jobs one worker process runs at once
     clinic_jobs_cron: str = '*/5 * * * *'  # dose reminders and no-shows (cron; a 6th field counts seconds)
 
+    # HL7 administrative sex X (non-binary) is offered and accepted only where the state's registry takes it.
+    allow_sex_x: bool = False
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -57,7 +57,7 @@ async def test_low_volume_preview_then_cancel_creates_nothing(demo, user: User) 
     assert [(r['first_name'], r['status']) for r in table.rows] == [
         ('Ashley1', 'Ready'), ('Ashley2', 'Ready'),
         ('Nicholas', 'Failed: Line 4: Required fields are missing: [LastName]'),
-        ('Nicholas', 'Failed: Line 5: Email: invalid email address: bademail')]
+        ('Nicholas', 'Failed: Line 5: Email: invalid email address: bademail (enter an address like name@example.org)')]
     user.find(marker='cancel-preview').click()
     await user.should_see('Nothing was loaded')
     await user.should_not_see('MKTrocheWITHERRORS.csv')
@@ -78,8 +78,9 @@ async def test_create_records_alert_error_file_and_correction(demo, user: User) 
     response = await user.download.next()
     rows = list(csv.reader(io.StringIO(response.content.decode('utf-8-sig'))))
     assert rows[0] == ['First name', 'Last name', 'Date of birth', 'Email', 'Error']
-    assert [r[4] for r in rows[1:]] == ['Line 4: Required fields are missing: [LastName]',
-                                        'Line 5: Email: invalid email address: bademail']
+    assert [r[4] for r in rows[1:]] == [
+        'Line 4: Required fields are missing: [LastName]',
+        'Line 5: Email: invalid email address: bademail (enter an address like name@example.org)']
     user.find('OK').click()
     # Correct line 4 in place and submit it again.
     user.find(marker='fix-last-name-4').type('Learn')
@@ -106,7 +107,8 @@ async def test_high_volume_progress_and_result(demo, user: User) -> None:
     history_table = user.find(marker='upload-history')
     history_table.trigger('downloadErrors', {'id': history.rows[0]['id']})
     response = await user.download.next()
-    assert 'Line 3002: Date of birth: invalid Date of birth: 13/13/1980' in response.content.decode('utf-8-sig')
+    assert ('Line 3002: Date of birth: invalid Date of birth: 13/13/1980 (enter it as MM/DD/YYYY)'
+            in response.content.decode('utf-8-sig'))
 
 
 async def test_high_volume_refusal_is_shown(demo, user: User) -> None:

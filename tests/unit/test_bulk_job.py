@@ -224,7 +224,8 @@ def test_result_emails_over_smtp_with_bulk_error_csv(demo, smtp_server) -> None:
     rows = list(csv.reader(io.StringIO(attachment.get_payload(decode=True).decode('utf-8-sig'))))
     assert rows == [['First name', 'Last name', 'Date of birth', 'Email', 'Error'],
                     ['Bo', '', '2/2/1990', 'bo@example.com', 'Line 3: Required fields are missing: [LastName]'],
-                    ['Cy', 'Doe', '3/3/1990', 'bademail', 'Line 4: Email: invalid email address: bademail']]
+                    ['Cy', 'Doe', '3/3/1990', 'bademail',
+                     'Line 4: Email: invalid email address: bademail (enter an address like name@example.org)']]
     assert success['Subject'] == 'Bulk Employee Upload - Success'
     assert 'Number of Records Successfully Loaded: 1' in body_of(success)
     assert len(smtp_server.to('ann@example.com')) == 1 and len(smtp_server.to('di@example.com')) == 1

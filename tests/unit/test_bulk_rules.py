@@ -21,6 +21,10 @@ from services.recipients.fields import email_problem
 from tests.factories import ADMIN, EMPLOYER, MANAGER, PROVIDER, count_rows, principal
 
 HEADER = 'First name,Last name,Date of birth,Email\r\n'
+# What the messages add to the guide's wording: what to fix.
+USE_NAME_CHARACTERS = ' (use only letters, digits, spaces, hyphens, apostrophes and periods)'
+USE_EMAIL = ' (enter an address like name@example.org)'
+USE_DATE = ' (enter it as MM/DD/YYYY)'
 
 
 def in_location() -> int:
@@ -40,7 +44,7 @@ def test_bom_crlf_quoted_commas_and_blank_rows(demo) -> None:
     preview = bulk.preview(principal(MANAGER), data, 'Employee Bulk Upload File.csv')
     assert [r.line for r in preview.rows] == [2, 3, 5]  # the blank line 4 is skipped but still counted
     assert preview.rows[1].first_name == 'Mary Ann' and preview.rows[1].last_name == "O'Brien-Smith"
-    assert errors_of(preview) == {5: 'Line 5: FirstName: invalid characters: Smith, Jr'}
+    assert errors_of(preview) == {5: f'Line 5: FirstName: invalid characters: Smith, Jr{USE_NAME_CHARACTERS}'}
     outcome = bulk.create_records(principal(MANAGER), preview)
     assert (outcome.total, outcome.loaded, outcome.failed) == (3, 2, 1)
     with session_scope() as session:
@@ -129,14 +133,15 @@ def test_every_problem_of_a_row_in_one_cell_with_guide_messages(demo) -> None:
     errors = errors_of(bulk.preview(principal(MANAGER), data, 'MKTrocheWITHERRORS.csv'))
     assert errors[2] == 'Line 2: Required fields are missing: [LastName]'
     assert errors[3] == 'Line 3: Required fields are missing: [Date of birth, Email]'
-    assert errors[4] == 'Line 4: Email: invalid email address: bademail'
-    assert errors[5] == 'Line 5: Email: invalid email address: Nicholas.NoEmail@'
-    assert errors[6] == 'Line 6: Date of birth: invalid Date of birth: 12/8/19555'
-    assert errors[7] == ('Line 7: FirstName: invalid characters: <b>; Line 7: LastName: invalid characters: Lee;; '
-                         'Line 7: Date of birth: invalid Date of birth: 2/30/1990; '
-                         'Line 7: Email: invalid email address: x@@y')
-    assert errors[8] == f'Line 8: Date of birth: invalid Date of birth: {future}'
-    assert errors[9] == 'Line 9: Date of birth: invalid Date of birth: 12/31/1899'
+    assert errors[4] == f'Line 4: Email: invalid email address: bademail{USE_EMAIL}'
+    assert errors[5] == f'Line 5: Email: invalid email address: Nicholas.NoEmail@{USE_EMAIL}'
+    assert errors[6] == f'Line 6: Date of birth: invalid Date of birth: 12/8/19555{USE_DATE}'
+    assert errors[7] == (f'Line 7: FirstName: invalid characters: <b>{USE_NAME_CHARACTERS}; '
+                         f'Line 7: LastName: invalid characters: Lee;{USE_NAME_CHARACTERS}; '
+                         f'Line 7: Date of birth: invalid Date of birth: 2/30/1990{USE_DATE}; '
+                         f'Line 7: Email: invalid email address: x@@y{USE_EMAIL}')
+    assert errors[8] == f'Line 8: Date of birth: invalid Date of birth: {future} (it is in the future)'
+    assert errors[9] == 'Line 9: Date of birth: invalid Date of birth: 12/31/1899 (more than 120 years ago)'
     assert errors[10].startswith('Line 10: FirstName: too long (at most 80 characters)')
     assert 11 not in errors  # accents, combining marks, ’ and periods, an international domain: all fine
 
@@ -147,7 +152,7 @@ def test_names_with_special_characters_fail(demo, value: str) -> None:
     csv.writer(data).writerows([['First name', 'Last name', 'Date of birth', 'Email'],
                                 [value, 'Doe', '1/1/1980', 'd@example.com']])
     errors = errors_of(bulk.preview(principal(MANAGER), data.getvalue().encode(), 'x.csv'))
-    assert errors[2] == f'Line 2: FirstName: invalid characters: {value}'
+    assert errors[2] == f'Line 2: FirstName: invalid characters: {value}{USE_NAME_CHARACTERS}'
 
 
 def test_duplicates_in_the_file_and_against_the_database(demo) -> None:

@@ -11,6 +11,7 @@ from services.portal import choices
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTAL_FILES = [*(str(p.relative_to(ROOT)) for p in sorted((ROOT / 'services/portal').glob('*.py'))),
+                *(str(p.relative_to(ROOT)) for p in sorted((ROOT / 'services/recipients').glob('*.py'))),
                 'services/clinic/scheduling.py',
                 *(str(p.relative_to(ROOT)) for p in sorted((ROOT / 'pages/portal').glob('*.py'))
                   if p.name != 'admin.py'),

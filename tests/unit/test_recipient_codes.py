@@ -1,0 +1,62 @@
+"""Coded demographic values (services.recipients.codes): what people type or pick becomes the standard code, the code
+is shown as its label in English or Spanish, X only where the state allows it."""
+from __future__ import annotations
+
+import pytest
+
+from services.core.settings import reset_settings
+from services.recipients import codes
+
+
+@pytest.mark.parametrize(('field', 'typed', 'code'), [
+    ('sex', 'Female', 'F'), ('sex', 'female', 'F'), ('sex', 'F', 'F'), ('sex', 'f', 'F'), ('sex', ' FEMALE ', 'F'),
+    ('sex', 'Femenino', 'F'), ('sex', 'Male', 'M'), ('sex', 'm', 'M'), ('sex', 'Unknown', 'U'),
+    ('sex', 'Prefer not to say', 'U'), ('sex', 'Desconocido o prefiero no decirlo', 'U'),
+    ('race', 'White', '2106-3'), ('race', 'blanco', '2106-3'), ('race', '2106-3', '2106-3'),
+    ('race', 'American Indian or Alaska Native', '1002-5'), ('race', 'Asian', '2028-9'),
+    ('race', 'Black or African American', '2054-5'), ('race', 'Native Hawaiian or Other Pacific Islander', '2076-8'),
+    ('race', 'Other race', '2131-1'), ('race', 'unk', 'UNK'), ('race', 'Prefer not to say', 'UNK'),
+    ('ethnicity', 'Hispanic or Latino', '2135-2'), ('ethnicity', 'Hispano o latino', '2135-2'),
+    ('ethnicity', '2186-5', '2186-5'), ('ethnicity', 'Not Hispanic or Latino', '2186-5'),
+    ('ethnicity', 'UNK', 'UNK'),
+    # what the portal stored before the codes
+    ('race', 'asian', '2028-9'), ('race', 'pacific_islander', '2076-8'), ('ethnicity', 'not_hispanic', '2186-5'),
+    ('sex', '', None), ('race', None, None),
+])
+def test_what_people_type_becomes_the_code(field: str, typed: str | None, code: str | None) -> None:
+    assert codes.to_code(field, typed) == code
+
+
+@pytest.mark.parametrize(('field', 'typed'), [('sex', 'X'), ('sex', 'Woman'), ('race', 'Latino'),
+                                              ('ethnicity', '2106-3'), ('race', 'F')])
+def test_a_value_no_code_has_is_refused(field: str, typed: str) -> None:
+    with pytest.raises(codes.UnknownValue):
+        codes.to_code(field, typed)
+
+
+def test_labels_in_english_and_spanish() -> None:
+    assert codes.label('sex', 'F') == 'Female' and codes.label('sex', 'F', 'es') == 'Femenino'
+    assert codes.label('race', '2054-5', 'es') == 'Negro o afroamericano'
+    assert codes.label('ethnicity', 'UNK', 'en') == 'Unknown or prefer not to say'
+    assert codes.label('ethnicity', 'UNK', 'es') == 'Desconocido o prefiero no decirlo'
+    assert codes.label('race', None) == '' and codes.label('race', 'something old') == 'something old'
+    assert codes.options('sex') == {'F': 'Female', 'M': 'Male', 'U': 'Unknown or prefer not to say'}
+    assert list(codes.options('race', 'es').values()) == [
+        'Indígena americano o nativo de Alaska', 'Asiático', 'Negro o afroamericano',
+        'Nativo de Hawái o de otras islas del Pacífico', 'Blanco', 'Otra raza', 'Desconocido o prefiero no decirlo']
+    assert list(codes.options('ethnicity')) == ['2135-2', '2186-5', 'UNK']
+
+
+@pytest.fixture
+def sex_x_allowed(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    monkeypatch.setenv('CVMS_ALLOW_SEX_X', 'true')
+    reset_settings()
+    yield
+    monkeypatch.delenv('CVMS_ALLOW_SEX_X')
+    reset_settings()
+
+
+def test_x_where_the_state_allows_it(sex_x_allowed) -> None:
+    assert codes.to_code('sex', 'X') == 'X' and codes.to_code('sex', 'non-binary') == 'X'
+    assert codes.options('sex', 'es') == {'F': 'Femenino', 'M': 'Masculino', 'X': 'No binario (X)',
+                                          'U': 'Desconocido o prefiero no decirlo'}
