@@ -8,6 +8,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -65,12 +66,21 @@ def database_urls() -> Iterator[dict[str, str]]:
 def fresh_postgres() -> Iterator[str]:
     """An empty PostgreSQL database of its own, not migrated (dropped afterwards): for tests that start app
     processes on it. Its URL is in the form an operator writes (postgresql://...)."""
+    with empty_postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def empty_postgres_database() -> Iterator[str]:
+    """The fresh_postgres fixture's database, for fixtures of a wider scope; skips without PostgreSQL."""
     if not POSTGRES_URL:
         pytest.skip('set CVMS_TEST_POSTGRES_URL (.ci/run does) to test several processes on PostgreSQL')
     name = _create_pg_database('cvms_fresh')
     base, _, _ = POSTGRES_URL.rpartition('/')
-    yield f'{base}/{name}'
-    _drop_pg_database(name)
+    try:
+        yield f'{base}/{name}'
+    finally:
+        _drop_pg_database(name)
 
 
 def _create_pg_database(prefix: str) -> str:
