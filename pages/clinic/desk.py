@@ -17,7 +17,9 @@ from services.core import localtime
 from services.core.errors import ServiceError
 from services.permissions import Action, can
 from services.principal import Principal
+from services.recipients import codes
 from services.recipients.dates import parse_date
+from services.recipients.registry import DuplicateRecipient
 
 
 def lot_label(lot: LotStock) -> str:
@@ -189,6 +191,10 @@ def _saved(principal: Principal, visit, result: administration.RecordedDose) -> 
 @protected_page('/desk/register', Action.REGISTER_RECIPIENT, title='Recipient Registration (point of care)')
 def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
     first_guess, _, last_guess = name.strip().rpartition(' ')
+    try:  # registration takes MM/DD/YYYY only (the guide's format); a link may carry another
+        dob = f'{parse_date(dob):%m/%d/%Y}' if dob.strip() else ''
+    except ServiceError:
+        pass
     ui.label('The paper "CVMS Recipient Registration" form, entered at the desk. The person is checked in as a '
              'walk-in afterwards.').classes('text-sm')
     with ui.card().classes('w-full'):
@@ -196,18 +202,19 @@ def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
             first = ui.input('First name *', value=first_guess.title()).mark('reg-first')
             last = ui.input('Last name *', value=last_guess.title()).mark('reg-last')
             born = ui.input('Date of birth (MM/DD/YYYY) *', value=dob).mark('reg-dob')
-            sex = ui.select(walkin.SEXES, label='Sex').classes('w-44').mark('reg-sex')
+            sex = ui.select(codes.options('sex'), label='Sex').classes('w-44').mark('reg-sex')
         with ui.row().classes('w-full gap-4'):
             street = ui.input('Address').classes('w-80').mark('reg-address')
             city = ui.input('City').mark('reg-city')
             county = ui.input('County').mark('reg-county')
-            state = ui.input('State', value='NC').classes('w-20').mark('reg-state')
+            state = ui.input('State', value=codes.HOME_STATE).classes('w-20').mark('reg-state')
             zip_code = ui.input('ZIP code').classes('w-28').mark('reg-zip')
         with ui.row().classes('w-full gap-4'):
             phone = ui.input('Phone').mark('reg-phone')
             email = ui.input('Email (optional)').classes('w-80').mark('reg-email')
-            race = ui.select(walkin.RACES, label='Race').classes('w-64').mark('reg-race')
-            ethnicity = ui.select(walkin.ETHNICITIES, label='Ethnicity').classes('w-56').mark('reg-ethnicity')
+            race = ui.select(codes.options('race'), label='Race').classes('w-64').mark('reg-race')
+            ethnicity = ui.select(codes.options('ethnicity'), label='Ethnicity').classes('w-56') \
+                .mark('reg-ethnicity')
     with ui.card().classes('w-full'):
         ui.label('COVID-19 Vaccination Questionnaire').classes('text-lg font-semibold')
         toggles = screening_inputs({})
@@ -216,16 +223,18 @@ def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
         acting_principal = acting()
         try:
             data = PointOfCareRegistration(
-                first_name=first.value or '', last_name=last.value or '',
-                date_of_birth=parse_date(born.value, label='date of birth'),
+                first_name=first.value or '', last_name=last.value or '', date_of_birth=born.value or '',
                 sex=sex.value or '', address_line1=street.value or '', city=city.value or '',
                 county=county.value or '', state=state.value or '', zip_code=zip_code.value or '',
                 phone=phone.value or '', email=email.value or '', race=race.value or '',
                 ethnicity=ethnicity.value or '', screening={k: t.value for k, t in toggles.items()})
             visit = await run.io_bound(walkin.register_at_point_of_care, acting_principal, data)
         except ServiceError as error:
-            ui.notify(str(error), type='negative', multi_line=True)
-            problem.set_text(str(error))
+            message = str(error)
+            if isinstance(error, DuplicateRecipient):
+                message += '. Search for them in Appointment Walk-In with the full name and date of birth.'
+            ui.notify(message, type='negative', multi_line=True)
+            problem.set_text(message)
             return
         ui.navigate.to(vaccinate_path(visit.id))
 

@@ -8,10 +8,11 @@ from html import escape
 from nicegui import ui
 
 from components.guard import protected_page
-from services.clinic import administration, common, walkin
+from services.clinic import administration, common
 from services.inventory import ledger
 from services.permissions import Action
 from services.principal import Principal
+from services.recipients import codes
 
 FORM_CSS = '''
 .cvms-form table { border-collapse: collapse; width: 100%; font-size: 12px; }
@@ -52,9 +53,8 @@ def forms_index(principal: Principal) -> None:
 def registration_form(principal: Principal) -> None:
     ui.add_css(FORM_CSS)
     _print_button()
-    sexes = ' '.join(f'☐ {escape(s)}' for s in walkin.SEXES)
-    races = ' '.join(f'☐ {escape(r)}' for r in walkin.RACES)
-    ethnicities = ' '.join(f'☐ {escape(e)}' for e in walkin.ETHNICITIES)
+    sexes, races, ethnicities = (' '.join(f'☐ {escape(label)}' for label in codes.options(field).values())
+                                 for field in ('sex', 'race', 'ethnicity'))
     ui.html(f'''<div class="cvms-form">
 <h2>Recipient information</h2>
 {_fields(['First name *', 'Last name *', 'Date of birth (MM/DD/YYYY) *'])}

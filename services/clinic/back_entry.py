@@ -22,6 +22,7 @@ from services.core.localtime import local_moment, zone_of
 from services.permissions import Action, Kind, require, scope
 from services.principal import Principal
 from services.recipients.dates import parse_date
+from services.recipients.fields import name_problem, parse_date_of_birth, problems_text
 from services.recipients.identity import identity_key
 
 MAX_ROWS = 5000
@@ -116,7 +117,11 @@ def _load_line(principal: Principal, values: list[str], columns: dict[str, int],
                if k in REQUIRED and not cell[k]]
     if missing:
         raise ServiceError(f'Required fields are missing: [{", ".join(missing)}]')
-    born = parse_date(cell['dob'], label='date of birth')
+    born, problem = parse_date_of_birth(cell['dob'])
+    problems = [p for p in (name_problem('first_name', cell['first']), name_problem('last_name', cell['last']), problem)
+                if p]
+    if problems:  # the recipient's own rules: the same message as when the person was registered
+        raise ServiceError(problems_text(problems))
     try:
         given_at = local_moment(parse_date(cell['date'], label='date given'), time.fromisoformat(cell['time']), zone)
     except ValueError as error:

@@ -1,7 +1,6 @@
 """The stand-by list: people called when doses would otherwise go to waste."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +15,7 @@ from services.core.errors import ValidationFailed
 from services.core.localtime import as_utc
 from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import Principal
-from services.recipients.fields import email_problem
+from services.recipients.fields import email_address_problem, phone_problem
 
 # ---------------------------------------------------------------- end of day, stand-by list
 
@@ -36,10 +35,12 @@ def add_to_standby(*, principal: Principal, full_name: str, phone: str, email: s
     require(principal, Action.MANAGE_APPOINTMENTS, location_id=principal.location_id, check_location=True)
     if not full_name.strip():
         raise ValidationFailed('Enter the person\'s name.')
-    if len(re.sub(r'\D', '', phone)) not in (10, 11):
+    if not phone.strip():
         raise ValidationFailed('Enter a 10-digit phone number so the person can be called at short notice.')
-    if email.strip() and (problem := email_problem(email.strip())):
-        raise ValidationFailed(f'Email: {problem}')
+    if problem := phone_problem(' '.join(phone.split())):
+        raise ValidationFailed(problem.text())
+    if problem := email_address_problem(email.strip()):
+        raise ValidationFailed(problem.text())
     with session_scope() as session:
         if recipient_id is not None:
             fetch(session, Recipient, recipient_id, principal=principal, action='add_to_standby')

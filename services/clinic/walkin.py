@@ -1,7 +1,6 @@
 """Appointment Walk-In: finding a person, starting their visit, and registration at the point of care."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -24,20 +23,15 @@ from services.clinic.scheduling import (
 )
 from services.core import audit
 from services.core.db import session_scope
-from services.core.errors import ServiceError, ValidationFailed
+from services.core.errors import ValidationFailed
 from services.core.localtime import local_today
 from services.permissions import Action, Kind, fetch, require, scope
 from services.portal.accounts import attach_recipient
 from services.principal import Principal
-from services.recipients.fields import email_problem
-from services.recipients.identity import fold, identity_key
+from services.recipients import codes
+from services.recipients.fields import RECIPIENT_FIELDS, check_recipient
+from services.recipients.registry import IDENTITY_FIELDS, create_recipient
 from services.recipients.search import exact_identity_keys, name_branches, similar_recipients
-
-SEXES = ['Female', 'Male', 'Unknown', 'Prefer not to say']
-RACES = ['American Indian or Alaska Native', 'Asian', 'Black or African American',
-         'Native Hawaiian or Other Pacific Islander', 'White', 'Other race', 'Prefer not to say']
-ETHNICITIES = ['Hispanic or Latino', 'Not Hispanic or Latino', 'Prefer not to say']
-NAME_PATTERN = re.compile(r"^[^\W\d_]+(?:[ '\-.][^\W\d_]+)*\.?$")
 
 # ---------------------------------------------------------------- Appointment Walk-In
 
@@ -161,14 +155,16 @@ def start_walk_in(*, principal: Principal, recipient_id: int, named: tuple[str, 
 
 @dataclass
 class PointOfCareRegistration:
+    """The paper "CVMS Recipient Registration" form as typed at the desk (the date of birth as typed, MM/DD/YYYY,
+    or a date); sex, race and ethnicity as codes or labels."""
     first_name: str
     last_name: str
-    date_of_birth: date
+    date_of_birth: date | str
     sex: str = ''
     address_line1: str = ''
     city: str = ''
     county: str = ''
-    state: str = 'NC'
+    state: str = codes.HOME_STATE
     zip_code: str = ''
     phone: str = ''
     email: str = ''
@@ -176,67 +172,29 @@ class PointOfCareRegistration:
     ethnicity: str = ''
     screening: dict[str, str] = field(default_factory=dict)
 
-
-def registration_problems(data: PointOfCareRegistration, *, today: date | None = None) -> list[str]:
-    today = today or date.today()
-    problems = []
-    for label, value in (('First name', data.first_name), ('Last name', data.last_name)):
-        if not value.strip():
-            problems.append(f'{label} is required.')
-        elif not NAME_PATTERN.match(value.strip()):
-            problems.append(f'{label}: only letters, spaces, hyphens, apostrophes and periods.')
-    if data.date_of_birth > today:
-        problems.append('Date of birth cannot be in the future.')
-    elif data.date_of_birth < date(today.year - 120, 1, 1):
-        problems.append('Date of birth is more than 120 years ago.')
-    if data.email.strip() and (problem := email_problem(data.email.strip())):
-        problems.append(f'Email: {problem}')
-    digits = re.sub(r'\D', '', data.phone)
-    if data.phone.strip() and len(digits) not in (10, 11):
-        problems.append('Phone: enter a 10-digit number.')
-    if data.zip_code.strip() and not re.fullmatch(r'\d{5}(-\d{4})?', data.zip_code.strip()):
-        problems.append('ZIP code: 5 digits (or ZIP+4).')
-    if data.state.strip() and not re.fullmatch(r'[A-Za-z]{2}', data.state.strip()):
-        problems.append('State: the 2-letter code.')
-    if data.sex and data.sex not in SEXES:
-        problems.append(f'Sex: choose one of {", ".join(SEXES)}.')
-    unanswered = [text for key, text in SCREENING_QUESTIONS if data.screening.get(key) not in ('yes', 'no')]
-    if unanswered:
-        problems.append(f'Answer every screening question ({len(unanswered)} left).')
-    return problems
+    def recipient_values(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in RECIPIENT_FIELDS if hasattr(self, name)}
 
 
 def register_at_point_of_care(principal: Principal, data: PointOfCareRegistration) -> AppointmentPublic:
     """Register a person at the desk (the paper "CVMS Recipient Registration" form), then start their walk-in.
-    A person already registered anywhere (same first, last name and date of birth) is refused with a pointer
-    to the Walk-In search, so no one is registered twice."""
+    A person already registered anywhere (same first, last name and date of birth) is refused (DuplicateRecipient:
+    the desk offers the Walk-In search), so no one is registered twice."""
     require(principal, Action.REGISTER_RECIPIENT, location_id=principal.location_id, check_location=True)
-    if problems := registration_problems(data):
-        raise ValidationFailed(' '.join(problems))
-    key = identity_key(data.first_name, data.last_name, data.date_of_birth)
+    problems = [p.text() for p in check_recipient(data.recipient_values(), required=IDENTITY_FIELDS).problems]
+    unanswered = [text for key, text in SCREENING_QUESTIONS if data.screening.get(key) not in ('yes', 'no')]
+    if unanswered:
+        problems.append(f'Answer every screening question ({len(unanswered)} left).')
+    if problems:
+        raise ValidationFailed('; '.join(problems))
     with session_scope() as session:
         location = _location_of(session, principal)
-        if session.exec(select(Recipient.id).where(Recipient.identity_key == key)).first() is not None:
-            raise ServiceError(f'{data.first_name.strip()} {data.last_name.strip()}, born '
-                               f'{data.date_of_birth:%m/%d/%Y}, is already registered. Search for them in '
-                               'Appointment Walk-In with the full name and date of birth.')
-        recipient = Recipient(
-            first_name=' '.join(data.first_name.split()), last_name=' '.join(data.last_name.split()),
-            date_of_birth=data.date_of_birth, email=data.email.strip().lower() or None,
-            phone=data.phone.strip() or None, sex=data.sex or None, address_line1=data.address_line1.strip() or None,
-            city=data.city.strip() or None, county=data.county.strip() or None,
-            state=data.state.strip().upper() or None, zip_code=data.zip_code.strip() or None,
-            race=data.race or None, ethnicity=data.ethnicity or None, identity_key=key,
-            first_name_key=fold(data.first_name), last_name_key=fold(data.last_name), location_id=location.id,
-            organization_id=location.organization_id, source=RecipientSource.POINT_OF_CARE,
-            created_by_user_id=principal.user_id)
-        session.add(recipient)
-        session.flush()
+        recipient = create_recipient(session=session, values=data.recipient_values(),
+                                     source=RecipientSource.POINT_OF_CARE, location_id=location.id,
+                                     organization_id=location.organization_id, created_by_user_id=principal.user_id)
         if recipient.email:
             attach_recipient(session, recipient)
         audit.record(session, action='recipient_registered_point_of_care', actor=principal,
                      entity_type='recipient', entity_id=recipient.id)
         recipient_id = recipient.id or 0
     return start_walk_in(principal=principal, recipient_id=recipient_id, screening=data.screening)
-
-

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from models import Recipient
+from services.clinic import common, walkin
+from services.core.db import session_scope
+from services.core.errors import ValidationFailed
 from services.core.settings import reset_settings
 from services.recipients import codes
+from tests.factories import PROVIDER, principal
 
 
 @pytest.mark.parametrize(('field', 'typed', 'code'), [
@@ -60,3 +65,26 @@ def test_x_where_the_state_allows_it(sex_x_allowed) -> None:
     assert codes.to_code('sex', 'X') == 'X' and codes.to_code('sex', 'non-binary') == 'X'
     assert codes.options('sex', 'es') == {'F': 'Femenino', 'M': 'Masculino', 'X': 'No binario (X)',
                                           'U': 'Desconocido o prefiero no decirlo'}
+
+
+def test_the_desk_stores_codes_and_x_only_where_allowed(demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = {key: 'no' for key, _ in common.SCREENING_QUESTIONS}
+
+    def register(first: str, sex: str) -> Recipient:
+        visit = walkin.register_at_point_of_care(principal(PROVIDER), walkin.PointOfCareRegistration(
+            first_name=first, last_name='Coded', date_of_birth='04/05/1990', sex=sex, race='Asian',
+            ethnicity='Not Hispanic or Latino', screening=answers))
+        with session_scope() as session:
+            return session.get(Recipient, visit.recipient_id)
+
+    dana = register('Dana', 'Female')
+    assert (dana.sex, dana.race, dana.ethnicity) == ('F', '2028-9', '2186-5')
+    with pytest.raises(ValidationFailed, match='Sex: invalid value: X'):
+        register('Sam', 'X')
+    monkeypatch.setenv('CVMS_ALLOW_SEX_X', '1')
+    reset_settings()
+    try:
+        assert register('Sam', 'X').sex == 'X'
+    finally:
+        monkeypatch.delenv('CVMS_ALLOW_SEX_X')
+        reset_settings()

@@ -1,0 +1,62 @@
+"""Coded demographics on the screens: the desk offers labels and stores codes; the paper registration form lists the
+same labels; the rules' messages show where people type."""
+from __future__ import annotations
+
+from nicegui.testing import User
+from sqlmodel import select
+
+from models import Recipient
+from services.core.db import session_scope
+from tests.factories import PROVIDER, log_in
+
+
+def options_of(user: User, marker: str) -> dict:
+    with user:
+        return user.find(marker=marker).elements.pop().options
+
+
+def set_value(user: User, marker: str, value: object) -> None:
+    with user:
+        user.find(marker=marker).elements.pop().set_value(value)
+
+
+async def test_desk_registration_shows_labels_and_stores_codes(demo, user: User) -> None:
+    await log_in(user, PROVIDER)
+    await user.open('/desk/register?name=Dana%20Ortiz&dob=1975-01-02')  # a date typed in the Walk-In search
+    await user.should_see('COVID-19 Vaccination Questionnaire', retries=100)
+    assert options_of(user, 'reg-sex') == {'F': 'Female', 'M': 'Male', 'U': 'Unknown or prefer not to say'}
+    assert options_of(user, 'reg-race')['2054-5'] == 'Black or African American'
+    with user:
+        assert user.find(marker='reg-dob').elements.pop().value == '01/02/1975'
+    set_value(user, 'reg-phone', '919-555-01')
+    user.find(marker='reg-save').click()
+    await user.should_see('Phone: invalid phone number: 919-555-01 (enter a 10-digit phone number, like 919-555-0100)',
+                          retries=100)
+    set_value(user, 'reg-phone', '919-555-0100')
+    set_value(user, 'reg-sex', 'F')
+    set_value(user, 'reg-race', '2054-5')
+    set_value(user, 'reg-ethnicity', 'UNK')
+    user.find(marker='reg-save').click()
+    await user.should_see('Record vaccination', retries=100)
+    with session_scope() as session:
+        dana = session.exec(select(Recipient).where(Recipient.first_name == 'Dana')).one()
+        assert (dana.sex, dana.race, dana.ethnicity, dana.state) == ('F', '2054-5', 'UNK', 'NC')
+
+
+async def test_desk_registration_of_someone_registered_points_to_the_walk_in_search(demo, user: User) -> None:
+    await log_in(user, PROVIDER)
+    await user.open('/desk/register?name=Grace%20Wilms&dob=03/09/1961')
+    await user.should_see('COVID-19 Vaccination Questionnaire', retries=100)
+    user.find(marker='reg-save').click()
+    await user.should_see('Duplicate recipient: a recipient with this first name, last name and date of birth is '
+                          'already registered (find that record instead of registering the person again). Search for '
+                          'them in Appointment Walk-In with the full name and date of birth.', retries=100)
+
+
+async def test_paper_registration_form_lists_the_labels(demo, user: User) -> None:
+    await log_in(user, PROVIDER)
+    await user.open('/forms/registration')
+    await user.should_see('Unknown or prefer not to say', retries=50)
+    await user.should_see('Native Hawaiian or Other Pacific Islander')
+    await user.should_see('Not Hispanic or Latino')
+    await user.should_not_see('Non-binary (X)')
