@@ -179,8 +179,9 @@ def recipient_named(first: str) -> Recipient:
         return session.exec(select(Recipient).where(Recipient.first_name == first)).one()
 
 
+# As the portal's selects give them: sex, race and ethnicity as codes (services.recipients.codes).
 PORTAL_CONTACT = {'address_line1': '1 Main St', 'city': 'Raleigh', 'county': 'Wake', 'zip_code': '27603',
-                  'phone': '(919) 555-0100', 'sex': 'female', 'race': 'asian', 'ethnicity': 'hispanic',
+                  'phone': '(919) 555-0100', 'sex': 'F', 'race': '2028-9', 'ethnicity': '2135-2',
                   'preferred_language': 'es'}
 
 

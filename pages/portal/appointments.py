@@ -7,6 +7,7 @@ from components.portal_frame import PortalContext, acting_recipient, portal_page
 from services.core.errors import ServiceError
 from services.portal import booking, choices, program_status
 from services.portal.proof import qr_svg
+from services.recipients import codes
 
 
 @portal_page('/portal/appointments', 'Appointments')
@@ -63,7 +64,7 @@ def _finder(ctx: PortalContext, recipient_id: int, reschedule: int | None, due, 
     t = ctx.t
     ui.label(t('Find a vaccine location') if reschedule is None else t('Choose a new time')) \
         .classes('text-xl font-semibold').props('role=heading aria-level=2')
-    county = ui.select(list(choices.NC_COUNTIES), label=t('County'), with_input=True, clearable=True) \
+    county = ui.select(list(codes.NC_COUNTIES), label=t('County'), with_input=True, clearable=True) \
         .classes('w-full').mark('find-county')
     city = ui.input(t('City')).classes('w-full').mark('find-city')
     results = ui.column().classes('w-full gap-2').mark('location-results')

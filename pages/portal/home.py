@@ -6,7 +6,8 @@ from nicegui import run, ui
 from components.portal_frame import PortalContext, acting_recipient, choose_person, portal_page
 from services.core.errors import ServiceError
 from services.portal import choices, household_members, program_status, registration_form, vaccine_groups
-from services.recipients.dates import date_or_none
+from services.recipients import codes
+from services.recipients.fields import FIELD_LABELS, problems_text
 
 FIND_YOUR_SPOT = 'https://covid19.ncdhhs.gov/findyourspot'
 STATUS_ICONS = {choices.STATUS_NOT_ENROLLED: ('close', 'text-red-700'),
@@ -133,16 +134,17 @@ def _review_card(ctx: PortalContext, registration: registration_form.Registratio
 
 def _summary_lines(ctx: PortalContext, registration: registration_form.Registration) -> list[str]:
     t = ctx.t
-    option_sets = {'sex': choices.SEX_OPTIONS, 'race': choices.RACE_OPTIONS,
-                   'ethnicity': choices.ETHNICITY_OPTIONS,
-                   'preferred_language': choices.PREFERRED_LANGUAGE_OPTIONS}
     lines = []
-    labels = {'address_line1': 'Street address', **{k: v for k, v in choices.CONTACT_REQUIRED.items()}}
     for name in choices.CONTACT_FIELDS:
         value = registration.contact.get(name)
         if value:
-            shown = t(option_sets[name].get(value, value)) if name in option_sets else value
-            lines.append(f'{t(labels[name])}: {shown}')
+            if name in codes.CODED_FIELDS:
+                shown = codes.label(name, value, ctx.lang)
+            elif name == 'preferred_language':
+                shown = t(choices.PREFERRED_LANGUAGE_OPTIONS.get(value, value))
+            else:
+                shown = value
+            lines.append(f'{t(FIELD_LABELS[name])}: {shown}')
     questions = {q.code: q for q in vaccine_groups.group_config().questions}
     for code, answer in registration.group_answers.items():
         if code in questions:
@@ -174,7 +176,7 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
 
     async def after_contact() -> None:
         if problems := registration_form.contact_problems(registration.contact):
-            error.set_text(t('Check these fields: {fields}').format(fields=', '.join(t(p) for p in problems)))
+            error.set_text(problems_text(problems, ctx.lang))
             return
         await go(2)
 
@@ -242,17 +244,17 @@ def _contact_fields(ctx: PortalContext, contact: dict[str, str]) -> None:
     bind(ui.input(t('Street address'), value=contact.get('address_line1', ''))
          .props('autocomplete=street-address'), 'address_line1')
     bind(ui.input(t('City'), value=contact.get('city', '')).props('autocomplete=address-level2'), 'city')
-    bind(ui.select(list(choices.NC_COUNTIES), label=t('County'), value=contact.get('county') or None,
+    bind(ui.select(list(codes.NC_COUNTIES), label=t('County'), value=contact.get('county') or None,
                    with_input=True), 'county')
     bind(ui.input(t('ZIP code'), value=contact.get('zip_code', '')).props('autocomplete=postal-code inputmode=numeric'),
          'zip_code')
     bind(ui.input(t('Phone'), value=contact.get('phone', '')).props('type=tel autocomplete=tel'), 'phone')
-    for name, label, options in (('sex', 'Sex', choices.SEX_OPTIONS),
-                                 ('race', 'Race', choices.RACE_OPTIONS),
-                                 ('ethnicity', 'Ethnicity', choices.ETHNICITY_OPTIONS),
-                                 ('preferred_language', 'Preferred language',
-                                  choices.PREFERRED_LANGUAGE_OPTIONS)):
-        bind(ui.select(_options(t, options), label=t(label), value=contact.get(name) or None), name)
+    for name in codes.CODED_FIELDS:  # labels shown, codes stored
+        options = codes.options(name, ctx.lang)
+        bind(ui.select(options, label=t(FIELD_LABELS[name]), value=contact.get(name) if contact.get(name) in options
+                       else None), name)
+    bind(ui.select(_options(t, choices.PREFERRED_LANGUAGE_OPTIONS), label=t('Preferred language'),
+                   value=contact.get('preferred_language') or None), 'preferred_language')
 
 
 # ---------------------------------------------------------------- household
@@ -283,7 +285,7 @@ def household_page(ctx: PortalContext) -> None:
         async def add() -> None:
             try:
                 new_id = await run.io_bound(household_members.add_dependent, acting_recipient(), first_name=first.value,
-                                            last_name=last.value, date_of_birth=date_or_none(born.value), lang=ctx.lang)
+                                            last_name=last.value, date_of_birth=born.value, lang=ctx.lang)
             except ServiceError as failure:
                 message.set_text(str(failure))
                 return

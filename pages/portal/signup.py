@@ -7,7 +7,7 @@ from components.guard import client_ip
 from components.portal_frame import PortalContext, portal_page
 from services.core.errors import ServiceError
 from services.portal import registration_form, vaccine_groups
-from services.recipients.dates import date_or_none
+from services.recipients.registry import DuplicateRecipient
 
 
 @portal_page('/portal/sign-up', 'Create your COVID-19 Vaccine Portal account', public=True)
@@ -29,10 +29,11 @@ def sign_up_page(ctx: PortalContext) -> None:
         message.set_text('')
         try:
             await run.io_bound(registration_form.sign_up, first_name=first.value, last_name=last.value,
-                               date_of_birth=date_or_none(born.value), email=email.value, lang=ctx.lang,
+                               date_of_birth=born.value, email=email.value, lang=ctx.lang,
                                client_ip=client_ip())
         except ServiceError as failure:
-            message.set_text(str(failure))
+            hint = t('If this is you, use the email from your vaccine provider or "Forgot password?".')
+            message.set_text(f'{failure}. {hint}' if isinstance(failure, DuplicateRecipient) else str(failure))
             return
         done.set_text(t('Check your email: we sent a link to {email}. Open it within 2 days to choose your '
                         'password.').format(email=email.value.strip()))

@@ -9,12 +9,11 @@ from sqlmodel import Session, col, select
 from models import PortalAccount, Recipient, RecipientSource
 from services.core import audit
 from services.core.db import session_scope
-from services.core.errors import NotFound, ValidationFailed
-from services.core.i18n import marked as _
-from services.core.i18n import normalize_language, translator
+from services.core.errors import NotFound
+from services.core.i18n import normalize_language
 from services.permissions import Action, fetch, require
 from services.principal import Principal
-from services.recipients.identity import fold, identity_key
+from services.recipients.registry import create_recipient
 
 # ---------------------------------------------------------------- account, language, household
 
@@ -66,50 +65,16 @@ def _recipient(session: Session, principal: Principal, recipient_id: int) -> Rec
     return fetch(session, Recipient, recipient_id, principal=principal, action='use_portal')
 
 
-def check_name(value: str, label: str, lang: str) -> str:
-    _t = translator(lang)
-    value = ' '.join(value.split())
-    if not value:
-        raise ValidationFailed(_t('{field} is required.').format(field=_t(label)))
-    if len(value) > 80 or any(not (ch.isalnum() or ch in " -'’.") for ch in value):
-        raise ValidationFailed(_t('{field}: use letters, spaces, hyphens, apostrophes and periods only.')
-                               .format(field=_t(label)))
-    return value
-
-
-def check_birth_date(value: date | None, lang: str) -> date:
-    if value is None or value > date.today() or value.year < 1900:
-        _t = translator(lang)
-        raise ValidationFailed(_t('Enter a real date of birth (MM/DD/YYYY).'))
-    return value
-
-
-def _new_recipient(session: Session, *, first_name: str, last_name: str, date_of_birth: date, email: str,
-                   account_id: int | None, source: str, created_by: int | None, lang: str) -> Recipient:
-    key = identity_key(first_name, last_name, date_of_birth)
-    if session.exec(select(Recipient.id).where(Recipient.identity_key == key)).first() is not None:
-        _t = translator(lang)
-        raise ValidationFailed(_t('A person with this name and date of birth is already registered. If this is you, '
-                                  'use the email from your vaccine provider or "Forgot password?".'))
-    recipient = Recipient(first_name=first_name, last_name=last_name, date_of_birth=date_of_birth, email=email,
-                          identity_key=key, first_name_key=fold(first_name), last_name_key=fold(last_name),
-                          source=source, portal_account_id=account_id, created_by_user_id=created_by)
-    session.add(recipient)
-    session.flush()
-    return recipient
-
-
-def add_dependent(principal: Principal, *, first_name: str, last_name: str, date_of_birth: date | None,
+def add_dependent(principal: Principal, *, first_name: str, last_name: str, date_of_birth: date | str | None,
                   lang: str = 'en') -> int:
-    """Add a family member (a child, a parent in one's care) to the account holder's household."""
-    first_name = check_name(first_name, _('First name'), lang)
-    last_name = check_name(last_name, _('Last name'), lang)
-    born = check_birth_date(date_of_birth, lang)
+    """Add a family member (a child, a parent in one's care) to the account holder's household; the date of birth
+    as typed (MM/DD/YYYY) or a date."""
     with session_scope() as session:
         account = _account(session, principal)
-        recipient = _new_recipient(session, first_name=first_name, last_name=last_name, date_of_birth=born,
-                                   email=account.email, account_id=account.id, source=RecipientSource.SELF_REGISTRATION,
-                                   created_by=principal.user_id, lang=lang)
+        recipient = create_recipient(session=session, values={'first_name': first_name, 'last_name': last_name,
+                                                              'date_of_birth': date_of_birth, 'email': account.email},
+                                     source=RecipientSource.SELF_REGISTRATION, portal_account_id=account.id,
+                                     created_by_user_id=principal.user_id, lang=lang)
         audit.record(session, action='portal_dependent_added', actor=principal, entity_type='recipient',
                      entity_id=recipient.id)
         return recipient.id or 0

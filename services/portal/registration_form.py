@@ -10,17 +10,19 @@ from sqlmodel import Session, select
 
 from models import PortalAccount, Recipient, RecipientSource, Role, User, utcnow
 from models.portal import GroupQuestion, RegistrationProgress
-from services.accounts.auth import issue_token, link, normalize_email
+from services.accounts.auth import issue_token, link
 from services.core import audit, mail
 from services.core.db import session_scope
-from services.core.errors import NotAllowed, ValidationFailed
+from services.core.errors import NotAllowed
 from services.core.i18n import marked as _
 from services.core.i18n import normalize_language, translator
-from services.portal.choices import CONTACT_FIELDS, CONTACT_REQUIRED, HEALTH_QUESTIONS, STEPS
-from services.portal.household_members import _new_recipient, _recipient, check_birth_date, check_name
+from services.portal.choices import CONTACT_FIELDS, HEALTH_QUESTIONS, STEPS
+from services.portal.household_members import _recipient
 from services.portal.vaccine_groups import Group, _config, evaluate_group, self_registration_enabled
 from services.principal import Principal
-from services.recipients.fields import email_problem
+from services.recipients import codes
+from services.recipients.fields import Problem, check_recipient
+from services.recipients.registry import IDENTITY_FIELDS, RecipientRefused, create_recipient
 
 # ---------------------------------------------------------------- COVID-19 Vaccine Registration
 
@@ -98,35 +100,28 @@ def _question_codes(session: Session) -> list[str]:
     return list(session.exec(select(GroupQuestion.code)))
 
 
-def contact_problems(contact: dict[str, str]) -> list[str]:
-    """Message ids of the missing or wrong fields of the Contact and Demographic Detail step."""
-    problems = [label for name, label in CONTACT_REQUIRED.items() if not (contact.get(name) or '').strip()]
-    zip_code = (contact.get('zip_code') or '').strip()
-    if zip_code and not (len(zip_code) in (5, 10) and zip_code[:5].isdigit()):
-        problems.append(_('ZIP code'))
-    digits = [ch for ch in contact.get('phone') or '' if ch.isdigit()]
-    if contact.get('phone') and len(digits) not in (10, 11):
-        problems.append(_('Phone'))
-    return problems
+def contact_problems(contact: dict[str, str]) -> list[Problem]:
+    """The Contact and Demographic Detail step: every field is required and checked by the recipient's rules."""
+    return check_recipient(contact, required=CONTACT_FIELDS).problems
 
 
 def complete_registration(principal: Principal, registration: Registration, *, lang: str) -> Group | None:
-    """Finish the registration: demographics onto the recipient, the vaccine group from the admin's rules,
-    and the confirmation email in the reader's language."""
-    if problems := contact_problems(registration.contact):
-        _t = translator(lang)
-        raise ValidationFailed(_t('Check these fields: {fields}').format(fields=', '.join(_t(p) for p in problems)))
+    """Finish the registration: demographics onto the recipient (sex, race and ethnicity as codes), the vaccine
+    group from the admin's rules, and the confirmation email in the reader's language."""
+    checked = check_recipient(registration.contact, required=CONTACT_FIELDS)
+    if checked.problems:
+        raise RecipientRefused(checked.problems, lang)
     with session_scope() as session:
         recipient = _recipient(session, principal, registration.recipient_id)
         config = _config(session)
         group = evaluate_group(config, registration.group_answers)
-        contact = _clean(registration.contact, CONTACT_FIELDS)
-        for name in CONTACT_FIELDS:
-            setattr(recipient, name, contact.get(name) or None)
-        recipient.state = recipient.state or 'NC'
+        contact = {name: checked.values[name] for name in CONTACT_FIELDS}
+        for name, value in contact.items():
+            setattr(recipient, name, value)
+        recipient.state = recipient.state or codes.HOME_STATE
         session.add(recipient)
         progress = _locked_progress(session, registration.recipient_id)
-        progress.contact_json = json.dumps(contact)
+        progress.contact_json = json.dumps({name: value or '' for name, value in contact.items()})
         progress.group_answers_json = json.dumps(_clean(registration.group_answers, set(_question_codes(session))))
         progress.health_answers_json = json.dumps(_clean(registration.health_answers, set(HEALTH_QUESTIONS)))
         progress.group_id = group.id if group else None
@@ -163,20 +158,23 @@ def _registration_email(_t, first_name: str, group_name: str) -> str:  # noqa: A
 
 # ---------------------------------------------------------------- self-registration
 
-def sign_up(*, first_name: str, last_name: str, date_of_birth: date | None, email: str, lang: str,
+SIGN_UP_FIELDS = (*IDENTITY_FIELDS, 'email')
+
+
+def sign_up(*, first_name: str, last_name: str, date_of_birth: date | str | None, email: str, lang: str,
             client_ip: str | None = None) -> None:
     """Create a portal account and its first recipient, and email a verification link (which sets the password
-    and signs in). The answer is the same whether or not the address already has an account."""
+    and signs in). The answer is the same whether or not the address already has an account. The date of birth
+    as typed (MM/DD/YYYY) or a date."""
     lang = normalize_language(lang)
     _t = translator(lang)
     if not self_registration_enabled():
         raise NotAllowed(_t('Self-registration is not open yet. Your employer or vaccine provider can invite you.'))
-    first_name = check_name(first_name, _('First name'), lang)
-    last_name = check_name(last_name, _('Last name'), lang)
-    born = check_birth_date(date_of_birth, lang)
-    email = normalize_email(email)
-    if email_problem(email) is not None:
-        raise ValidationFailed(_t('Enter a valid email address.'))
+    values = {'first_name': first_name, 'last_name': last_name, 'date_of_birth': date_of_birth, 'email': email}
+    checked = check_recipient(values, required=SIGN_UP_FIELDS)
+    if checked.problems:
+        raise RecipientRefused(checked.problems, lang)
+    first_name, last_name, email = (str(checked.values[name]) for name in ('first_name', 'last_name', 'email'))
     with session_scope() as session:
         if session.exec(select(User.id).where(User.email == email)).first() is not None:
             mail.enqueue(session, to=email, subject=_t('You already have a COVID-19 Vaccine Portal account'),
@@ -191,9 +189,9 @@ def sign_up(*, first_name: str, last_name: str, date_of_birth: date | None, emai
         account = PortalAccount(user_id=user.id or 0, email=email, language=lang)
         session.add(account)
         session.flush()
-        recipient = _new_recipient(session, first_name=first_name, last_name=last_name, date_of_birth=born,
-                                   email=email, account_id=account.id, source=RecipientSource.SELF_REGISTRATION,
-                                   created_by=None, lang=lang)
+        recipient = create_recipient(session=session, values=values, required=SIGN_UP_FIELDS,
+                                     source=RecipientSource.SELF_REGISTRATION, portal_account_id=account.id,
+                                     lang=lang)
         token = issue_token(session, user.id or 0, 'verify')
         mail.enqueue(session, to=email, subject=_t('Confirm your email for the COVID-19 Vaccine Portal'),
                      body_text=_t('Hello {name},\n\nTo confirm your email address and choose your password, open this '

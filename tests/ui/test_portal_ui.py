@@ -36,7 +36,7 @@ async def test_portal_home_shows_status_and_household(demo, user: User) -> None:
 
 
 CONTACT = {'address_line1': '12 Oak Street', 'city': 'Raleigh', 'county': 'Wake', 'zip_code': '27603',
-           'phone': '919-555-0100', 'sex': 'female', 'race': 'white', 'ethnicity': 'not_hispanic',
+           'phone': '919-555-0100', 'sex': 'F', 'race': '2106-3', 'ethnicity': '2186-5',
            'preferred_language': 'en'}
 
 

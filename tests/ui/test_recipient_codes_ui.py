@@ -1,5 +1,5 @@
-"""Coded demographics on the screens: the desk offers labels and stores codes; the paper registration form lists the
-same labels; the rules' messages show where people type."""
+"""Coded demographics on the screens: the desk and the portal offer labels (the portal in the reader's language) and
+store codes; the paper registration form lists the same labels; the rules' messages show where people type."""
 from __future__ import annotations
 
 from nicegui.testing import User
@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from models import Recipient
 from services.core.db import session_scope
-from tests.factories import PROVIDER, log_in
+from tests.factories import PROVIDER, RECIPIENT, log_in
 
 
 def options_of(user: User, marker: str) -> dict:
@@ -60,3 +60,22 @@ async def test_paper_registration_form_lists_the_labels(demo, user: User) -> Non
     await user.should_see('Native Hawaiian or Other Pacific Islander')
     await user.should_see('Not Hispanic or Latino')
     await user.should_not_see('Non-binary (X)')
+
+
+async def test_portal_contact_step_in_spanish_offers_spanish_labels_and_says_what_to_fix(demo, user: User) -> None:
+    await log_in(user, RECIPIENT)
+    user.find(marker='portal-language').click()
+    await user.should_see('Estado en el programa de vacunación', retries=50)
+    await user.open('/portal/registration')
+    user.find(marker='registration-next-0').click()
+    await user.should_see('Código postal', retries=50)
+    assert options_of(user, 'contact-sex') == {'F': 'Femenino', 'M': 'Masculino',
+                                               'U': 'Desconocido o prefiero no decirlo'}
+    assert options_of(user, 'contact-ethnicity')['2135-2'] == 'Hispano o latino'
+    for name, value in {'address_line1': '1 Main St', 'city': 'Raleigh', 'county': 'Wake', 'zip_code': '2760',
+                        'phone': '919-555-0100', 'sex': 'F', 'race': '2106-3', 'ethnicity': '2135-2',
+                        'preferred_language': 'es'}.items():
+        set_value(user, f'contact-{name}', value)
+    user.find(marker='registration-next-1').click()
+    await user.should_see('Código postal: código postal no válido: 2760 (escriba 5 dígitos, o ZIP+4 como 27603-1234)',
+                          retries=50)

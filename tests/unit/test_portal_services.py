@@ -46,8 +46,9 @@ def test_portal_registration_writes_demographics_and_emails_the_caveat(demo) -> 
     who, person_id = portal_registration(health_worker='yes', age_65='yes')
     with session_scope() as session:
         grace = session.get(Recipient, person_id)
-        assert (grace.county, grace.race, grace.ethnicity, grace.preferred_language) == ('Wake', 'asian', 'hispanic',
-                                                                                         'es')
+        # Stored as codes: CDC Race & Ethnicity 2028-9 Asian, 2135-2 Hispanic or Latino; HL7 sex F.
+        assert (grace.county, grace.sex, grace.race, grace.ethnicity, grace.preferred_language) == (
+            'Wake', 'F', '2028-9', '2135-2', 'es')
     summary = program_status.program_summary(who, person_id)
     assert summary.status == choices.STATUS_ENROLLED
     assert summary.group.code == 'G1'  # the lowest priority number wins
@@ -59,10 +60,15 @@ def test_portal_contact_step_names_what_is_missing(demo) -> None:
     who = principal(RECIPIENT)
     registration = registration_form.load_registration(who, household_members.household(who)[0].id)
     registration.contact.update({**PORTAL_CONTACT, 'county': '', 'zip_code': '123'})
-    with pytest.raises(ValidationFailed, match='County, ZIP code'):
+    with pytest.raises(ValidationFailed) as english:
         registration_form.complete_registration(who, registration, lang='en')
-    with pytest.raises(ValidationFailed, match='Condado, Código postal'):
+    assert str(english.value) == ('Required fields are missing: [County]; '
+                                  'ZIP code: invalid ZIP code: 123 (enter 5 digits, or ZIP+4 like 27603-1234)')
+    with pytest.raises(ValidationFailed) as spanish:
         registration_form.complete_registration(who, registration, lang='es')
+    assert str(spanish.value) == ('Faltan campos obligatorios: [Condado]; '
+                                  'Código postal: código postal no válido: 123 (escriba 5 dígitos, o ZIP+4 como '
+                                  '27603-1234)')
 
 
 def test_portal_state_admin_changes_group_rules_without_code(demo) -> None:
