@@ -1,16 +1,13 @@
 """The recipient portal's page frame: mobile-first (one column, readable at 390 px), in the person's language,
-with the household member being looked at. Recipients come on phones, so this is not the staff header."""
+with the household member being looked at. Recipients come on phones, so this is not the staff header.
+Pages use it through components.page (`audience=PORTAL`)."""
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
-from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
 from services.core.i18n import LANGUAGES, normalize_language, translator
@@ -18,7 +15,7 @@ from services.permissions import Action, can
 from services.portal import household_members
 from services.principal import Principal
 
-from .guard import LANG_KEY, acting, current_principal
+from .guard import LANG_KEY, acting
 
 CSS_FILE = Path(__file__).resolve().parent.parent / 'assets' / 'app.css'
 PERSON_KEY = 'portal_person'
@@ -100,39 +97,15 @@ def _household_switcher(ctx: PortalContext) -> None:
         .classes('w-full').mark('household-switcher')
 
 
-def portal_page(path: str, title: str, *, public: bool = False) -> Callable:
-    """@ui.page for the recipient area. Signed-in recipients (Action.USE_PORTAL) get their language and the chosen
-    household member; `public` pages (sign-up, verification) work without a log-in. `title` is a message id."""
-
-    def build_context() -> PortalContext | RedirectResponse | None:
-        principal = current_principal()
-        if public and (principal is None or not can(principal, Action.USE_PORTAL)):
-            lang = browser_language()
-            return PortalContext(None, lang, translator(lang))
-        if principal is None:
-            return RedirectResponse(f'/login?next={quote(ui.context.client.request.url.path)}')
-        if not can(principal, Action.USE_PORTAL):
-            return RedirectResponse('/')
-        lang = household_members.language_of(principal)
-        members = household_members.household(principal)
-        return PortalContext(principal, lang, translator(lang), chosen_person(members), tuple(members))
-
-    def decorator(func: Callable) -> Callable:
-        @functools.wraps(func)
-        async def wrapper(*args, **kwargs):  # noqa: ANN202
-            ctx = build_context()
-            if not isinstance(ctx, PortalContext):
-                return ctx
-            with portal_frame(ctx, ctx.t(title)):
-                result = func(ctx, *args, **kwargs)
-                if inspect.isawaitable(result):
-                    result = await result
-                return result
-
-        parameters = list(inspect.signature(func).parameters.values())[1:]
-        wrapper.__signature__ = inspect.signature(func).replace(parameters=parameters)  # type: ignore[attr-defined]
-        return ui.page(path, title=f'{title} · CVMS')(wrapper)
-    return decorator
+def portal_context(principal: Principal | None) -> PortalContext:
+    """What a portal page knows of its reader: the signed-in recipient's language and chosen household member, or
+    (None, on a public page) the language this browser chose."""
+    if principal is None:
+        lang = browser_language()
+        return PortalContext(None, lang, translator(lang))
+    lang = household_members.language_of(principal)
+    members = household_members.household(principal)
+    return PortalContext(principal, lang, translator(lang), chosen_person(members), tuple(members))
 
 
 # For event handlers in the recipient area: the same session check as everywhere (components.guard.acting).

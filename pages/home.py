@@ -5,14 +5,14 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from components.desk_panels import desk
-from components.guard import protected_page
+from components.page import page
 from models import Role
 from services import dashboard
 from services.permissions import Action
 from services.principal import Principal
 
 
-@protected_page('/', Action.VIEW_DASHBOARD, title='Home')
+@page('/', title='Home', action=Action.VIEW_DASHBOARD)
 def home_page(principal: Principal) -> RedirectResponse | None:
     if principal.role == Role.RECIPIENT:  # recipients' Home is the portal (pages/portal.py), built for phones
         return RedirectResponse('/portal')

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from components.change_password import change_password_form
-from components.guard import acting, protected_page
+from components.guard import acting
+from components.page import page
 from services.permissions import Action
 from services.principal import Principal
 
 
-@protected_page('/account/password', Action.CHANGE_OWN_PASSWORD, title='Change password')
+@page('/account/password', title='Change password', action=Action.CHANGE_OWN_PASSWORD)
 def change_password_page(principal: Principal) -> None:
     change_password_form(acting)

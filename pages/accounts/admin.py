@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from components.guard import protected_page
+from components.page import page
 from services.accounts.staff import list_users
 from services.core import audit, localtime, mail
 from services.core.db import session_scope
@@ -11,7 +11,7 @@ from services.permissions import Action, require
 from services.principal import Principal
 
 
-@protected_page('/outbox', Action.VIEW_OUTBOX, title='Outbox')
+@page('/outbox', title='Outbox', action=Action.VIEW_OUTBOX)
 def outbox_page(principal: Principal) -> None:
     ui.label('Emails the system has queued. Without an SMTP server configured they stay here, so their links '
              'can be followed.').classes('text-sm')
@@ -38,7 +38,7 @@ def outbox_page(principal: Principal) -> None:
     show()
 
 
-@protected_page('/audit', Action.VIEW_AUDIT, title='Audit log')
+@page('/audit', title='Audit log', action=Action.VIEW_AUDIT)
 def audit_page(principal: Principal) -> None:
     require(principal, Action.VIEW_AUDIT)
     with session_scope() as session:
@@ -53,7 +53,7 @@ def audit_page(principal: Principal) -> None:
     ui.input('Search').bind_value(table, 'filter').classes('w-80')
 
 
-@protected_page('/admin/users', Action.MANAGE_USERS, title='Users')
+@page('/admin/users', title='Users', action=Action.MANAGE_USERS)
 def users_page(principal: Principal) -> None:
     with session_scope() as session:
         users = list_users(principal, session)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from nicegui import events, run, ui
 
-from components.guard import acting, protected_page
+from components.guard import acting
 from components.loaded_recipients import loaded_recipients
+from components.page import page
 from services.bulk import registration as bulk
 from services.bulk.pipeline import LOW_VOLUME_MAX, CheckedRow, FileRejected
 from services.core import localtime
@@ -42,7 +43,7 @@ def _preview_row(row: CheckedRow) -> dict:
             'status': 'Ready' if row.ready else f'Failed: {row.error}'}
 
 
-@protected_page('/bulk-registration', Action.BULK_UPLOAD, title='Bulk Registration')
+@page('/bulk-registration', title='Bulk Registration', action=Action.BULK_UPLOAD)
 def bulk_registration_page(principal: Principal) -> None:
     settings = get_settings()
     with ui.row().classes('items-center gap-2'):

@@ -6,7 +6,8 @@ from datetime import time, timedelta
 
 from nicegui import run, ui
 
-from components.guard import acting, protected_page
+from components.guard import acting
+from components.page import page
 from services.clinic import administration, reminders, scheduling, walkin
 from services.core import localtime
 from services.core.errors import ServiceError
@@ -30,7 +31,7 @@ def _time(text: str, label: str) -> time:
         raise ServiceError(f'{label}: enter the time as HH:MM (24-hour).') from error
 
 
-@protected_page('/appointments', Action.MANAGE_APPOINTMENTS, title='Appointments')
+@page('/appointments', title='Appointments', action=Action.MANAGE_APPOINTMENTS)
 def appointments_page(principal: Principal) -> None:
     if principal.location_id is None:
         ui.label('Appointments are kept per location; your account has no location.')

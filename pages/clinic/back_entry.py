@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from nicegui import run, ui
 
-from components.guard import acting, protected_page
+from components.guard import acting
+from components.page import page
 from pages.clinic.desk import _when, lot_label
 from services.bulk.pipeline import FileRejected
 from services.clinic import administration, back_entry, walkin
@@ -16,7 +17,7 @@ from services.principal import Principal
 from services.recipients.dates import parse_date
 
 
-@protected_page('/desk/back-entry', Action.RECORD_VACCINATION, title='Enter doses recorded on paper')
+@page('/desk/back-entry', title='Enter doses recorded on paper', action=Action.RECORD_VACCINATION)
 def back_entry_page(principal: Principal) -> None:
     with ui.tabs() as tabs:
         single = ui.tab('One at a time')

@@ -7,7 +7,8 @@ from datetime import datetime, time
 from nicegui import run, ui
 
 from components.desk_panels import vaccinate_path
-from components.guard import acting, protected_page
+from components.guard import acting
+from components.page import page
 from models.clinic import AppointmentStatus
 from models.inventory import LotStock
 from services.clinic import administration, common, dose_rules, scheduling, standby, walkin
@@ -48,7 +49,7 @@ def _when(day_text: str, time_text: str, zone: str) -> datetime:
     return localtime.local_moment(day, at, zone)
 
 
-@protected_page('/desk/vaccinate/{appointment_id}', Action.RECORD_VACCINATION, title='Record vaccination')
+@page('/desk/vaccinate/{appointment_id}', title='Record vaccination', action=Action.RECORD_VACCINATION)
 async def vaccinate_page(principal: Principal, appointment_id: int) -> None:
     try:
         form = await run.io_bound(administration.vaccination_form, principal=principal,
@@ -188,7 +189,7 @@ def _saved(principal: Principal, visit, result: administration.RecordedDose) -> 
     ui.button('Back to the desk', on_click=lambda: ui.navigate.to('/')).props('autofocus').mark('back-to-desk')
 
 
-@protected_page('/desk/register', Action.REGISTER_RECIPIENT, title='Recipient Registration (point of care)')
+@page('/desk/register', title='Recipient Registration (point of care)', action=Action.REGISTER_RECIPIENT)
 def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
     first_guess, _, last_guess = name.strip().rpartition(' ')
     try:  # registration takes MM/DD/YYYY only (the guide's format); a link may carry another
@@ -242,7 +243,7 @@ def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
     ui.button('Register and check in', on_click=save).props('color=positive').mark('reg-save')
 
 
-@protected_page('/desk/standby', Action.MANAGE_APPOINTMENTS, title='Stand-by list')
+@page('/desk/standby', title='Stand-by list', action=Action.MANAGE_APPOINTMENTS)
 def standby_page(principal: Principal) -> None:
     ui.label('People willing to come at short notice: call them when a punctured vial has doses left before they '
              'are wasted.').classes('text-sm')
@@ -287,7 +288,7 @@ def standby_page(principal: Principal) -> None:
     show()
 
 
-@protected_page('/desk/doses', Action.RECORD_VACCINATION, title='Doses recorded')
+@page('/desk/doses', title='Doses recorded', action=Action.RECORD_VACCINATION)
 def doses_page(principal: Principal, day: str = '') -> None:
     when = parse_date(day) if day else None
     records = administration.administrations_at(principal=principal, day=when)

@@ -7,7 +7,7 @@ from html import escape
 
 from nicegui import ui
 
-from components.guard import protected_page
+from components.page import page
 from services.clinic import administration, common
 from services.inventory import ledger
 from services.permissions import Action
@@ -40,7 +40,7 @@ def _screening_rows() -> str:
                    for _, question in common.SCREENING_QUESTIONS)
 
 
-@protected_page('/forms', Action.CHECK_IN, title='Printable paper forms')
+@page('/forms', title='Printable paper forms', action=Action.CHECK_IN)
 def forms_index(principal: Principal) -> None:
     ui.label('When the system is offline, keep vaccinating on paper with these forms, then enter the records as '
              'soon as it is back (Enter doses recorded on paper).').classes('text-sm')
@@ -49,7 +49,7 @@ def forms_index(principal: Principal) -> None:
     ui.link('CVMS Inventory Levels', '/forms/inventory-levels')
 
 
-@protected_page('/forms/registration', Action.CHECK_IN, title='CVMS Recipient Registration')
+@page('/forms/registration', title='CVMS Recipient Registration', action=Action.CHECK_IN)
 def registration_form(principal: Principal) -> None:
     ui.add_css(FORM_CSS)
     _print_button()
@@ -69,7 +69,7 @@ def registration_form(principal: Principal) -> None:
 </div>''', sanitize=False).classes('w-full')
 
 
-@protected_page('/forms/administration', Action.CHECK_IN, title='CVMS Recipient Administration')
+@page('/forms/administration', title='CVMS Recipient Administration', action=Action.CHECK_IN)
 def administration_form(principal: Principal) -> None:
     ui.add_css(FORM_CSS)
     _print_button()
@@ -86,7 +86,7 @@ Enter these lines later in "Enter doses recorded on paper" (one at a time or as 
 <table><tr>{head}</tr>{blank}</table></div>''', sanitize=False).classes('w-full')
 
 
-@protected_page('/forms/inventory-levels', Action.VIEW_INVENTORY, title='CVMS Inventory Levels')
+@page('/forms/inventory-levels', title='CVMS Inventory Levels', action=Action.VIEW_INVENTORY)
 def inventory_levels_form(principal: Principal) -> None:
     ui.add_css(FORM_CSS)
     _print_button()

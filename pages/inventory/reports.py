@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from nicegui import run, ui
 
-from components.guard import acting, protected_page
+from components.guard import acting
+from components.page import page
 from services.inventory import reports
 from services.inventory.reports import LocationReport, LocationSummary
 from services.permissions import Action, can
@@ -52,7 +53,7 @@ def chart_options(report: LocationReport) -> dict:
     }
 
 
-@protected_page('/reports', Action.VIEW_REPORTS, title='Reports')
+@page('/reports', title='Reports', action=Action.VIEW_REPORTS)
 async def reports_page(principal: Principal) -> None:
     choices = reports.report_locations(principal=principal)
     if not choices:

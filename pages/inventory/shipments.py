@@ -5,7 +5,8 @@ from datetime import date
 
 from nicegui import ui
 
-from components.guard import acting, protected_page
+from components.guard import acting
+from components.page import page
 from models.inventory import ArrivalCondition, ShipmentPublic, ShipmentStatus
 from services.core import localtime
 from services.core.errors import ServiceError
@@ -36,7 +37,7 @@ def shipment_rows(items: list[ShipmentPublic]) -> list[dict]:
             for s in items]
 
 
-@protected_page('/shipments', Action.VIEW_SHIPMENTS, title='Shipments')
+@page('/shipments', title='Shipments', action=Action.VIEW_SHIPMENTS)
 def shipments_page(principal: Principal) -> None:
     may_receive = can(principal, Action.RECEIVE_SHIPMENT)
     status_filter = ui.toggle({'': 'All', **STATUS_LABELS}, value='').mark('shipment-status-filter')

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from components.guard import acting, protected_page
+from components.guard import acting
+from components.page import page
 from models.inventory import WASTE_REASON_LABELS, LedgerEntryPublic, LotStock
 from services.core import localtime
 from services.core.db import session_scope
@@ -41,7 +42,7 @@ def history_rows(items: list[LedgerEntryPublic], time_zone: str) -> list[dict]:
              'who': e.actor_email or 'system', 'reference': e.reference or ''} for e in items]
 
 
-@protected_page('/inventory', Action.VIEW_INVENTORY, title='Vaccine Inventory')
+@page('/inventory', title='Vaccine Inventory', action=Action.VIEW_INVENTORY)
 def inventory_page(principal: Principal) -> None:
     locations = ledger.visible_locations(principal=principal)
     if not locations:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from components.guard import acting, protected_page
+from components.guard import acting
+from components.page import page
 from models.inventory import ProductCreate, ProductPublic, ShipmentStatus, Storage
 from pages.inventory.shipments import COLUMNS as SHIPMENT_COLUMNS
 from pages.inventory.shipments import shipment_rows
@@ -26,7 +27,7 @@ def product_rows(products: list[ProductPublic]) -> list[dict]:
              'active': 'Yes' if p.is_active else 'No'} for p in products]
 
 
-@protected_page('/admin/products', Action.MANAGE_PRODUCTS, title='Vaccine products')
+@page('/admin/products', title='Vaccine products', action=Action.MANAGE_PRODUCTS)
 def products_page(principal: Principal) -> None:
     table = ui.table(columns=PRODUCT_COLUMNS, rows=[], row_key='id').classes('w-full').mark('products-table')
     known: dict[int, ProductPublic] = {}
@@ -94,7 +95,7 @@ def products_page(principal: Principal) -> None:
     refresh()
 
 
-@protected_page('/admin/allocation', Action.ALLOCATE_VACCINE, title='Allocation')
+@page('/admin/allocation', title='Allocation', action=Action.ALLOCATE_VACCINE)
 def allocation_page(principal: Principal) -> None:
     ui.label('Allocate doses to provider locations that can store the product. Each allocation becomes an incoming '
              'shipment on the location\'s Shipments tab.').classes('text-sm')

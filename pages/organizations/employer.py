@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from components.guard import protected_page
+from components.page import page
 from services.core import localtime
 from services.organizations import employers
 from services.permissions import Action
@@ -14,7 +14,7 @@ COLUMNS = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': 
            [('name', 'Name'), ('email', 'Email'), ('invited', 'Invited on'), ('status', 'Status')]]
 
 
-@protected_page('/invitations', Action.VIEW_INVITATIONS, title='Invitations')
+@page('/invitations', title='Invitations', action=Action.VIEW_INVITATIONS)
 def invitations_page(principal: Principal) -> None:
     if not employers.organization_approved(principal):
         ui.label(employers.WAITING_FOR_APPROVAL).classes('text-amber-900').mark('employer-pending')

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from components.guard import acting, protected_page
+from components.guard import acting
+from components.page import page
 from services.core.errors import ServiceError
 from services.organizations import employers
 from services.permissions import Action
@@ -21,7 +22,7 @@ def _guarded(action, *args, **kwargs) -> bool:  # noqa: ANN001
     return True
 
 
-@protected_page('/admin/portal', Action.MANAGE_SETTINGS, title='Recipient portal settings')
+@page('/admin/portal', title='Recipient portal settings', action=Action.MANAGE_SETTINGS)
 def portal_settings_page(principal: Principal) -> None:
     with ui.card().classes('w-full'):
         ui.label('Self-registration').classes('text-lg font-semibold')
@@ -96,7 +97,7 @@ def _question_row(question: vaccine_groups.Question | None, redraw) -> None:  # 
             active=active.value) and redraw())
 
 
-@protected_page('/admin/organizations', Action.APPROVE_ORGANIZATIONS, title='Organizations')
+@page('/admin/organizations', title='Organizations', action=Action.APPROVE_ORGANIZATIONS)
 def organizations_page(principal: Principal) -> None:
     container = ui.column().classes('w-full gap-3')
 

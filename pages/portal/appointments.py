@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from nicegui import run, ui
 
-from components.portal_frame import PortalContext, acting_recipient, portal_page
+from components.page import PORTAL, page
+from components.portal_frame import PortalContext, acting_recipient
 from services.core.errors import ServiceError
+from services.core.i18n import marked as _
+from services.permissions import Action
 from services.portal import booking, choices, program_status
 from services.portal.proof import qr_svg
 from services.recipients import codes
 
 
-@portal_page('/portal/appointments', 'Appointments')
+@page('/portal/appointments', title=_('Appointments'), action=Action.USE_PORTAL, audience=PORTAL)
 def appointments_page(ctx: PortalContext, reschedule: int | None = None) -> None:
     t = ctx.t
     if ctx.person is None:

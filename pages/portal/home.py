@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from nicegui import run, ui
 
-from components.portal_frame import PortalContext, acting_recipient, choose_person, portal_page
+from components.page import PORTAL, page
+from components.portal_frame import PortalContext, acting_recipient, choose_person
 from services.core.errors import ServiceError
+from services.core.i18n import marked as _
+from services.permissions import Action
 from services.portal import choices, household_members, program_status, registration_form, vaccine_groups
 from services.recipients import codes
 from services.recipients.fields import FIELD_LABELS, problems_text
@@ -19,7 +22,7 @@ def _no_person(ctx: PortalContext) -> None:
     ui.label(ctx.t('No one is linked to this account yet.'))
 
 
-@portal_page('/portal', 'Vaccine Program Status')
+@page('/portal', title=_('Vaccine Program Status'), action=Action.USE_PORTAL, audience=PORTAL)
 def portal_home(ctx: PortalContext) -> None:
     t = ctx.t
     if ctx.person is None:
@@ -87,7 +90,7 @@ def _yes_no(code: str, question: str, options: dict[str, str], value: str | None
     return radio
 
 
-@portal_page('/portal/registration', 'COVID-19 Vaccine Registration')
+@page('/portal/registration', title=_('COVID-19 Vaccine Registration'), action=Action.USE_PORTAL, audience=PORTAL)
 def registration_page(ctx: PortalContext, review: str | None = None) -> None:
     t = ctx.t
     if ctx.person is None:
@@ -259,7 +262,7 @@ def _contact_fields(ctx: PortalContext, contact: dict[str, str]) -> None:
 
 # ---------------------------------------------------------------- household
 
-@portal_page('/portal/household', 'Household')
+@page('/portal/household', title=_('Household'), action=Action.USE_PORTAL, audience=PORTAL)
 def household_page(ctx: PortalContext) -> None:
     t = ctx.t
     ui.label(t('One account can hold several people. Choose who you are acting for.')).classes('text-sm')

@@ -4,11 +4,14 @@ from __future__ import annotations
 from nicegui import run, ui
 
 from components.change_password import change_password_form
-from components.portal_frame import PortalContext, acting_recipient, portal_page
+from components.page import PORTAL, page
+from components.portal_frame import PortalContext, acting_recipient
+from services.core.i18n import marked as _
+from services.permissions import Action
 from services.portal import program_status, proof
 
 
-@portal_page('/portal/record', 'Vaccination record')
+@page('/portal/record', title=_('Vaccination record'), action=Action.USE_PORTAL, audience=PORTAL)
 def record_page(ctx: PortalContext) -> None:
     t = ctx.t
     if ctx.person is None:
@@ -49,7 +52,7 @@ def record_page(ctx: PortalContext) -> None:
         ui.button(t('Print'), icon='print', on_click=lambda: ui.run_javascript('window.print()')).props('outline')
 
 
-@portal_page('/verify/{code}', 'Vaccination record check', public=True)
+@page('/verify/{code}', title=_('Vaccination record check'), action=Action.USE_PORTAL, audience=PORTAL, public=True)
 def verify_page(ctx: PortalContext, code: str) -> None:
     t = ctx.t
     verified = proof.verify(code)
@@ -64,6 +67,6 @@ def verify_page(ctx: PortalContext, code: str) -> None:
                      f'{dose.administered_on:%m/%d/%Y}').mark('verify-dose')
 
 
-@portal_page('/portal/password', 'Change password')
+@page('/portal/password', title=_('Change password'), action=Action.USE_PORTAL, audience=PORTAL)
 def portal_password_page(ctx: PortalContext) -> None:
     change_password_form(acting_recipient, ctx.t)

@@ -4,13 +4,17 @@ from __future__ import annotations
 from nicegui import run, ui
 
 from components.guard import client_ip
-from components.portal_frame import PortalContext, portal_page
+from components.page import PORTAL, page
+from components.portal_frame import PortalContext
 from services.core.errors import ServiceError
+from services.core.i18n import marked as _
+from services.permissions import Action
 from services.portal import registration_form, vaccine_groups
 from services.recipients.registry import DuplicateRecipient
 
 
-@portal_page('/portal/sign-up', 'Create your COVID-19 Vaccine Portal account', public=True)
+@page('/portal/sign-up', title=_('Create your COVID-19 Vaccine Portal account'), action=Action.USE_PORTAL,
+      audience=PORTAL, public=True)
 def sign_up_page(ctx: PortalContext) -> None:
     t = ctx.t
     if not vaccine_groups.self_registration_enabled():

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from components.guard import protected_page
 from components.loaded_recipients import loaded_recipients
+from components.page import page
 from models import Role
 from services.permissions import Action
 from services.principal import Principal
 
 
-@protected_page('/recipients', Action.VIEW_RECIPIENTS, title='Recipients')
+@page('/recipients', title='Recipients', action=Action.VIEW_RECIPIENTS)
 def recipients_page(principal: Principal) -> None:
     if principal.role == Role.STATE_ADMIN:
         ui.label('Recipients of every location.').classes('text-sm')

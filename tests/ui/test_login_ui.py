@@ -5,7 +5,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.factories import log_in
+from tests.factories import MANAGER, RECIPIENT, log_in
 
 NAV_BY_ROLE = {
     'manager@demo.cvms.example.org': ['Home', 'Recipient Check-In', "Today's Appointments", 'Appointment Walk-In'],
@@ -32,6 +32,27 @@ async def test_wrong_password_is_refused_with_a_clear_message(demo, user: User) 
 async def test_pages_need_a_login(demo, user: User) -> None:
     await user.open('/')
     await user.should_see('Log in')
+
+
+# One page decorator (components/page.py) lets people in to staff and portal pages alike: who, where, what they see.
+ENTRY = [
+    (None, '/inventory', 'Log in'),
+    (None, '/portal/record', 'Log in'),
+    (None, '/portal/sign-up', 'Create your COVID-19 Vaccine Portal account'),  # a public portal page
+    (MANAGER, '/inventory', 'Adjust inventory'),
+    (MANAGER, '/portal/record', "Today's Appointments"),  # staff on a portal address: their own home page
+    (RECIPIENT, '/portal/record', 'Vaccination record'),
+    (RECIPIENT, '/inventory', 'Your role does not give access to this page.'),
+]
+
+
+@pytest.mark.parametrize(('email', 'path', 'seen'), ENTRY)
+async def test_staff_and_portal_pages_let_in_the_same_way(demo, user: User, email: str | None, path: str,
+                                                          seen: str) -> None:
+    if email:
+        await log_in(user, email)
+    await user.open(path)
+    await user.should_see(seen)
 
 
 HEADER_BY_ROLE = {

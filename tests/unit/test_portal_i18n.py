@@ -16,7 +16,7 @@ PORTAL_FILES = [*(str(p.relative_to(ROOT)) for p in sorted((ROOT / 'services/por
                 *(str(p.relative_to(ROOT)) for p in sorted((ROOT / 'pages/portal').glob('*.py'))
                   if p.name != 'admin.py'),
                 'components/portal_frame.py']
-KEYWORDS = {'_': None, 't': None, '_t': None, 'portal_page': (2,)}
+KEYWORDS = {'_': None, 't': None, '_t': None}
 
 
 def portal_message_ids() -> set[str]:
