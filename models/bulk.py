@@ -3,22 +3,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text
+from sqlalchemy import LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from .base import utcnow
 
 
 class BulkUpload(SQLModel, table=True):
-    """One uploaded recipient file. Its state and progress live here (and the file itself in the data folder),
-    so a job interrupted by a restart resumes from its last committed chunk."""
+    """One uploaded recipient file. Its state and progress live here (and the file itself in BulkUploadFile, where
+    every worker can read it), so a job whose worker stops resumes from its last committed chunk, anywhere."""
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     mode: str = Field(default='high', max_length=8)  # low | high | cli
     status: str = Field(default='queued', max_length=16, index=True)  # queued | running | done | rejected | failed
     file_name: str = Field(max_length=255)  # shown to people only; never used to build a path
     file_size: int = 0
-    stored_name: str | None = Field(default=None, max_length=80)  # random name in <data>/uploads
     location_id: int | None = Field(default=None, foreign_key='location.id', index=True)
     organization_id: int | None = Field(default=None, foreign_key='organization.id', index=True)
     recipient_source: str = Field(default='bulk_upload', max_length=24)
@@ -33,7 +32,17 @@ class BulkUpload(SQLModel, table=True):
     failed: int = 0
     message: str = Field(default='', sa_type=Text)  # a refusal, a notice (ignored columns) or a crash
     started_at: datetime | None = None
+    # Set when a runner takes the job and with every chunk it commits: on SQLite, a running job silent for longer
+    # than the lease (its process died) is taken over; on PostgreSQL the job engine decides, this only reports.
+    heartbeat_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+class BulkUploadFile(SQLModel, table=True):
+    """The bytes of a High Volume file until its job is done, in the database so any worker can read them
+    (at most CVMS_BULK_MAX_FILE_MB, checked before storing)."""
+    upload_id: int = Field(foreign_key='bulkupload.id', primary_key=True, sa_column_kwargs={'autoincrement': False})
+    data: bytes = Field(sa_type=LargeBinary)
 
 
 class BulkUploadError(SQLModel, table=True):

@@ -9,13 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
+from typing import TYPE_CHECKING
 
-import procrastinate
-
+from models.bulk import BulkUpload
 from services.bulk import registration as bulk
 from services.clinic import reminders
 from services.core import mail, queue
+from services.core.db import session_scope
 from services.core.settings import get_settings
+
+if TYPE_CHECKING:
+    import procrastinate
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +29,17 @@ CLINIC_TASK = 'clinic.daily_jobs'
 
 def register_tasks(app: procrastinate.App) -> None:
     """The engine's tasks: the same functions the in-process loops call on SQLite."""
+    import procrastinate
+
+    # Retried only when it stopped between chunks for a shutdown (back in the queue, for any worker); a job whose
+    # worker died is requeued by the engine's stall check.
+    @app.task(name=bulk.UPLOAD_TASK, pass_context=True,
+              retry=procrastinate.RetryStrategy(retry_exceptions={procrastinate.exceptions.JobAborted}))
+    def process_upload(context: procrastinate.JobContext, upload_id: int) -> None:
+        log.info('upload %s: processing on worker %s', upload_id, queue.worker_name())
+        summary = bulk.run_job(upload_id, take_over=True, should_stop=context.should_abort)
+        if summary is not None and summary.status == 'queued':
+            raise procrastinate.exceptions.JobAborted(f'upload {upload_id} stopped between chunks')
 
     @app.periodic(cron=get_settings().clinic_jobs_cron, periodic_id='clinic')
     @app.task(name=CLINIC_TASK, queueing_lock=CLINIC_TASK)
@@ -34,12 +50,40 @@ def register_tasks(app: procrastinate.App) -> None:
 
 async def run_background(stop: asyncio.Event) -> None:
     """Run every kind of background work until `stop` is set."""
-    loops = [mail.run_sender(stop), bulk.run_worker(stop)]
+    loops = [mail.run_sender(stop)]
     if queue.uses_engine():
         loops.append(queue.run_engine_worker(queue.engine_app(register_tasks), stop))
     else:
-        loops.append(reminders.run_jobs(stop))
+        loops += [bulk.run_worker(stop), reminders.run_jobs(stop)]
     await asyncio.gather(*loops)
+
+
+def finish_upload(upload_id: int, *, poll: float = 0.5) -> None:
+    """Return once an upload's job has finished (the command line waits for it). This process takes part: on
+    SQLite it runs the job itself; on PostgreSQL it works as one more worker of the engine meanwhile, so the job
+    runs here or on any other worker, and one killed midway is taken over as always."""
+    if not queue.uses_engine():
+        while bulk.run_job(upload_id) is None and _unfinished(upload_id):
+            time.sleep(poll)  # another process runs it (an app's runner took it first)
+        return
+
+    async def work_until_finished() -> None:
+        stop = asyncio.Event()
+        worker = asyncio.create_task(queue.run_engine_worker(queue.engine_app(register_tasks), stop))
+        try:
+            while not worker.done() and await asyncio.to_thread(_unfinished, upload_id):
+                await asyncio.sleep(poll)
+        finally:
+            stop.set()
+            await worker
+
+    asyncio.run(work_until_finished())
+
+
+def _unfinished(upload_id: int) -> bool:
+    with session_scope(read_only=True) as session:
+        upload = session.get(BulkUpload, upload_id)
+        return upload is not None and upload.status in ('queued', 'running')
 
 
 def run_worker_process() -> int:

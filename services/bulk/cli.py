@@ -1,6 +1,7 @@
-"""`main.py import-recipients PATH --location CODE [--as EMAIL] [--high-volume] [--json]`: help-desk staff load a
-provider's file for them (the guide's "Submit the File to the Help Desk" path) with the same rules and limits as
-the matching tab. Exit codes: 0 processed (even with failed rows), 2 refused as a whole, 1 any other error."""
+"""`main.py import-recipients PATH --location CODE [--as EMAIL] [--high-volume [--no-wait]] [--json]`: help-desk
+staff load a provider's file for them (the guide's "Submit the File to the Help Desk" path) with the same rules and
+limits as the matching tab. Exit codes: 0 processed or queued (even with failed rows), 2 refused as a whole, 1 any
+other error. `main.py jobs [--json]`: the High Volume upload jobs and where they are."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +17,7 @@ from services.bulk import registration as bulk
 from services.bulk.pipeline import FileRejected
 from services.core.db import session_scope
 from services.core.errors import ServiceError
+from services.core.settings import get_settings
 from services.principal import SYSTEM, Principal
 
 
@@ -28,8 +30,28 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument('--high-volume', action='store_true',
                         help=f'High Volume rules (up to CVMS_BULK_MAX_ROWS records) instead of Low Volume '
                              f'({bulk.LOW_VOLUME_MAX})')
+    parser.add_argument('--no-wait', action='store_true',
+                        help='with --high-volume: queue the job for the workers and return at once')
     parser.add_argument('--json', action='store_true', help='print one JSON object')
     parser.set_defaults(handler=run)
+
+    jobs = commands.add_parser('jobs', help='list High Volume upload jobs: id, status, total, loaded, failed')
+    jobs.add_argument('--limit', type=int, default=50)
+    jobs.add_argument('--json', action='store_true', help='print one JSON list')
+    jobs.set_defaults(handler=list_jobs)
+
+
+def list_jobs(args: argparse.Namespace) -> int:
+    summaries = bulk.upload_jobs(SYSTEM, limit=args.limit)
+    if args.json:
+        print(json.dumps([{'id': s.id, 'status': s.status, 'total': s.total, 'done': s.done, 'loaded': s.loaded,
+                           'failed': s.failed, 'file': s.file_name, 'uploaded_by': s.uploaded_by} for s in summaries],
+                         ensure_ascii=False))
+        return 0
+    print(f'{"id":>6}  {"status":<8}  {"total":>8}  {"done":>8}  {"loaded":>8}  {"failed":>8}  file')
+    for s in summaries:
+        print(f'{s.id:>6}  {s.status:<8}  {s.total:>8}  {s.done:>8}  {s.loaded:>8}  {s.failed:>8}  {s.file_name}')
+    return 0
 
 
 def _principal(as_email: str | None) -> Principal:
@@ -47,7 +69,7 @@ def _error_report_path(source: Path, data: bytes) -> str:
     try:
         target.write_bytes(data)
     except OSError:
-        target = bulk.uploads_dir().parent / f'{source.stem}-BulkError.csv'
+        target = get_settings().data_dir / f'{source.stem}-BulkError.csv'
         target.write_bytes(data)
     return str(target.resolve())
 
@@ -61,10 +83,19 @@ def run(args: argparse.Namespace) -> int:
         source: Path = args.path
         if not source.is_file():
             raise ServiceError(f'No such file: {source}')
+        if args.no_wait and not args.high_volume:
+            raise ServiceError('--no-wait queues a High Volume job: add --high-volume.')
         if args.high_volume:
             summary = bulk.submit_file(principal, file_name=source.name, path=source, mode='cli',
                                        location_code=args.location)
-            summary = bulk.run_job(summary.id) or bulk.upload_status(principal, summary.id)
+            if args.no_wait:
+                say({'job_id': summary.id, 'status': summary.status},
+                    f'{source.name}: {summary.total} records queued as job {summary.id}; '
+                    f'`main.py jobs` shows how far it is.')
+                return 0
+            from services import background
+            background.finish_upload(summary.id)
+            summary = bulk.upload_status(principal, summary.id)
             if summary.status != 'done':
                 raise ServiceError(summary.message or f'The upload ended with status {summary.status}.')
             failures = bulk.upload_failures(principal, summary.id)

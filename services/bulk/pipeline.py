@@ -35,9 +35,6 @@ COLUMN_TITLES = dict(zip(FIELDS, TEMPLATE_HEADER, strict=True))
 HEADER_ALIASES = {'firstname': 'first_name', 'lastname': 'last_name', 'dateofbirth': 'date_of_birth',
                   'dob': 'date_of_birth', 'email': 'email', 'emailaddress': 'email'}
 DUPLICATE = fields.DUPLICATE_PROBLEM.text()
-# Rows per committed unit of work of the High Volume job: fewer, larger commits (and WAL checkpoints) load faster;
-# a crash still resumes after the last committed chunk.
-CHUNK = 10_000
 RECIPIENT_COLUMNS = ('id', 'first_name', 'last_name', 'date_of_birth', 'email', 'identity_key', 'first_name_key',
                      'last_name_key', 'portal_account_id')
 _SNIFF_BLOCK = 1 << 20

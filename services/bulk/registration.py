@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from models import Location, RecipientSource, Role, utcnow
-from models.bulk import BulkUpload, BulkUploadError
+from models.bulk import BulkUpload, BulkUploadError, BulkUploadFile
 from services.bulk.pipeline import (
-    CHUNK,
     LOW_VOLUME_MAX,
     CheckedRow,
     FileLayout,
@@ -33,7 +32,7 @@ from services.bulk.pipeline import (
     records,
     scan,
 )
-from services.core import audit, localtime, mail
+from services.core import audit, localtime, mail, queue
 from services.core.db import get_engine, let_waiting_writers_in, session_scope
 from services.core.errors import NotAllowed, NotFound, ValidationFailed
 from services.core.fast_sql import bulk_pragmas, checkpoint, integrity_errors
@@ -303,45 +302,39 @@ def resubmit_row(principal: Principal, upload_id: int, line: int, *, first_name:
 
 # ---------------------------------------------------------------- High Volume (durable job)
 
-
-def uploads_dir() -> Path:
-    path = get_settings().data_dir / 'uploads'
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+UPLOAD_TASK = 'bulk.process_upload'  # the job engine's task for an upload (services/background.py)
 
 
 def submit_file(principal: Principal, *, file_name: str, data: bytes | None = None, path: Path | None = None,
                 mode: str = 'high', location_code: str | None = None) -> UploadSummary:
-    """Store a High Volume file and queue it; a refusal of the whole file raises FileRejected (nothing loaded).
-    The file is stored under a random name in the data folder (never the uploaded name)."""
+    """Store a High Volume file and queue its job; a refusal of the whole file raises FileRejected (nothing loaded).
+    The file's bytes, the upload row and its job commit together, in the database: any worker can take the job."""
     with session_scope() as session:
         target = upload_target(principal, session, location_code=location_code)
-    stored_name = f'{uuid.uuid4().hex}.upload'
-    stored = uploads_dir() / stored_name
     try:
-        if data is not None:
-            _check_size(len(data))
-            stored.write_bytes(data)
-        else:
+        if data is None:
             assert path is not None
             _check_size(path.stat().st_size)
-            stored.write_bytes(path.read_bytes())
-        layout = scan(stored, max_rows=get_settings().bulk_max_rows, too_many=_too_many_high())
+            data = path.read_bytes()
+        else:
+            _check_size(len(data))
+        layout = scan(data, max_rows=get_settings().bulk_max_rows, too_many=_too_many_high())
     except FileRejected as refusal:
-        stored.unlink(missing_ok=True)
         _refused(principal, file_name, str(refusal), target=target, mode=mode)
         raise
     with session_scope() as session:
-        upload = BulkUpload(mode=mode, status='queued', file_name=file_name[:255], file_size=stored.stat().st_size,
-                            stored_name=stored_name, location_id=target.location_id,
-                            organization_id=target.organization_id, recipient_source=target.source,
-                            uploaded_by_user_id=_actor_id(principal), uploaded_by_email=principal.email,
-                            header_json=json.dumps(layout.header), encoding=layout.encoding or layout.kind,
-                            total_rows=layout.total, message=' '.join(layout.notices))
+        upload = BulkUpload(mode=mode, status='queued', file_name=file_name[:255], file_size=len(data),
+                            location_id=target.location_id, organization_id=target.organization_id,
+                            recipient_source=target.source, uploaded_by_user_id=_actor_id(principal),
+                            uploaded_by_email=principal.email, header_json=json.dumps(layout.header),
+                            encoding=layout.encoding or layout.kind, total_rows=layout.total,
+                            message=' '.join(layout.notices))
         session.add(upload)
         session.flush()
+        session.add(BulkUploadFile(upload_id=upload.id, data=data))
         audit.record(session, action='bulk_upload_submitted', actor=principal, entity_type='bulk_upload',
                      entity_id=upload.id, detail=f'file={file_name!r} mode={mode} records={layout.total}')
+        queue.defer(session, UPLOAD_TASK, upload_id=upload.id)
         return _summary(upload)
 
 
@@ -352,37 +345,76 @@ def _layout_of(upload: BulkUpload) -> FileLayout:
     return layout
 
 
-def run_job(upload_id: int, *, chunk: int = CHUNK) -> UploadSummary | None:
-    """Process a queued upload to the end, one committed chunk at a time. Each chunk's recipients, emails,
-    failed rows and the job's progress commit together, so after a crash the job resumes after its last
-    committed line: nobody is created twice or missed, no welcome email is queued twice."""
-    with session_scope() as session:
-        claimed = session.execute(update(BulkUpload).where(col(BulkUpload.id) == upload_id)
-                                  .where(col(BulkUpload.status) == 'queued')
-                                  .values(status='running', started_at=func.coalesce(BulkUpload.started_at,
-                                                                                     utcnow())))
-        if claimed.rowcount != 1:
-            return None
-        upload = session.get(BulkUpload, upload_id)
-        assert upload is not None
+class _NotOurs(Exception):
+    """Another runner moved this upload on (it took the job over, or finished it): this one stops, and the chunk
+    it was loading rolls back."""
+
+
+class _Paused(Exception):
+    """Asked to stop between chunks (the worker is shutting down): the upload went back to the queue."""
+
+
+def run_job(upload_id: int, *, chunk: int | None = None, take_over: bool = False,
+            should_stop: Callable[[], bool] = lambda: False) -> UploadSummary | None:
+    """Process an upload to the end, one committed chunk at a time. Each chunk's recipients, emails, failed rows
+    and the job's progress commit together, and only if the progress is still where this runner left it: after
+    a crash the job resumes after its last committed line, and even two runners of one upload never load a chunk
+    twice (the later one stops). Nothing is created twice or missed, no welcome email is queued twice.
+
+    Takes a queued upload, or a running one whose runner has been silent for longer than the lease;
+    `take_over=True` (the job engine, which decides who runs a job) also takes a running one.
+    `should_stop` is asked between chunks: when it says so the upload goes back to the queue, returned with the
+    status 'queued'. Returns None when the upload is not (or no longer) this runner's."""
+    upload = _claim(upload_id, take_over=take_over)
+    if upload is None:
+        return None
     try:
         with fewer_collections():
-            _process(upload, chunk)
+            last_line = _process(upload, chunk or get_settings().bulk_chunk_rows, should_stop)
+    except _NotOurs:
+        log.info('bulk upload %s: another runner has it; this one stops', upload_id)
+        return None
+    except _Paused:
+        log.info('bulk upload %s: stopped between chunks, back in the queue', upload_id)
+        with session_scope(read_only=True) as session:
+            return _summary(session.get(BulkUpload, upload_id))
     except Exception as error:
         log.exception('bulk upload %s stopped', upload_id)
         with session_scope() as session:
-            session.execute(update(BulkUpload).where(col(BulkUpload.id) == upload_id).values(
+            stopped = session.execute(update(BulkUpload).where(col(BulkUpload.id) == upload_id)
+                                      .where(col(BulkUpload.status) == 'running').values(
                 status='failed', finished_at=utcnow(),
                 message=f'Processing stopped: {error}. The records loaded so far are kept.'))
-            audit.record(session, action='bulk_upload_failed', actor_email=upload.uploaded_by_email,
-                         entity_type='bulk_upload', entity_id=upload_id, detail=str(error)[:500])
+            if stopped.rowcount == 1:
+                audit.record(session, action='bulk_upload_failed', actor_email=upload.uploaded_by_email,
+                             entity_type='bulk_upload', entity_id=upload_id, detail=str(error)[:500])
         return None
-    return _finish(upload_id)
+    return _finish(upload_id, last_line)
 
 
-def _process(upload: BulkUpload, chunk: int) -> None:
+def _claim(upload_id: int, *, take_over: bool) -> BulkUpload | None:
+    cutoff = utcnow() - timedelta(seconds=get_settings().job_lease_seconds)
+    running = col(BulkUpload.status) == 'running'
+    if not take_over:
+        running = running & (col(BulkUpload.heartbeat_at).is_(None) | (col(BulkUpload.heartbeat_at) < cutoff))
+    with session_scope() as session:
+        claimed = session.execute(update(BulkUpload).where(col(BulkUpload.id) == upload_id)
+                                  .where((col(BulkUpload.status) == 'queued') | running)
+                                  .values(status='running', heartbeat_at=utcnow(),
+                                          started_at=func.coalesce(BulkUpload.started_at, utcnow())))
+        if claimed.rowcount != 1:
+            return None
+        return session.get(BulkUpload, upload_id)
+
+
+def _process(upload: BulkUpload, chunk: int, should_stop: Callable[[], bool]) -> int:
+    """Load the rest of the file; returns the line of its last record."""
+    with session_scope(read_only=True) as session:
+        stored = session.get(BulkUploadFile, upload.id)
+        if stored is None:  # the job was finished meanwhile
+            raise _NotOurs
+        source = stored.data
     layout = _layout_of(upload)
-    source = uploads_dir() / (upload.stored_name or '')
     target = Target(upload.location_id, upload.organization_id, upload.recipient_source)
     today = fields.today()
     lines = records(source, layout, after_line=upload.last_line)
@@ -392,6 +424,7 @@ def _process(upload: BulkUpload, chunk: int) -> None:
         return [check_row(line, values, layout.columns, today) for line, values in islice(lines, chunk)]
 
     seen: set[str] = set()
+    last_line = upload.last_line
     # One reader thread reads and checks the next chunk while this one commits: the commit (writing the chunk's
     # pages to the WAL) releases the GIL, so the rules' Python work runs beside it on the other core. Only one
     # chunk is ever read ahead, and only once its predecessor's statements are done, so the two never compete
@@ -403,17 +436,21 @@ def _process(upload: BulkUpload, chunk: int) -> None:
             ahead: list[Future[list[CheckedRow]]] = []
 
             def work(session: Session, rows: list[CheckedRow] = rows, seen: set[str] = seen,
-                     ahead: list[Future[list[CheckedRow]]] = ahead) -> set[str]:
-                attempt_seen = _load_chunk(session, upload, target, rows, seen)
+                     ahead: list[Future[list[CheckedRow]]] = ahead, after: int = last_line) -> set[str]:
+                attempt_seen = _load_chunk(session, upload, target, rows, seen, after=after)
                 if not ahead:  # all that is left of this unit of work is its commit
                     ahead.append(reader.submit(next_chunk))
                     reader.submit(checkpoint, get_engine()).add_done_callback(_log_failure)
                 return attempt_seen
 
             seen = _retrying(work)
+            last_line = rows[-1].line
             let_waiting_writers_in()  # a check-in or log-in waiting for SQLite's write lock goes first
             rows = ahead[0].result() if ahead else next_chunk()
+            if rows and should_stop():
+                _back_to_queue(upload.id or 0, last_line)
     checkpoint(get_engine())
+    return last_line
 
 
 def _log_failure(future: Future) -> None:
@@ -422,38 +459,54 @@ def _log_failure(future: Future) -> None:
 
 
 def _load_chunk(session: Session, upload: BulkUpload, target: Target, rows: list[CheckedRow],
-                seen: set[str]) -> set[str]:
+                seen: set[str], *, after: int) -> set[str]:
     """One chunk of a High Volume job: duplicates, inserts, failed rows and the job's progress, in the caller's
-    unit of work. Returns the identity keys seen so far, this chunk's included."""
+    unit of work, which first moves the progress on from `after` (the line this runner loaded up to) or raises
+    _NotOurs when another runner has moved it. Returns the identity keys seen so far, this chunk's included."""
     bulk_pragmas(session)
+    # First, so a second runner of this upload waits here (the row's lock) and then finds the line moved on.
+    moved = session.execute(update(BulkUpload).where(col(BulkUpload.id) == upload.id)
+                            .where(col(BulkUpload.status) == 'running').where(col(BulkUpload.last_line) == after)
+                            .values(rows_done=BulkUpload.rows_done + len(rows), last_line=rows[-1].line,
+                                    heartbeat_at=utcnow()))
+    if moved.rowcount != 1:
+        raise _NotOurs
     attempt_seen = set(seen)  # a retried unit of work starts again from the keys of the chunks before it
     mark_duplicates(session, rows, attempt_seen)
     loaded = insert_ready(session, rows, target, created_by_user_id=upload.uploaded_by_user_id)
     failed = [r for r in rows if not r.ready]
     _store_failures(session, upload.id or 0, failed)
     session.execute(update(BulkUpload).where(col(BulkUpload.id) == upload.id).values(
-        rows_done=BulkUpload.rows_done + len(rows), last_line=rows[-1].line,
         loaded=BulkUpload.loaded + loaded, failed=BulkUpload.failed + len(failed)))
     return attempt_seen
 
 
-def _finish(upload_id: int) -> UploadSummary:
+def _back_to_queue(upload_id: int, last_line: int) -> None:
     with session_scope() as session:
+        released = session.execute(update(BulkUpload).where(col(BulkUpload.id) == upload_id)
+                                   .where(col(BulkUpload.status) == 'running')
+                                   .where(col(BulkUpload.last_line) == last_line).values(status='queued'))
+    raise _Paused if released.rowcount == 1 else _NotOurs
+
+
+def _finish(upload_id: int, last_line: int) -> UploadSummary | None:
+    with session_scope() as session:
+        finished = session.execute(update(BulkUpload).where(col(BulkUpload.id) == upload_id)
+                                   .where(col(BulkUpload.status) == 'running')
+                                   .where(col(BulkUpload.last_line) == last_line)
+                                   .values(status='done', finished_at=utcnow()))
+        if finished.rowcount != 1:
+            return None  # another runner finished it
         upload = session.get(BulkUpload, upload_id)
         assert upload is not None
-        upload.status, upload.finished_at = 'done', utcnow()
-        session.add(upload)
         audit.record(session, action='bulk_upload_loaded', actor_email=upload.uploaded_by_email,
                      entity_type='bulk_upload', entity_id=upload_id,
                      detail=f'file={upload.file_name!r} mode={upload.mode} total={upload.total_rows} '
                             f'loaded={upload.loaded} failed={upload.failed}')
         if upload.uploaded_by_user_id is not None:
             _queue_result_email(session, upload, _failures(session, upload_id))
-        stored = upload.stored_name
-        summary = _summary(upload)
-    if stored:
-        (uploads_dir() / stored).unlink(missing_ok=True)  # only the failed rows are kept, in the database
-    return summary
+        session.execute(delete(BulkUploadFile).where(col(BulkUploadFile.upload_id) == upload_id))
+        return _summary(upload)  # only the failed rows are kept, in BulkUploadError
 
 
 def _failures(session: Session, upload_id: int) -> list[tuple[list[str], str]]:
@@ -482,31 +535,28 @@ def _queue_result_email(session: Session, upload: BulkUpload, failures: list[tup
                  dedupe_key=f'bulk-result:{upload.id}')
 
 
-def recover_interrupted_jobs() -> int:
-    """At start-up: jobs that were running when the server stopped are queued again (they resume where they were)."""
-    with session_scope() as session:
-        result = session.execute(update(BulkUpload).where(col(BulkUpload.status) == 'running')
-                                 .values(status='queued'))
-        return result.rowcount or 0
-
-
-def queued_job_ids() -> list[int]:
+def waiting_upload_ids() -> list[int]:
+    """Uploads waiting for a runner: queued, or running with a runner silent for longer than the lease (its
+    process died). What the in-process runner (SQLite) looks for; the job engine keeps its own queue."""
+    cutoff = utcnow() - timedelta(seconds=get_settings().job_lease_seconds)
+    stale = col(BulkUpload.heartbeat_at).is_(None) | (col(BulkUpload.heartbeat_at) < cutoff)
     with session_scope(read_only=True) as session:  # polled every second: no write lock for it
-        return list(session.exec(select(BulkUpload.id).where(BulkUpload.status == 'queued')
-                                 .order_by(col(BulkUpload.id))))
+        return list(session.exec(select(BulkUpload.id).where(
+            (col(BulkUpload.status) == 'queued') | ((col(BulkUpload.status) == 'running') & stale))
+            .order_by(col(BulkUpload.id))))
 
 
 async def run_worker(stop: asyncio.Event, *, interval: float = 1.0) -> None:
-    """The High Volume job runner: resumes interrupted jobs, then processes queued ones off the event loop."""
-    await asyncio.to_thread(recover_interrupted_jobs)
+    """The in-process High Volume runner (SQLite; on PostgreSQL the job engine runs UPLOAD_TASK): processes
+    waiting uploads off the event loop; when `stop` is set a job stops after its current chunk."""
 
-    async def run_queued() -> None:
-        for upload_id in await asyncio.to_thread(queued_job_ids):
+    async def run_waiting() -> None:
+        for upload_id in await asyncio.to_thread(waiting_upload_ids):
             if stop.is_set():
                 break
-            await asyncio.to_thread(run_job, upload_id)
+            await asyncio.to_thread(run_job, upload_id, should_stop=stop.is_set)
 
-    await repeat(stop, run_queued, interval=interval, name='bulk upload runner')
+    await repeat(stop, run_waiting, interval=interval, name='bulk upload runner')
 
 
 # ---------------------------------------------------------------- history and error files
@@ -535,6 +585,16 @@ def upload_history(principal: Principal, *, limit: int = 50) -> list[UploadSumma
             .limit(limit)
         zone = localtime.zone_name(session.get(Location, principal.location_id) if principal.location_id else None)
         return [_summary(u, time_zone=zone) for u in session.exec(query)]
+
+
+def upload_jobs(principal: Principal, *, limit: int = 50) -> list[UploadSummary]:
+    """Every location's High Volume jobs, newest first (the server's command line, or state-wide staff)."""
+    if not is_system(principal):
+        require(principal, Action.VIEW_ALL_LOCATIONS)
+    with session_scope(read_only=True) as session:
+        query = select(BulkUpload).where(BulkUpload.mode != 'low').where(BulkUpload.status != 'rejected') \
+            .order_by(col(BulkUpload.id).desc()).limit(limit)
+        return [_summary(u) for u in session.exec(query)]
 
 
 def upload_status(principal: Principal, upload_id: int) -> UploadSummary:

@@ -11,8 +11,8 @@ import os
 import socket
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import procrastinate
 from sqlalchemy import func, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
@@ -20,6 +20,9 @@ from sqlmodel import Session, select
 from models import OutboxMessage, utcnow
 from services.core.db import is_postgres, session_scope
 from services.core.settings import get_settings
+
+if TYPE_CHECKING:  # procrastinate (and psycopg) load only where the engine runs: SQLite commands start faster
+    import procrastinate
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ def defer(session: Session, task_name: str, *, queueing_lock: str | None = None,
 
 @lru_cache(maxsize=1)
 def _deferring_app() -> procrastinate.App:
+    import procrastinate
     # Never opened: every defer runs on the caller's own connection.
     return procrastinate.App(connector=procrastinate.SyncPsycopgConnector())
 
@@ -61,6 +65,7 @@ def worker_name() -> str:
 
 def engine_app(register: Callable[[procrastinate.App], None]) -> procrastinate.App:
     """A procrastinate app for running a worker, with the tasks `register` adds and the engine's own upkeep."""
+    import procrastinate
     settings = get_settings()
     # The engine logs every job's start and end at INFO, and the stall check runs every few seconds.
     logging.getLogger('procrastinate').setLevel(logging.WARNING)

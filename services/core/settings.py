@@ -50,6 +50,9 @@ class Settings(BaseSettings):
 
     bulk_max_rows: int = 100_000
     bulk_max_file_mb: int = 50
+    # Records per committed unit of work of a High Volume job: fewer, larger commits (and WAL checkpoints) load
+    # faster; a stopped job resumes after its last committed chunk.
+    bulk_chunk_rows: int = Field(default=10_000, ge=1)
 
     # The state's time zone (IANA name): state-wide screens, and every location without a zone of its own.
     state_time_zone: str = 'America/New_York'

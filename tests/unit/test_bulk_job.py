@@ -17,10 +17,12 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from models import OutboxMessage, Recipient
-from models.bulk import BulkUpload, BulkUploadError
+from models.bulk import BulkUpload, BulkUploadError, BulkUploadFile
+from services import background
 from services.bulk import registration as bulk
 from services.core import mail
 from services.core.db import session_scope
+from services.core.settings import reset_settings
 from tests.conftest import body_of
 from tests.factories import MANAGER, count_rows, principal
 
@@ -51,7 +53,11 @@ def welcome_emails() -> int:
     return count_rows(OutboxMessage, OutboxMessage.dedupe_key.like('welcome:recipient:%'))
 
 
-def test_job_killed_partway_resumes_without_duplicates_or_double_emails(demo, tmp_path: Path) -> None:
+def test_job_killed_partway_resumes_without_duplicates_or_double_emails(demo, monkeypatch) -> None:
+    """Killed with SIGKILL, the job keeps its claim for the lease (nobody resets it); then any runner takes it
+    over and resumes after the last committed chunk."""
+    monkeypatch.setenv('CVMS_JOB_LEASE_SECONDS', '2')  # also for the process that runs the job
+    reset_settings()
     people_before, emails_before = count_rows(Recipient), welcome_emails()
     rows = 12_000
     data, expected_failed = big_file(rows)
@@ -77,7 +83,10 @@ def test_job_killed_partway_resumes_without_duplicates_or_double_emails(demo, tm
     assert count_rows(Recipient) - people_before == stopped.loaded
     assert welcome_emails() - emails_before == stopped.loaded
 
-    assert bulk.recover_interrupted_jobs() == 1  # what the app does at start-up
+    assert bulk.run_job(summary.id) is None  # its runner's lease still holds: not taken over, nothing reset
+    assert summary.id not in bulk.waiting_upload_ids()
+    time.sleep(2.1)
+    assert bulk.waiting_upload_ids() == [summary.id]  # silent for longer than the lease: any runner may take it
     done = bulk.run_job(summary.id)
     assert done is not None and done.status == 'done'
     assert (done.total, done.loaded, done.failed) == (rows, rows - expected_failed, expected_failed)
@@ -90,7 +99,38 @@ def test_job_killed_partway_resumes_without_duplicates_or_double_emails(demo, tm
         assert duplicated == []
     failures = bulk.upload_failures(principal(MANAGER), summary.id)
     assert failures[-1][0] == rows + 1 and 'Duplicate recipient' in failures[-1][2]
-    assert not list(bulk.uploads_dir().glob('*.upload'))  # the stored file is removed when done
+    assert count_rows(BulkUploadFile) == 0  # the stored file is removed when done
+
+
+def test_two_runners_of_one_upload_never_load_a_chunk_twice(demo) -> None:
+    """The job engine decides who runs a job, but may misjudge a slow worker as dead: if two runners work on one
+    upload at once, each chunk commits only where the progress still is, so the later runner stops."""
+    from concurrent.futures import ThreadPoolExecutor
+    people_before, emails_before = count_rows(Recipient), welcome_emails()
+    rows = 2_000
+    data, expected_failed = big_file(rows)
+    summary = bulk.submit_file(principal(MANAGER), file_name='plant.csv', data=data)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: bulk.run_job(summary.id, chunk=50, take_over=True), range(2)))
+    finished = [r for r in results if r is not None]
+    assert len(finished) >= 1 and finished[0].status == 'done'
+    final = progress(summary.id)
+    assert (final.status, final.rows_done, final.loaded, final.failed) == \
+        ('done', rows, rows - expected_failed, expected_failed)
+    assert count_rows(Recipient) - people_before == rows - expected_failed
+    assert welcome_emails() - emails_before == rows - expected_failed
+    assert count_rows(BulkUploadError, BulkUploadError.upload_id == summary.id) == expected_failed
+
+
+def test_a_job_asked_to_stop_goes_back_to_the_queue_and_resumes(demo) -> None:
+    rows = 500
+    data, expected_failed = big_file(rows)
+    summary = bulk.submit_file(principal(MANAGER), file_name='plant.csv', data=data)
+    paused = bulk.run_job(summary.id, chunk=100, should_stop=lambda: True)
+    assert (paused.status, paused.done) == ('queued', 100)
+    assert bulk.waiting_upload_ids() == [summary.id]
+    done = bulk.run_job(summary.id, chunk=100)
+    assert (done.status, done.done, done.loaded, done.failed) == ('done', rows, rows - expected_failed, expected_failed)
 
 
 def test_the_same_file_in_two_jobs_at_once_loads_each_person_once(demo) -> None:
@@ -162,7 +202,7 @@ def test_the_event_loop_keeps_turning_while_the_runner_loads_a_file(demo) -> Non
 
     async def scenario() -> list[int]:
         stop = asyncio.Event()
-        runner = asyncio.create_task(bulk.run_worker(stop, interval=0.05))
+        runner = asyncio.create_task(background.run_background(stop))
         seen = []
         try:
             while (upload := await asyncio.to_thread(bulk.upload_status, person, summary.id)).status != 'done':
@@ -262,3 +302,26 @@ def test_import_recipients_command_line(demo, tmp_path: Path) -> None:
     assert 'High Volume' in json.loads(refused.stdout)['message']
     assert run_cli(str(big), '--location', 'NOPE', '--json').returncode == 1
     assert run_cli(str(tmp_path / 'missing.csv'), '--location', 'DEMO1').returncode == 1
+
+
+def test_import_recipients_can_queue_a_job_without_waiting(demo, tmp_path: Path) -> None:
+    source = tmp_path / 'plant.csv'
+    source.write_text(HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n' + 'Bo,,2/2/1990,bo@example.com\n')
+    queued = run_cli(str(source), '--location', 'DEMO1', '--high-volume', '--no-wait', '--json')
+    assert queued.returncode == 0, queued.stderr
+    job = json.loads(queued.stdout)
+    assert job == {'job_id': job['job_id'], 'status': 'queued'}
+    assert progress(job['job_id']).status == 'queued' and count_rows(Recipient, Recipient.first_name == 'Ann') == 0
+
+    env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
+    listing = subprocess.run([sys.executable, 'main.py', 'jobs', '--json'], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert listing.returncode == 0, listing.stderr
+    [row] = json.loads(listing.stdout)
+    assert {k: row[k] for k in ('id', 'status', 'total', 'loaded', 'failed')} == \
+        {'id': job['job_id'], 'status': 'queued', 'total': 2, 'loaded': 0, 'failed': 0}
+
+    bulk.run_job(job['job_id'])  # what a worker does
+    text = subprocess.run([sys.executable, 'main.py', 'jobs'], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60).stdout
+    assert [line.split()[:6] for line in text.splitlines()[1:]] == [[str(job['job_id']), 'done', '2', '2', '1', '1']]

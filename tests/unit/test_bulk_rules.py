@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from models import AuditEvent, OutboxMessage, PortalAccount, Recipient, RecipientSource, User
-from models.bulk import BulkUpload, RemovalRequest
+from models.bulk import BulkUpload, BulkUploadFile, RemovalRequest
 from services.bulk import registration as bulk
 from services.bulk.pipeline import DUPLICATE, FileRejected
 from services.core.db import session_scope
@@ -113,7 +113,7 @@ def test_high_volume_limit_and_file_size_checked_on_the_server(demo, monkeypatch
     with pytest.raises(FileRejected, match='larger than 1 MB'):
         bulk.submit_file(principal(MANAGER), file_name='huge.csv', data=(HEADER + 'x' * (1024 * 1024)).encode())
     assert count_rows(Recipient) == before
-    assert not list(bulk.uploads_dir().glob('*.upload'))  # refused files are not kept
+    assert count_rows(BulkUploadFile) == 0  # refused files are not kept
     reset_settings()
 
 
@@ -407,13 +407,21 @@ def test_email_rule_agrees_with_email_validator(address: str, ok: bool) -> None:
     assert (email_problem(address) is None) == ok
 
 
-def test_files_on_disk_never_use_the_uploaded_name(demo) -> None:
+def test_uploaded_files_are_kept_in_the_database_until_their_job_is_done(demo) -> None:
+    """Any worker can read the file (not only the instance that received it); its name never becomes a path."""
+    import os
+
+    def files_on_disk() -> set[Path]:  # besides the SQLite database's own
+        return {p for p in Path(os.environ['CVMS_DATA_DIR']).rglob('*') if p.is_file() and '.sqlite3' not in p.name}
+
+    before = files_on_disk()
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n').encode()
     summary = bulk.submit_file(principal(MANAGER), file_name='../../etc/passwd', data=data)
-    stored = list(bulk.uploads_dir().glob('*.upload'))
-    assert len(stored) == 1 and stored[0].parent == bulk.uploads_dir() and 'passwd' not in stored[0].name
-    bulk.run_job(summary.id)
-    assert not list(Path(bulk.uploads_dir()).glob('*.upload'))
+    with session_scope() as session:
+        assert session.get(BulkUploadFile, summary.id).data == data
+    assert files_on_disk() == before
+    assert bulk.run_job(summary.id).loaded == 1
+    assert count_rows(BulkUploadFile) == 0  # only the failed rows are kept once the job is done
 
 
 def test_list_totals_follow_every_insert_move_and_delete(demo) -> None:
