@@ -128,7 +128,7 @@ def pipeline(path: Path) -> dict:
     started = time.perf_counter()
     summary = bulk.submit_file(principal, file_name=path.name, path=path)
     result = bulk.run_job(summary.id)
-    report = bulk.upload_error_file(principal, summary.id)
+    report = bulk.upload_error_file(principal=principal, upload_id=summary.id)
     seconds = time.perf_counter() - started
     return {'seconds': seconds, 'loaded': result.loaded, 'failed': result.failed,
             'error_file_bytes': len(report or b''),
@@ -180,7 +180,7 @@ def search_timing() -> dict:
     """(child) The loaded-recipients list at this size: searches, first page, a deep page, a sorted page."""
     from services.recipients.listing import list_recipients
     principal = manager()
-    list_recipients(principal, search='warm up')
+    list_recipients(principal=principal, search='warm up')
     timings = {}
     for label, kwargs in [('search "smi"', {'search': 'smi'}), ('search "grace wilms"', {'search': 'grace wilms'}),
                           ('search "nguy"', {'search': 'nguy'}), ('search "muller" (no accent)', {'search': 'muller'}),
@@ -192,7 +192,7 @@ def search_timing() -> dict:
         runs = []
         for _ in range(5):
             started = time.perf_counter()
-            page = list_recipients(principal, **kwargs)
+            page = list_recipients(principal=principal, **kwargs)
             runs.append(time.perf_counter() - started)
         timings[label] = {'ms': statistics.median(runs) * 1000, 'total': page.total, 'matching': page.matching}
     return timings

@@ -152,7 +152,7 @@ def run(url: str, recipients: int, appointments: int) -> None:
         return timed(lambda p: walkin.search_walk_in(principal=provider, name=name(p), date_of_birth=p[2]), people)
 
     def listed(search_text, people: list) -> tuple[float, float]:  # noqa: ANN001
-        return timed(lambda p: list_recipients(manager, search=search_text(p)), people)
+        return timed(lambda p: list_recipients(principal=manager, search=search_text(p)), people)
 
     few = 60  # list searches: fewer samples (a broad one reads up to 1,000 index entries per branch)
     results = [

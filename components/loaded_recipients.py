@@ -48,7 +48,7 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
                 </q-td>''')
 
     async def reload() -> None:
-        page = await run.io_bound(listing.list_recipients, acting(), search=state['search'],
+        page = await run.io_bound(listing.list_recipients, principal=acting(), search=state['search'],
                                   sort=state['sort'], descending=state['descending'], page=state['page'],
                                   per_page=state['per_page'])
         total_label.set_text(f'Total number of records: {page.total:,}')

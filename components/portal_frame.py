@@ -47,7 +47,7 @@ def choose_person(person_id: int) -> None:
 def switch_language(principal: Principal | None, lang: str) -> None:
     app.storage.user[LANG_KEY] = lang
     if principal is not None and can(principal, Action.USE_PORTAL):
-        household_members.set_language(principal, lang)
+        household_members.set_language(principal=principal, lang=lang)
     ui.navigate.reload()
 
 
@@ -103,8 +103,8 @@ def portal_context(principal: Principal | None) -> PortalContext:
     if principal is None:
         lang = browser_language()
         return PortalContext(None, lang, translator(lang))
-    lang = household_members.language_of(principal)
-    members = household_members.household(principal)
+    lang = household_members.language_of(principal=principal)
+    members = household_members.household(principal=principal)
     return PortalContext(principal, lang, translator(lang), chosen_person(members), tuple(members))
 
 

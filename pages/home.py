@@ -19,10 +19,10 @@ def home_page(principal: Principal) -> RedirectResponse | None:
     if principal.role in (Role.LOCATION_MANAGER, Role.HEALTHCARE_PROVIDER):
         desk(principal)
     elif principal.role == Role.STATE_ADMIN:
-        _figures(dashboard.admin_summary(principal))
+        _figures(dashboard.admin_summary(principal=principal))
     elif principal.role == Role.EMPLOYER:
         ui.label('Invite your employees to register for vaccination with Bulk Registration.')
-        _figures(dashboard.employer_summary(principal))
+        _figures(dashboard.employer_summary(principal=principal))
 
 
 def _figures(figures: dict[str, int]) -> None:

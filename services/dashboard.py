@@ -6,11 +6,11 @@ from sqlmodel import col, select
 
 from models import Location, Organization, OutboxMessage, PortalAccount, Recipient, RecipientPublic, User
 from services.core.db import session_scope
-from services.permissions import Action, require
+from services.permissions import Action, Kind, require, scope
 from services.principal import Principal
 
 
-def admin_summary(principal: Principal) -> dict[str, int]:
+def admin_summary(*, principal: Principal) -> dict[str, int]:
     require(principal, Action.VIEW_ALL_LOCATIONS)
     with session_scope() as session:
         def count(model, *where) -> int:  # noqa: ANN001
@@ -28,24 +28,23 @@ def admin_summary(principal: Principal) -> dict[str, int]:
         }
 
 
-def employer_summary(principal: Principal) -> dict[str, int]:
-    """Invitations of the employer's organization: how many were invited, how many set up their login."""
+def employer_summary(*, principal: Principal) -> dict[str, int]:
+    """The employer's invitations (permissions: the people they invited): how many, how many set up their login."""
     require(principal, Action.VIEW_INVITATIONS)
-    with session_scope() as session:
-        invited = session.exec(select(func.count()).select_from(Recipient)
-                               .where(Recipient.organization_id == principal.organization_id)).one()
-        registered = session.exec(
+    with session_scope(read_only=True) as session:
+        invited = session.exec(scope(select(func.count()).select_from(Recipient),
+                                     principal=principal, kind=Kind.RECIPIENT)).one()
+        registered = session.exec(scope(
             select(func.count()).select_from(Recipient)
             .join(PortalAccount, col(PortalAccount.id) == col(Recipient.portal_account_id))
             .join(User, col(User.id) == col(PortalAccount.user_id))
-            .where(Recipient.organization_id == principal.organization_id)
-            .where(col(User.password_hash).is_not(None))).one()
+            .where(col(User.password_hash).is_not(None)), principal=principal, kind=Kind.RECIPIENT)).one()
         return {'Invited': invited, 'Registered': registered}
 
 
-def household(principal: Principal) -> list[RecipientPublic]:
+def household(*, principal: Principal) -> list[RecipientPublic]:
     require(principal, Action.USE_PORTAL)
-    with session_scope() as session:
-        people = session.exec(select(Recipient).where(Recipient.portal_account_id == principal.portal_account_id)
+    with session_scope(read_only=True) as session:
+        people = session.exec(scope(select(Recipient), principal=principal, kind=Kind.RECIPIENT)
                               .order_by(Recipient.id)).all()
         return [RecipientPublic.model_validate(p, from_attributes=True) for p in people]

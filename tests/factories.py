@@ -174,6 +174,21 @@ def invite(first: str, last: str, born: date, email: str, code: str = 'DEMO1') -
     return recipient_id
 
 
+def invited_by_employer(people: list[tuple[str, str, date, str]], email: str = EMPLOYER) -> list[int]:
+    """People (first name, last name, date of birth, email) the employer invites as the screen does: a Low Volume
+    Bulk Registration file (their portal accounts and welcome emails too). Returns their recipient ids."""
+    from services.bulk import registration as bulk
+    from services.core.csv_safe import to_csv_bytes
+    employer = principal(email)
+    rows = [[first, last, f'{born:%m/%d/%Y}', address] for first, last, born, address in people]
+    outcome = bulk.create_records(employer, bulk.preview(employer, to_csv_bytes(
+        ['First name', 'Last name', 'Date of birth', 'Email'], rows), 'invitations.csv'))
+    assert outcome.failed == 0, [r.error for r in outcome.failed_rows]
+    with session_scope(read_only=True) as session:
+        return [session.exec(select(Recipient.id).where(Recipient.identity_key == identity_key(first, last, born))
+                             ).one() for first, last, born, _ in people]
+
+
 def recipient_named(first: str) -> Recipient:
     with session_scope(read_only=True) as session:
         return session.exec(select(Recipient).where(Recipient.first_name == first)).one()
@@ -189,11 +204,11 @@ def portal_registration(email: str = RECIPIENT, **answers: str) -> tuple[Princip
     """The portal account's first household member completes registration (contact details above, vaccine-group
     `answers` such as health_worker='yes'). Returns (the account's principal, the recipient id)."""
     who = principal(email)
-    person = household_members.household(who)[0]
-    registration = registration_form.load_registration(who, person.id)
+    person = household_members.household(principal=who)[0]
+    registration = registration_form.load_registration(principal=who, recipient_id=person.id)
     registration.contact.update(PORTAL_CONTACT)
     registration.group_answers.update(answers)
-    registration_form.complete_registration(who, registration, lang='en')
+    registration_form.complete_registration(principal=who, registration=registration, lang='en')
     return who, person.id
 
 

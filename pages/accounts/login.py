@@ -148,7 +148,7 @@ def set_password_page(token: str) -> None:
             sign_in(result.token)
             if lang != 'en' and can(result.principal, Action.USE_PORTAL):
                 # keep the language they chose
-                await run.io_bound(household_members.set_language, result.principal, lang)
+                await run.io_bound(household_members.set_language, principal=result.principal, lang=lang)
             ui.notify(t('Your password is set. Welcome!'), type='positive')
             ui.navigate.to('/')
 

@@ -172,7 +172,8 @@ class _LowVolume:
 
     async def download_errors(self) -> None:
         if self.outcome is not None:
-            data = await run.io_bound(bulk.upload_error_file, acting(), self.outcome.upload_id)
+            data = await run.io_bound(bulk.upload_error_file, principal=acting(),
+                                      upload_id=self.outcome.upload_id)
             if data:
                 ui.download.content(data, bulk.ERROR_FILE_NAME, 'text/csv')
 
@@ -206,7 +207,8 @@ class _LowVolume:
                     outcome = self.outcome
                     assert outcome is not None
                     try:
-                        result = await run.io_bound(bulk.resubmit_row, acting(), outcome.upload_id, row.line,
+                        result = await run.io_bound(bulk.resubmit_row, principal=acting(), upload_id=outcome.upload_id,
+                                                    line=row.line,
                                                     first_name=first.value or '', last_name=last.value or '',
                                                     date_of_birth=dob.value or '', email=email.value or '')
                     except ServiceError as problem:
@@ -280,7 +282,7 @@ class _HighVolume:
 
     async def refresh(self) -> None:
         try:
-            uploads = await run.io_bound(bulk.upload_history, acting())
+            uploads = await run.io_bound(bulk.upload_history, principal=acting())
         except ServiceError:
             self.timer.deactivate()
             return
@@ -311,6 +313,6 @@ class _HighVolume:
             await self.after_load()
 
     async def download_errors(self, e) -> None:  # noqa: ANN001
-        data = await run.io_bound(bulk.upload_error_file, acting(), int(e.args['id']))
+        data = await run.io_bound(bulk.upload_error_file, principal=acting(), upload_id=int(e.args['id']))
         if data:
             ui.download.content(data, bulk.ERROR_FILE_NAME, 'text/csv')

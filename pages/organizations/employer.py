@@ -16,10 +16,10 @@ COLUMNS = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': 
 
 @page('/invitations', title='Invitations', action=Action.VIEW_INVITATIONS)
 def invitations_page(principal: Principal) -> None:
-    if not employers.organization_approved(principal):
+    if not employers.organization_approved(principal=principal):
         ui.label(employers.WAITING_FOR_APPROVAL).classes('text-amber-900').mark('employer-pending')
         return
-    result = employers.invitations(principal)
+    result = employers.invitations(principal=principal)
     with ui.row().classes('w-full gap-4'):
         for label, value in (('Invited', result.invited), ('Registered', result.registered),
                              ('Not registered yet', result.invited - result.registered)):

@@ -13,9 +13,9 @@ from services.portal import vaccine_groups
 from services.principal import Principal
 
 
-def _guarded(action, *args, **kwargs) -> bool:  # noqa: ANN001
+def _guarded(action, **kwargs) -> bool:  # noqa: ANN001
     try:
-        action(acting(), *args, **kwargs)
+        action(principal=acting(), **kwargs)
     except ServiceError as failure:
         ui.notify(str(failure), type='negative')
         return False
@@ -29,7 +29,7 @@ def portal_settings_page(principal: Principal) -> None:
         ui.label('When on, anyone can create a portal account at /portal/sign-up (confirmed by an emailed link) '
                  'and register for vaccination.').classes('text-sm')
         ui.switch('Self-registration is open', value=vaccine_groups.self_registration_enabled(),
-                  on_change=lambda e: _guarded(vaccine_groups.set_self_registration, bool(e.value))) \
+                  on_change=lambda e: _guarded(vaccine_groups.set_self_registration, enabled=bool(e.value))) \
             .mark('self-registration-switch')
     editor = ui.column().classes('w-full gap-4')
 
@@ -56,7 +56,8 @@ def portal_settings_page(principal: Principal) -> None:
                     question, group = questions.get(rule.question_id), groups.get(rule.group_id)
                     ui.label(f'{rule.priority}: when "{question.code if question else "?"}" is {rule.answer} '
                              f'→ {group.code if group else "?"}')
-                    ui.button('Delete', on_click=lambda r=rule: _guarded(vaccine_groups.delete_rule, r.id) and draw()) \
+                    ui.button('Delete', on_click=lambda r=rule: _guarded(vaccine_groups.delete_rule,
+                                                                         rule_id=r.id) and draw()) \
                         .props('flat dense color=negative')
             with ui.row().classes('items-end gap-2'):
                 question = ui.select({q.id: q.code for q in config.questions}, label='Question').classes('w-48')
@@ -104,16 +105,18 @@ def organizations_page(principal: Principal) -> None:
     def draw() -> None:
         container.clear()
         with container:
-            for org in employers.organizations(acting()):
+            for org in employers.organizations(principal=acting()):
                 with ui.card().classes('w-full gap-1').mark('organization'):
                     with ui.row().classes('items-center gap-3 w-full'):
                         ui.label(org.name).classes('text-lg font-semibold')
                         ui.label(f'{org.kind.title()}{" · " + org.provider_pin if org.provider_pin else ""}')
                         ui.label(org.status.title()).classes('font-medium').mark('organization-status')
                         if org.status != 'approved':
-                            ui.button('Approve', on_click=lambda o=org: _guarded(employers.approve, o.id) and draw())
+                            ui.button('Approve', on_click=lambda o=org: _guarded(employers.approve,
+                                                                                 organization_id=o.id) and draw())
                         else:
-                            ui.button('Suspend', on_click=lambda o=org: _guarded(employers.suspend, o.id) and draw()) \
+                            ui.button('Suspend', on_click=lambda o=org: _guarded(employers.suspend,
+                                                                                 organization_id=o.id) and draw()) \
                                 .props('flat color=negative')
                     for user_id, email, name, active in org.users:
                         with ui.row().classes('items-center gap-3'):
@@ -121,6 +124,7 @@ def organizations_page(principal: Principal) -> None:
                             ui.label('active' if active else 'not approved').classes('text-sm')
                             ui.button('Disable' if active else 'Approve user',
                                       on_click=lambda u=user_id, a=active: _guarded(
-                                          employers.set_user_active, u, not a) and draw()).props('flat dense')
+                                          employers.set_user_active, user_id=u, active=not a) and draw()) \
+                                .props('flat dense')
 
     draw()

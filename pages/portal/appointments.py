@@ -20,10 +20,10 @@ def appointments_page(ctx: PortalContext, reschedule: int | None = None) -> None
         ui.label(t('No one is linked to this account yet.'))
         return
     person = ctx.person
-    summary = program_status.program_summary(ctx.principal, person.id)
+    summary = program_status.program_summary(principal=ctx.principal, recipient_id=person.id)
     ui.label(t('Appointments for: {name}').format(name=person.name)).classes('text-lg')
     message = ui.label('').classes('text-red-700').props('role=alert').mark('appointment-error')
-    upcoming = booking.upcoming_appointments(ctx.principal, person.id)
+    upcoming = booking.upcoming_appointments(principal=ctx.principal, recipient_id=person.id)
     for appointment in upcoming:
         with ui.card().classes('w-full gap-1').mark('appointment-card'):
             ui.label(t('Dose {dose}: {when}').format(dose=appointment.dose_number, when=appointment.local_time)) \
@@ -40,7 +40,8 @@ def appointments_page(ctx: PortalContext, reschedule: int | None = None) -> None
 
                     async def cancel(a=appointment) -> None:  # noqa: ANN001
                         try:
-                            await run.io_bound(booking.cancel_booking, acting_recipient(), a.id)
+                            await run.io_bound(booking.cancel_booking, principal=acting_recipient(),
+                                               appointment_id=a.id)
                         except ServiceError as failure:
                             message.set_text(str(failure))
                             return
@@ -88,7 +89,7 @@ def _finder(ctx: PortalContext, recipient_id: int, reschedule: int | None, due, 
 
     def show_slots(location_id: int, location_name: str) -> None:
         results.clear()
-        slots = booking.slots_at(location_id, on_or_after=due)
+        slots = booking.slots_at(location_id=location_id, on_or_after=due)
         with results:
             ui.label(t('Times at {place}').format(place=location_name)).classes('font-semibold')
             if not slots:
@@ -103,9 +104,11 @@ def _finder(ctx: PortalContext, recipient_id: int, reschedule: int | None, due, 
         message.set_text('')
         try:
             if reschedule is None:
-                booked = await run.io_bound(booking.book, acting_recipient(), recipient_id, slot_id)
+                booked = await run.io_bound(booking.book, principal=acting_recipient(), recipient_id=recipient_id,
+                                            slot_id=slot_id)
             else:
-                booked = await run.io_bound(booking.reschedule_booking, acting_recipient(), reschedule, slot_id)
+                booked = await run.io_bound(booking.reschedule_booking, principal=acting_recipient(),
+                                            appointment_id=reschedule, slot_id=slot_id)
         except ServiceError as failure:
             message.set_text(str(failure))
             return

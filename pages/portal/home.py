@@ -28,7 +28,7 @@ def portal_home(ctx: PortalContext) -> None:
     if ctx.person is None:
         _no_person(ctx)
         return
-    summary = program_status.program_summary(ctx.principal, ctx.person.id)
+    summary = program_status.program_summary(principal=ctx.principal, recipient_id=ctx.person.id)
     icon, color = STATUS_ICONS[summary.status]
     with ui.card().classes('w-full gap-2').mark('program-status'):
         ui.label(ctx.person.name).classes('text-lg font-medium')
@@ -83,7 +83,8 @@ def _options(t, options: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
     return {value: t(label) for value, label in options.items()}
 
 
-def _yes_no(code: str, question: str, options: dict[str, str], value: str | None, on_change) -> ui.radio:  # noqa: ANN001
+def _yes_no(code: str, question: str, options: dict[str, str], value: str | None,
+            on_change) -> ui.radio:  # noqa: ANN001
     ui.label(question).classes('font-medium')
     radio = ui.radio(options, value=value, on_change=on_change).props('inline').mark(f'question-{code}')
     radio.props['aria-label'] = question
@@ -96,7 +97,7 @@ def registration_page(ctx: PortalContext, review: str | None = None) -> None:
     if ctx.person is None:
         _no_person(ctx)
         return
-    registration = registration_form.load_registration(ctx.principal, ctx.person.id)
+    registration = registration_form.load_registration(principal=ctx.principal, recipient_id=ctx.person.id)
     ui.label(t('Vaccine Registration for: {name}').format(name=registration.name)).classes('text-lg')
     body = ui.column().classes('w-full gap-3')
     if registration.status == 'complete' and review is None:
@@ -167,14 +168,15 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
 
     async def pause() -> None:
         registration.step = names.index(stepper.value)
-        await run.io_bound(registration_form.save_progress, acting_recipient(), registration, pause=True)
+        await run.io_bound(registration_form.save_progress, principal=acting_recipient(), registration=registration,
+                           pause=True)
         ui.notify(t('Your answers are saved. You can continue later.'), type='positive')
         ui.navigate.to('/portal')
 
     async def go(index: int) -> None:
         error.set_text('')
         registration.step = index
-        await run.io_bound(registration_form.save_progress, acting_recipient(), registration)
+        await run.io_bound(registration_form.save_progress, principal=acting_recipient(), registration=registration)
         stepper.set_value(names[index])
 
     async def after_contact() -> None:
@@ -186,7 +188,8 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
     async def submit() -> None:
         error.set_text('')
         try:
-            group = await run.io_bound(registration_form.complete_registration, acting_recipient(), registration,
+            group = await run.io_bound(registration_form.complete_registration, principal=acting_recipient(),
+                                       registration=registration,
                                        lang=ctx.lang)
         except ServiceError as failure:
             error.set_text(str(failure))
@@ -287,8 +290,9 @@ def household_page(ctx: PortalContext) -> None:
 
         async def add() -> None:
             try:
-                new_id = await run.io_bound(household_members.add_dependent, acting_recipient(), first_name=first.value,
-                                            last_name=last.value, date_of_birth=born.value, lang=ctx.lang)
+                new_id = await run.io_bound(household_members.add_dependent, principal=acting_recipient(),
+                                            first_name=first.value, last_name=last.value, date_of_birth=born.value,
+                                            lang=ctx.lang)
             except ServiceError as failure:
                 message.set_text(str(failure))
                 return

@@ -17,7 +17,7 @@ def record_page(ctx: PortalContext) -> None:
     if ctx.person is None:
         ui.label(t('No one is linked to this account yet.'))
         return
-    record = program_status.vaccination_record(ctx.principal, ctx.person.id)
+    record = program_status.vaccination_record(principal=ctx.principal, recipient_id=ctx.person.id)
     with ui.card().classes('w-full gap-1 cvms-proof').mark('proof'):
         ui.label(t('Proof of COVID-19 vaccination')).classes('text-xl font-semibold') \
             .props('role=heading aria-level=2')
@@ -36,7 +36,7 @@ def record_page(ctx: PortalContext) -> None:
         if record.next_dose_due:
             ui.label(t('Your next dose is due on or after {date}.')
                      .format(date=f'{record.next_dose_due:%m/%d/%Y}')).classes('mt-2')
-        url = proof.verification_url(ctx.principal, ctx.person.id)
+        url = proof.verification_url(principal=ctx.principal, recipient_id=ctx.person.id)
         qr = ui.html(proof.qr_svg(url), sanitize=False).classes('mt-2').props('role=img')
         qr.props['aria-label'] = t('QR code of the verification link')
         ui.label(t('Scan the code or open this link to check this record:')).classes('text-sm')
@@ -44,7 +44,8 @@ def record_page(ctx: PortalContext) -> None:
     person_id = ctx.person.id
 
     async def download() -> None:
-        data = await run.io_bound(proof.proof_pdf, acting_recipient(), person_id, lang=ctx.lang)
+        data = await run.io_bound(proof.proof_pdf, principal=acting_recipient(), recipient_id=person_id,
+                                  lang=ctx.lang)
         ui.download.content(data, 'proof-of-vaccination.pdf', 'application/pdf')
 
     with ui.row().classes('gap-2 cvms-no-print'):

@@ -9,6 +9,7 @@ from models import (
     LocationCreate,
     Organization,
     OrganizationCreate,
+    OrganizationKind,
     Role,
     User,
     UserPublic,
@@ -16,9 +17,9 @@ from models import (
 from services.accounts.auth import issue_token, link, normalize_email
 from services.accounts.passwords import hash_password, password_problem
 from services.core import audit, mail
-from services.core.errors import NotFound, ValidationFailed
+from services.core.errors import ValidationFailed
 from services.core.localtime import zone_problem
-from services.permissions import Action, require
+from services.permissions import Action, fetch, require
 from services.principal import Principal
 from services.recipients.fields import email_problem
 
@@ -70,8 +71,8 @@ def create_user(session: Session, *, email: str, role: str, full_name: str = '',
         organization_id = organization_id or location.organization_id
     if role in STAFF_ROLES_NEEDING_LOCATION and location is None:
         raise ValidationFailed('Location managers and healthcare providers need a location (--location CODE).')
-    if role == Role.EMPLOYER and organization_id is None:
-        raise ValidationFailed('Employer accounts need an organization.')
+    if role == Role.EMPLOYER:
+        _check_employer_organization(session, organization_id)
     if password is not None and (problem := password_problem(password, email=email)) is not None:
         raise ValidationFailed(problem)
     user = User(email=email, role=role, full_name=full_name.strip(), organization_id=organization_id,
@@ -91,6 +92,19 @@ def create_user(session: Session, *, email: str, role: str, full_name: str = '',
     return user
 
 
+def _check_employer_organization(session: Session, organization_id: int | None) -> None:
+    """An employer account belongs to an employer organization: it sees the people its organization invited, and a
+    provider organization's people are never theirs to see."""
+    if organization_id is None:
+        raise ValidationFailed('Employer accounts need an organization (--organization-id): an employer organization.')
+    organization = session.get(Organization, organization_id)
+    if organization is None:
+        raise ValidationFailed(f'No organization has the id {organization_id}.')
+    if organization.kind != OrganizationKind.EMPLOYER:
+        raise ValidationFailed(f'{organization.name} is a {organization.kind} organization: an employer account can '
+                               'only belong to an employer organization.')
+
+
 def list_users(principal: Principal, session: Session) -> list[UserPublic]:
     require(principal, Action.MANAGE_USERS)
     users = session.exec(select(User).order_by(User.email)).all()
@@ -106,17 +120,17 @@ def list_users(principal: Principal, session: Session) -> list[UserPublic]:
     return result
 
 
-def set_enrollment_status(principal: Principal, session: Session, organization_id: int, status: str) -> None:
-    """Approve or suspend an organization (state admins), audited."""
+def set_enrollment_status(session: Session, *, principal: Principal, organization_id: int, status: str) -> None:
+    """Approve or suspend an organization (state admins), audited, in the caller's unit of work."""
     require(principal, Action.APPROVE_ORGANIZATIONS)
-    organization = session.get(Organization, organization_id)
-    if organization is None:
-        raise NotFound('No such organization.')
+    organization = fetch(session, Organization, organization_id, principal=principal,
+                         action=str(Action.APPROVE_ORGANIZATIONS))
     organization.enrollment_status = status
     session.add(organization)
     audit.record(session, action=f'organization_{status}', actor=principal, entity_type='organization',
                  entity_id=organization_id)
 
 
-def approve_organization(principal: Principal, session: Session, organization_id: int) -> None:
-    set_enrollment_status(principal, session, organization_id, EnrollmentStatus.APPROVED)
+def approve_organization(session: Session, *, principal: Principal, organization_id: int) -> None:
+    set_enrollment_status(session=session, principal=principal, organization_id=organization_id,
+                          status=EnrollmentStatus.APPROVED)

@@ -42,7 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def list_jobs(args: argparse.Namespace) -> int:
-    summaries = bulk.upload_jobs(SYSTEM, limit=args.limit)
+    summaries = bulk.upload_jobs(principal=SYSTEM, limit=args.limit)
     if args.json:
         print(json.dumps([{'id': s.id, 'status': s.status, 'total': s.total, 'done': s.done, 'loaded': s.loaded,
                            'failed': s.failed, 'file': s.file_name, 'uploaded_by': s.uploaded_by} for s in summaries],
@@ -95,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             from services import background
             background.finish_upload(summary.id)
-            summary = bulk.upload_status(principal, summary.id)
+            summary = bulk.upload_status(principal=principal, upload_id=summary.id)
             if summary.status != 'done':
                 raise ServiceError(summary.message or f'The upload ended with status {summary.status}.')
-            failures = bulk.upload_failures(principal, summary.id)
+            failures = bulk.upload_failures(principal=principal, upload_id=summary.id)
             total, loaded, upload_id = summary.total, summary.loaded, summary.id
             notices = [summary.message] if summary.message else []
         else:
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     except (ServiceError, OSError) as error:
         say({'error': str(error)}, f'Error: {error}', stream=sys.stderr)
         return 1
-    report = bulk.upload_error_file(SYSTEM, upload_id) if failures else None
+    report = bulk.upload_error_file(principal=SYSTEM, upload_id=upload_id) if failures else None
     report_path = _error_report_path(source, report) if report else None
     payload = {'file': str(source), 'total': total, 'loaded': loaded, 'failed': len(failures),
                'errors': [{'line': line, 'error': error} for line, _values, error in failures],

@@ -266,12 +266,12 @@ def _store_failures(session: Session, upload_id: int, failed: list[CheckedRow]) 
              'error': r.error} for r in failed])
 
 
-def resubmit_row(principal: Principal, upload_id: int, line: int, *, first_name: str, last_name: str,
+def resubmit_row(*, principal: Principal, upload_id: int, line: int, first_name: str, last_name: str,
                  date_of_birth: str, email: str) -> CheckedRow:
     """Correct one failed row in place and try it again. Returns the row: ready (and created) or with its errors."""
     def work(session: Session) -> CheckedRow:
+        upload = fetch(session, BulkUpload, upload_id, principal=principal, action='resubmit_row')
         target = upload_target(principal, session)
-        upload = _visible_upload(principal, session, upload_id)
         failure = session.exec(select(BulkUploadError).where(BulkUploadError.upload_id == upload_id)
                                .where(BulkUploadError.line == line)).first()
         if failure is None:
@@ -569,16 +569,12 @@ def _summary(upload: BulkUpload, *, time_zone: str = '') -> UploadSummary:
                          time_zone=time_zone)
 
 
-def _visible_upload(principal: Principal, session: Session, upload_id: int) -> BulkUpload:
-    return fetch(session, BulkUpload, upload_id, principal=principal, action='view_bulk_upload')
-
-
 def _require_upload_rights(principal: Principal) -> None:
     if not is_system(principal):
         require(principal, Action.BULK_UPLOAD)
 
 
-def upload_history(principal: Principal, *, limit: int = 50) -> list[UploadSummary]:
+def upload_history(*, principal: Principal, limit: int = 50) -> list[UploadSummary]:
     require(principal, Action.BULK_UPLOAD)
     with session_scope(read_only=True) as session:
         query = scope(select(BulkUpload), principal=principal, kind=Kind.UPLOAD).order_by(col(BulkUpload.id).desc()) \
@@ -587,36 +583,36 @@ def upload_history(principal: Principal, *, limit: int = 50) -> list[UploadSumma
         return [_summary(u, time_zone=zone) for u in session.exec(query)]
 
 
-def upload_jobs(principal: Principal, *, limit: int = 50) -> list[UploadSummary]:
+def upload_jobs(*, principal: Principal, limit: int = 50) -> list[UploadSummary]:
     """Every location's High Volume jobs, newest first (the server's command line, or state-wide staff)."""
     if not is_system(principal):
         require(principal, Action.VIEW_ALL_LOCATIONS)
     with session_scope(read_only=True) as session:
-        query = select(BulkUpload).where(BulkUpload.mode != 'low').where(BulkUpload.status != 'rejected') \
-            .order_by(col(BulkUpload.id).desc()).limit(limit)
+        query = scope(select(BulkUpload), principal=principal, kind=Kind.UPLOAD).where(BulkUpload.mode != 'low') \
+            .where(BulkUpload.status != 'rejected').order_by(col(BulkUpload.id).desc()).limit(limit)
         return [_summary(u) for u in session.exec(query)]
 
 
-def upload_status(principal: Principal, upload_id: int) -> UploadSummary:
+def upload_status(*, principal: Principal, upload_id: int) -> UploadSummary:
     _require_upload_rights(principal)
     with session_scope(read_only=True) as session:
-        return _summary(_visible_upload(principal, session, upload_id))
+        return _summary(fetch(session, BulkUpload, upload_id, principal=principal, action='view_bulk_upload'))
 
 
-def upload_error_file(principal: Principal, upload_id: int) -> bytes | None:
+def upload_error_file(*, principal: Principal, upload_id: int) -> bytes | None:
     """BulkError.csv of an upload (None when nothing failed)."""
     _require_upload_rights(principal)
     with session_scope(read_only=True) as session:
-        upload = _visible_upload(principal, session, upload_id)
+        upload = fetch(session, BulkUpload, upload_id, principal=principal, action='view_bulk_upload')
         failures = _failures(session, upload_id)
         return error_report(json.loads(upload.header_json), failures) if failures else None
 
 
-def upload_failures(principal: Principal, upload_id: int) -> list[tuple[int, list[str], str]]:
+def upload_failures(*, principal: Principal, upload_id: int) -> list[tuple[int, list[str], str]]:
     """(line, values, error) of an upload's failed rows."""
     _require_upload_rights(principal)
     with session_scope(read_only=True) as session:
-        _visible_upload(principal, session, upload_id)
+        fetch(session, BulkUpload, upload_id, principal=principal, action='view_bulk_upload')
         rows = session.exec(select(BulkUploadError.line, BulkUploadError.values_json, BulkUploadError.error)
                             .where(BulkUploadError.upload_id == upload_id).order_by(col(BulkUploadError.line))).all()
         return [(line, json.loads(values), error) for line, values, error in rows]

@@ -10,12 +10,12 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from models import EnrollmentStatus, Organization, PortalAccount, Recipient, Role, User
+from models import EnrollmentStatus, Organization, OrganizationKind, PortalAccount, Recipient, Role, User
 from services.accounts.staff import approve_organization, set_enrollment_status
 from services.core import audit
 from services.core.db import session_scope
 from services.core.errors import NotAllowed, NotFound
-from services.permissions import Action, require
+from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import Principal
 
 INVITED, REGISTERED = 'Invited', 'Registered'
@@ -26,12 +26,14 @@ WAITING_FOR_APPROVAL = ('Your organization is waiting for approval by the state.
 
 
 def _approved(session: Session, organization_id: int | None) -> bool:
+    """An employer organization the state approved (an employer account in any other kind invites no one)."""
     organization = session.get(Organization, organization_id) if organization_id else None
-    return organization is not None and organization.enrollment_status == EnrollmentStatus.APPROVED
+    return (organization is not None and organization.kind == OrganizationKind.EMPLOYER
+            and organization.enrollment_status == EnrollmentStatus.APPROVED)
 
 
-def organization_approved(principal: Principal) -> bool:
-    with session_scope() as session:
+def organization_approved(*, principal: Principal) -> bool:
+    with session_scope(read_only=True) as session:
         return _approved(session, principal.organization_id)
 
 
@@ -42,7 +44,7 @@ def check_may_invite(session: Session, principal: Principal) -> None:
         raise NotAllowed(WAITING_FOR_APPROVAL)
 
 
-def require_approved_employer(principal: Principal) -> None:
+def require_approved_employer(*, principal: Principal) -> None:
     with session_scope() as session:
         check_may_invite(session, principal)
 
@@ -63,17 +65,16 @@ class Invitations:
     registered: int
 
 
-def invitations(principal: Principal, *, search: str = '', limit: int = 500) -> Invitations:
-    """The organization's invitees with their status, newest first, and the totals."""
+def invitations(*, principal: Principal, search: str = '', limit: int = 500) -> Invitations:
+    """The people the employer invited (permissions: the recipient scope) with their status, newest first, and
+    the totals."""
     require(principal, Action.VIEW_INVITATIONS)
-    if principal.organization_id is None:
-        raise NotAllowed()
-    with session_scope() as session:
-        query = (select(Recipient.id, Recipient.first_name, Recipient.last_name, Recipient.email,
-                        Recipient.created_at, User.password_hash)
-                 .outerjoin(PortalAccount, col(PortalAccount.id) == col(Recipient.portal_account_id))
-                 .outerjoin(User, col(User.id) == col(PortalAccount.user_id))
-                 .where(Recipient.organization_id == principal.organization_id))
+    with session_scope(read_only=True) as session:
+        query = scope(select(Recipient.id, Recipient.first_name, Recipient.last_name, Recipient.email,
+                             Recipient.created_at, User.password_hash)
+                      .outerjoin(PortalAccount, col(PortalAccount.id) == col(Recipient.portal_account_id))
+                      .outerjoin(User, col(User.id) == col(PortalAccount.user_id)),
+                      principal=principal, kind=Kind.RECIPIENT)
         rows = []
         invited = registered = 0
         needle = search.strip().casefold()
@@ -99,9 +100,9 @@ class OrganizationRow:
     users: list[tuple[int, str, str, bool]]  # (user id, email, name, active)
 
 
-def organizations(principal: Principal) -> list[OrganizationRow]:
+def organizations(*, principal: Principal) -> list[OrganizationRow]:
     require(principal, Action.APPROVE_ORGANIZATIONS)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         users: dict[int, list[tuple[int, str, str, bool]]] = {}
         for user in session.exec(select(User).where(col(User.organization_id).is_not(None))
                                  .where(User.role != Role.RECIPIENT).order_by(col(User.email))):
@@ -109,27 +110,30 @@ def organizations(principal: Principal) -> list[OrganizationRow]:
                                                                      user.is_active))
         return [OrganizationRow(o.id or 0, o.name, o.kind, o.provider_pin or '', o.enrollment_status,
                                 users.get(o.id or 0, []))
-                for o in session.exec(select(Organization).order_by(col(Organization.enrollment_status).desc(),
-                                                                    col(Organization.name)))]
+                for o in session.exec(scope(select(Organization), principal=principal, kind=Kind.ORGANIZATION)
+                                      .order_by(col(Organization.enrollment_status).desc(), col(Organization.name)))]
 
 
-def approve(principal: Principal, organization_id: int) -> None:
+def approve(*, principal: Principal, organization_id: int) -> None:
     with session_scope() as session:
-        approve_organization(principal, session, organization_id)
+        approve_organization(session=session, principal=principal, organization_id=organization_id)
 
 
-def suspend(principal: Principal, organization_id: int) -> None:
+def suspend(*, principal: Principal, organization_id: int) -> None:
     with session_scope() as session:
-        set_enrollment_status(principal, session, organization_id, EnrollmentStatus.SUSPENDED)
+        set_enrollment_status(session=session, principal=principal, organization_id=organization_id,
+                              status=EnrollmentStatus.SUSPENDED)
 
 
-def set_user_active(principal: Principal, user_id: int, active: bool) -> None:
+def set_user_active(*, principal: Principal, user_id: int, active: bool) -> None:
     """Approve (activate) or disable an organization's user; a disabled user's sessions end at the next click."""
     require(principal, Action.APPROVE_ORGANIZATIONS)
     with session_scope() as session:
         user = session.get(User, user_id)
-        if user is None or user.role in (Role.RECIPIENT, Role.STATE_ADMIN):
+        if user is None or user.role in (Role.RECIPIENT, Role.STATE_ADMIN) or user.organization_id is None:
             raise NotFound('No such organization user.')
+        fetch(session, Organization, user.organization_id, principal=principal,  # an account: through its organization
+              action=str(Action.APPROVE_ORGANIZATIONS))
         user.is_active = active
         session.add(user)
         audit.record(session, action='user_approved' if active else 'user_disabled', actor=principal,

@@ -37,13 +37,13 @@ def locations_with_open_slots(*, county: str | None = None, city: str | None = N
     return list(seen.values())
 
 
-def slots_at(location_id: int, *, on_or_after: date | None = None, limit: int = 60) -> list:  # noqa: ANN401
+def slots_at(*, location_id: int, on_or_after: date | None = None, limit: int = 60) -> list:  # noqa: ANN401
     from services.clinic import scheduling
 
     return scheduling.open_slots(location_id=location_id, on_or_after=on_or_after, limit=limit)
 
 
-def upcoming_appointments(principal: Principal, recipient_id: int) -> list:  # noqa: ANN401
+def upcoming_appointments(*, principal: Principal, recipient_id: int) -> list:  # noqa: ANN401
     from services.clinic import scheduling
 
     rows = [a for a in scheduling.appointments_of(principal=principal, recipient_id=recipient_id)
@@ -51,15 +51,15 @@ def upcoming_appointments(principal: Principal, recipient_id: int) -> list:  # n
     return sorted(rows, key=lambda a: a.scheduled_at)
 
 
-def book(principal: Principal, recipient_id: int, slot_id: int):  # noqa: ANN201
+def book(*, principal: Principal, recipient_id: int, slot_id: int):  # noqa: ANN201
     """A recipient books for a household member, once registered (the guide: register before booking).
     The next dose is never offered before its due date."""
     from services.clinic import scheduling
 
-    registration = load_registration(principal, recipient_id)
-    lang = language_of(principal)
+    registration = load_registration(principal=principal, recipient_id=recipient_id)
+    lang = language_of(principal=principal)
     _t = translator(lang)
-    record = vaccination_record(principal, recipient_id)
+    record = vaccination_record(principal=principal, recipient_id=recipient_id)
     if registration.status != 'complete' and not record.doses:
         raise ValidationFailed(_t('Complete the COVID-19 Vaccine Registration before booking an appointment.'))
     if record.doses_in_series and len(record.doses) >= record.doses_in_series:
@@ -72,13 +72,13 @@ def book(principal: Principal, recipient_id: int, slot_id: int):  # noqa: ANN201
     return scheduling.book_appointment(principal=principal, recipient_id=recipient_id, slot_id=slot_id)
 
 
-def reschedule_booking(principal: Principal, appointment_id: int, slot_id: int):  # noqa: ANN201
+def reschedule_booking(*, principal: Principal, appointment_id: int, slot_id: int):  # noqa: ANN201
     from services.clinic import scheduling
 
     return scheduling.reschedule_appointment(principal=principal, appointment_id=appointment_id, slot_id=slot_id)
 
 
-def cancel_booking(principal: Principal, appointment_id: int):  # noqa: ANN201
+def cancel_booking(*, principal: Principal, appointment_id: int):  # noqa: ANN201
     from services.clinic import scheduling
 
     return scheduling.cancel_appointment(principal=principal, appointment_id=appointment_id,

@@ -11,7 +11,7 @@ from services.core import audit
 from services.core.db import session_scope
 from services.core.errors import NotFound
 from services.core.i18n import normalize_language
-from services.permissions import Action, fetch, require
+from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import Principal
 from services.recipients.registry import create_recipient
 
@@ -37,12 +37,12 @@ def _account(session: Session, principal: Principal) -> PortalAccount:
     return account
 
 
-def language_of(principal: Principal) -> str:
+def language_of(*, principal: Principal) -> str:
     with session_scope() as session:
         return normalize_language(_account(session, principal).language)
 
 
-def set_language(principal: Principal, lang: str) -> str:
+def set_language(*, principal: Principal, lang: str) -> str:
     lang = normalize_language(lang)
     with session_scope() as session:
         account = _account(session, principal)
@@ -51,10 +51,10 @@ def set_language(principal: Principal, lang: str) -> str:
     return lang
 
 
-def household(principal: Principal) -> list[HouseholdMember]:
-    with session_scope() as session:
-        account = _account(session, principal)
-        people = session.exec(select(Recipient).where(Recipient.portal_account_id == account.id)
+def household(*, principal: Principal) -> list[HouseholdMember]:
+    with session_scope(read_only=True) as session:
+        _account(session, principal)
+        people = session.exec(scope(select(Recipient), principal=principal, kind=Kind.RECIPIENT)
                               .order_by(col(Recipient.id))).all()
         return [HouseholdMember(p.id or 0, p.first_name, p.last_name, p.date_of_birth) for p in people]
 
@@ -65,7 +65,7 @@ def _recipient(session: Session, principal: Principal, recipient_id: int) -> Rec
     return fetch(session, Recipient, recipient_id, principal=principal, action='use_portal')
 
 
-def add_dependent(principal: Principal, *, first_name: str, last_name: str, date_of_birth: date | str | None,
+def add_dependent(*, principal: Principal, first_name: str, last_name: str, date_of_birth: date | str | None,
                   lang: str = 'en') -> int:
     """Add a family member (a child, a parent in one's care) to the account holder's household; the date of birth
     as typed (MM/DD/YYYY) or a date."""

@@ -52,12 +52,12 @@ def group_of(registration: Registration) -> Group | None:
     return next((g for g in group_config().groups if g.id == registration.group_id), None)
 
 
-def program_summary(principal: Principal, recipient_id: int) -> ProgramSummary:
+def program_summary(*, principal: Principal, recipient_id: int) -> ProgramSummary:
     """Not Enrolled / Enrolled / Vaccinated, and what to do next (the portal home)."""
     from services.clinic import scheduling  # the clinic-day area owns appointments and doses
 
-    registration = load_registration(principal, recipient_id)
-    record = vaccination_record(principal, recipient_id)
+    registration = load_registration(principal=principal, recipient_id=recipient_id)
+    record = vaccination_record(principal=principal, recipient_id=recipient_id)
     upcoming = [a for a in scheduling.appointments_of(principal=principal, recipient_id=recipient_id)
                 if a.status in ('scheduled', 'checked_in')]
     upcoming.sort(key=lambda a: a.scheduled_at)
@@ -95,7 +95,7 @@ def doses_for_verification(*, recipient_id: int) -> list[Dose]:
     return _portal_doses(dose_rules.doses_for_verification(recipient_id=recipient_id))
 
 
-def vaccination_record(principal: Principal, recipient_id: int) -> VaccinationRecord:
+def vaccination_record(*, principal: Principal, recipient_id: int) -> VaccinationRecord:
     """A household member's proof of vaccination, with the next dose's due date for an unfinished series."""
     from models.inventory import Product
 

@@ -35,9 +35,10 @@ def _code_for(session: Session, recipient_id: int) -> str:
     return row.code
 
 
-def verification_url(principal: Principal, recipient_id: int) -> str:
+def verification_url(*, principal: Principal, recipient_id: int) -> str:
     """The QR code's link for a household member (created on first use)."""
-    program_status.vaccination_record(principal, recipient_id)  # checks the person may see this record
+    program_status.vaccination_record(principal=principal,
+                                      recipient_id=recipient_id)  # checks the person may see this record
     with session_scope() as session:
         return link(f'/verify/{_code_for(session, recipient_id)}')
 
@@ -75,11 +76,11 @@ def qr_svg(content: str) -> str:
     return segno.make(content, error='m').svg_inline(scale=4, dark='#000', light='#fff')
 
 
-def proof_pdf(principal: Principal, recipient_id: int, *, lang: str) -> bytes:
+def proof_pdf(*, principal: Principal, recipient_id: int, lang: str) -> bytes:
     """The proof of vaccination as a one-page PDF, in the reader's language, with the verification QR code."""
     t = translator(lang)
-    record = program_status.vaccination_record(principal, recipient_id)
-    url = verification_url(principal, recipient_id)
+    record = program_status.vaccination_record(principal=principal, recipient_id=recipient_id)
+    url = verification_url(principal=principal, recipient_id=recipient_id)
     pdf = FPDF(format='letter')
     pdf.set_title(t('Proof of COVID-19 vaccination'))
     pdf.add_page()

@@ -42,7 +42,7 @@ def _contact_from(recipient: Recipient) -> dict[str, str]:
     return {name: getattr(recipient, name) or '' for name in CONTACT_FIELDS}
 
 
-def load_registration(principal: Principal, recipient_id: int) -> Registration:
+def load_registration(*, principal: Principal, recipient_id: int) -> Registration:
     with session_scope() as session:
         recipient = _recipient(session, principal, recipient_id)
         progress = session.exec(select(RegistrationProgress)
@@ -62,7 +62,7 @@ def _clean(values: dict[str, str], allowed: set[str] | tuple[str, ...]) -> dict[
     return {k: str(v).strip()[:200] for k, v in values.items() if k in allowed and v is not None}
 
 
-def save_progress(principal: Principal, registration: Registration, *, pause: bool = False) -> None:
+def save_progress(*, principal: Principal, registration: Registration, pause: bool = False) -> None:
     """Keep what was entered so far (also on Pause); a completed registration stays complete."""
     with session_scope() as session:
         _recipient(session, principal, registration.recipient_id)
@@ -105,7 +105,7 @@ def contact_problems(contact: dict[str, str]) -> list[Problem]:
     return check_recipient(contact, required=CONTACT_FIELDS).problems
 
 
-def complete_registration(principal: Principal, registration: Registration, *, lang: str) -> Group | None:
+def complete_registration(*, principal: Principal, registration: Registration, lang: str) -> Group | None:
     """Finish the registration: demographics onto the recipient (sex, race and ethnicity as codes), the vaccine
     group from the admin's rules, and the confirmation email in the reader's language."""
     checked = check_recipient(registration.contact, required=CONTACT_FIELDS)

@@ -130,7 +130,7 @@ def evaluate_group(config: GroupConfig, answers: dict[str, str]) -> Group | None
     return next((g for g in config.groups if g.is_default), None)
 
 
-def save_group(principal: Principal, *, group_id: int | None, code: str, name_en: str, name_es: str,
+def save_group(*, principal: Principal, group_id: int | None, code: str, name_en: str, name_es: str,
                sort_order: int, is_default: bool) -> int:
     require(principal, Action.MANAGE_SETTINGS)
     code, name_en = code.strip().upper(), name_en.strip()
@@ -156,7 +156,7 @@ def save_group(principal: Principal, *, group_id: int | None, code: str, name_en
         return group.id or 0
 
 
-def save_question(principal: Principal, *, question_id: int | None, code: str, text_en: str, text_es: str,
+def save_question(*, principal: Principal, question_id: int | None, code: str, text_en: str, text_es: str,
                   sort_order: int, active: bool) -> int:
     require(principal, Action.MANAGE_SETTINGS)
     code, text_en = code.strip().lower(), text_en.strip()
@@ -178,7 +178,7 @@ def save_question(principal: Principal, *, question_id: int | None, code: str, t
         return question.id or 0
 
 
-def add_rule(principal: Principal, *, question_id: int, answer: str, group_id: int, priority: int) -> int:
+def add_rule(*, principal: Principal, question_id: int, answer: str, group_id: int, priority: int) -> int:
     require(principal, Action.MANAGE_SETTINGS)
     if answer not in ANSWER_OPTIONS:
         raise ValidationFailed('The answer must be yes or no.')
@@ -193,7 +193,7 @@ def add_rule(principal: Principal, *, question_id: int, answer: str, group_id: i
         return rule.id or 0
 
 
-def delete_rule(principal: Principal, rule_id: int) -> None:
+def delete_rule(*, principal: Principal, rule_id: int) -> None:
     require(principal, Action.MANAGE_SETTINGS)
     with session_scope() as session:
         rule = session.get(GroupRule, rule_id)
@@ -211,7 +211,7 @@ def self_registration_enabled() -> bool:
         return bool(row and row.self_registration_enabled)
 
 
-def set_self_registration(principal: Principal, enabled: bool) -> None:
+def set_self_registration(*, principal: Principal, enabled: bool) -> None:
     require(principal, Action.MANAGE_SETTINGS)
     with session_scope() as session:
         row = session.get(PortalSettings, 1) or PortalSettings(id=1)

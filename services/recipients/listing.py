@@ -81,13 +81,15 @@ def _require_list(principal: Principal) -> None:
         require(principal, Action.VIEW_RECIPIENTS)
 
 
-def list_recipients(principal: Principal, *, search: str = '', sort: str = 'last_name', descending: bool = False,
+def list_recipients(*, principal: Principal, search: str = '', sort: str = 'last_name', descending: bool = False,
                     page: int = 1, per_page: int = 25, location_id: int | None = None) -> RecipientPage:
     _require_list(principal)
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     page = max(1, page)
     order = SORTS.get(sort, SORTS['last_name'])
     with session_scope(read_only=True) as session:
+        if location_id is not None:
+            fetch(session, Location, location_id, principal=principal, action=str(Action.VIEW_RECIPIENTS))
         total = _total(session, principal, location_id)
         branches = name_branches(search)
         if not branches:
@@ -204,7 +206,7 @@ def request_removal(*, principal: Principal, recipient_id: int, reason: str) -> 
         return request.id or 0
 
 
-def open_removal_requests(principal: Principal) -> list[RemovalRequest]:
+def open_removal_requests(*, principal: Principal) -> list[RemovalRequest]:
     """For the help-desk queue (state admins)."""
     require(principal, Action.VIEW_ALL_LOCATIONS)
     with session_scope(read_only=True) as session:

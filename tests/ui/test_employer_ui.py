@@ -8,16 +8,14 @@ from nicegui.testing import User
 
 from models import Organization, Recipient
 from services.core.db import session_scope
-from tests.factories import ADMIN, EMPLOYER, invite, log_in, organization_id
+from tests.factories import ADMIN, EMPLOYER, invited_by_employer, log_in, organization_id
 
 
 async def test_employer_sees_invitation_status_and_no_health_data(demo, user: User) -> None:
-    org_id = organization_id('employer')
-    for i in range(2):
-        recipient_id = invite(f'Ana{i}', 'Worker', date(1990, 2, i + 1), f'ana{i}@example.org')
+    for recipient_id in invited_by_employer([(f'Ana{i}', 'Worker', date(1990, 2, i + 1), f'ana{i}@example.org')
+                                             for i in range(2)]):
         with session_scope() as session:
             recipient = session.get(Recipient, recipient_id)
-            recipient.organization_id = org_id
             recipient.county, recipient.race = 'Wake', 'asian'  # demographics the employer must not see
             session.add(recipient)
     await log_in(user, EMPLOYER)

@@ -206,8 +206,8 @@ async def test_portal_household_add_dependent_and_switch(demo, user: User) -> No
     await user.should_not_see('Not Enrolled')
     # Another household's member is never reachable.
     with pytest.raises(NotAllowed):
-        registration_form.load_registration(principal(RECIPIENT),
-                                            invite('Other', 'Person', date(1990, 1, 1), 'o@example.org'))
+        registration_form.load_registration(principal=principal(RECIPIENT),
+                                            recipient_id=invite('Other', 'Person', date(1990, 1, 1), 'o@example.org'))
 
 
 async def test_portal_change_password_in_spanish_logs_out_everywhere(demo, user: User) -> None:

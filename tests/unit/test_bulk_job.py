@@ -97,7 +97,7 @@ def test_job_killed_partway_resumes_without_duplicates_or_double_emails(demo, mo
         duplicated = session.exec(select(OutboxMessage.to_addr).group_by(OutboxMessage.to_addr)
                                   .having(func.count() > 1)).all()
         assert duplicated == []
-    failures = bulk.upload_failures(principal(MANAGER), summary.id)
+    failures = bulk.upload_failures(principal=principal(MANAGER), upload_id=summary.id)
     assert failures[-1][0] == rows + 1 and 'Duplicate recipient' in failures[-1][2]
     assert count_rows(BulkUploadFile) == 0  # the stored file is removed when done
 
@@ -149,7 +149,7 @@ def test_the_same_file_in_two_jobs_at_once_loads_each_person_once(demo) -> None:
     assert sum(d.loaded for d in done) == unique and sum(d.failed for d in done) == 2 * rows - unique
     assert count_rows(Recipient) - people_before == unique and welcome_emails() - emails_before == unique
     for job in jobs:
-        for _line, _values, error in bulk.upload_failures(principal(MANAGER), job.id):
+        for _line, _values, error in bulk.upload_failures(principal=principal(MANAGER), upload_id=job.id):
             assert error.count('Duplicate recipient') <= 1, error
 
 
@@ -205,7 +205,8 @@ def test_the_event_loop_keeps_turning_while_the_runner_loads_a_file(demo) -> Non
         runner = asyncio.create_task(background.run_background(stop))
         seen = []
         try:
-            while (upload := await asyncio.to_thread(bulk.upload_status, person, summary.id)).status != 'done':
+            while (upload := await asyncio.to_thread(bulk.upload_status, principal=person,
+                                                     upload_id=summary.id)).status != 'done':
                 assert upload.status in ('queued', 'running'), upload.message
                 seen.append(upload.done)
                 await asyncio.sleep(0.01)
@@ -230,7 +231,7 @@ def test_a_writer_gets_in_between_the_chunks_of_a_running_job(demo) -> None:
     job = threading.Thread(target=bulk.run_job, args=(summary.id,))
     job.start()
     try:
-        while bulk.upload_status(principal(MANAGER), summary.id).done == 0:
+        while bulk.upload_status(principal=principal(MANAGER), upload_id=summary.id).done == 0:
             assert job.is_alive(), 'the job ended before the writer could try'
             time.sleep(0.005)
         with session_scope() as session:  # waits for the lock like any writer of the app

@@ -29,7 +29,7 @@ USE_DATE = ' (enter it as MM/DD/YYYY)'
 
 def in_location() -> int:
     """Recipients the demo data put in the manager's location (other areas' demo data add some)."""
-    return listing.list_recipients(principal(MANAGER)).total
+    return listing.list_recipients(principal=principal(MANAGER)).total
 
 
 def errors_of(preview: bulk.Preview) -> dict[int, str]:
@@ -215,14 +215,15 @@ def test_corrected_row_resubmitted_in_place(demo) -> None:
     manager = principal(MANAGER)
     outcome = bulk.create_records(manager, bulk.preview(manager, data, 'fix.csv'))
     assert (outcome.loaded, outcome.failed) == (1, 1)
-    still = bulk.resubmit_row(manager, outcome.upload_id, 3, first_name='Bo', last_name='', date_of_birth='2/2/1990',
+    still = bulk.resubmit_row(principal=manager, upload_id=outcome.upload_id, line=3, first_name='Bo', last_name='',
+                              date_of_birth='2/2/1990',
                               email='bo@example.com')
     assert not still.ready and still.error == 'Line 3: Required fields are missing: [LastName]'
-    fixed = bulk.resubmit_row(manager, outcome.upload_id, 3, first_name='Bo', last_name='Lee',
+    fixed = bulk.resubmit_row(principal=manager, upload_id=outcome.upload_id, line=3, first_name='Bo', last_name='Lee',
                               date_of_birth='2/2/1990', email='bo@example.com')
     assert fixed.ready
-    assert bulk.upload_status(manager, outcome.upload_id).loaded == 2
-    assert bulk.upload_error_file(manager, outcome.upload_id) is None
+    assert bulk.upload_status(principal=manager, upload_id=outcome.upload_id).loaded == 2
+    assert bulk.upload_error_file(principal=manager, upload_id=outcome.upload_id) is None
     assert count_rows(Recipient, Recipient.first_name == 'Bo') == 1
 
 
@@ -251,9 +252,9 @@ def test_employer_uploads_are_their_invitees(demo) -> None:
         eve = session.exec(select(Recipient).where(Recipient.first_name == 'Eve')).one()
         assert eve.organization_id == employer.organization_id and eve.location_id is None
         assert eve.source == RecipientSource.EMPLOYER_INVITATION
-    page = listing.list_recipients(employer)
+    page = listing.list_recipients(principal=employer)
     assert 'Eve' in [r.first_name for r in page.rows]
-    assert 'Eve' not in [r.first_name for r in listing.list_recipients(principal(MANAGER), search='eve').rows]
+    assert 'Eve' not in [r.first_name for r in listing.list_recipients(principal=principal(MANAGER), search='eve').rows]
 
 
 def test_only_allowed_roles_upload(demo) -> None:
@@ -282,10 +283,10 @@ def test_loaded_list_counts_a_broad_search_only_up_to_the_cap(demo, monkeypatch:
     rows = ''.join(f'Sam{i},Smith{i},1/{i + 1}/1970,s{i}@example.com\n' for i in range(4)) + \
         ''.join(f'Smitty{i},Jones{i},2/{i + 1}/1970,j{i}@example.com\n' for i in range(4))
     bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'smiths.csv'))
-    broad = listing.list_recipients(manager, search='smi', per_page=25)
+    broad = listing.list_recipients(principal=manager, search='smi', per_page=25)
     assert broad.more_than and broad.matching == 6  # 8 match (last or first name); counting stopped past 5
     assert len(broad.rows) == 8  # the page itself is not cut by the count
-    narrow = listing.list_recipients(manager, search='smith', per_page=25)
+    narrow = listing.list_recipients(principal=manager, search='smith', per_page=25)
     assert not narrow.more_than and narrow.matching == 4
 
 
@@ -299,7 +300,7 @@ def test_loaded_list_pages_a_broad_and_a_narrow_match_together_in_order(demo,
         'Smia,Able,4/1/1970,m1@example.com\nSmib,Zed,4/2/1970,a1@example.com\n'
     bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'mixed.csv'))
     for sort, descending in [('last_name', False), ('last_name', True), ('first_name', False), ('email', True)]:
-        every = listing.list_recipients(manager, search='smi', sort=sort, descending=descending, per_page=25)
+        every = listing.list_recipients(principal=manager, search='smi', sort=sort, descending=descending, per_page=25)
         assert every.more_than and len(every.rows) == 10
         key = {'last_name': lambda r: (r.last_name.casefold(), r.first_name.casefold()),
                'first_name': lambda r: (r.first_name.casefold(), r.last_name.casefold()),
@@ -308,10 +309,10 @@ def test_loaded_list_pages_a_broad_and_a_narrow_match_together_in_order(demo,
         for walk in (5000, 12, 3):  # a sort by email first walks this many people in email order
             monkeypatch.setattr(listing, 'EMAIL_WALK', walk)
             paged = [r.id for page in (1, 2, 3, 4) for r in listing.list_recipients(
-                manager, search='smi', sort=sort, descending=descending, page=page, per_page=3).rows]
+                principal=manager, search='smi', sort=sort, descending=descending, page=page, per_page=3).rows]
             assert paged == [r.id for r in every.rows]
-    assert [r.last_name for r in listing.list_recipients(manager, search='smib').rows] == ['Smib5', 'Zed']
-    assert listing.list_recipients(manager, search='smiz').rows == []
+    assert [r.last_name for r in listing.list_recipients(principal=manager, search='smib').rows] == ['Smib5', 'Zed']
+    assert listing.list_recipients(principal=manager, search='smiz').rows == []
 
 
 def test_list_progress_and_preview_answer_while_a_chunk_holds_the_write_lock(demo) -> None:
@@ -333,8 +334,8 @@ def test_list_progress_and_preview_answer_while_a_chunk_holds_the_write_lock(dem
     thread.start()
     try:
         assert holding.wait(10)
-        assert listing.list_recipients(manager, search='grace').rows
-        assert bulk.upload_history(manager) == bulk.upload_history(manager)
+        assert listing.list_recipients(principal=manager, search='grace').rows
+        assert bulk.upload_history(principal=manager) == bulk.upload_history(principal=manager)
         assert bulk.preview(manager, (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n').encode(), 'x.csv').ready_count == 1
         assert thread.is_alive()  # every answer came while the writer still held its lock
     finally:
@@ -348,24 +349,25 @@ def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
     rows = ''.join(f'Person{i:02d},Family{i % 3},1/{i + 1}/1980,p{i}@example.com\n' for i in range(30))
     bulk.create_records(manager, bulk.preview(manager, (HEADER + rows + 'Renée,Élan,1/1/1990,r@x.org\n').encode(),
                                               'list.csv'))
-    page = listing.list_recipients(manager, per_page=10)
+    page = listing.list_recipients(principal=manager, per_page=10)
     assert page.total == before + 31 and len(page.rows) == 10
-    found = listing.list_recipients(manager, search='person1')
+    found = listing.list_recipients(principal=manager, search='person1')
     assert sorted(r.first_name for r in found.rows) == [f'Person{i}' for i in range(10, 20)]
     assert found.total == before + 31 and found.matching == 10
-    assert [r.first_name for r in listing.list_recipients(manager, search='RENEE').rows] == ['Renée']  # accents aside
-    assert [r.first_name for r in listing.list_recipients(manager, search='élan').rows] == ['Renée']
-    assert 'Grace' in [r.first_name for r in listing.list_recipients(manager, search='grace wilms').rows]
-    assert [r.first_name for r in listing.list_recipients(manager, search='wilms grace').rows] == \
-        [r.first_name for r in listing.list_recipients(manager, search='grace wilms').rows]
-    by_first = listing.list_recipients(manager, search='person', sort='first_name', descending=True,
+    assert [r.first_name for r in listing.list_recipients(principal=manager,
+                                                          search='RENEE').rows] == ['Renée']  # accents aside
+    assert [r.first_name for r in listing.list_recipients(principal=manager, search='élan').rows] == ['Renée']
+    assert 'Grace' in [r.first_name for r in listing.list_recipients(principal=manager, search='grace wilms').rows]
+    assert [r.first_name for r in listing.list_recipients(principal=manager, search='wilms grace').rows] == \
+        [r.first_name for r in listing.list_recipients(principal=manager, search='grace wilms').rows]
+    by_first = listing.list_recipients(principal=manager, search='person', sort='first_name', descending=True,
                                               per_page=3)
     assert [r.first_name for r in by_first.rows] == ['Person29', 'Person28', 'Person27']
-    by_last = listing.list_recipients(manager, search='family2', sort='last_name')
+    by_last = listing.list_recipients(principal=manager, search='family2', sort='last_name')
     assert {r.last_name for r in by_last.rows} == {'Family2'} and by_last.matching == 10
-    second = listing.list_recipients(manager, search='person', sort='first_name', page=2, per_page=5)
+    second = listing.list_recipients(principal=manager, search='person', sort='first_name', page=2, per_page=5)
     assert [r.first_name for r in second.rows] == ['Person05', 'Person06', 'Person07', 'Person08', 'Person09']
-    assert listing.list_recipients(principal(ADMIN)).total == count_rows(Recipient)
+    assert listing.list_recipients(principal=principal(ADMIN)).total == count_rows(Recipient)
     target = found.rows[0]
     with pytest.raises(ValidationFailed):
         listing.request_removal(principal=manager, recipient_id=target.id, reason='')
@@ -375,7 +377,7 @@ def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
         request = session.get(RemovalRequest, request_id)
         assert request.status == 'open' and request.requested_by_email == MANAGER
     assert count_rows(Recipient, Recipient.id == target.id) == 1  # nothing is deleted
-    assert [r.id for r in listing.open_removal_requests(principal(ADMIN))] == [request_id]
+    assert [r.id for r in listing.open_removal_requests(principal=principal(ADMIN))] == [request_id]
 
 
 def test_audit_events_name_who_which_file_and_counts(demo) -> None:
@@ -431,8 +433,8 @@ def test_list_totals_follow_every_insert_move_and_delete(demo) -> None:
     manager, admin = principal(MANAGER), principal(ADMIN)
 
     def totals() -> tuple[int, int, int]:
-        return (listing.list_recipients(manager).total, listing.list_recipients(admin).total,
-                listing.list_recipients(admin, location_id=manager.location_id).total)
+        return (listing.list_recipients(principal=manager).total, listing.list_recipients(principal=admin).total,
+                listing.list_recipients(principal=admin, location_id=manager.location_id).total)
 
     def truth() -> tuple[int, int, int]:
         mine = count_rows(Recipient, Recipient.location_id == manager.location_id)
