@@ -19,7 +19,7 @@ from services.accounts.passwords import hash_password, password_problem
 from services.core import audit, mail
 from services.core.errors import ValidationFailed
 from services.core.localtime import zone_problem
-from services.permissions import Action, fetch, require
+from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import Principal
 from services.recipients.fields import email_problem
 
@@ -103,6 +103,33 @@ def _check_employer_organization(session: Session, organization_id: int | None) 
     if organization.kind != OrganizationKind.EMPLOYER:
         raise ValidationFailed(f'{organization.name} is a {organization.kind} organization: an employer account can '
                                'only belong to an employer organization.')
+
+
+def add_user(*, principal: Principal, email: str, role: str, full_name: str = '', location_code: str | None = None,
+             organization_id: int | None = None) -> UserPublic:
+    """A state admin adds a staff or employer account (the Users screen); the welcome email sets its password.
+    The same rules as `main.py create-user`: location staff need a location, employers an employer organization."""
+    require(principal, Action.MANAGE_USERS)
+    if role == Role.RECIPIENT:
+        raise ValidationFailed('Recipients get their login from an invitation or self-registration, not here.')
+    from services.core.db import session_scope  # local import: the CLI and the demo pass their own unit of work
+    with session_scope() as session:
+        if organization_id is not None:
+            fetch(session, Organization, organization_id, principal=principal, action=str(Action.MANAGE_USERS))
+        user = create_user(session, email=email, role=role, full_name=full_name,
+                           location_code=(location_code or '').strip() or None, organization_id=organization_id,
+                           actor=principal)
+        return UserPublic(**user.model_dump(exclude={'password_hash'}))
+
+
+def organization_choices(*, principal: Principal) -> list[tuple[int, str]]:
+    """(id, "Name (kind)") of the organizations an account may be added to, by name."""
+    require(principal, Action.MANAGE_USERS)
+    from services.core.db import session_scope
+    with session_scope(read_only=True) as session:
+        rows = session.exec(scope(select(Organization), principal=principal, kind=Kind.ORGANIZATION)
+                            .order_by(Organization.name)).all()
+        return [(o.id or 0, f'{o.name} ({o.kind})') for o in rows]
 
 
 def list_users(principal: Principal, session: Session) -> list[UserPublic]:

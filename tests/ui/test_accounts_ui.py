@@ -1,6 +1,7 @@
 """Account screens through the simulated browser: refusals, locking, forgot password, change password, outbox."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -9,6 +10,7 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from models import AuditEvent, OutboxMessage
+from models import User as UserRow
 from services.core.db import session_scope
 from services.core.settings import reset_settings
 from tests.factories import ADMIN, EMPLOYER, MANAGER, PROVIDER, log_in
@@ -144,3 +146,27 @@ async def test_log_in_pages_speak_spanish_and_the_choice_reaches_the_portal(demo
     with session_scope() as session:
         account = session.exec(select(PortalAccount).where(PortalAccount.user_id == recipient_user.id)).one()
     assert account.language == 'es'
+
+
+async def test_the_admin_adds_an_employer_account_to_an_employer_organization_only(demo, user: User) -> None:
+    await log_in(user, ADMIN)
+    await user.open('/admin/users')
+    user.find(marker='new-user-email').type('hr@example.org')
+    user.find(marker='new-user-role').elements.pop().value = 'employer'
+    choices = user.find(marker='new-user-organization').elements.pop()
+    by_name = {label: key for key, label in choices.options.items()}
+    choices.value = by_name['Demo Health System (provider)']
+    user.find(marker='new-user-add').click()
+    await user.should_see('Demo Health System is a provider organization: an employer account can only belong to '
+                          'an employer organization.')
+    with session_scope() as session:
+        assert session.exec(select(UserRow).where(UserRow.email == 'hr@example.org')).first() is None
+    choices.value = by_name['Demo Manufacturing Co. (employer)']
+    user.find(marker='new-user-add').click()
+    await user.should_see('hr@example.org was added')
+    for _ in range(100):  # the list refreshes after the click's handler
+        rows = [r for t in user.find(marker='users-table').elements if not t.is_deleted for r in t.rows]
+        if any(r['email'] == 'hr@example.org' for r in rows):
+            break
+        await asyncio.sleep(0.05)
+    assert [r['organization'] for r in rows if r['email'] == 'hr@example.org'] == ['Demo Manufacturing Co.']

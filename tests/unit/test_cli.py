@@ -103,6 +103,26 @@ def test_create_user_refuses_bad_input_with_a_reason(data_dir: Path) -> None:
     assert users == 0  # nothing half-written
 
 
+def test_an_employer_account_belongs_to_an_employer_organization_only(data_dir: Path) -> None:
+    """An employer sees the people its organization invited: in a provider organization it would see nobody it
+    invited, and must not be placed there at all."""
+    assert run_cli(data_dir, 'seed-demo').returncode == 0
+    db = sqlite3.connect(data_dir / 'cvms.sqlite3')
+    provider, employer = (db.execute('SELECT id FROM organization WHERE kind = ?', (kind,)).fetchone()[0]
+                          for kind in ('provider', 'employer'))
+    refused = 'Demo Health System is a provider organization: an employer account can only belong to an employer ' \
+              'organization.'
+    for where in (['--organization-id', str(provider)], ['--location', 'DEMO1']):
+        result = run_cli(data_dir, 'create-user', '--email', 'hr@example.org', '--role', 'employer', *where)
+        assert result.returncode == 2 and refused in result.stderr, (where, result.stderr)
+    result = run_cli(data_dir, 'create-user', '--email', 'hr@example.org', '--role', 'employer')
+    assert result.returncode == 2 and 'Employer accounts need an organization' in result.stderr
+    result = run_cli(data_dir, 'create-user', '--email', 'hr@example.org', '--role', 'employer',
+                     '--organization-id', str(employer))
+    assert result.returncode == 0, result.stderr
+    assert db.execute("SELECT organization_id FROM user WHERE email = 'hr@example.org'").fetchone()[0] == employer
+
+
 def test_create_user_without_password_queues_a_welcome_link(data_dir: Path) -> None:
     assert run_cli(data_dir, 'init-db').returncode == 0
     result = run_cli(data_dir, 'create-user', '--email', 'chief@example.org', '--role', 'state_admin')
