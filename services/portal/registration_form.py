@@ -108,11 +108,11 @@ def contact_problems(contact: dict[str, str]) -> list[Problem]:
 def complete_registration(*, principal: Principal, registration: Registration, lang: str) -> Group | None:
     """Finish the registration: demographics onto the recipient (sex, race and ethnicity as codes), the vaccine
     group from the admin's rules, and the confirmation email in the reader's language."""
-    checked = check_recipient(registration.contact, required=CONTACT_FIELDS)
-    if checked.problems:
-        raise RecipientRefused(checked.problems, lang)
     with session_scope() as session:
-        recipient = _recipient(session, principal, registration.recipient_id)
+        recipient = _recipient(session, principal, registration.recipient_id)  # whose registration, first
+        checked = check_recipient(registration.contact, required=CONTACT_FIELDS)
+        if checked.problems:
+            raise RecipientRefused(checked.problems, lang)
         config = _config(session)
         group = evaluate_group(config, registration.group_answers)
         contact = {name: checked.values[name] for name in CONTACT_FIELDS}
