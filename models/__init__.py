@@ -8,7 +8,7 @@ from .auth import AuthSession, LoginThrottle, PasswordToken
 from .base import EnrollmentStatus, OrganizationKind, RecipientSource, Role, utcnow
 from .location import Location, LocationCreate, LocationPublic
 from .organization import Organization, OrganizationCreate, OrganizationPublic
-from .outbox import OutboxAttachment, OutboxMessage, OutboxMessagePublic
+from .outbox import MailPace, OutboxAttachment, OutboxMessage, OutboxMessagePublic
 from .portal_account import PortalAccount, PortalAccountPublic
 from .recipient import Recipient, RecipientCreate, RecipientPublic
 from .user import User, UserCreate, UserPublic
@@ -16,7 +16,7 @@ from .user import User, UserCreate, UserPublic
 __all__ = [
     'AuditEvent', 'AuditEventPublic', 'AuthSession', 'EnrollmentStatus', 'Location', 'LocationCreate',
     'LocationPublic', 'LoginThrottle', 'Organization', 'OrganizationCreate', 'OrganizationKind',
-    'OrganizationPublic', 'OutboxAttachment', 'OutboxMessage', 'OutboxMessagePublic', 'PasswordToken',
+    'OrganizationPublic', 'MailPace', 'OutboxAttachment', 'OutboxMessage', 'OutboxMessagePublic', 'PasswordToken',
     'PortalAccount', 'PortalAccountPublic', 'Recipient', 'RecipientCreate', 'RecipientPublic', 'RecipientSource',
     'Role', 'User', 'UserCreate', 'UserPublic', 'utcnow',
 ]

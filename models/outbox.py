@@ -21,10 +21,21 @@ class OutboxMessage(SQLModel, table=True):
     # Guards against the same logical message being queued twice (e.g. a resumed import job).
     dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
     status: str = Field(default='pending', max_length=16, index=True)  # pending | sending | sent | failed
+    # The sender that claimed it ('sending') and until when: a sender renews its claims while it works, so only
+    # the claims of a sender that died (or froze) expire and are taken over; nobody resets claims at start-up.
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claimed_until: datetime | None = None
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
     last_error: str | None = Field(default=None, max_length=1000)
     sent_at: datetime | None = None
+
+
+class MailPace(SQLModel, table=True):
+    """The next free sending slot (seconds since the epoch) of the mail rate cap, shared by every sender of every
+    instance through the database when there is no Redis (CVMS_MAIL_RATE_PER_SECOND). One row, id 1."""
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={'autoincrement': False})
+    next_at: float = 0.0
 
 
 class OutboxAttachment(SQLModel, table=True):

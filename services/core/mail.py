@@ -1,24 +1,29 @@
 """One mail service: messages go into the outbox table inside the caller's transaction, and a
 background sender delivers them over SMTP (aiosmtplib), retrying with back-off while the server
-is down. With no SMTP host configured they stay in the outbox, where state admins can read them."""
+is down. With no SMTP host configured they stay in the outbox, where state admins can read them.
+Any number of senders (one per worker or app instance) share the outbox: each claims messages for a lease it
+renews while it works, records each delivery before its connection sends the next message, and takes its turn
+in one rate cap for all of them (Redis, or the database)."""
 from __future__ import annotations
 
 import asyncio
 import binascii
 import logging
+import os
 import re
-import time
+import socket
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from functools import lru_cache
 
 import aiosmtplib
 from aiosmtplib.email import parse_address
-from sqlalchemy import update
+from sqlalchemy import bindparam, text, update
 from sqlmodel import Session, col, select
 
 from models import OutboxAttachment, OutboxMessage, OutboxMessagePublic, utcnow
@@ -32,7 +37,6 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 25  # about a day of back-off before a message is marked failed
 BATCH_SIZE = 200  # claimed per transaction; the next batch is claimed while this one is sent
-MARK_EVERY = 25  # the most deliveries sent and not yet recorded: all a crash can resend
 
 
 @dataclass(frozen=True)
@@ -64,25 +68,22 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
 
 
-def recover_interrupted() -> int:
-    """Messages claimed by a sender that stopped mid-send go back to pending (at start-up)."""
+def _claim_due(limit: int, owner: str) -> list[tuple[OutboxMessage, list[OutboxAttachment]]]:
+    """Claim up to `limit` due messages for `owner` (status 'sending', for the lease) and load them with their
+    attachments. Due: pending and past their back-off, or claimed by a sender whose claim expired (it died)."""
+    now = utcnow()
     with session_scope() as session:
-        result = session.execute(update(OutboxMessage).where(col(OutboxMessage.status) == 'sending')
-                                 .values(status='pending'))
-        return result.rowcount or 0
-
-
-def _claim_due(limit: int) -> list[tuple[OutboxMessage, list[OutboxAttachment]]]:
-    """Claim up to `limit` due messages (status 'sending') and load them with their attachments."""
-    with session_scope() as session:
-        query = (select(OutboxMessage.id).where(OutboxMessage.status == 'pending')
-                 .where(OutboxMessage.next_attempt_at <= utcnow()).order_by(OutboxMessage.id).limit(limit))
+        query = (select(OutboxMessage.id).where(
+            ((col(OutboxMessage.status) == 'pending') & (col(OutboxMessage.next_attempt_at) <= now))
+            | ((col(OutboxMessage.status) == 'sending') & (col(OutboxMessage.claimed_until) < now)))
+            .order_by(OutboxMessage.id).limit(limit))
         if is_postgres():
-            query = query.with_for_update(skip_locked=True)  # several app instances may send at once
+            query = query.with_for_update(skip_locked=True)  # several senders claim at once
         ids = list(session.exec(query))
         if not ids:
             return []
-        session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(status='sending'))
+        session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(
+            status='sending', claimed_by=owner, claimed_until=now + _lease()))
         messages = session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(ids))
                                 .order_by(OutboxMessage.id)).all()
         attachments = session.exec(select(OutboxAttachment).where(col(OutboxAttachment.message_id).in_(ids))).all()
@@ -98,7 +99,7 @@ def build_email(message: OutboxMessage, attachments: list[OutboxAttachment], set
     email['To'] = message.to_addr
     email['Subject'] = message.subject
     email['Date'] = formatdate(usegmt=True)
-    email['Message-ID'] = _message_id(message)
+    email['Message-ID'] = message_id(message)
     email.set_content(message.body_text)
     if message.body_html:
         email.add_alternative(message.body_html, subtype='html')
@@ -128,7 +129,7 @@ def render(message: OutboxMessage, attachments: list[OutboxAttachment], settings
         _folded('From', settings.mail_from, utf8=not sender.isascii()),
         f'To: {to}\r\n'.encode() if bare else _folded('To', to, utf8=utf8),
         _folded('Subject', message.subject),
-        f'Date: {formatdate(usegmt=True)}\r\nMessage-ID: {_message_id(message)}\r\nMIME-Version: 1.0\r\n'
+        f'Date: {formatdate(usegmt=True)}\r\nMessage-ID: {message_id(message)}\r\nMIME-Version: 1.0\r\n'
         f'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'.encode(),
         body))
 
@@ -140,8 +141,12 @@ _BARE_ADDRESS = re.compile(r'[^\s"(),:;<>@\[\\\]\x00-\x1f\x7f]+@[^\s"(),:;<>@\[\
 _envelope_sender = lru_cache(maxsize=8)(parse_address)  # the address in mail_from
 
 
-def _message_id(message: OutboxMessage) -> str:
-    return make_msgid(idstring=f'outbox-{message.id}', domain='cvms')
+def message_id(message: OutboxMessage) -> str:
+    """The Message-ID of an outbox row: the same on every attempt, so a receiving server can drop a resend (a
+    sender killed between the server's acceptance and its record of it sends that one message again)."""
+    created = message.created_at
+    created = created.astimezone(UTC) if created.tzinfo else created  # SQLite gives it back naive, in UTC
+    return f'<outbox-{message.id}.{created:%Y%m%d%H%M%S%f}@cvms>'
 
 
 @lru_cache(maxsize=256)
@@ -162,110 +167,175 @@ def _text_body(text: str) -> tuple[str, bytes]:
     return 'quoted-printable', binascii.b2a_qp(data, istext=True)
 
 
-def _record(sent: list[int], failed: list[tuple[int, str]]) -> None:
-    """Deliveries (one statement) and failed attempts (back-off, or `failed` after MAX_ATTEMPTS), one commit."""
+def _lease() -> timedelta:
+    return timedelta(seconds=get_settings().job_lease_seconds)
+
+
+def _record(sent: list[int], failed: list[tuple[int, str]], owner: str) -> None:
+    """Deliveries (one statement) and failed attempts (back-off, or `failed` after MAX_ATTEMPTS), one commit.
+    A failure is recorded only while this sender still holds the claim (else another sender has the message)."""
     with session_scope() as session:
+        if is_postgres():
+            # The commit returns without waiting for the disk: a killed sender loses nothing (the server has the
+            # record); only a crash of the database server itself could forget the last few and resend them.
+            session.execute(text('SET LOCAL synchronous_commit = off'))
         if sent:
-            session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(sent)).values(
-                status='sent', sent_at=utcnow(), last_error=None, attempts=OutboxMessage.attempts + 1))
+            session.connection().execute(_MARK_SENT, {'ids': sent, 'now': utcnow()})
         errors = dict(failed)
         if not errors:
             return
-        for message in session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(errors))):
+        for message in session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(errors))
+                                    .where(OutboxMessage.claimed_by == owner)):
             message.attempts += 1
             message.last_error = errors[message.id or 0][:1000]
             if message.attempts >= MAX_ATTEMPTS:
                 message.status = 'failed'
             else:
                 message.status, message.next_attempt_at = 'pending', utcnow() + backoff(message.attempts)
+            message.claimed_by = message.claimed_until = None
             session.add(message)
 
 
-class _Recorder:
-    """Writes outcomes from a thread while the sending goes on. Deliveries are written in groups of half of
-    MARK_EVERY, and the sending waits rather than let MARK_EVERY go unrecorded: a crash resends at most that many."""
+# Built once: a delivery is recorded before its connection sends again, so this statement's cost is on the send path.
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_MARK_SENT = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam('ids', expanding=True))).values(
+    status='sent', sent_at=bindparam('now'), last_error=None, attempts=_OUTBOX.c.attempts + 1, claimed_by=None,
+    claimed_until=None)
 
-    def __init__(self) -> None:
+
+def _renew(owner: str) -> None:
+    """Extend this sender's claims: it is alive."""
+    with session_scope() as session:
+        session.execute(update(OutboxMessage).where(OutboxMessage.claimed_by == owner)
+                        .where(OutboxMessage.status == 'sending').values(claimed_until=utcnow() + _lease()))
+
+
+class _Recorder:
+    """Writes outcomes from a thread while other connections go on sending. A delivery is committed before its
+    connection sends the next message, so a sender killed at any moment resends at most one message per
+    connection; deliveries that arrive while a write is under way go together in the next one."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
         self.delivered = 0
         self.error: Exception | None = None  # a failed write: the round stops, deliver_due raises it
         self._sent: list[int] = []
         self._failed: list[tuple[int, str]] = []
-        self._unrecorded = 0  # delivered and not committed yet, including the group being written
+        self._waiting: list[asyncio.Future[None]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    def sent(self, message_id: int) -> None:
+    async def sent(self, message_id: int) -> None:
+        """Record a delivery; returns once it is committed (or the write failed: see `error`)."""
         self.delivered += 1
-        self._unrecorded += 1
+        recorded = asyncio.get_running_loop().create_future()
         self._sent.append(message_id)
-        if len(self._sent) >= MARK_EVERY // 2:
-            self._start()
+        self._waiting.append(recorded)
+        self._start()
+        await asyncio.shield(recorded)
 
     def failed(self, message_id: int, error: str) -> None:
         self._failed.append((message_id, error))
         self._start()
 
-    async def room(self) -> None:
-        """Wait while MARK_EVERY deliveries are unrecorded (only when the database falls behind)."""
-        while self._unrecorded >= MARK_EVERY and self.error is None:
-            if self._writer is None or self._writer.done():
-                self._writer = asyncio.create_task(self._write(1))
-            await asyncio.shield(self._writer)
-
     async def flush(self) -> None:
         """Write everything left (the end of a round); raise a write that failed."""
         while self._writer is not None and not self._writer.done():
             await asyncio.shield(self._writer)
-        if self.error is None:
-            await self._write(1)
+        if self.error is None and (self._sent or self._failed):
+            await self._write()
         if self.error is not None:
             raise self.error
 
     def _start(self) -> None:
         if self.error is None and (self._writer is None or self._writer.done()):
-            self._writer = asyncio.create_task(self._write(MARK_EVERY // 2))
+            self._writer = asyncio.create_task(self._write())
 
-    async def _write(self, group: int) -> None:
-        while len(self._sent) >= group or self._failed:
-            sent, failed = self._sent, self._failed
-            self._sent, self._failed = [], []
+    async def _write(self) -> None:
+        while (self._sent or self._failed) and self.error is None:
+            sent, failed, waiting = self._sent, self._failed, self._waiting
+            self._sent, self._failed, self._waiting = [], [], []
             try:
-                await asyncio.to_thread(_record, sent, failed)
+                await asyncio.to_thread(_record, sent, failed, self.owner)
             except Exception as error:  # kept, and raised by flush() once the connections stop
                 self.error = error
-                return
-            self._unrecorded -= len(sent)
+            for recorded in waiting:
+                recorded.set_result(None)
 
 
 class _Pace:
-    """The configured cap (messages per second) as a schedule shared by every connection: each send takes the
-    next free slot before it waits, so time spent sending counts towards the cap and connections never add up."""
+    """The configured cap (messages per second) as one schedule for every sender of every instance: each send
+    takes the next free slot before it waits, so time spent sending counts towards the cap and neither
+    connections nor instances add up. The schedule lives in Redis (CVMS_REDIS_URL) or the database."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, settings: Settings) -> None:
+        rate = settings.mail_rate_per_second
         self.interval = 1 / rate if rate > 0 else 0.0
-        self.next_at = time.monotonic()
+        self._redis = _redis_pace(settings.redis_url) if self.interval and settings.redis_url else None
 
     async def wait(self) -> None:
         if not self.interval:
             return
-        now = time.monotonic()
-        slot = max(self.next_at, now)
-        self.next_at = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        if self._redis is not None:
+            delay = float(await self._redis(keys=[_PACE_KEY], args=[self.interval]))
+        else:
+            delay = await asyncio.to_thread(_next_slot_in_database, self.interval)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.registered_client.aclose()
+
+
+# Taken atomically on the Redis server, with its clock: the delay until this sender's slot.
+_PACE_SCRIPT = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local slot = math.max(t, tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], string.format('%.6f', slot + tonumber(ARGV[1])), 'PX', 60000)
+return string.format('%.6f', slot - t)
+"""
+_PACE_KEY = os.environ.get('NICEGUI_REDIS_KEY_PREFIX', 'nicegui:') + 'cvms:mail-pace'
+
+
+def _redis_pace(url: str):  # noqa: ANN202 - a redis Script
+    import redis.asyncio
+    return redis.asyncio.Redis.from_url(url).register_script(_PACE_SCRIPT)
+
+
+def _next_slot_in_database(interval: float) -> float:
+    """Take the next free slot from the mailpace row (locked for this short unit of work, by the database's
+    clock); returns the delay until it."""
+    with session_scope() as session:
+        statement = _NEXT_SLOT['postgresql' if is_postgres() else 'sqlite']
+        return float(session.execute(text(statement), {'interval': interval}).scalar_one())
+
+
+_NEXT_SLOT = {
+    'postgresql': 'INSERT INTO mailpace (id, next_at) VALUES (1, extract(epoch FROM clock_timestamp()) + :interval) '
+                  'ON CONFLICT (id) DO UPDATE SET next_at = greatest(mailpace.next_at, '
+                  'extract(epoch FROM clock_timestamp())) + :interval '
+                  'RETURNING next_at - :interval - extract(epoch FROM clock_timestamp())',
+    'sqlite': "INSERT INTO mailpace (id, next_at) VALUES (1, (julianday('now') - 2440587.5) * 86400.0 + :interval) "
+              "ON CONFLICT (id) DO UPDATE SET next_at = max(mailpace.next_at, "
+              "(julianday('now') - 2440587.5) * 86400.0) + :interval "
+              "RETURNING next_at - :interval - (julianday('now') - 2440587.5) * 86400.0",
+}
 
 
 class _Claims:
     """Batches of due messages claimed in a thread, the next one while the current one is being sent, and never
     more in all than `limit`."""
 
-    def __init__(self, limit: int | None) -> None:
+    def __init__(self, limit: int | None, owner: str) -> None:
         self.left = limit
+        self.owner = owner
         self._ahead: asyncio.Task[list[tuple[OutboxMessage, list[OutboxAttachment]]]] | None = None
 
     def claim_next(self) -> None:
         size = BATCH_SIZE if self.left is None else min(BATCH_SIZE, self.left)
         if self._ahead is None and size > 0:
-            self._ahead = asyncio.create_task(asyncio.to_thread(_claim_due, size))
+            self._ahead = asyncio.create_task(asyncio.to_thread(_claim_due, size, self.owner))
 
     async def take(self) -> list[tuple[OutboxMessage, list[OutboxAttachment]]]:
         """The batch claimed ahead (claimed now if none was), or [] when nothing more is due."""
@@ -314,7 +384,9 @@ async def _send_from(smtp: aiosmtplib.SMTP, work: _Round) -> None:
         try:
             await _send_one(smtp, work, *item)
         except asyncio.CancelledError:
-            work.queue.appendleft(item)  # released with the rest (it may have gone: mail is at-least-once)
+            # Released with the rest (it may have gone: mail is at-least-once). Had it been delivered, its
+            # delivery is recorded first and the release no longer applies (the claim is gone with it).
+            work.queue.appendleft(item)
             raise
 
 
@@ -326,7 +398,6 @@ async def _send_one(smtp: aiosmtplib.SMTP, work: _Round, message: OutboxMessage,
     except Exception as error:  # data the email package refuses: this message fails alone
         work.recorder.failed(message_id, f'cannot build the email: {error}')
         return
-    await work.recorder.room()
     await work.pace.wait()
     # UTF-8 headers need SMTPUTF8 (a server offering it takes 8BITMIME too); bodies are 7-bit anyway.
     options = [] if (work.sender + recipient).isascii() else ['SMTPUTF8', 'BODY=8BITMIME']
@@ -339,7 +410,7 @@ async def _send_one(smtp: aiosmtplib.SMTP, work: _Round, message: OutboxMessage,
             work.broken = work.broken or f'SMTP error: {error}'
             work.recorder.failed(message_id, work.broken)
         return
-    work.recorder.sent(message_id)
+    await work.recorder.sent(message_id)  # before this connection sends anything else
     if work.recorder.error is not None:
         work.broken = work.broken or 'the outbox could not be updated'
 
@@ -379,17 +450,20 @@ async def deliver_due(settings: Settings | None = None, *, limit: int | None = N
     """Send every due message (or at most `limit`) over `smtp_connections` connections kept open for the whole
     call, sharing the rate cap; the next batch is claimed, and deliveries recorded, while sending goes on.
     Returns how many were sent. Every claimed message ends sent, pending with back-off, or failed; a broken
-    connection ends the call and the rest waits for the next one."""
+    connection ends the call and the rest waits for the next one. The claims are renewed while the call runs:
+    if this process dies they expire after CVMS_JOB_LEASE_SECONDS and another sender takes them."""
     settings = settings or get_settings()
     if not settings.smtp_configured:
         return 0
-    work = _Round(settings=settings, sender=_envelope_sender(settings.mail_from),
-                  pace=_Pace(settings.mail_rate_per_second), recorder=_Recorder())
-    claims = _Claims(limit)
-    work.queue.extend(await claims.take())
-    if not work.queue:
+    owner = f'{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}'
+    claims = _Claims(limit, owner)
+    first = await claims.take()
+    if not first:
         return 0
+    work = _Round(settings=settings, sender=_envelope_sender(settings.mail_from), pace=_Pace(settings),
+                  recorder=_Recorder(owner), queue=deque(first))
     connections: list[aiosmtplib.SMTP] = []
+    renewing = asyncio.create_task(_keep_renewing(owner))
     try:
         connections, error = await _connect(settings, min(settings.smtp_connections, len(work.queue)))
         if not connections:
@@ -408,13 +482,24 @@ async def deliver_due(settings: Settings | None = None, *, limit: int | None = N
         try:
             await work.recorder.flush()
         finally:
-            await asyncio.gather(*(_quit(smtp) for smtp in connections))
+            renewing.cancel()
+            await asyncio.gather(*(_quit(smtp) for smtp in connections), work.pace.close())
     return work.recorder.delivered
 
 
+async def _keep_renewing(owner: str) -> None:
+    every = get_settings().job_lease_seconds / 3
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(_renew, owner)
+        except Exception:  # noqa: BLE001 - the next renewal tries again; the claims last a lease
+            log.warning('could not renew the outbox claims of %s', owner, exc_info=True)
+
+
 async def run_sender(stop: asyncio.Event, *, interval: float = 2.0) -> None:
-    """The background sender: delivers due messages until `stop` is set."""
-    await asyncio.to_thread(recover_interrupted)
+    """The background sender: delivers due messages until `stop` is set. Nothing is reset when it starts: other
+    senders may be at work; claims of a sender that died expire and are taken over by deliver_due."""
     await repeat(stop, deliver_due, interval=interval, name='mail sender')
 
 

@@ -149,7 +149,10 @@ def _engine_counts(session: Session, lease: float) -> dict[str, object]:
 
 
 def _outbox_counts(session: Session) -> dict[str, object]:
+    now = utcnow()
     due = session.exec(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == 'pending')
-                       .where(OutboxMessage.next_attempt_at <= utcnow())).one()
-    return {'mail_due': due}
+                       .where(OutboxMessage.next_attempt_at <= now)).one()
+    orphaned = session.exec(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == 'sending')
+                            .where(OutboxMessage.claimed_until < now)).one()  # their sender died; next round takes them
+    return {'mail_due': due, 'mail_claims_expired': orphaned}
 

@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     smtp_tls: bool = False
     mail_from: str = 'Vaccine Management System <no-reply@cvms.example.org>'
     mail_rate_per_second: float = 0.0  # 0 = no cap; real providers have quotas
-    smtp_connections: int = Field(default=2, ge=1)  # kept open while sending, sharing that one cap
+    # Kept open while sending, sharing that one cap. Each records its delivery before sending again (a killed
+    # sender resends at most one message per connection), and their records are committed together.
+    smtp_connections: int = Field(default=4, ge=1)
 
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12

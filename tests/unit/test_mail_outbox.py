@@ -79,12 +79,37 @@ def test_a_rolled_back_change_sends_nothing(db) -> None:
     assert statuses() == []
 
 
-def test_messages_claimed_by_a_stopped_sender_are_recovered(db) -> None:
+async def test_only_claims_of_a_sender_that_went_silent_are_taken_over(db, smtp_server) -> None:
+    """Nothing resets claims at start-up: a message another sender holds is left alone while its claim lasts
+    (that sender renews it while alive), and taken over once the claim has expired (that sender died)."""
     queue(2)
     with session_scope() as session:
-        session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == 1).values(status='sending'))
-    assert mail.recover_interrupted() == 1
-    assert [s for s, _ in statuses()] == ['pending', 'pending']
+        session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == 1).values(
+            status='sending', claimed_by='other-instance:123', claimed_until=utcnow() + timedelta(seconds=30)))
+    assert await mail.deliver_due() == 1
+    assert [m['Subject'] for m in smtp_server.messages] == ['Message 1']
+    with session_scope() as session:
+        session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == 1).values(
+            claimed_until=utcnow() - timedelta(seconds=1)))
+    assert await mail.deliver_due() == 1
+    assert sorted(m['Subject'] for m in smtp_server.messages) == ['Message 0', 'Message 1']
+    assert statuses() == [('sent', 1), ('sent', 1)]
+
+
+async def test_a_message_keeps_its_message_id_on_every_attempt(db, smtp_server) -> None:
+    """A receiving server can drop a resend only if it carries the same Message-ID."""
+    queue(1)
+    smtp_server.stop()
+    assert await mail.deliver_due() == 0  # refused: back-off, tried again later
+    smtp_server.start()
+    make_due_now()
+    assert await mail.deliver_due() == 1
+    with session_scope() as session:
+        message = session.exec(select(OutboxMessage)).one()
+    [received] = smtp_server.messages
+    assert statuses() == [('sent', 2)]
+    # Built from the row alone, as any instance's sender builds it on any attempt.
+    assert received['Message-ID'] == mail.message_id(message) and received['Message-ID'].startswith('<outbox-1.')
 
 
 async def test_without_smtp_messages_stay_for_the_outbox_page(db) -> None:

@@ -4,7 +4,9 @@ sending goes on, and nothing lost or sent twice when a connection breaks or the 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+import uuid
 from collections import Counter
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -15,11 +17,13 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, update
 from sqlmodel import select
 
-from models import OutboxMessage, utcnow
+from models import MailPace, OutboxMessage, utcnow
 from services.core import mail
 from services.core.db import session_scope
 from services.core.settings import Settings, get_settings
 from tests.conftest import body_of, free_port
+
+REDIS_URL = os.environ.get('CVMS_TEST_REDIS_URL', '')
 
 
 class Server:
@@ -184,7 +188,10 @@ async def test_a_sender_stopped_midway_leaves_nothing_claimed(db, server, monkey
     assert delivered <= set(server.subjects) and len(set(server.subjects) - delivered) <= 1  # at most the one cut off
 
 
-async def test_deliveries_are_recorded_while_sending_goes_on(db, server) -> None:
+@pytest.mark.parametrize('connections', [1, 2])
+async def test_each_delivery_is_recorded_before_its_connection_sends_the_next(db, server, connections) -> None:
+    """A sender killed at any moment resends at most one message per connection: when a message arrives, every
+    earlier one is recorded as sent except those still in flight on the other connections."""
     queue(80)
     gaps: list[int] = []
 
@@ -194,8 +201,35 @@ async def test_deliveries_are_recorded_while_sending_goes_on(db, server) -> None
         gaps.append(received_before - recorded)
 
     server.on_data = count_recorded
-    assert await mail.deliver_due(settings_for(server)) == 80
-    assert max(gaps) < mail.MARK_EVERY  # a crash at any moment would resend fewer than MARK_EVERY
+    assert await mail.deliver_due(settings_for(server, connections=connections)) == 80
+    assert max(gaps) < connections
+
+
+async def test_one_cap_holds_for_several_senders_together(db, server, monkeypatch) -> None:
+    """Two senders (as in two instances; nothing in this process is shared between them) keep one cap in all,
+    through the database, or Redis when one is configured."""
+    queue(30)
+    started = time.monotonic()
+    both = await asyncio.gather(*(mail.deliver_due(settings_for(server, rate=20), limit=15) for _ in range(2)))
+    assert sum(both) == 30
+    assert time.monotonic() - started >= 29 / 20 - 0.05  # 20/s in all, not 20/s each
+    arrivals = sorted(at for _, _, at, *_ in server.received)
+    assert min(b - a for a, b in zip(arrivals, arrivals[20:], strict=False)) > 0.8
+
+
+async def test_one_cap_for_several_senders_through_redis(db, server, monkeypatch) -> None:
+    if not REDIS_URL:
+        pytest.skip('set CVMS_TEST_REDIS_URL (.ci/run does) to test the cap through Redis')
+    import redis
+    monkeypatch.setattr(mail, '_PACE_KEY', f'cvms-test-{uuid.uuid4().hex[:8]}:mail-pace')
+    queue(30)
+    settings = settings_for(server, rate=20).model_copy(update={'redis_url': REDIS_URL})
+    started = time.monotonic()
+    both = await asyncio.gather(*(mail.deliver_due(settings, limit=15) for _ in range(2)))
+    assert sum(both) == 30 and time.monotonic() - started >= 29 / 20 - 0.05
+    assert redis.Redis.from_url(REDIS_URL).get(mail._PACE_KEY) is not None  # the schedule was kept there
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(MailPace)).one() == 0  # not in the database
 
 
 async def test_a_refused_message_waits_alone_and_the_connection_goes_on(db, server) -> None:
