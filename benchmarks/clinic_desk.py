@@ -135,10 +135,12 @@ def run(url: str, recipients: int, appointments: int) -> None:
                          {'n': number}).all()
 
     def baseline_walk_in(person: tuple) -> None:
-        prefix = person[1][:3].casefold()
+        """The birth-date index's range for the first letters of the last name ("+ 0": without statistics SQLite
+        otherwise takes the location's index and reads thousands of entries, 130-200 ms at a million)."""
+        prefix = fold(person[1])[:3]
         with engine.connect() as conn:
             conn.execute(text('SELECT id, first_name, last_name FROM recipient WHERE date_of_birth = :d AND '
-                              'last_name_key >= :p AND last_name_key < :q AND location_id = :l LIMIT 25'),
+                              'last_name_key >= :p AND last_name_key < :q AND location_id + 0 = :l LIMIT 25'),
                          {'d': person[2], 'p': prefix, 'q': prefix + '\uffff', 'l': data['location']}).all()
 
     def baseline_list(person: tuple) -> None:
