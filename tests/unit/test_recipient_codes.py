@@ -1,16 +1,30 @@
 """Coded demographic values (services.recipients.codes): what people type or pick becomes the standard code, the code
-is shown as its label in English or Spanish, X only where the state allows it."""
+is shown as its label in English or Spanish, X only where the state allows it; migration 0013 turns the values
+stored before the codes into codes, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import importlib.util
+import json
+from datetime import date
+from pathlib import Path
+
 import pytest
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from models import Recipient
+from models.portal import RegistrationProgress
 from services.clinic import common, walkin
+from services.core import db as db_module
 from services.core.db import session_scope
 from services.core.errors import ValidationFailed
 from services.core.settings import reset_settings
 from services.recipients import codes
+from services.recipients.identity import fold, identity_key
 from tests.factories import PROVIDER, principal
+
+MIGRATION = Path(__file__).resolve().parents[2] / 'migrations/versions/0013_recipient_codes.py'
 
 
 @pytest.mark.parametrize(('field', 'typed', 'code'), [
@@ -88,3 +102,61 @@ def test_the_desk_stores_codes_and_x_only_where_allowed(demo, monkeypatch: pytes
     finally:
         monkeypatch.delenv('CVMS_ALLOW_SEX_X')
         reset_settings()
+
+
+def _migration():  # noqa: ANN202
+    spec = importlib.util.spec_from_file_location('recipient_codes_migration', MIGRATION)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(step: str) -> None:
+    """This migration's step alone, on the test database (it changes values, not the schema)."""
+    with db_module.get_engine().begin() as connection:
+        with Operations.context(MigrationContext.configure(connection)):
+            getattr(_migration(), step)()
+
+
+LEGACY = [  # (sex, race, ethnicity) as the desk and the portal stored them
+    ('Female', 'Black or African American', 'Hispanic or Latino'),
+    ('female', 'pacific_islander', 'not_hispanic'),
+    ('Unknown', 'Other race', 'Prefer not to say'),  # the desk's sex 'Prefer not to say' never fit (16)
+    ('other', 'unknown', 'unknown'),
+    ('Male', 'White', ''),
+    ('who knows', 'American Indian or Alaska Native', None),
+    (None, None, None),
+]
+CODED = [('F', '2054-5', '2135-2'), ('F', '2076-8', '2186-5'), ('U', '2131-1', 'UNK'), ('U', 'UNK', 'UNK'),
+         ('M', '2106-3', None), ('U', '1002-5', None), (None, None, None)]
+
+
+def test_migration_turns_stored_values_into_codes(db) -> None:
+    with session_scope() as session:
+        ids = []
+        for number, (sex, race, ethnicity) in enumerate(LEGACY):
+            first, born = f'Legacy{number}', date(1970, 1, 1 + number)
+            person = Recipient(first_name=first, last_name='Person', date_of_birth=born, sex=sex, race=race,
+                               ethnicity=ethnicity, identity_key=identity_key(first, 'Person', born),
+                               first_name_key=fold(first), last_name_key='person')
+            session.add(person)
+            session.flush()
+            ids.append(person.id)
+        session.add(RegistrationProgress(recipient_id=ids[1], contact_json=json.dumps(
+            {'city': 'Raleigh', 'sex': 'female', 'race': 'asian', 'ethnicity': 'hispanic', 'phone': ''})))
+    _run('upgrade')
+    with session_scope() as session:
+        assert [(session.get(Recipient, i).sex, session.get(Recipient, i).race, session.get(Recipient, i).ethnicity)
+                for i in ids] == CODED
+        contact = json.loads(session.exec(text('SELECT contact_json FROM registrationprogress')).one()[0])
+        assert contact == {'city': 'Raleigh', 'sex': 'F', 'race': '2028-9', 'ethnicity': '2135-2', 'phone': ''}
+    _run('upgrade')  # again: codes stay codes
+    with session_scope() as session:
+        assert [(session.get(Recipient, i).sex, session.get(Recipient, i).race, session.get(Recipient, i).ethnicity)
+                for i in ids] == CODED
+    _run('downgrade')
+    with session_scope() as session:
+        assert (session.get(Recipient, ids[0]).sex, session.get(Recipient, ids[0]).race) == (
+            'Female', 'Black or African American')
+        contact = json.loads(session.exec(text('SELECT contact_json FROM registrationprogress')).one()[0])
+        assert contact['sex'] == 'Female' and contact['ethnicity'] == 'Hispanic or Latino'
