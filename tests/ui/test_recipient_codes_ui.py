@@ -2,12 +2,14 @@
 store codes; the paper registration form lists the same labels; the rules' messages show where people type."""
 from __future__ import annotations
 
+from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import select
 
 from models import Recipient
 from services.core.db import session_scope
-from tests.factories import PROVIDER, RECIPIENT, log_in
+from services.portal import vaccine_groups
+from tests.factories import ADMIN, PROVIDER, RECIPIENT, log_in, principal
 
 
 def options_of(user: User, marker: str) -> dict:
@@ -79,3 +81,16 @@ async def test_portal_contact_step_in_spanish_offers_spanish_labels_and_says_wha
     user.find(marker='registration-next-1').click()
     await user.should_see('Código postal: código postal no válido: 2760 (escriba 5 dígitos, o ZIP+4 como 27603-1234)',
                           retries=50)
+
+
+async def test_sign_up_of_someone_registered_says_so_and_how_to_get_in(demo, user: User) -> None:
+    vaccine_groups.set_self_registration(principal=principal(ADMIN), enabled=True)
+    await user.open('/portal/sign-up')
+    user.find('First name').type('Grace')
+    user.find('Last name').type('Wilms')
+    user.find('Date of birth (MM/DD/YYYY)').type('03/09/1961')
+    user.find('Email').type('grace.again@example.org')
+    user.find(kind=ui.button, content='Create account').click()
+    await user.should_see('Duplicate recipient: a recipient with this first name, last name and date of birth is '
+                          'already registered (find that record instead of registering the person again). If this '
+                          'is you, use the email from your vaccine provider or "Forgot password?".', retries=100)
