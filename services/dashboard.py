@@ -12,7 +12,7 @@ from services.principal import Principal
 
 def admin_summary(*, principal: Principal) -> dict[str, int]:
     require(principal, Action.VIEW_ALL_LOCATIONS)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         def count(model, *where) -> int:  # noqa: ANN001
             query = select(func.count()).select_from(model)
             for condition in where:

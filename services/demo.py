@@ -24,7 +24,7 @@ DEMO_LOGINS = [
 
 
 def database_is_empty() -> bool:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return session.exec(select(User.id).limit(1)).first() is None
 
 

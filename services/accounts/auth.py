@@ -283,7 +283,7 @@ def request_password_reset(email: str, *, client_ip: str | None = None) -> None:
 
 def check_token(token: str) -> tuple[str, str]:
     """(purpose, email) of a usable token, or TokenInvalid with the reason."""
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         row, user = _usable_token(session, token)
         return row.purpose, user.email
 
@@ -324,7 +324,7 @@ def set_password_with_token(token: str, new_password: str, *, client_ip: str | N
 
 def describe(principal: Principal) -> dict[str, str]:
     """Names the header shows: the person, the role, the location and organization."""
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         location = session.get(Location, principal.location_id) if principal.location_id else None
         organization = session.get(Organization, principal.organization_id) if principal.organization_id else None
         return {'name': principal.full_name or principal.email,

@@ -57,7 +57,7 @@ def list_jobs(args: argparse.Namespace) -> int:
 def _principal(as_email: str | None) -> Principal:
     if not as_email:
         return SYSTEM
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         user = session.exec(select(User).where(User.email == normalize_email(as_email))).first()
         if user is None or not user.is_active:
             raise ServiceError(f'No active account has the email {as_email}.')

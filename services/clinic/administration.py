@@ -95,14 +95,14 @@ def vaccination_form(*, principal: Principal, appointment_id: int) -> Vaccinatio
 
 
 def location_time_zone(*, principal: Principal) -> str:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return zone_name(_location_of(session, principal))
 
 
 def lots_on_hand(*, principal: Principal) -> list[LotStock]:
     """Every lot with doses at the user's location, expired ones included (back-entry of doses given earlier)."""
     require(principal, Action.RECORD_VACCINATION, location_id=principal.location_id, check_location=True)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return ledger.stock(session, location_id=principal.location_id or 0)
 
 
@@ -336,7 +336,7 @@ def correct_administration(*, principal: Principal, administration_id: int, reas
 def administrations_at(*, principal: Principal, day: date | None = None) -> list[tuple[DoseRecord, str, bool]]:
     """Doses recorded at the user's location on a day: (record, recipient name, voided) for the corrections list."""
     require(principal, Action.RECORD_VACCINATION, location_id=principal.location_id, check_location=True)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         location = _location_of(session, principal)
         day = day or local_today(location)
         start, end = day_span(day, location)

@@ -84,7 +84,7 @@ def load_file(principal: Principal, data: bytes, *, file_name: str = 'upload.csv
         raise FileRejected('The file has a header row but no doses.')
     if len(body) > MAX_ROWS:
         raise FileRejected(f'The file has {len(body):,} lines; at most {MAX_ROWS:,} can be entered at once.')
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         zone = zone_of(session.get(Location, principal.location_id))
     loaded, failed = 0, []
     for line, values in body:
@@ -130,7 +130,7 @@ def _load_line(principal: Principal, values: list[str], columns: dict[str, int],
         volume = float(cell['volume'])
     except ValueError as error:
         raise ServiceError(f'Dose volume: a number of mL, not "{cell["volume"]}".') from error
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         recipient_id = session.exec(select(Recipient.id).where(
             Recipient.identity_key == identity_key(cell['first'], cell['last'], born))).first()
         if recipient_id is None:

@@ -58,7 +58,7 @@ def today_appointments(*, principal: Principal, status: str | None = None) -> li
     require(principal, Action.CHECK_IN)
     if principal.location_id is None:
         return []
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         location = _location_of(session, principal)
         zone = zone_of(location)
         query = (select(Appointment.id, Appointment.case_number, Appointment.recipient_id, Appointment.product_id,
@@ -91,7 +91,7 @@ def find_for_check_in(*, principal: Principal, raw_number: str) -> AppointmentPu
         raise ValidationFailed('Enter or scan the appointment confirmation number.')
     if len(number) != 8:
         raise ValidationFailed(f'"{raw_number.strip()}" is not a confirmation number: it has 8 digits.')
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         location = _location_of(session, principal)
         appointment = session.exec(select(Appointment).where(Appointment.case_number == number)).first()
         if appointment is None:

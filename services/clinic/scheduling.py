@@ -203,7 +203,7 @@ def _session_info(session: Session, clinic_session: ClinicSession) -> ClinicSess
 def list_clinic_sessions(*, principal: Principal, location_id: int, from_day: date | None = None) -> list[
         ClinicSessionInfo]:
     require(principal, Action.MANAGE_APPOINTMENTS, location_id=location_id, check_location=True)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         location = fetch(session, Location, location_id, principal=principal)
         from_day = from_day or local_today(location)
         sessions = session.exec(select(ClinicSession).where(ClinicSession.location_id == location_id)
@@ -237,7 +237,7 @@ def open_slots(*, county: str | None = None, city: str | None = None, location_i
     product offered, and earliest time (a date means that day's start at the location). Public information:
     no principal needed. Stock is checked when booking."""
     now = utcnow()
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         query = (select(ClinicSlot, ClinicSession, Location)
                  .join(ClinicSession, col(ClinicSession.id) == col(ClinicSlot.clinic_session_id))
                  .join(Location, col(Location.id) == col(ClinicSlot.location_id))
@@ -295,7 +295,7 @@ def _authorize_booking(principal: Principal, *, recipient_id: int, location_id: 
 
 
 def _slot_facts(slot_id: int) -> tuple[int, list[int]]:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         row = session.exec(select(ClinicSlot, ClinicSession)
                            .join(ClinicSession, col(ClinicSession.id) == col(ClinicSlot.clinic_session_id))
                            .where(ClinicSlot.id == slot_id)).first()
@@ -476,7 +476,7 @@ def _cancel(session: Session, appointment: Appointment, *, reason: str) -> None:
 def upcoming_appointments(*, principal: Principal, location_id: int, limit: int = 500) -> list[AppointmentPublic]:
     """Open appointments from today on at a location (the Appointments page)."""
     require(principal, Action.MANAGE_APPOINTMENTS, location_id=location_id, check_location=True)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         location = fetch(session, Location, location_id, principal=principal)
         rows = session.exec(select(Appointment, Recipient)
                             .join(Recipient, col(Recipient.id) == col(Appointment.recipient_id))

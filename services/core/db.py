@@ -130,10 +130,21 @@ def _reader(url: str | None = None) -> Engine:
     return _readers[key]
 
 
+class WroteInReadOnlyUnit(RuntimeError):
+    """A unit of work opened with read_only=True tried to write: it must be a plain session_scope()."""
+
+
+def _refuse_writes(session: Session, _context, _instances) -> None:  # noqa: ANN001
+    changed = [o for o in session.dirty if session.is_modified(o)]
+    if session.new or session.deleted or changed:
+        raise WroteInReadOnlyUnit(f'a read-only unit of work would write {[*session.new, *session.deleted, *changed]}')
+
+
 @contextmanager
 def session_scope(*, read_only: bool = False) -> Iterator[Session]:
     """One short unit of work: commits on success, rolls back on any error. `read_only=True` for work that only
-    reads: on SQLite it then takes no write lock and never waits for a writer (it sees the last commit).
+    reads: on SQLite it then takes no write lock and never waits for a writer (it sees the last commit); an ORM
+    write in it raises WroteInReadOnlyUnit instead of taking the lock behind the caller's back.
 
     An error may carry `after_rollback` work (e.g. auditing a refusal): it runs once the outermost unit of
     work has rolled back and released its locks, in a unit of work of its own, so it is never lost with
@@ -141,6 +152,8 @@ def session_scope(*, read_only: bool = False) -> Iterator[Session]:
     depth = _scope_depth.set(_scope_depth.get() + 1)
     try:
         with Session(_reader() if read_only else get_engine(), expire_on_commit=False) as session:
+            if read_only:
+                event.listen(session, 'before_flush', _refuse_writes)
             try:
                 yield session
                 session.commit()

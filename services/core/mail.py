@@ -505,7 +505,7 @@ async def run_sender(stop: asyncio.Event, *, interval: float = 2.0) -> None:
 
 def list_outbox(principal: Principal | None, *, limit: int = 200, to: str | None = None) -> list[OutboxMessagePublic]:
     require(principal, Action.VIEW_OUTBOX)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
         if to:
             query = query.where(col(OutboxMessage.to_addr).contains(to.strip().lower()))

@@ -206,7 +206,7 @@ def list_products(*, principal: Principal, active_only: bool = False) -> list[Pr
     """The vaccine products; anyone who sees stock or manages products may read them."""
     if not (can(principal, Action.VIEW_INVENTORY) or can(principal, Action.MANAGE_PRODUCTS)):
         deny(principal, action=str(Action.VIEW_INVENTORY), entity='product:')
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         query = select(Product).order_by(col(Product.name))
         if active_only:
             query = query.where(col(Product.is_active).is_(True))
@@ -268,7 +268,7 @@ def lot_for(session: Session, *, product_id: int, lot_number: str, expiration_da
 
 def location_stock(*, principal: Principal, location_id: int, include_empty: bool = False) -> list[LotStock]:
     require(principal, Action.VIEW_INVENTORY, location_id=location_id, check_location=True)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return stock(session, location_id=location_id, include_empty=include_empty)
 
 
@@ -390,7 +390,7 @@ def transfer(*, principal: Principal, from_location_id: int, to_location_id: int
 def count_sheet(*, principal: Principal, location_id: int) -> list[LotStock]:
     """The daily "Inventory Levels" form: every lot the location has held, with its book figure."""
     require(principal, Action.MANAGE_INVENTORY, location_id=location_id, check_location=True)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return stock(session, location_id=location_id, include_empty=True)
 
 

@@ -136,7 +136,7 @@ def state_overview(*, principal: Principal, days: int = 14, today: date | None =
     """Every location's supply outlook (the state admin's view), those at risk first."""
     require(principal, Action.VIEW_REPORTS)
     require(principal, Action.VIEW_ALL_LOCATIONS)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         locations = session.exec(select(Location).order_by(col(Location.name))).all()
         groups: dict[date, list[Location]] = defaultdict(list)
         for location in locations:  # each location's own calendar day (time zones)

@@ -52,7 +52,7 @@ def storage_problem(location: Location, product: Product) -> str | None:
 def allocation_choices(*, principal: Principal) -> list[dict]:
     """Locations of approved provider organizations with the storage they hold, for the allocation form."""
     require(principal, Action.ALLOCATE_VACCINE)
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         rows = session.exec(select(Location, Organization)
                             .join(Organization, col(Organization.id) == col(Location.organization_id))
                             .where(Organization.kind == OrganizationKind.PROVIDER)

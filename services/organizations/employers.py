@@ -45,7 +45,7 @@ def check_may_invite(session: Session, principal: Principal) -> None:
 
 
 def require_approved_employer(*, principal: Principal) -> None:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         check_may_invite(session, principal)
 
 

@@ -38,7 +38,7 @@ def _account(session: Session, principal: Principal) -> PortalAccount:
 
 
 def language_of(*, principal: Principal) -> str:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return normalize_language(_account(session, principal).language)
 
 

@@ -99,7 +99,7 @@ def vaccination_record(*, principal: Principal, recipient_id: int) -> Vaccinatio
     """A household member's proof of vaccination, with the next dose's due date for an unfinished series."""
     from models.inventory import Product
 
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         recipient = _recipient(session, principal, recipient_id)
         name, born = f'{recipient.first_name} {recipient.last_name}', recipient.date_of_birth
     records = dose_rules.vaccination_record(principal=principal, recipient_id=recipient_id)
@@ -107,7 +107,7 @@ def vaccination_record(*, principal: Principal, recipient_id: int) -> Vaccinatio
     next_due, series = None, None
     if records:
         last = records[-1]
-        with session_scope() as session:
+        with session_scope(read_only=True) as session:
             product = session.get(Product, last.product_id)
         if product is not None:
             series = product.doses_in_series

@@ -60,7 +60,7 @@ def verify(code: str) -> Verified | None:
     """What the public verification page shows for a code, or None (unknown code, or no dose recorded)."""
     if not code or len(code) > 64:
         return None
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         row = session.exec(select(ProofCode).where(ProofCode.code == code)).first()
         recipient = session.get(Recipient, row.recipient_id) if row else None
         if recipient is None:

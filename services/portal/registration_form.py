@@ -43,7 +43,7 @@ def _contact_from(recipient: Recipient) -> dict[str, str]:
 
 
 def load_registration(*, principal: Principal, recipient_id: int) -> Registration:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         recipient = _recipient(session, principal, recipient_id)
         progress = session.exec(select(RegistrationProgress)
                                 .where(RegistrationProgress.recipient_id == recipient_id)).first()

@@ -206,7 +206,7 @@ def delete_rule(*, principal: Principal, rule_id: int) -> None:
 # ---------------------------------------------------------------- portal settings
 
 def self_registration_enabled() -> bool:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         row = session.get(PortalSettings, 1)
         return bool(row and row.self_registration_enabled)
 
