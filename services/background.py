@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from models.bulk import BulkUpload
@@ -17,6 +18,7 @@ from services.bulk import registration as bulk
 from services.clinic import reminders
 from services.core import mail, queue
 from services.core.db import session_scope
+from services.core.jobs import wait_or_stop
 from services.core.settings import get_settings
 
 if TYPE_CHECKING:
@@ -44,7 +46,13 @@ def register_tasks(app: procrastinate.App) -> None:
     @app.periodic(cron=get_settings().clinic_jobs_cron, periodic_id='clinic')
     @app.task(name=CLINIC_TASK, queueing_lock=CLINIC_TASK)
     def clinic_daily_jobs(timestamp: int) -> None:  # noqa: ARG001 - the engine passes the period's time
-        counts = reminders.run_daily_jobs()
+        clinic_jobs()
+
+
+def clinic_jobs() -> None:
+    """Dose reminders and no-shows: once per CVMS_CLINIC_JOBS_CRON period."""
+    counts = reminders.run_daily_jobs()
+    if any(counts.values()):
         log.info('clinic jobs: %s', counts)
 
 
@@ -54,8 +62,23 @@ async def run_background(stop: asyncio.Event) -> None:
     if queue.uses_engine():
         loops.append(queue.run_engine_worker(queue.engine_app(register_tasks), stop))
     else:
-        loops += [bulk.run_worker(stop), reminders.run_jobs(stop)]
+        loops += [bulk.run_worker(stop), _every_period(stop, get_settings().clinic_jobs_cron, clinic_jobs)]
     await asyncio.gather(*loops)
+
+
+async def _every_period(stop: asyncio.Event, cron: str, work: Callable[[], None]) -> None:
+    """Run `work` off the event loop at each time `cron` names until `stop` (the in-process path; on PostgreSQL
+    the engine defers it once per period across workers)."""
+    from croniter import croniter
+    times = croniter(cron, time.time())
+    while not stop.is_set():
+        await wait_or_stop(stop, max(0.0, times.get_next(float) - time.time()))
+        if stop.is_set():
+            return
+        try:
+            await asyncio.to_thread(work)
+        except Exception:  # the next period tries again
+            log.exception('%s failed', getattr(work, '__name__', 'periodic work'))
 
 
 def finish_upload(upload_id: int, *, poll: float = 0.5) -> None:

@@ -278,3 +278,35 @@ def give_dose(case_number: str, lot_id: int) -> None:
     administration.record_vaccination(principal=manager, appointment_id=appointment_id,
                                       details=administration.DoseDetails(lot_id=lot_id, screening=answers,
                                                                          consent=True))
+
+
+# ---------------------------------------------------------------- background work
+
+def due_reminders(count: int, *, code: str = 'DEMO1') -> list[int]:
+    """`count` dose reminders due today, for as many new recipients with email addresses (one real dose recorded
+    at the desk gives them an administration to point at; the rest are written as the clinic job would find them).
+    Returns the reminders' ids."""
+    from models.clinic import Administration, DoseReminder
+    from services.clinic import walkin
+    product_id = product(interval=21)
+    lot_id = stocked_lot(product_id, doses=2, code=code)
+    provider = principal(PROVIDER)
+    visit = walkin.start_walk_in(principal=provider, recipient_id=recipient('Remy', code=code), screening=None)
+    administration.record_vaccination(principal=provider, appointment_id=visit.id, details=administration.DoseDetails(
+        lot_id=lot_id, screening={key: 'no' for key, _ in common.SCREENING_QUESTIONS}, consent=True))
+    today = local_today(code)
+    here = location(code)
+    with session_scope() as session:
+        given = session.exec(select(Administration.id).order_by(Administration.id.desc())).first()
+        people = [Recipient(first_name=f'Due{i}', last_name='Reminder', date_of_birth=date(1970, 1, 1) + timedelta(i),
+                            email=f'due{i}@remind.example.org', location_id=here.id,
+                            organization_id=here.organization_id,
+                            identity_key=identity_key(f'Due{i}', 'Reminder', date(1970, 1, 1) + timedelta(i)),
+                            first_name_key=fold(f'Due{i}'), last_name_key='reminder') for i in range(count)]
+        session.add_all(people)
+        session.flush()
+        reminders = [DoseReminder(recipient_id=p.id, administration_id=given, dose_number=2,
+                                  due_date=today + timedelta(days=3), send_on=today) for p in people]
+        session.add_all(reminders)
+        session.flush()
+        return [r.id for r in reminders]

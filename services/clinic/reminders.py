@@ -1,4 +1,5 @@
-"""End of day (no-shows), dose reminders, and the background loop and CLI command that run them."""
+"""End of day (no-shows), dose reminders, and the CLI command that runs them (services/background.py runs them
+periodically: once per period across all workers)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -20,7 +21,7 @@ from services.clinic.scheduling import (
     to_public,
 )
 from services.core import audit, mail
-from services.core.db import session_scope
+from services.core.db import is_postgres, let_waiting_writers_in, session_scope
 from services.core.i18n import translator
 from services.core.localtime import local_today
 from services.permissions import Action, deny, fetch, require
@@ -43,6 +44,8 @@ def mark_no_shows(*, principal: Principal, location_id: int | None = None, befor
                 Appointment.local_date <= (before or local_today(location)))
         else:
             query = query.where(Appointment.local_date < (before or utcnow().date() - timedelta(days=1)))
+        if is_postgres():  # a desk's End of day and the system job at once: each appointment is marked once
+            query = query.with_for_update(skip_locked=True)
         rows = session.exec(query).all()
         for row in rows:
             row.status = AppointmentStatus.NO_SHOW
@@ -58,14 +61,27 @@ def mark_no_shows(*, principal: Principal, location_id: int | None = None, befor
 
 # ---------------------------------------------------------------- dose reminders (background job)
 
+REMINDER_BATCH = 100  # reminders per unit of work: a short hold on SQLite's write lock
+
+
 def process_due_reminders(*, today: date | None = None) -> dict[str, int]:
     """Send the reminders due today (into the outbox) unless they became pointless: the dose was already
-    recorded, or its appointment was cancelled. Safe to run repeatedly (each reminder is processed once)."""
+    recorded, or its appointment was cancelled. Safe to run repeatedly, and in several workers at once: each
+    batch is claimed (on PostgreSQL, rows another run holds are skipped), so each reminder is processed once."""
     today = today or local_today()  # send_on is a day at the location; the state's day is a fair clock for all
     counts = {'sent': 0, 'suppressed': 0}
+    while _process_batch(today, counts) == REMINDER_BATCH:
+        let_waiting_writers_in()  # a check-in waiting for SQLite's write lock goes first
+    return counts
+
+
+def _process_batch(today: date, counts: dict[str, int]) -> int:
     with session_scope() as session:
-        due = session.exec(select(DoseReminder).where(DoseReminder.status == ReminderStatus.PENDING)
-                           .where(DoseReminder.send_on <= today).order_by(col(DoseReminder.id)).limit(500)).all()
+        query = select(DoseReminder).where(DoseReminder.status == ReminderStatus.PENDING) \
+            .where(DoseReminder.send_on <= today).order_by(col(DoseReminder.id)).limit(REMINDER_BATCH)
+        if is_postgres():
+            query = query.with_for_update(skip_locked=True)
+        due = session.exec(query).all()
         for reminder in due:
             outcome = _reminder_outcome(session, reminder)
             reminder.processed_at = utcnow()
@@ -77,7 +93,7 @@ def process_due_reminders(*, today: date | None = None) -> dict[str, int]:
                 reminder.status, reminder.outcome = ReminderStatus.SENT, 'queued'
                 counts['sent'] += 1
             session.add(reminder)
-    return counts
+        return len(due)
 
 
 def _reminder_outcome(session: Session, reminder: DoseReminder) -> str | None:
@@ -126,16 +142,6 @@ def run_daily_jobs() -> dict[str, int]:
     counts = process_due_reminders()
     counts['no_shows'] = mark_no_shows(principal=SYSTEM, before=utcnow().date() - timedelta(days=1))
     return counts
-
-
-async def run_jobs(stop, *, interval: float = 300.0, first_after: float = 30.0) -> None:  # noqa: ANN001
-    """The clinic's background job: runs run_daily_jobs off the event loop every few minutes until `stop` (an
-    asyncio.Event). The first round waits a little so start-up (migrations, the mail sender) goes first."""
-    import asyncio
-
-    from services.core.jobs import repeat
-    await repeat(stop, lambda: asyncio.to_thread(run_daily_jobs), interval=interval, first_after=first_after,
-                 name='clinic jobs')
 
 
 def register_cli(commands) -> None:  # noqa: ANN001 - argparse subparsers
