@@ -62,19 +62,27 @@ def _check_in_panel() -> None:
     number = ui.input('Appointment confirmation number').props('autofocus inputmode=numeric clearable') \
         .classes('w-full').mark('confirmation-number')
     go = ui.button('Go').mark('check-in-go')
-    result = ui.column().classes('w-full gap-1').mark('check-in-result')
+
+    @ui.refreshable
+    def result(found: AppointmentPublic | None, problem: str) -> None:
+        """The appointment behind the number, or what is wrong with the number."""
+        with ui.column().classes('w-full gap-1').mark('check-in-result'):
+            if problem:
+                ui.label(problem).classes('text-red-800').props('role=alert').mark('check-in-error')
+            elif found is not None:
+                _show_appointment(found)
+
+    result(None, '')
 
     async def look_up() -> None:
         principal = acting()
-        result.clear()
+        await result.refresh(None, '')
         try:
             found = await run.io_bound(checkin.find_for_check_in, principal=principal, raw_number=number.value or '')
         except ServiceError as error:
-            with result:
-                ui.label(str(error)).classes('text-red-800').props('role=alert').mark('check-in-error')
+            await result.refresh(None, str(error))
             return
-        with result:
-            _show_appointment(found)
+        await result.refresh(found, '')
 
     number.on('keydown.enter', look_up)
     go.on_click(look_up)
@@ -180,11 +188,34 @@ def _walk_in_panel() -> None:
         .classes('w-full').mark('walk-in-name')
     born = ui.input('Date of birth (MM/DD/YYYY)').classes('w-full').mark('walk-in-dob')
     search = ui.button('Search').mark('walk-in-search')
-    results = ui.column().classes('w-full gap-1').mark('walk-in-results')
+
+    @ui.refreshable
+    def results(hits: list[walkin.WalkInHit] | None, similar: list[walkin.SimilarPerson], query: str,
+                problem: str) -> None:
+        """The people found, else those alike or the way to register the person (`query`: name and date of birth
+        for the registration form), or what is wrong with the search."""
+        with ui.column().classes('w-full gap-1').mark('walk-in-results'):
+            if problem:
+                ui.label(problem).classes('text-red-800').props('role=alert')
+                return
+            if hits is None:
+                return
+            for hit in hits:
+                _walk_in_hit(hit)
+            if hits:
+                return
+            ui.label('No one found with this name and date of birth.').mark('walk-in-none')
+            if similar:  # registering one of them again would make a second record of the same person
+                _similar_people(similar, register_query=query)
+            else:
+                ui.button('Register at point of care', on_click=lambda: ui.navigate.to(f'/desk/register?{query}')) \
+                    .props('outline').mark('walk-in-register')
+
+    results(None, [], '', '')
 
     async def find() -> None:
         principal = acting()
-        results.clear()
+        await results.refresh(None, [], '', '')
         typed = name.value or ''
         try:
             day = parse_date(born.value, label='date of birth')
@@ -192,21 +223,9 @@ def _walk_in_panel() -> None:
             similar = [] if hits else await run.io_bound(
                 lambda: walkin.similar_people(principal=principal, name=typed, date_of_birth=day))
         except ServiceError as error:
-            with results:
-                ui.label(str(error)).classes('text-red-800').props('role=alert')
+            await results.refresh(None, [], '', str(error))
             return
-        with results:
-            for hit in hits:
-                _walk_in_hit(hit)
-            if hits:
-                return
-            ui.label('No one found with this name and date of birth.').mark('walk-in-none')
-            query = urlencode({'name': typed, 'dob': f'{day:%m/%d/%Y}'})
-            if similar:  # registering one of them again would make a second record of the same person
-                _similar_people(similar, register_query=query)
-            else:
-                ui.button('Register at point of care', on_click=lambda: ui.navigate.to(f'/desk/register?{query}')) \
-                    .props('outline').mark('walk-in-register')
+        await results.refresh(hits, similar, urlencode({'name': typed, 'dob': f'{day:%m/%d/%Y}'}), '')
 
     born.on('keydown.enter', find)
     name.on('keydown.enter', find)

@@ -21,12 +21,11 @@ def outbox_page(principal: Principal) -> None:
     ui.label('Emails the system has queued. Without an SMTP server configured they stay here, so their links '
              'can be followed.').classes('text-sm')
     search = ui.input('Filter by recipient address').classes('w-80')
-    container = ui.column().classes('w-full gap-2')
 
+    @ui.refreshable
     def show() -> None:
-        container.clear()
         messages = mail.list_outbox(principal, to=search.value or None)
-        with container:
+        with ui.column().classes('w-full gap-2'):
             if not messages:
                 ui.label('The outbox is empty.')
             for message in messages:
@@ -39,8 +38,8 @@ def outbox_page(principal: Principal) -> None:
                     if message.last_error:
                         ui.label(f'Last error: {message.last_error}').classes('text-red-700 text-sm')
 
-    search.on('update:model-value', show, throttle=0.3)
     show()
+    search.on('update:model-value', lambda: show.refresh(), throttle=0.3)
 
 
 @page('/audit', title='Audit log', action=Action.VIEW_AUDIT)

@@ -77,6 +77,7 @@ class _LowVolume:
 
     def __init__(self, principal: Principal) -> None:
         self.preview: bulk.Preview | None = None
+        self.content_type = 'text/csv'
         self.outcome: bulk.Outcome | None = None
         self.after_load = None
         ui.label('Recipient Upload').classes('text-lg font-semibold')
@@ -85,14 +86,18 @@ class _LowVolume:
                                 max_file_size=get_settings().bulk_max_file_mb * 1024 * 1024) \
             .props(f'accept="{ACCEPT}" flat bordered').classes('w-full max-w-xl').mark('low-volume-upload')
         self.message = ui.label('').classes('text-red-700').props('role=alert').mark('low-volume-message')
-        self.area = ui.column().classes('w-full gap-2')
-        self.failed_area = ui.column().classes('w-full gap-2')
-        self.alert_area = ui.element()  # stays while the preview and failed rows come and go
+        self.show_preview()
+        self.show_failed()
+        self.alert_area = ui.element()  # stays while the preview and failed rows come and go (notices, the alert)
+        with self.alert_area, ui.dialog().props('persistent') as self.alert, \
+                ui.card().classes('min-w-[360px]').mark('result-alert'):
+            self.show_alert()
 
     async def received(self, e: events.UploadEventArguments) -> None:
         self.upload.reset()
         self.message.set_text('')
-        self.failed_area.clear()
+        self.outcome = None
+        self.show_failed.refresh()
         if e.file.size() > get_settings().bulk_max_file_mb * 1024 * 1024:
             self.message.set_text(f'This file is larger than {get_settings().bulk_max_file_mb} MB, the upload limit.')
             return
@@ -101,16 +106,20 @@ class _LowVolume:
             self.preview = await run.io_bound(bulk.preview, acting(), data, e.file.name)
         except (FileRejected, ServiceError) as refusal:
             self.preview = None
-            self.area.clear()
+            self.show_preview.refresh()
             self.message.set_text(str(refusal))
             return
-        self.show_preview(e.file.content_type or 'text/csv')
+        self.content_type = e.file.content_type or 'text/csv'
+        self.show_preview.refresh()
 
-    def show_preview(self, content_type: str) -> None:
+    @ui.refreshable_method
+    def show_preview(self) -> None:
+        """The file waiting for Create Records or Cancel, row by row."""
         preview = self.preview
-        assert preview is not None
-        self.area.clear()
-        with self.area:
+        with ui.column().classes('w-full gap-2'):
+            if preview is None:
+                return
+            content_type = self.content_type
             failed = len(preview.rows) - preview.ready_count
             ui.label(f'{preview.file_name} ({content_type}) - {preview.file_size:,} bytes, '
                      f'{len(preview.rows)} records: {preview.ready_count} ready, {failed} failed') \
@@ -131,7 +140,7 @@ class _LowVolume:
 
     def cancel(self) -> None:
         self.preview = None
-        self.area.clear()
+        self.show_preview.refresh()
         with self.alert_area:
             ui.notify('The file was removed. Nothing was loaded.')
 
@@ -144,31 +153,31 @@ class _LowVolume:
         except ServiceError as error:
             self.message.set_text(str(error))
             return
-        self.area.clear()
+        self.show_preview.refresh()
+        self.show_failed.refresh()
+        await self.show_alert.refresh()
+        self.alert.open()
         with self.alert_area:
-            self.show_alert()
-            self.show_failed()
             if self.after_load:
                 await self.after_load()
 
+    @ui.refreshable_method
     def show_alert(self) -> None:
+        """The result of Create Records, in the alert dialog."""
         outcome = self.outcome
-        assert outcome is not None
-        self.alert_area.clear()
-        with self.alert_area, ui.dialog().props('persistent') as dialog, \
-                ui.card().classes('min-w-[360px]').mark('result-alert'):
-            ui.label('Alert').classes('text-lg font-semibold')
-            ui.label(f'Successful records: {outcome.loaded}').mark('alert-successful')
-            ui.label(f'Failed records: {outcome.failed}').mark('alert-failed')
-            if outcome.loaded:
-                ui.label('Loaded recipients receive an email to register in the COVID-19 Vaccine Portal.') \
-                    .classes('text-sm')
-            with ui.row():
-                if outcome.failed:
-                    ui.button('Download BulkError.csv', icon='download', on_click=self.download_errors) \
-                        .props('outline no-caps')
-                ui.button('OK', on_click=dialog.close)
-        dialog.open()
+        if outcome is None:
+            return
+        ui.label('Alert').classes('text-lg font-semibold')
+        ui.label(f'Successful records: {outcome.loaded}').mark('alert-successful')
+        ui.label(f'Failed records: {outcome.failed}').mark('alert-failed')
+        if outcome.loaded:
+            ui.label('Loaded recipients receive an email to register in the COVID-19 Vaccine Portal.') \
+                .classes('text-sm')
+        with ui.row():
+            if outcome.failed:
+                ui.button('Download BulkError.csv', icon='download', on_click=self.download_errors) \
+                    .props('outline no-caps')
+            ui.button('OK', on_click=self.alert.close)
 
     async def download_errors(self) -> None:
         if self.outcome is not None:
@@ -177,13 +186,13 @@ class _LowVolume:
             if data:
                 ui.download.content(data, bulk.ERROR_FILE_NAME, 'text/csv')
 
+    @ui.refreshable_method
     def show_failed(self) -> None:
         """Each failed row can be corrected right here and submitted again."""
-        self.failed_area.clear()
         outcome = self.outcome
-        if outcome is None or not outcome.failed_rows:
-            return
-        with self.failed_area:
+        with ui.column().classes('w-full gap-2'):
+            if outcome is None or not outcome.failed_rows:
+                return
             with ui.row().classes('items-center gap-4'):
                 ui.label('Failed records').classes('text-lg font-semibold')
                 ui.button('Download BulkError.csv', icon='download', on_click=self.download_errors) \
@@ -243,7 +252,7 @@ class _HighVolume:
                                 max_file_size=settings.bulk_max_file_mb * 1024 * 1024) \
             .props(f'accept="{ACCEPT}" flat bordered').classes('w-full max-w-xl').mark('high-volume-upload')
         self.message = ui.label('').classes('text-red-700').props('role=alert').mark('high-volume-message')
-        self.progress_area = ui.column().classes('w-full gap-1').mark('job-progress')
+        self.show_progress([])
         ui.label('Upload history').classes('text-md font-semibold mt-2')
         self.history = ui.table(columns=HISTORY_COLUMNS, rows=[], row_key='id').classes('w-full') \
             .props('no-data-label="No files uploaded yet"').mark('upload-history')
@@ -292,13 +301,7 @@ class _HighVolume:
             'total': u.total, 'loaded': u.loaded, 'failed': u.failed, 'status': STATUS_LABELS.get(u.status, u.status),
             'message': u.message if u.status in ('rejected', 'failed') else '',
         } for u in uploads if u.mode != 'low']
-        active = [u for u in uploads if u.status in ('queued', 'running')]
-        self.progress_area.clear()
-        with self.progress_area:
-            for u in active:
-                ui.label(f'{u.file_name}: {u.done:,} of {u.total:,} records processed').mark('job-progress-label')
-                ui.linear_progress(value=u.done / u.total if u.total else 0, show_value=False) \
-                    .classes('max-w-xl').mark('job-progress-bar')
+        await self.show_progress.refresh([u for u in uploads if u.status in ('queued', 'running')])
         finished = False
         for u in uploads:
             before = self.known_status.get(u.id)
@@ -311,6 +314,14 @@ class _HighVolume:
             self.known_status[u.id] = u.status
         if finished and self.after_load:
             await self.after_load()
+
+    @ui.refreshable_method
+    def show_progress(self, active: list[bulk.UploadSummary]) -> None:
+        with ui.column().classes('w-full gap-1').mark('job-progress'):
+            for u in active:
+                ui.label(f'{u.file_name}: {u.done:,} of {u.total:,} records processed').mark('job-progress-label')
+                ui.linear_progress(value=u.done / u.total if u.total else 0, show_value=False) \
+                    .classes('max-w-xl').mark('job-progress-bar')
 
     async def download_errors(self, e) -> None:  # noqa: ANN001
         data = await run.io_bound(bulk.upload_error_file, principal=acting(), upload_id=int(e.args['id']))

@@ -130,11 +130,10 @@ def _sessions(principal: Principal, location_id: int, products: dict[int, str], 
             offered = ui.select(products, multiple=True, label='Products offered',
                                 value=list(products)[:1]).classes('w-72').mark('session-products')
             create = ui.button('Create clinic session').mark('session-create')
-        listing = ui.column().classes('w-full gap-1')
 
+        @ui.refreshable
         def show() -> None:
-            listing.clear()
-            with listing:
+            with ui.column().classes('w-full gap-1'):
                 sessions = scheduling.list_clinic_sessions(principal=acting(), location_id=location_id)
                 if not sessions:
                     ui.label('No upcoming clinic sessions.')
@@ -157,11 +156,11 @@ def _sessions(principal: Principal, location_id: int, products: dict[int, str], 
                 ui.notify(str(error), type='negative')
                 return
             ui.notify(f'Clinic session created: {info.slots} slots.')
-            show()
+            await show.refresh()
             changed()
 
-        create.on_click(add)
         show()
+        create.on_click(add)
 
 
 def _booking(principal: Principal, location_id: int, products: dict[int, str], changed) -> None:  # noqa: ANN001
@@ -173,7 +172,29 @@ def _booking(principal: Principal, location_id: int, products: dict[int, str], c
             name = ui.input('Name').mark('book-name')
             born = ui.input('Date of birth (MM/DD/YYYY)').mark('book-dob')
             find = ui.button('Search').props('outline').mark('book-search')
-        people = ui.column()
+
+        @ui.refreshable
+        def people(hits: list[walkin.WalkInHit] | None, problem: str) -> None:
+            """The people the search found to choose from (the first is chosen), or why the search failed."""
+            with ui.column():
+                if problem:
+                    ui.label(problem).classes('text-red-800')
+                    return
+                if hits is None:
+                    return
+                if not hits:
+                    ui.label('No one found. Register the person first (Walk-In at the desk, or Bulk Registration).')
+                    return
+                options = {h.recipient_id: f'{h.name} · {h.date_of_birth:%m/%d/%Y}'
+                           + (f' · already booked ({h.open_case_number})' if h.open_case_number else '')
+                           for h in hits}
+                named.clear()
+                named.update({h.recipient_id: h.named for h in hits})
+                ui.radio(options, value=next(iter(options)),
+                         on_change=lambda e: chosen.update(recipient_id=e.value)).mark('book-person')
+                chosen['recipient_id'] = next(iter(options))
+
+        people(None, '')
         with ui.row().classes('items-end gap-3'):
             slot = ui.select({}, label='Time').classes('w-72').mark('book-slot')
             product = ui.select({0: 'As the session offers', **products}, value=0, label='Product') \
@@ -188,29 +209,17 @@ def _booking(principal: Principal, location_id: int, products: dict[int, str], c
             slot.update()
 
         async def search() -> None:
-            people.clear()
             chosen['recipient_id'] = None
+            await people.refresh(None, '')
             principal_now = acting()
             try:
                 born_on = parse_date(born.value, label='date of birth')
                 hits = await run.io_bound(lambda: walkin.search_walk_in(
                     principal=principal_now, name=name.value or '', date_of_birth=born_on))
             except ServiceError as error:
-                with people:
-                    ui.label(str(error)).classes('text-red-800')
+                await people.refresh(None, str(error))
                 return
-            with people:
-                if not hits:
-                    ui.label('No one found. Register the person first (Walk-In at the desk, or Bulk Registration).')
-                    return
-                options = {h.recipient_id: f'{h.name} · {h.date_of_birth:%m/%d/%Y}'
-                           + (f' · already booked ({h.open_case_number})' if h.open_case_number else '')
-                           for h in hits}
-                named.clear()
-                named.update({h.recipient_id: h.named for h in hits})
-                ui.radio(options, value=next(iter(options)),
-                         on_change=lambda e: chosen.update(recipient_id=e.value)).mark('book-person')
-                chosen['recipient_id'] = next(iter(options))
+            await people.refresh(hits, '')
 
         async def confirm() -> None:
             principal_now = acting()

@@ -38,21 +38,16 @@ def _one_at_a_time(principal: Principal) -> None:
         name = ui.input('Name').mark('paper-name')
         born = ui.input('Date of birth (MM/DD/YYYY)').mark('paper-dob')
         find = ui.button('Search').mark('paper-search')
-    found = ui.column().classes('gap-1')
 
-    async def search() -> None:
-        found.clear()
-        chosen['recipient_id'] = None
-        principal_now = acting()
-        try:
-            born_on = parse_date(born.value, label='date of birth')
-            hits = await run.io_bound(lambda: walkin.search_walk_in(principal=principal_now, name=name.value or '',
-                                                                    date_of_birth=born_on))
-        except ServiceError as error:
-            with found:
-                ui.label(str(error)).classes('text-red-800')
-            return
-        with found:
+    @ui.refreshable
+    def found(hits: list[walkin.WalkInHit] | None, problem: str) -> None:
+        """The people the search found to choose from (the first is chosen), or why the search failed."""
+        with ui.column().classes('gap-1'):
+            if problem:
+                ui.label(problem).classes('text-red-800')
+                return
+            if hits is None:
+                return
             if not hits:
                 ui.label('No one found. Register the person from the desk (Walk-In) first.')
             options = {h.recipient_id: f'{h.name} · {h.date_of_birth:%m/%d/%Y}'
@@ -63,6 +58,21 @@ def _one_at_a_time(principal: Principal) -> None:
                 ui.radio(options, value=next(iter(options)),
                          on_change=lambda e: chosen.update(recipient_id=e.value)).mark('paper-person')
                 chosen['recipient_id'] = next(iter(options))
+
+    found(None, '')
+
+    async def search() -> None:
+        chosen['recipient_id'] = None
+        await found.refresh(None, '')
+        principal_now = acting()
+        try:
+            born_on = parse_date(born.value, label='date of birth')
+            hits = await run.io_bound(lambda: walkin.search_walk_in(principal=principal_now, name=name.value or '',
+                                                                    date_of_birth=born_on))
+        except ServiceError as error:
+            await found.refresh(None, str(error))
+            return
+        await found.refresh(hits, '')
 
     find.on_click(search)
     lots = administration.lots_on_hand(principal=principal)
@@ -119,19 +129,15 @@ def _upload() -> None:
              'Registration.').classes('text-sm')
     ui.button('Download the template', on_click=lambda: ui.download.content(back_entry.template_csv(),
                                                                              'back-entry-template.csv')).props('flat')
-    summary = ui.column().mark('back-entry-summary')
 
-    async def received(event) -> None:  # noqa: ANN001
-        principal = acting()
-        summary.clear()
-        data = await event.file.read()
-        try:
-            outcome = await run.io_bound(lambda: back_entry.load_file(principal, data, file_name=event.file.name))
-        except (FileRejected, ServiceError) as error:
-            with summary:
-                ui.label(str(error)).classes('text-red-800').props('role=alert')
-            return
-        with summary:
+    @ui.refreshable
+    def summary(outcome: back_entry.BackEntryOutcome | None, problem: str) -> None:
+        """What the last file did: the counts, notices and error file, or why it was refused."""
+        with ui.column().mark('back-entry-summary'):
+            if problem:
+                ui.label(problem).classes('text-red-800').props('role=alert')
+            if outcome is None:
+                return
             ui.label(f'Doses recorded: {outcome.loaded}. Lines that failed: {outcome.failed}.') \
                 .classes('font-medium').mark('back-entry-counts')
             for notice in outcome.notices:
@@ -141,6 +147,19 @@ def _upload() -> None:
                 ui.button('Download the error file', on_click=lambda: ui.download.content(
                     error_file, 'BackEntryError.csv')).props('outline').mark('back-entry-errors')
                 ui.label('The error file was also emailed to you.').classes('text-sm')
+
+    summary(None, '')
+
+    async def received(event) -> None:  # noqa: ANN001
+        principal = acting()
+        await summary.refresh(None, '')
+        data = await event.file.read()
+        try:
+            outcome = await run.io_bound(lambda: back_entry.load_file(principal, data, file_name=event.file.name))
+        except (FileRejected, ServiceError) as error:
+            await summary.refresh(None, str(error))
+            return
+        await summary.refresh(outcome, '')
 
     ui.upload(label='Upload or drop a CSV / .xlsx file', auto_upload=True, on_upload=received,
               max_file_size=5_000_000).props('accept=.csv,.xlsx').classes('w-full max-w-xl').mark('back-entry-upload')

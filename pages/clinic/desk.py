@@ -2,6 +2,7 @@
 today (with corrections by the location manager)."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time
 
 from nicegui import run, ui
@@ -9,7 +10,7 @@ from nicegui import run, ui
 from components.desk_panels import vaccinate_path
 from components.guard import acting
 from components.page import page
-from models.clinic import AppointmentStatus
+from models.clinic import AppointmentPublic, AppointmentStatus
 from models.inventory import LotStock
 from services.clinic import administration, common, dose_rules, scheduling, standby, walkin
 from services.clinic.administration import DoseDetails, OverrideNeeded
@@ -74,12 +75,21 @@ async def vaccinate_page(principal: Principal, appointment_id: int) -> None:
                  'person.').classes('text-red-800')
         ui.link('Back to Home', '/')
         return
-    body = ui.column().classes('w-full gap-4')
-    with body:
-        _dose_form(principal, form, body)
+
+    @ui.refreshable
+    def body(result: administration.RecordedDose | None = None) -> None:
+        """The dose form, then what was recorded once it is saved."""
+        with ui.column().classes('w-full gap-4'):
+            if result is None:
+                _dose_form(principal, form, on_saved=lambda recorded: body.refresh(recorded))
+            else:
+                _saved(principal, visit, result)
+
+    body()
 
 
-def _dose_form(principal: Principal, form: administration.VaccinationForm, body: ui.column) -> None:
+def _dose_form(principal: Principal, form: administration.VaccinationForm, *,
+               on_saved: Callable[[administration.RecordedDose], Awaitable[None]]) -> None:
     visit = form.appointment
     with ui.card().classes('w-full'):
         ui.label('Screening').classes('text-lg font-semibold')
@@ -104,7 +114,14 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, body:
             earlier_day = ui.input('Date given (MM/DD/YYYY)', value=f'{today:%m/%d/%Y}').mark('earlier-day')
             earlier_time = ui.input('Time given (HH:MM)').mark('earlier-time')
             backdate_reason = ui.input('Reason for the earlier time').classes('w-80').mark('backdate-reason')
-        warnings = ui.column().classes('w-full gap-1').mark('dose-warnings')
+
+        @ui.refreshable
+        def warnings(problems: list[str]) -> None:
+            with ui.column().classes('w-full gap-1').mark('dose-warnings'):
+                for problem in problems:
+                    ui.label(problem).classes('text-orange-800 font-medium').props('role=alert')
+
+        warnings([])
         override = ui.input('Override reason (required for the warnings above)').classes('w-full') \
             .mark('override-reason')
         override.set_visibility(False)
@@ -112,14 +129,11 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, body:
     async def show_warnings() -> None:
         problems = await run.io_bound(lambda: dose_rules.preview_dose_problems(
             principal=principal, recipient_id=visit.recipient_id, lot_id=lot.value))
-        if problems is not None and not warnings.is_deleted:  # None: the app is stopping; deleted: page left
+        if problems is not None and not override.is_deleted:  # None: the app is stopping; deleted: page left
             _warn(problems)
 
     def _warn(problems: list[str]) -> None:
-        warnings.clear()
-        with warnings:
-            for problem in problems:
-                ui.label(problem).classes('text-orange-800 font-medium').props('role=alert')
+        warnings.refresh(problems)
         override.set_visibility(bool(problems))
 
     lot.on_value_change(show_warnings)
@@ -143,9 +157,7 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, body:
         except ServiceError as error:
             ui.notify(str(error), type='negative', multi_line=True)
             return
-        body.clear()
-        with body:
-            _saved(acting_principal, visit, result)
+        await on_saved(result)
 
     ui.button('Save', on_click=save).props('color=positive size=lg').mark('save-dose')
     ui.timer(0.01, show_warnings, once=True)
@@ -166,7 +178,14 @@ def _saved(principal: Principal, visit, result: administration.RecordedDose) -> 
                 choice = ui.select({s.slot_id: f'{s.local_time} ({s.remaining} left)' for s in slots},
                                    value=slots[0].slot_id, label=f'Book dose {result.next_dose_number}') \
                     .classes('w-80').mark('next-slot')
-                booked = ui.column()
+
+                @ui.refreshable
+                def booked(appointment: AppointmentPublic | None = None) -> None:
+                    if appointment is not None:
+                        ui.label(f'Booked {appointment.local_time}, confirmation number '
+                                 f'{appointment.case_number}.').classes('font-medium').mark('next-booked')
+
+                booked()
 
                 async def book() -> None:
                     acting_principal = acting()
@@ -177,10 +196,7 @@ def _saved(principal: Principal, visit, result: administration.RecordedDose) -> 
                     except ServiceError as error:
                         ui.notify(str(error), type='negative')
                         return
-                    booked.clear()
-                    with booked:
-                        ui.label(f'Booked {appointment.local_time}, confirmation number '
-                                 f'{appointment.case_number}.').classes('font-medium').mark('next-booked')
+                    await booked.refresh(appointment)
                 ui.button(f'Book dose {result.next_dose_number}', on_click=book).props('outline') \
                     .mark('book-next')
             else:
@@ -253,11 +269,10 @@ def standby_page(principal: Principal) -> None:
         email = ui.input('Email (optional)').mark('standby-email')
         note = ui.input('Note').classes('w-64').mark('standby-note')
         add = ui.button('Add').mark('standby-add')
-    listing = ui.column().classes('w-full gap-1')
 
+    @ui.refreshable
     def show() -> None:
-        listing.clear()
-        with listing:
+        with ui.column().classes('w-full gap-1'):
             entries = standby.standby_list(principal=acting())
             if not entries:
                 ui.label('The stand-by list is empty.')
@@ -271,7 +286,7 @@ def standby_page(principal: Principal) -> None:
 
     def change(entry_id: int, status: str) -> None:
         standby.update_standby(principal=acting(), entry_id=entry_id, status=status)
-        show()
+        show.refresh()
 
     def add_entry() -> None:
         try:
@@ -282,10 +297,10 @@ def standby_page(principal: Principal) -> None:
             return
         for field in (full_name, phone, email, note):
             field.value = ''
-        show()
+        show.refresh()
 
-    add.on_click(add_entry)
     show()
+    add.on_click(add_entry)
 
 
 @page('/desk/doses', title='Doses recorded', action=Action.RECORD_VACCINATION)

@@ -63,16 +63,18 @@ async def reports_page(principal: Principal) -> None:
         await state_view(principal)
     state = {'location_id': principal.location_id or choices[0][0], 'days': 14}
 
-    async def refresh() -> None:
-        report = await run.io_bound(reports.location_report, principal=acting(), location_id=state['location_id'],
-                                    days=state['days'])
-        detail.clear()
-        with detail:
-            draw_location(report)
+    async def report() -> reports.LocationReport:
+        return await run.io_bound(reports.location_report, principal=acting(), location_id=state['location_id'],
+                                  days=state['days'])
+
+    @ui.refreshable
+    def detail(shown: reports.LocationReport) -> None:
+        with ui.column().classes('w-full gap-4'):
+            draw_location(shown)
 
     async def choose(key: str, value: int) -> None:
         state[key] = value
-        await refresh()
+        await detail.refresh(await report())
 
     with ui.row().classes('items-end gap-4'):
         if len(choices) > 1:
@@ -80,8 +82,7 @@ async def reports_page(principal: Principal) -> None:
                       on_change=lambda e: choose('location_id', e.value)).classes('w-96').mark('report-location')
         ui.select({7: 'Last 7 days', 14: 'Last 14 days', 30: 'Last 30 days', 90: 'Last 90 days'}, label='Period',
                   value=14, on_change=lambda e: choose('days', e.value)).classes('w-48').mark('report-period')
-    detail = ui.column().classes('w-full gap-4')
-    await refresh()
+    detail(await report())
 
 
 async def state_view(principal: Principal) -> None:

@@ -43,20 +43,22 @@ def shipments_page(principal: Principal) -> None:
     status_filter = ui.toggle({'': 'All', **STATUS_LABELS}, value='').mark('shipment-status-filter')
     table = ui.table(columns=COLUMNS, rows=[], row_key='id', pagination=20).classes('w-full') \
         .props('no-data-label="No shipments"').mark('shipments-table')
-    receiving = ui.column().classes('w-full')
 
-    def refresh() -> None:
+    def show_shipments() -> None:
         items = shipments.list_shipments(principal=acting(), status=status_filter.value or None)
         table.rows = shipment_rows(items)
         table.update()
-        if may_receive:
-            draw_receiving(shipments.list_shipments(principal=acting()))
 
-    def draw_receiving(items: list[ShipmentPublic]) -> None:
-        receiving.clear()
+    def refresh() -> None:
+        show_shipments()
+        receiving.refresh()
+
+    @ui.refreshable
+    def receiving() -> None:
+        items = shipments.list_shipments(principal=acting())
         open_items = {s.id: f'#{s.id} · {s.product_name} · {s.doses_expected} doses · {STATUS_LABELS[s.status]}'
                       for s in items if s.status != ShipmentStatus.DELIVERED}
-        with receiving, ui.card().classes('w-full'):
+        with ui.card().classes('w-full'):
             ui.label('Receive a shipment').classes('text-lg font-semibold')
             if not open_items:
                 ui.label('No shipments are waiting to be received.')
@@ -105,8 +107,10 @@ def shipments_page(principal: Principal) -> None:
 
             ui.button('Receive shipment', on_click=receive).props('color=primary no-caps').mark('receive-button')
 
-    status_filter.on_value_change(refresh)
-    refresh()
+    if may_receive:
+        receiving()
+    status_filter.on_value_change(show_shipments)
+    show_shipments()
 
 
 def _whole(value: float | None) -> int:

@@ -53,7 +53,7 @@ def inventory_page(principal: Principal) -> None:
         ui.select({loc.id: f'{loc.name} ({loc.code})' for loc in locations}, label='Location',
                   value=state['location_id'], on_change=lambda e: (state.update(location_id=e.value), refresh())) \
             .classes('w-96').mark('inventory-location')
-    totals = ui.row().classes('gap-4')
+    totals_row = ui.row().classes('gap-4')
     table = ui.table(columns=STOCK_COLUMNS, rows=[], row_key='lot_id', pagination=25).classes('w-full') \
         .props('no-data-label="No doses on hand"').mark('stock-table')
     table.add_slot('body-cell-flag', '''
@@ -69,33 +69,38 @@ def inventory_page(principal: Principal) -> None:
         ui.input('Search').bind_value(history, 'filter').classes('w-80')
 
     def refresh() -> None:
-        who = acting()
-        items = ledger.location_stock(principal=who, location_id=state['location_id'])
+        items = ledger.location_stock(principal=acting(), location_id=state['location_id'])
+        show(items)
+        totals.refresh(items)
+        management.refresh()
+
+    def show(items: list[LotStock]) -> None:
         table.rows = stock_rows(items)
         table.update()
-        totals.clear()
-        with totals:
-            by_product: dict[str, int] = {}
-            for s in items:
-                if not s.expired:
-                    by_product[s.product_name] = by_product.get(s.product_name, 0) + s.on_hand
-            for name, doses in sorted(by_product.items()):
-                with ui.card().classes('min-w-[200px]'):
-                    ui.label(f'{doses:,}').classes('text-3xl font-bold')
-                    ui.label(f'{name}: usable doses').classes('text-sm')
         zone = next(loc.time_zone for loc in locations if loc.id == state['location_id'])
-        history.rows = history_rows(ledger.history(principal=who, location_id=state['location_id']), zone)
+        history.rows = history_rows(ledger.history(principal=acting(), location_id=state['location_id']), zone)
         history.update()
-        if may_manage and who.location_id == state['location_id']:
-            draw_management(who)
 
-    def draw_management(who: Principal) -> None:
-        manage_area.clear()
+    @ui.refreshable
+    def totals(items: list[LotStock]) -> None:
+        by_product: dict[str, int] = {}
+        for s in items:
+            if not s.expired:
+                by_product[s.product_name] = by_product.get(s.product_name, 0) + s.on_hand
+        for name, doses in sorted(by_product.items()):
+            with ui.card().classes('min-w-[200px]'):
+                ui.label(f'{doses:,}').classes('text-3xl font-bold')
+                ui.label(f'{name}: usable doses').classes('text-sm')
+
+    @ui.refreshable
+    def management() -> None:
+        who = acting()
+        if not (may_manage and who.location_id == state['location_id']):
+            return
         lots = ledger.count_sheet(principal=who, location_id=state['location_id'])
-        with manage_area:
-            adjustment_card(who, [s for s in lots if s.on_hand > 0])
-            count_card(lots)
-            reversal_card()
+        adjustment_card(who, [s for s in lots if s.on_hand > 0])
+        count_card(lots)
+        reversal_card()
 
     def adjustment_card(who: Principal, lots: list[LotStock]) -> None:
         with ui.card().classes('w-full'):
@@ -213,7 +218,12 @@ def inventory_page(principal: Principal) -> None:
 
                 ui.button('Reverse', on_click=reverse).props('no-caps').mark('reverse-save')
 
-    refresh()
+    items = ledger.location_stock(principal=principal, location_id=state['location_id'])
+    show(items)
+    with totals_row:
+        totals(items)
+    with manage_area:
+        management()
 
 
 def _whole(value: float | None) -> int:

@@ -31,33 +31,32 @@ def portal_settings_page(principal: Principal) -> None:
         ui.switch('Self-registration is open', value=vaccine_groups.self_registration_enabled(),
                   on_change=lambda e: _guarded(vaccine_groups.set_self_registration, enabled=bool(e.value))) \
             .mark('self-registration-switch')
-    editor = ui.column().classes('w-full gap-4')
 
+    @ui.refreshable
     def draw() -> None:
-        editor.clear()
         config = vaccine_groups.group_config()
         groups = {g.id: g for g in config.groups}
         questions = {q.id: q for q in config.questions}
-        with editor:
+        with ui.column().classes('w-full gap-4'):
             ui.label('Vaccine groups').classes('text-lg font-semibold').props('role=heading aria-level=2')
             ui.label('The Vaccine group step asks the questions below; the first rule (lowest priority number) whose '
                      'answer matches decides the group; nobody matched gets the default group. Changes apply to '
                      'registrations completed from now on.').classes('text-sm')
             for group in config.groups:
-                _group_row(group, draw)
-            _group_row(None, draw)
+                _group_row(group, draw.refresh)
+            _group_row(None, draw.refresh)
             ui.label('Questions').classes('text-lg font-semibold').props('role=heading aria-level=2')
             for question in config.questions:
-                _question_row(question, draw)
-            _question_row(None, draw)
+                _question_row(question, draw.refresh)
+            _question_row(None, draw.refresh)
             ui.label('Rules').classes('text-lg font-semibold').props('role=heading aria-level=2')
             for rule in config.rules:
                 with ui.row().classes('items-center gap-2').mark('group-rule'):
                     question, group = questions.get(rule.question_id), groups.get(rule.group_id)
                     ui.label(f'{rule.priority}: when "{question.code if question else "?"}" is {rule.answer} '
                              f'→ {group.code if group else "?"}')
-                    ui.button('Delete', on_click=lambda r=rule: _guarded(vaccine_groups.delete_rule,
-                                                                         rule_id=r.id) and draw()) \
+                    ui.button('Delete', on_click=lambda r=rule: _guarded(vaccine_groups.delete_rule, rule_id=r.id)
+                              and draw.refresh()) \
                         .props('flat dense color=negative')
             with ui.row().classes('items-end gap-2'):
                 question = ui.select({q.id: q.code for q in config.questions}, label='Question').classes('w-48')
@@ -66,7 +65,7 @@ def portal_settings_page(principal: Principal) -> None:
                 priority = ui.number('Priority', value=100, precision=0).classes('w-24')
                 ui.button('Add rule', on_click=lambda: _guarded(
                     vaccine_groups.add_rule, question_id=question.value, answer=answer.value, group_id=group.value,
-                    priority=int(priority.value or 100)) and draw()).mark('add-rule')
+                    priority=int(priority.value or 100)) and draw.refresh()).mark('add-rule')
 
     draw()
 
@@ -100,11 +99,9 @@ def _question_row(question: vaccine_groups.Question | None, redraw) -> None:  # 
 
 @page('/admin/organizations', title='Organizations', action=Action.APPROVE_ORGANIZATIONS)
 def organizations_page(principal: Principal) -> None:
-    container = ui.column().classes('w-full gap-3')
-
+    @ui.refreshable
     def draw() -> None:
-        container.clear()
-        with container:
+        with ui.column().classes('w-full gap-3'):
             for org in employers.organizations(principal=acting()):
                 with ui.card().classes('w-full gap-1').mark('organization'):
                     with ui.row().classes('items-center gap-3 w-full'):
@@ -113,10 +110,12 @@ def organizations_page(principal: Principal) -> None:
                         ui.label(org.status.title()).classes('font-medium').mark('organization-status')
                         if org.status != 'approved':
                             ui.button('Approve', on_click=lambda o=org: _guarded(employers.approve,
-                                                                                 organization_id=o.id) and draw())
+                                                                                 organization_id=o.id)
+                                      and draw.refresh())
                         else:
                             ui.button('Suspend', on_click=lambda o=org: _guarded(employers.suspend,
-                                                                                 organization_id=o.id) and draw()) \
+                                                                                 organization_id=o.id)
+                                      and draw.refresh()) \
                                 .props('flat color=negative')
                     for user_id, email, name, active in org.users:
                         with ui.row().classes('items-center gap-3'):
@@ -124,7 +123,7 @@ def organizations_page(principal: Principal) -> None:
                             ui.label('active' if active else 'not approved').classes('text-sm')
                             ui.button('Disable' if active else 'Approve user',
                                       on_click=lambda u=user_id, a=active: _guarded(
-                                          employers.set_user_active, user_id=u, active=not a) and draw()) \
+                                          employers.set_user_active, user_id=u, active=not a) and draw.refresh()) \
                                 .props('flat dense')
 
     draw()

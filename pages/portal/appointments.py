@@ -71,34 +71,40 @@ def _finder(ctx: PortalContext, recipient_id: int, reschedule: int | None, due, 
     county = ui.select(list(codes.NC_COUNTIES), label=t('County'), with_input=True, clearable=True) \
         .classes('w-full').mark('find-county')
     city = ui.input(t('City')).classes('w-full').mark('find-city')
-    results = ui.column().classes('w-full gap-2').mark('location-results')
+
+    @ui.refreshable
+    def results(place: tuple[int, str] | None = None) -> None:
+        """The locations with open times, or the times at the `place` (id, name) the person chose."""
+        with ui.column().classes('w-full gap-2').mark('location-results'):
+            if place is None:
+                show_locations()
+            else:
+                show_slots(*place)
 
     def show_locations() -> None:
-        results.clear()
         locations = booking.locations_with_open_slots(county=county.value, city=city.value, on_or_after=due)
-        with results:
-            if not locations:
-                ui.label(t('No open appointments match. Try another county or city.'))
-            for location in locations:
-                with ui.card().classes('w-full gap-1').mark('location-card'):
-                    ui.label(location.location_name).classes('font-semibold')
-                    ui.label(f'{location.address}, {location.city} ({location.county})').classes('text-sm')
-                    ui.label(t('Soonest: {when}').format(when=location.soonest)).classes('text-sm')
-                    ui.button(t('Choose {place}').format(place=location.location_name),
-                              on_click=lambda loc=location: show_slots(loc.location_id, loc.location_name))
+        if not locations:
+            ui.label(t('No open appointments match. Try another county or city.'))
+        for location in locations:
+            with ui.card().classes('w-full gap-1').mark('location-card'):
+                ui.label(location.location_name).classes('font-semibold')
+                ui.label(f'{location.address}, {location.city} ({location.county})').classes('text-sm')
+                ui.label(t('Soonest: {when}').format(when=location.soonest)).classes('text-sm')
+                ui.button(t('Choose {place}').format(place=location.location_name),
+                          on_click=lambda loc=location: results.refresh((loc.location_id, loc.location_name)))
 
     def show_slots(location_id: int, location_name: str) -> None:
-        results.clear()
         slots = booking.slots_at(location_id=location_id, on_or_after=due)
-        with results:
-            ui.label(t('Times at {place}').format(place=location_name)).classes('font-semibold')
-            if not slots:
-                ui.label(t('No open appointments match. Try another county or city.'))
-            with ui.row().classes('w-full gap-2'):
-                for slot in slots:
-                    ui.button(slot.local_time, on_click=lambda s=slot: book(s.slot_id)) \
-                        .props('outline no-caps').mark('slot-button')
-            ui.button(t('Back to locations'), on_click=show_locations).props('flat')
+        ui.label(t('Times at {place}').format(place=location_name)).classes('font-semibold')
+        if not slots:
+            ui.label(t('No open appointments match. Try another county or city.'))
+        with ui.row().classes('w-full gap-2'):
+            for slot in slots:
+                ui.button(slot.local_time, on_click=lambda s=slot: book(s.slot_id)) \
+                    .props('outline no-caps').mark('slot-button')
+        ui.button(t('Back to locations'), on_click=lambda: results.refresh(None)).props('flat')
+
+    results()
 
     async def book(slot_id: int) -> None:
         message.set_text('')
@@ -115,5 +121,4 @@ def _finder(ctx: PortalContext, recipient_id: int, reschedule: int | None, due, 
         ui.notify(t('Booked. Confirmation number: {number}').format(number=booked.case_number), type='positive')
         ui.navigate.to('/portal/appointments')
 
-    ui.button(t('Search'), on_click=show_locations).mark('find-search')
-    show_locations()
+    ui.button(t('Search'), on_click=lambda: results.refresh(None)).mark('find-search')

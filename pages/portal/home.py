@@ -196,9 +196,7 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
             return
         registration.status = 'complete'
         registration.group_id = group.id if group else None
-        confirmation.clear()
-        with confirmation:
-            _complete_card(ctx, registration)
+        await confirmation.refresh()
         stepper.set_value(names[4])
 
     def nav(back: int | None, forward, forward_label: str | None = None) -> None:  # noqa: ANN001
@@ -234,10 +232,14 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
                         lambda e, c=code: registration.health_answers.__setitem__(c, e.value))
             nav(2, submit, t('Submit registration'))
         with ui.step(names[4], title=t(choices.STEPS[4])):
-            confirmation = ui.column().classes('w-full')
-            if registration.status == 'complete':
-                with confirmation:
-                    _complete_card(ctx, registration)
+
+            @ui.refreshable
+            def confirmation() -> None:
+                with ui.column().classes('w-full'):
+                    if registration.status == 'complete':
+                        _complete_card(ctx, registration)
+
+            confirmation()
 
 
 def _contact_fields(ctx: PortalContext, contact: dict[str, str]) -> None:
