@@ -5,6 +5,7 @@ database and one Redis, behind Debian's nginx with sticky sessions and websocket
     .venv/bin/python deploy/cluster.py start [--serve 3] [--workers 2] [--port 8080] [--demo]
     .venv/bin/python deploy/cluster.py status [--json]
     .venv/bin/python deploy/cluster.py add-serve          # one more serve instance, nginx reloaded (rolling deploy)
+    .venv/bin/python deploy/cluster.py add-worker         # one more worker process
     .venv/bin/python deploy/cluster.py retire serve-1     # stop one process; a serve instance leaves nginx first
     .venv/bin/python deploy/cluster.py stop
 
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     status = commands.add_parser('status', help='each process, alive or not, and each instance\'s /healthz')
     status.add_argument('--json', action='store_true')
     commands.add_parser('add-serve', help='start one more serve instance and reload nginx')
+    commands.add_parser('add-worker', help='start one more worker process')
     retire = commands.add_parser('retire', help='stop one process (serve-N or worker-N)')
     retire.add_argument('name')
     commands.add_parser('stop', help='stop everything')
@@ -61,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             return cluster.print_status(as_json=args.json)
         if args.command == 'add-serve':
             return cluster.add_serve()
+        if args.command == 'add-worker':
+            return cluster.add_worker()
         if args.command == 'retire':
             return cluster.retire(args.name)
         return cluster.stop()
@@ -123,6 +127,14 @@ class Cluster:
         self._write_nginx_conf()
         self._reload_nginx()
         print(f'{instance["name"]} serving on port {instance["port"]}, behind nginx')
+        return 0
+
+    def add_worker(self) -> int:
+        self._require_running()
+        if not self.state['workers_run_jobs']:
+            raise ClusterError('this cluster was started without workers: its serve instances run the jobs')
+        worker = self._spawn('worker')
+        print(f'{worker["name"]} started (pid {worker["pid"]})')
         return 0
 
     def retire(self, name: str) -> int:
