@@ -100,8 +100,9 @@ def list_recipients(*, principal: Principal, search: str = '', sort: str = 'last
             # counts and the top rows of each come from the (location, name, name) indexes alone; a plain OR
             # made SQLite fetch and sort every matching row (1.3 s for "grace wilms" at a million).
             disjoint = _disjoint(branches)
+            steered = _disjoint(name_branches(search, steer=True))  # the same people, read from the narrow range
             counts = []
-            for branch in disjoint:  # each count stops at the cap: an index range of at most cap + 1 entries
+            for branch in steered:  # each count stops at the cap: an index range of at most cap + 1 entries
                 capped = _scope(principal, select(Recipient.id), location_id).where(branch) \
                     .limit(MATCH_COUNT_CAP + 1).subquery()
                 counts.append(session.exec(select(func.count()).select_from(capped)).one())
@@ -110,8 +111,8 @@ def list_recipients(*, principal: Principal, search: str = '', sort: str = 'last
             if sort == 'email' and matching > MATCH_COUNT_CAP:
                 ids = _first_in_email_order(session, principal, location_id, search, descending, page, per_page)
             if ids is None:
-                ids = _top_ids(session, principal, location_id, list(zip(disjoint, counts, strict=True)), order,
-                               descending, page, per_page)
+                ids = _top_ids(session, principal, location_id, list(zip(disjoint, steered, counts, strict=True)),
+                               order, descending, page, per_page)
         rows = session.exec(select(Recipient, Location.name)
                             .outerjoin(Location, col(Location.id) == col(Recipient.location_id))
                             .where(col(Recipient.id).in_(ids or [-1]))).all()
@@ -149,10 +150,12 @@ def _first_in_email_order(session, principal: Principal, location_id: int | None
 def _top_ids(session, principal: Principal, location_id: int | None, branches: list[tuple] | None,  # noqa: ANN001
              order,  # noqa: ANN001
              descending: bool, page: int, per_page: int) -> list[int]:
-    """Ids of the requested page, in order. With a search, `branches` holds (condition, its count up to the cap + 1);
-    each branch gives its own first page*per_page rows and the page is cut from their union. A branch with no match
-    is left out; one with few matches gives them all, unordered: asked for them in order, SQLite walks the sort
-    column's index and filters (the whole list when the range is on the other name: 80 ms for "smi" at a million).
+    """Ids of the requested page, in order. With a search, `branches` holds (condition, the same steered to its
+    narrow range, its count up to the cap + 1); each branch gives its own first page*per_page rows and the page is
+    cut from their union. A branch with no match is left out; one with few matches gives them all, unordered, from
+    its narrow range: asked for them in order, SQLite walks the sort column's index and filters (the whole list when
+    the range is on the other name: 80 ms for "smi" at a million). One with many walks the sort column's index from
+    its range (unsteered: with that range kept off the index, "mary ann smith" by last name took 90 ms).
     A broad search sorted by email or date of birth sorts its matches (about 120-270 ms at a million): walking the
     email index and filtering instead took seconds, as emails follow names."""
     def ordering(columns):  # noqa: ANN001, ANN202
@@ -166,14 +169,14 @@ def _top_ids(session, principal: Principal, location_id: int | None, branches: l
     labels = [f'k{i}' for i in range(len(keys) - 1)]  # the last key is id
     picked = [col(Recipient.id).label('id'), *[k.label(n) for k, n in zip(keys[:-1], labels, strict=True)]]
     parts = []
-    for branch, count in branches:
+    for branch, steered, count in branches:
         if count == 0:
             continue
-        part = _scope(principal, select(*picked), location_id).where(branch)
         if count > MATCH_COUNT_CAP:  # many matches: an ordered index scan finds the first ones quickly
-            part = part.order_by(*ordering(keys)).limit(offset + per_page)
+            part = _scope(principal, select(*picked), location_id).where(branch) \
+                .order_by(*ordering(keys)).limit(offset + per_page)
         else:  # the limit keeps it a subquery of its own (not flattened into the ordered union)
-            part = part.limit(MATCH_COUNT_CAP + 1)
+            part = _scope(principal, select(*picked), location_id).where(steered).limit(MATCH_COUNT_CAP + 1)
         parts.append(part.subquery())
     if not parts:
         return []

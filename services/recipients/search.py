@@ -25,18 +25,20 @@ MAX_WORDS = 6  # more words than a name has: the rest are left out rather than m
 SAME_BIRTH_DATE_CAP = 2000
 
 
-def name_branches(text: str, *, first=None, last=None) -> list:  # noqa: ANN001
+def name_branches(text: str, *, first=None, last=None, steer: bool = False) -> list:  # noqa: ANN001
     """The ways `text` can match, each a conjunction of prefix ranges on the name keys. One word: the last or the
     first name starts with it. Several: the first words start the first name and the rest the last name, or the
     other way round, at every split; or one name holds them all. `first` and `last` are the name-key columns to
-    test (a subquery's; the recipient table's by default)."""
+    test (a subquery's; the recipient table's by default). `steer`: where a branch tests both names, only the
+    longer start's range may use its index (to count or fetch a branch's matches; an ordered walk of many matches
+    wants the sort column's range usable, so it takes the branches unsteered)."""
     first = col(Recipient.first_name_key) if first is None else first
     last = col(Recipient.last_name_key) if last is None else last
     if ',' in text:  # "Last, First" as on a list or a form
         surname, _, given = (fold(part) for part in text.partition(','))
         if not surname:
             return name_branches(given, first=first, last=last)
-        return [_both(first, given, last, surname) if given else _prefix(last, surname)]
+        return [_both(first, given, last, surname, steer) if given else _prefix(last, surname)]
     words = [w[:NAME_KEY_MAX] for w in fold(text).split()][:MAX_WORDS]
     if not words:
         return []
@@ -45,7 +47,7 @@ def name_branches(text: str, *, first=None, last=None) -> list:  # noqa: ANN001
     branches = []
     for split in range(1, len(words)):
         head, tail = ' '.join(words[:split]), ' '.join(words[split:])
-        branches += [_both(first, head, last, tail), _both(first, tail, last, head)]
+        branches += [_both(first, head, last, tail, steer), _both(first, tail, last, head, steer)]
     whole = ' '.join(words)[:NAME_KEY_MAX]
     return [*branches, _prefix(first, whole), _prefix(last, whole)]
 
@@ -122,11 +124,13 @@ def _word_likeness(word: str, part: str) -> float:
     return ratio if ratio >= 0.75 else 0.0
 
 
-def _both(first, given: str, last, surname: str):  # noqa: ANN001, ANN202
-    """The first name starts with `given` and the last name with `surname`. The index walks the range of the longer
-    start (the likelier narrow one; the last name's on a tie), the other is a filter (`|| ''` keeps it off its
-    index): SQLite keeps no statistics to choose, and walked the 100,000 "Mary" of a million people for
-    "Mary Ann3150 Walsh" rather than the empty range of last names starting "ann3150 walsh"."""
+def _both(first, given: str, last, surname: str, steer: bool):  # noqa: ANN001, ANN202
+    """The first name starts with `given` and the last name with `surname`. Steered, the index walks the range of
+    the longer start (the likelier narrow one; the last name's on a tie) and the other is a filter (`|| ''` keeps
+    it off its index): SQLite does not know which range is narrow, and walked the 100,000 "Mary" of a million
+    people for "Mary Ann3150 Walsh" rather than the empty range of last names starting "ann3150 walsh"."""
+    if not steer:
+        return and_(_prefix(first, given), _prefix(last, surname))
     if len(given) > len(surname):
         return and_(_prefix(first, given), _prefix(last.concat(''), surname))
     return and_(_prefix(first.concat(''), given), _prefix(last, surname))
