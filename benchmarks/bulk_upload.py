@@ -126,7 +126,7 @@ def pipeline(path: Path) -> dict:
     from services.bulk import registration as bulk
     principal = manager()
     started = time.perf_counter()
-    summary = bulk.submit_file(principal, file_name=path.name, path=path)
+    summary = bulk.submit_file(principal=principal, file_name=path.name, path=path)
     result = bulk.run_job(summary.id)
     report = bulk.upload_error_file(principal=principal, upload_id=summary.id)
     seconds = time.perf_counter() - started

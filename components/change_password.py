@@ -33,7 +33,8 @@ def change_password_form(acting: Callable[[], Principal], t: Callable[[str], str
                 message.set_text(problem)
                 return
             try:
-                await run.io_bound(auth.change_password, principal, current.value, new.value)
+                await run.io_bound(auth.change_password, principal=principal, current_password=current.value,
+                                   new_password=new.value)
             except ServiceError as error:
                 message.set_text(t(str(error)))
                 return

@@ -162,7 +162,7 @@ class TodayTable:
 
     async def _refresh(self) -> None:
         try:
-            principal = await run.io_bound(auth.resolve_session, self.token)
+            principal = await run.io_bound(auth.resolve_session, token=self.token)
             if principal is None:
                 self._unsubscribe()
                 return

@@ -23,7 +23,7 @@ def client_ip() -> str | None:
 
 def current_principal() -> Principal | None:
     """The signed-in person, checked against the database on every call (timeouts, log-out, password change)."""
-    return auth.resolve_session(app.storage.user.get(TOKEN_KEY), client_ip=client_ip())
+    return auth.resolve_session(token=app.storage.user.get(TOKEN_KEY), client_ip=client_ip())
 
 
 def acting() -> Principal:
@@ -48,5 +48,5 @@ def sign_in(token: str) -> None:
 
 
 def sign_out() -> None:
-    auth.logout(app.storage.user.get(TOKEN_KEY))
+    auth.logout(token=app.storage.user.get(TOKEN_KEY))
     forget_session()

@@ -181,8 +181,8 @@ def invited_by_employer(people: list[tuple[str, str, date, str]], email: str = E
     from services.core.csv_safe import to_csv_bytes
     employer = principal(email)
     rows = [[first, last, f'{born:%m/%d/%Y}', address] for first, last, born, address in people]
-    outcome = bulk.create_records(employer, bulk.preview(employer, to_csv_bytes(
-        ['First name', 'Last name', 'Date of birth', 'Email'], rows), 'invitations.csv'))
+    outcome = bulk.create_records(principal=employer, previewed=bulk.preview(principal=employer, data=to_csv_bytes(
+        ['First name', 'Last name', 'Date of birth', 'Email'], rows), file_name='invitations.csv'))
     assert outcome.failed == 0, [r.error for r in outcome.failed_rows]
     with session_scope(read_only=True) as session:
         return [session.exec(select(Recipient.id).where(Recipient.identity_key == identity_key(first, last, born))

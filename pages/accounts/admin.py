@@ -24,7 +24,7 @@ def outbox_page(principal: Principal) -> None:
 
     @ui.refreshable
     def show() -> None:
-        messages = mail.list_outbox(principal, to=search.value or None)
+        messages = mail.list_outbox(principal=principal, to=search.value or None)
         with ui.column().classes('w-full gap-2'):
             if not messages:
                 ui.label('The outbox is empty.')
@@ -62,7 +62,7 @@ def users_page(principal: Principal) -> None:
     @ui.refreshable
     def users_table() -> None:
         with session_scope() as session:
-            users = list_users(principal, session)
+            users = list_users(principal=principal, session=session)
         columns = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': True} for n, label in
                    [('email', 'Email'), ('full_name', 'Name'), ('role', 'Role'), ('location', 'Location'),
                     ('organization', 'Organization'), ('active', 'Active')]]

@@ -64,7 +64,8 @@ def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A00
                 return
             button.disable()
             try:
-                result = await run.io_bound(auth.login, email.value, password.value, client_ip=client_ip())
+                result = await run.io_bound(auth.login, email=email.value, password=password.value,
+                                            client_ip=client_ip())
             except auth.LoginRefused as refusal:
                 message.set_text(refusal.translated(t))
                 message.set_visibility(True)
@@ -101,7 +102,7 @@ def forgot_password_page() -> None:
             if '@' not in email.value:
                 done.set_text(t('Enter the email address of your account.'))
                 return
-            await run.io_bound(auth.request_password_reset, email.value, client_ip=client_ip())
+            await run.io_bound(auth.request_password_reset, email=email.value, client_ip=client_ip())
             # The same answer whether or not the account exists: the page must not reveal who has one.
             done.set_text(t('If an account exists for this address, an email with a reset link is on its way. '
                             'The link works for 1 hour.'))
@@ -138,7 +139,8 @@ def set_password_page(token: str) -> None:
                 message.set_text(problem)  # the service checks again; this is the reason in the reader's language
                 return
             try:
-                result = await run.io_bound(auth.set_password_with_token, token, first.value, client_ip=client_ip())
+                result = await run.io_bound(auth.set_password_with_token, token=token, new_password=first.value,
+                                            client_ip=client_ip())
             except auth.Refusal as refusal:
                 message.set_text(refusal.translated(t))
                 return

@@ -103,7 +103,7 @@ class _LowVolume:
             return
         data = await e.file.read()
         try:
-            self.preview = await run.io_bound(bulk.preview, acting(), data, e.file.name)
+            self.preview = await run.io_bound(bulk.preview, principal=acting(), data=data, file_name=e.file.name)
         except (FileRejected, ServiceError) as refusal:
             self.preview = None
             self.show_preview.refresh()
@@ -149,7 +149,7 @@ class _LowVolume:
             return
         preview, self.preview = self.preview, None
         try:
-            self.outcome = await run.io_bound(bulk.create_records, acting(), preview)
+            self.outcome = await run.io_bound(bulk.create_records, principal=acting(), previewed=preview)
         except ServiceError as error:
             self.message.set_text(str(error))
             return
@@ -278,7 +278,8 @@ class _HighVolume:
         data = await e.file.read()
         principal = acting()
         try:
-            summary = await run.io_bound(lambda: bulk.submit_file(principal, file_name=e.file.name, data=data))
+            summary = await run.io_bound(lambda: bulk.submit_file(principal=principal, file_name=e.file.name,
+                                                                  data=data))
         except (FileRejected, ServiceError) as refusal:
             self.message.set_text(str(refusal))
             await self.refresh()

@@ -155,7 +155,8 @@ def _upload() -> None:
         await summary.refresh(None, '')
         data = await event.file.read()
         try:
-            outcome = await run.io_bound(lambda: back_entry.load_file(principal, data, file_name=event.file.name))
+            outcome = await run.io_bound(lambda: back_entry.load_file(principal=principal, data=data,
+                                                                      file_name=event.file.name))
         except (FileRejected, ServiceError) as error:
             await summary.refresh(None, str(error))
             return

@@ -245,7 +245,7 @@ def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
                 county=county.value or '', state=state.value or '', zip_code=zip_code.value or '',
                 phone=phone.value or '', email=email.value or '', race=race.value or '',
                 ethnicity=ethnicity.value or '', screening={k: t.value for k, t in toggles.items()})
-            visit = await run.io_bound(walkin.register_at_point_of_care, acting_principal, data)
+            visit = await run.io_bound(walkin.register_at_point_of_care, principal=acting_principal, data=data)
         except ServiceError as error:
             message = str(error)
             if isinstance(error, DuplicateRecipient):

@@ -124,7 +124,7 @@ def _slow_down(failures: int) -> None:
         time.sleep(min(0.5 * 2 ** extra, 4.0))
 
 
-def login(email: str, password: str, *, client_ip: str | None = None) -> LoginResult:
+def login(*, email: str, password: str, client_ip: str | None = None) -> LoginResult:
     """Check the password and open a new session. Slow on purpose: call off the event loop."""
     email = normalize_email(email)
     with session_scope() as session:  # refusals are committed too: they are audited and counted
@@ -175,7 +175,7 @@ def _attempt(session: Session, email: str, password: str,
     return GENERIC_LOGIN_ERROR, {}, max(failures, user.failed_logins)
 
 
-def resolve_session(token: str | None, *, client_ip: str | None = None) -> Principal | None:
+def resolve_session(*, token: str | None, client_ip: str | None = None) -> Principal | None:
     """The principal behind a session token, or None when it is unknown, ended or timed out.
     Every click asks, so it only reads (no SQLite write lock, no wait behind a bulk upload's chunk); it writes
     only to end a timed-out session or, at most every 30 seconds, to note that the session is in use."""
@@ -215,7 +215,7 @@ def end_sessions(session: Session, user_id: int, *, reason: str, except_token: s
     session.execute(query.values(ended_at=utcnow(), end_reason=reason))
 
 
-def logout(token: str | None) -> None:
+def logout(*, token: str | None) -> None:
     if not token:
         return
     with session_scope() as session:
@@ -238,7 +238,7 @@ def _set_password(session: Session, user: User, new_password: str) -> None:
     end_sessions(session, user.id or 0, reason='password_changed')
 
 
-def change_password(principal: Principal, current_password: str, new_password: str) -> None:
+def change_password(*, principal: Principal, current_password: str, new_password: str) -> None:
     """Change one's own password; every session of the account ends, this one included."""
     with session_scope() as session:
         user = session.get(User, principal.user_id)
@@ -262,7 +262,7 @@ def link(path: str) -> str:
     return get_settings().base_url.rstrip('/') + path
 
 
-def request_password_reset(email: str, *, client_ip: str | None = None) -> None:
+def request_password_reset(*, email: str, client_ip: str | None = None) -> None:
     """Email a reset link when the account exists; the caller says the same thing either way."""
     email = normalize_email(email)
     with session_scope() as session:
@@ -302,7 +302,7 @@ def _usable_token(session: Session, token: str) -> tuple[PasswordToken, User]:
     return row, user
 
 
-def set_password_with_token(token: str, new_password: str, *, client_ip: str | None = None) -> LoginResult:
+def set_password_with_token(*, token: str, new_password: str, client_ip: str | None = None) -> LoginResult:
     """Use an emailed link once: set the password, end old sessions and sign the person in."""
     with session_scope() as session:
         row, user = _usable_token(session, token)

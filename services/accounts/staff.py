@@ -132,7 +132,7 @@ def organization_choices(*, principal: Principal) -> list[tuple[int, str]]:
         return [(o.id or 0, f'{o.name} ({o.kind})') for o in rows]
 
 
-def list_users(principal: Principal, session: Session) -> list[UserPublic]:
+def list_users(*, principal: Principal, session: Session) -> list[UserPublic]:
     require(principal, Action.MANAGE_USERS)
     users = session.exec(select(User).order_by(User.email)).all()
     locations = {loc.id: loc for loc in session.exec(select(Location)).all()}

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         if args.no_wait and not args.high_volume:
             raise ServiceError('--no-wait queues a High Volume job: add --high-volume.')
         if args.high_volume:
-            summary = bulk.submit_file(principal, file_name=source.name, path=source, mode='cli',
+            summary = bulk.submit_file(principal=principal, file_name=source.name, path=source, mode='cli',
                                        location_code=args.location)
             if args.no_wait:
                 say({'job_id': summary.id, 'status': summary.status},
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             total, loaded, upload_id = summary.total, summary.loaded, summary.id
             notices = [summary.message] if summary.message else []
         else:
-            outcome = bulk.load_low_volume_file(principal, source, location_code=args.location)
+            outcome = bulk.load_low_volume_file(principal=principal, path=source, location_code=args.location)
             failures = [(r.line, r.values, r.error) for r in outcome.failed_rows]
             total, loaded, upload_id, notices = outcome.total, outcome.loaded, outcome.upload_id, outcome.notices
     except FileRejected as refusal:

@@ -106,7 +106,7 @@ def is_system(principal: Principal) -> bool:
     return principal == SYSTEM
 
 
-def upload_target(principal: Principal, session: Session, *, location_code: str | None = None) -> Target:
+def upload_target(*, principal: Principal, session: Session, location_code: str | None = None) -> Target:
     """The location (or, for employers, the organization) this person loads recipients into."""
     if is_system(principal):  # help-desk staff on the server's command line
         if not location_code:
@@ -185,10 +185,10 @@ def _refused(principal: Principal, file_name: str, message: str, *, target: Targ
 # ---------------------------------------------------------------- Low Volume
 
 
-def preview(principal: Principal, data: bytes, file_name: str, *, location_code: str | None = None) -> Preview:
+def preview(*, principal: Principal, data: bytes, file_name: str, location_code: str | None = None) -> Preview:
     """Read and check a Low Volume file without loading anything (duplicates are looked up too)."""
     with session_scope(read_only=True) as session:
-        target = upload_target(principal, session, location_code=location_code)
+        target = upload_target(principal=principal, session=session, location_code=location_code)
     try:
         _check_size(len(data))
         layout = scan(data, max_rows=LOW_VOLUME_MAX, too_many=_too_many_low())
@@ -202,16 +202,17 @@ def preview(principal: Principal, data: bytes, file_name: str, *, location_code:
                    location_code=location_code)
 
 
-def load_low_volume_file(principal: Principal, path: Path, *, location_code: str | None = None) -> Outcome:
+def load_low_volume_file(*, principal: Principal, path: Path, location_code: str | None = None) -> Outcome:
     """The Low Volume tab's rules for a file on disk (the command line): check, then Create Records."""
     try:
         _check_size(path.stat().st_size)
     except FileRejected as refusal:
         with session_scope() as session:
-            target = upload_target(principal, session, location_code=location_code)
+            target = upload_target(principal=principal, session=session, location_code=location_code)
         _refused(principal, path.name, str(refusal), target=target, mode='cli')
         raise
-    return create_records(principal, preview(principal, path.read_bytes(), path.name, location_code=location_code))
+    return create_records(principal=principal, previewed=preview(principal=principal, data=path.read_bytes(),
+                                                                file_name=path.name, location_code=location_code))
 
 
 def _checked(source: bytes | Path, layout: FileLayout, *, after_line: int = 1) -> list[CheckedRow]:
@@ -220,22 +221,22 @@ def _checked(source: bytes | Path, layout: FileLayout, *, after_line: int = 1) -
                                                                                        after_line=after_line)]
 
 
-def create_records(principal: Principal, preview_: Preview) -> Outcome:
+def create_records(*, principal: Principal, previewed: Preview) -> Outcome:
     """Create Records: every ready row in one transaction; the rules run again (the preview may be stale)."""
-    header = preview_.header
+    header = previewed.header
     columns = read_layout(header, 'csv', 'utf-8').columns
     today = fields.today()
 
     def work(session: Session) -> Outcome:
-        target = upload_target(principal, session, location_code=preview_.location_code)
-        rows = [check_row(r.line, r.values, columns, today) for r in preview_.rows]
+        target = upload_target(principal=principal, session=session, location_code=previewed.location_code)
+        rows = [check_row(r.line, r.values, columns, today) for r in previewed.rows]
         mark_duplicates(session, rows, set())
         loaded = insert_ready(session, rows, target, created_by_user_id=_actor_id(principal))
         failed = [r for r in rows if not r.ready]
-        upload = _record_upload(session, principal, target, file_name=preview_.file_name, mode='low',
-                                size=preview_.file_size, header=header, total=len(rows), loaded=loaded, failed=failed)
-        return Outcome(upload_id=upload.id or 0, file_name=preview_.file_name, total=len(rows), loaded=loaded,
-                       failed_rows=failed, header=header, notices=preview_.notices)
+        upload = _record_upload(session, principal, target, file_name=previewed.file_name, mode='low',
+                                size=previewed.file_size, header=header, total=len(rows), loaded=loaded, failed=failed)
+        return Outcome(upload_id=upload.id or 0, file_name=previewed.file_name, total=len(rows), loaded=loaded,
+                       failed_rows=failed, header=header, notices=previewed.notices)
 
     return _retrying(work)
 
@@ -271,7 +272,7 @@ def resubmit_row(*, principal: Principal, upload_id: int, line: int, first_name:
     """Correct one failed row in place and try it again. Returns the row: ready (and created) or with its errors."""
     def work(session: Session) -> CheckedRow:
         upload = fetch(session, BulkUpload, upload_id, principal=principal, action='resubmit_row')
-        target = upload_target(principal, session)
+        target = upload_target(principal=principal, session=session)
         failure = session.exec(select(BulkUploadError).where(BulkUploadError.upload_id == upload_id)
                                .where(BulkUploadError.line == line)).first()
         if failure is None:
@@ -305,12 +306,12 @@ def resubmit_row(*, principal: Principal, upload_id: int, line: int, first_name:
 UPLOAD_TASK = 'bulk.process_upload'  # the job engine's task for an upload (services/background.py)
 
 
-def submit_file(principal: Principal, *, file_name: str, data: bytes | None = None, path: Path | None = None,
+def submit_file(*, principal: Principal, file_name: str, data: bytes | None = None, path: Path | None = None,
                 mode: str = 'high', location_code: str | None = None) -> UploadSummary:
     """Store a High Volume file and queue its job; a refusal of the whole file raises FileRejected (nothing loaded).
     The file's bytes, the upload row and its job commit together, in the database: any worker can take the job."""
     with session_scope() as session:
-        target = upload_target(principal, session, location_code=location_code)
+        target = upload_target(principal=principal, session=session, location_code=location_code)
     try:
         if data is None:
             assert path is not None

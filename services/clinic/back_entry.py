@@ -67,7 +67,7 @@ def _columns(header: list[str]) -> tuple[dict[str, int], list[str]]:
     return columns, notices
 
 
-def load_file(principal: Principal, data: bytes, *, file_name: str = 'upload.csv',
+def load_file(*, principal: Principal, data: bytes, file_name: str = 'upload.csv',
               email_errors: bool = True) -> BackEntryOutcome:
     """Record every line of a back-entry file at the user's location. Refuses the whole file for a bad header or
     too many lines; otherwise returns how many doses were recorded and an error file for the rest."""

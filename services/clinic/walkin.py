@@ -176,7 +176,7 @@ class PointOfCareRegistration:
         return {name: getattr(self, name) for name in RECIPIENT_FIELDS if hasattr(self, name)}
 
 
-def register_at_point_of_care(principal: Principal, data: PointOfCareRegistration) -> AppointmentPublic:
+def register_at_point_of_care(*, principal: Principal, data: PointOfCareRegistration) -> AppointmentPublic:
     """Register a person at the desk (the paper "CVMS Recipient Registration" form), then start their walk-in.
     A person already registered anywhere (same first, last name and date of birth) is refused (DuplicateRecipient:
     the desk offers the Walk-In search), so no one is registered twice."""

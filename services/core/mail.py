@@ -503,7 +503,7 @@ async def run_sender(stop: asyncio.Event, *, interval: float = 2.0) -> None:
     await repeat(stop, deliver_due, interval=interval, name='mail sender')
 
 
-def list_outbox(principal: Principal | None, *, limit: int = 200, to: str | None = None) -> list[OutboxMessagePublic]:
+def list_outbox(*, principal: Principal | None, limit: int = 200, to: str | None = None) -> list[OutboxMessagePublic]:
     require(principal, Action.VIEW_OUTBOX)
     with session_scope(read_only=True) as session:
         query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)

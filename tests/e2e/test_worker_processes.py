@@ -139,7 +139,7 @@ def test_a_killed_workers_upload_is_taken_over_and_loaded_exactly_once(postgres,
             workers.start()
         workers.wait_until_registered(2)
         people_before = count_rows(Recipient)
-        job = bulk.submit_file(principal(MANAGER), file_name='plant.csv', data=''.join(lines).encode())
+        job = bulk.submit_file(principal=principal(MANAGER), file_name='plant.csv', data=''.join(lines).encode())
 
         until(lambda: upload(job.id).rows_done >= 3 * chunk, 60, 'the job to get going', workers)
         runner = re.search(rf'upload {job.id}: processing on worker [^:]+:(\d+)', workers.logs())

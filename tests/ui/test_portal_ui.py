@@ -225,4 +225,4 @@ async def test_portal_change_password_in_spanish_logs_out_everywhere(demo, user:
     user.find('Contraseña actual').clear().type('Demo-Password-2021')
     user.find(kind=ui.button, content='Cambiar contraseña').click()
     await user.should_see('Iniciar sesión', retries=100)
-    assert auth_service.login(RECIPIENT, 'Amapolas en el campo').principal.email == RECIPIENT
+    assert auth_service.login(email=RECIPIENT, password='Amapolas en el campo').principal.email == RECIPIENT

@@ -23,9 +23,9 @@ def actions() -> list[str]:
 
 
 def test_login_opens_a_session_and_is_audited(demo) -> None:
-    result = auth.login(MANAGER, DEMO_PASSWORD, client_ip='10.0.0.5')
+    result = auth.login(email=MANAGER, password=DEMO_PASSWORD, client_ip='10.0.0.5')
     assert result.principal.email == MANAGER and result.principal.location_id is not None
-    assert auth.resolve_session(result.token) == result.principal.__class__(**{**result.principal.__dict__,
+    assert auth.resolve_session(token=result.token) == result.principal.__class__(**{**result.principal.__dict__,
                                                                               'client_ip': None})
     assert actions()[-1] == 'login'
     with session_scope() as session:  # only the token's hash is stored
@@ -34,20 +34,20 @@ def test_login_opens_a_session_and_is_audited(demo) -> None:
 
 
 def test_each_login_gets_a_new_session_identity(demo) -> None:
-    first = auth.login(MANAGER, DEMO_PASSWORD).token
-    second = auth.login(MANAGER, DEMO_PASSWORD).token
+    first = auth.login(email=MANAGER, password=DEMO_PASSWORD).token
+    second = auth.login(email=MANAGER, password=DEMO_PASSWORD).token
     assert first != second
 
 
 def test_email_is_matched_case_insensitively(demo) -> None:
-    assert auth.login('  Manager@Demo.CVMS.example.org ', DEMO_PASSWORD).principal.email == MANAGER
+    assert auth.login(email='  Manager@Demo.CVMS.example.org ', password=DEMO_PASSWORD).principal.email == MANAGER
 
 
 def test_unknown_email_and_wrong_password_get_the_same_message(demo) -> None:
     with pytest.raises(auth.LoginRefused) as unknown:
-        auth.login('nobody@example.org', DEMO_PASSWORD, client_ip='10.0.0.1')
+        auth.login(email='nobody@example.org', password=DEMO_PASSWORD, client_ip='10.0.0.1')
     with pytest.raises(auth.LoginRefused) as wrong:
-        auth.login(MANAGER, 'wrong password here', client_ip='10.0.0.2')
+        auth.login(email=MANAGER, password='wrong password here', client_ip='10.0.0.2')
     assert str(unknown.value) == str(wrong.value) == 'Incorrect email or password.'
     assert actions()[-2:] == ['login_failed', 'login_failed']
 
@@ -55,17 +55,17 @@ def test_unknown_email_and_wrong_password_get_the_same_message(demo) -> None:
 def test_repeated_failures_lock_the_account_with_a_clear_message(demo, no_slowdown) -> None:
     for attempt in range(5):
         with pytest.raises(auth.LoginRefused) as refused:
-            auth.login(PROVIDER, f'wrong guess number {attempt}', client_ip=f'10.1.0.{attempt}')
+            auth.login(email=PROVIDER, password=f'wrong guess number {attempt}', client_ip=f'10.1.0.{attempt}')
     assert 'locked for 15 minutes' in str(refused.value)
     with pytest.raises(auth.LoginRefused) as locked:  # even the right password is refused while locked
-        auth.login(PROVIDER, DEMO_PASSWORD, client_ip='10.1.0.99')
+        auth.login(email=PROVIDER, password=DEMO_PASSWORD, client_ip='10.1.0.99')
     assert 'This account is locked' in str(locked.value)
     assert 'login_refused_locked' in actions()
     with session_scope() as session:  # once the lock has passed, the right password works again
         user = session.exec(select(User).where(User.email == PROVIDER)).one()
         user.locked_until = utcnow() - timedelta(seconds=1)
         session.add(user)
-    assert auth.login(PROVIDER, DEMO_PASSWORD).principal.email == PROVIDER
+    assert auth.login(email=PROVIDER, password=DEMO_PASSWORD).principal.email == PROVIDER
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_failures_past_the_free_ones_are_slowed(demo) -> None:
     for attempt in range(4):
         started = time.monotonic()
         with pytest.raises(auth.LoginRefused):
-            auth.login(MANAGER, f'wrong guess {attempt}', client_ip='10.9.9.9')
+            auth.login(email=MANAGER, password=f'wrong guess {attempt}', client_ip='10.9.9.9')
         timings.append(time.monotonic() - started)
     assert timings[2] >= 0.5 and timings[3] >= 1.0  # the third and fourth failures wait 0.5 s and 1 s
 
@@ -91,11 +91,11 @@ def test_failures_past_the_free_ones_are_slowed(demo) -> None:
 def test_a_client_guessing_many_accounts_is_locked(demo, no_slowdown) -> None:
     for attempt in range(10):
         with pytest.raises(auth.LoginRefused):
-            auth.login(f'guess{attempt}@example.org', 'some password', client_ip='203.0.113.9')
+            auth.login(email=f'guess{attempt}@example.org', password='some password', client_ip='203.0.113.9')
     with pytest.raises(auth.LoginRefused) as refused:
-        auth.login(MANAGER, DEMO_PASSWORD, client_ip='203.0.113.9')
+        auth.login(email=MANAGER, password=DEMO_PASSWORD, client_ip='203.0.113.9')
     assert 'from this device' in str(refused.value)
-    assert auth.login(MANAGER, DEMO_PASSWORD, client_ip='198.51.100.1')  # other clients are unaffected
+    assert auth.login(email=MANAGER, password=DEMO_PASSWORD, client_ip='198.51.100.1')  # other clients are unaffected
 
 
 def _age_session(token: str, *, created: timedelta = timedelta(0), seen: timedelta = timedelta(0)) -> None:
@@ -107,36 +107,38 @@ def _age_session(token: str, *, created: timedelta = timedelta(0), seen: timedel
 
 
 def test_idle_timeout_ends_the_session(demo) -> None:
-    token = auth.login(MANAGER, DEMO_PASSWORD).token
+    token = auth.login(email=MANAGER, password=DEMO_PASSWORD).token
     _age_session(token, seen=timedelta(minutes=31))
-    assert auth.resolve_session(token) is None
+    assert auth.resolve_session(token=token) is None
     _age_session(token, seen=-timedelta(minutes=31))  # ended for good, even if activity is faked afterwards
-    assert auth.resolve_session(token) is None
+    assert auth.resolve_session(token=token) is None
 
 
 def test_absolute_timeout_ends_an_active_session(demo) -> None:
-    token = auth.login(MANAGER, DEMO_PASSWORD).token
+    token = auth.login(email=MANAGER, password=DEMO_PASSWORD).token
     _age_session(token, created=timedelta(hours=12, minutes=1))
-    assert auth.resolve_session(token) is None
+    assert auth.resolve_session(token=token) is None
 
 
 def test_logout_ends_the_session(demo) -> None:
-    token = auth.login(MANAGER, DEMO_PASSWORD).token
-    auth.logout(token)
-    assert auth.resolve_session(token) is None
+    token = auth.login(email=MANAGER, password=DEMO_PASSWORD).token
+    auth.logout(token=token)
+    assert auth.resolve_session(token=token) is None
     assert actions()[-1] == 'logout'
 
 
 def test_password_change_ends_every_session(demo) -> None:
-    here = auth.login(MANAGER, DEMO_PASSWORD)
-    elsewhere = auth.login(MANAGER, DEMO_PASSWORD).token
+    here = auth.login(email=MANAGER, password=DEMO_PASSWORD)
+    elsewhere = auth.login(email=MANAGER, password=DEMO_PASSWORD).token
     with pytest.raises(ServiceError, match='current password is not correct'):
-        auth.change_password(here.principal, 'not my password', 'Brand new passphrase 7')
+        auth.change_password(principal=here.principal, current_password='not my password',
+                             new_password='Brand new passphrase 7')
     with pytest.raises(ServiceError, match='at least 12'):
-        auth.change_password(here.principal, DEMO_PASSWORD, 'short')
-    auth.change_password(here.principal, DEMO_PASSWORD, 'Brand new passphrase 7')
-    assert auth.resolve_session(here.token) is None and auth.resolve_session(elsewhere) is None
-    assert auth.login(MANAGER, 'Brand new passphrase 7')
+        auth.change_password(principal=here.principal, current_password=DEMO_PASSWORD, new_password='short')
+    auth.change_password(principal=here.principal, current_password=DEMO_PASSWORD,
+                         new_password='Brand new passphrase 7')
+    assert auth.resolve_session(token=here.token) is None and auth.resolve_session(token=elsewhere) is None
+    assert auth.login(email=MANAGER, password='Brand new passphrase 7')
     assert 'password_changed' in actions()
 
 
@@ -145,22 +147,22 @@ def _link_token(body: str) -> str:
 
 
 def test_reset_link_is_single_use_and_signs_in(demo) -> None:
-    auth.request_password_reset(MANAGER)
-    auth.request_password_reset('nobody@example.org')  # no account: nothing is sent, nothing is said
+    auth.request_password_reset(email=MANAGER)
+    auth.request_password_reset(email='nobody@example.org')  # no account: nothing is sent, nothing is said
     with session_scope() as session:
         outbox = session.exec(select(OutboxMessage).where(OutboxMessage.subject.contains('Reset'))).all()
     assert [m.to_addr for m in outbox] == [MANAGER]
     token = _link_token(outbox[0].body_text)
     assert auth.check_token(token) == ('reset', MANAGER)
-    result = auth.set_password_with_token(token, 'Spring tulips by the river')
-    assert auth.resolve_session(result.token).email == MANAGER
+    result = auth.set_password_with_token(token=token, new_password='Spring tulips by the river')
+    assert auth.resolve_session(token=result.token).email == MANAGER
     with pytest.raises(auth.TokenInvalid, match='already been used'):
-        auth.set_password_with_token(token, 'Another good passphrase')
-    assert auth.login(MANAGER, 'Spring tulips by the river')
+        auth.set_password_with_token(token=token, new_password='Another good passphrase')
+    assert auth.login(email=MANAGER, password='Spring tulips by the river')
 
 
 def test_reset_link_expires_after_an_hour_and_welcome_after_seven_days(demo) -> None:
-    auth.request_password_reset(MANAGER)
+    auth.request_password_reset(email=MANAGER)
     with session_scope() as session:
         row = session.exec(select(PasswordToken).where(PasswordToken.purpose == 'reset')).one()
         assert timedelta(minutes=59) < row.expires_at - row.created_at <= timedelta(hours=1)
@@ -168,17 +170,17 @@ def test_reset_link_expires_after_an_hour_and_welcome_after_seven_days(demo) -> 
         session.add(row)
         body = session.exec(select(OutboxMessage.body_text)).all()[-1]
     with pytest.raises(auth.TokenInvalid, match='expired'):
-        auth.set_password_with_token(_link_token(body), 'Spring tulips by the river')
+        auth.set_password_with_token(token=_link_token(body), new_password='Spring tulips by the river')
     assert auth.TOKEN_LIFETIMES['welcome'] == timedelta(days=7)
 
 
 def test_bad_new_password_keeps_the_link_usable(demo) -> None:
-    auth.request_password_reset(MANAGER)
+    auth.request_password_reset(email=MANAGER)
     with session_scope() as session:
         body = session.exec(select(OutboxMessage.body_text)).all()[-1]
     token = _link_token(body)
     with pytest.raises(ServiceError, match='email address'):
-        auth.set_password_with_token(token, MANAGER)
+        auth.set_password_with_token(token=token, new_password=MANAGER)
     assert auth.check_token(token)[0] == 'reset'
 
 

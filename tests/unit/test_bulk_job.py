@@ -61,7 +61,7 @@ def test_job_killed_partway_resumes_without_duplicates_or_double_emails(demo, mo
     people_before, emails_before = count_rows(Recipient), welcome_emails()
     rows = 12_000
     data, expected_failed = big_file(rows)
-    summary = bulk.submit_file(principal(MANAGER), file_name='plant.csv', data=data)
+    summary = bulk.submit_file(principal=principal(MANAGER), file_name='plant.csv', data=data)
     assert summary.total == rows and summary.status == 'queued'
     env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
     script = f'from services.bulk import registration as b; b.run_job({summary.id}, chunk=40)'
@@ -109,7 +109,7 @@ def test_two_runners_of_one_upload_never_load_a_chunk_twice(demo) -> None:
     people_before, emails_before = count_rows(Recipient), welcome_emails()
     rows = 2_000
     data, expected_failed = big_file(rows)
-    summary = bulk.submit_file(principal(MANAGER), file_name='plant.csv', data=data)
+    summary = bulk.submit_file(principal=principal(MANAGER), file_name='plant.csv', data=data)
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: bulk.run_job(summary.id, chunk=50, take_over=True), range(2)))
     finished = [r for r in results if r is not None]
@@ -125,7 +125,7 @@ def test_two_runners_of_one_upload_never_load_a_chunk_twice(demo) -> None:
 def test_a_job_asked_to_stop_goes_back_to_the_queue_and_resumes(demo) -> None:
     rows = 500
     data, expected_failed = big_file(rows)
-    summary = bulk.submit_file(principal(MANAGER), file_name='plant.csv', data=data)
+    summary = bulk.submit_file(principal=principal(MANAGER), file_name='plant.csv', data=data)
     paused = bulk.run_job(summary.id, chunk=100, should_stop=lambda: True)
     assert (paused.status, paused.done) == ('queued', 100)
     assert bulk.waiting_upload_ids() == [summary.id]
@@ -142,7 +142,7 @@ def test_the_same_file_in_two_jobs_at_once_loads_each_person_once(demo) -> None:
     rows = 1000
     data, bad = big_file(rows)
     unique = rows - bad
-    jobs = [bulk.submit_file(principal(MANAGER), file_name=f'twice-{n}.csv', data=data) for n in (1, 2)]
+    jobs = [bulk.submit_file(principal=principal(MANAGER), file_name=f'twice-{n}.csv', data=data) for n in (1, 2)]
     with ThreadPoolExecutor(2) as pool:
         done = list(pool.map(lambda job: bulk.run_job(job.id, chunk=20), jobs))
     assert [d.status for d in done] == ['done', 'done']
@@ -198,7 +198,7 @@ def test_the_event_loop_keeps_turning_while_the_runner_loads_a_file(demo) -> Non
     import asyncio
     rows = 25_000  # three chunks
     person = principal(MANAGER)
-    summary = bulk.submit_file(person, file_name='staff.csv', data=big_file(rows)[0])
+    summary = bulk.submit_file(principal=person, file_name='staff.csv', data=big_file(rows)[0])
 
     async def scenario() -> list[int]:
         stop = asyncio.Event()
@@ -227,7 +227,7 @@ def test_a_writer_gets_in_between_the_chunks_of_a_running_job(demo) -> None:
 
     from models.bulk import RemovalRequest
     rows = 40_000  # four chunks of the job's own size: about a second each, back to back
-    summary = bulk.submit_file(principal(MANAGER), file_name='plant.csv', data=big_file(rows)[0])
+    summary = bulk.submit_file(principal=principal(MANAGER), file_name='plant.csv', data=big_file(rows)[0])
     job = threading.Thread(target=bulk.run_job, args=(summary.id,))
     job.start()
     try:
@@ -247,9 +247,9 @@ def test_a_writer_gets_in_between_the_chunks_of_a_running_job(demo) -> None:
 def test_result_emails_over_smtp_with_bulk_error_csv(demo, smtp_server) -> None:
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n' + 'Bo,,2/2/1990,bo@example.com\n'
             + 'Cy,Doe,3/3/1990,bademail\n').encode()
-    summary = bulk.submit_file(principal(MANAGER), file_name='MKTrocheWITHERRORS.csv', data=data)
+    summary = bulk.submit_file(principal=principal(MANAGER), file_name='MKTrocheWITHERRORS.csv', data=data)
     bulk.run_job(summary.id)
-    ok = bulk.submit_file(principal(MANAGER), file_name='clean.csv',
+    ok = bulk.submit_file(principal=principal(MANAGER), file_name='clean.csv',
                           data=(HEADER + 'Di,Lee,1/1/1981,di@example.com\n').encode())
     bulk.run_job(ok.id)
     import asyncio

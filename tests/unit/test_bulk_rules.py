@@ -41,11 +41,11 @@ def test_bom_crlf_quoted_commas_and_blank_rows(demo) -> None:
             '"Mary Ann","O\'Brien-Smith",02/03/1970,"mary@example.com"\r\n'
             ',,,\r\n'
             '"Smith, Jr",Bob,1/2/1990,bob@example.com\r\n').encode()
-    preview = bulk.preview(principal(MANAGER), data, 'Employee Bulk Upload File.csv')
+    preview = bulk.preview(principal=principal(MANAGER), data=data, file_name='Employee Bulk Upload File.csv')
     assert [r.line for r in preview.rows] == [2, 3, 5]  # the blank line 4 is skipped but still counted
     assert preview.rows[1].first_name == 'Mary Ann' and preview.rows[1].last_name == "O'Brien-Smith"
     assert errors_of(preview) == {5: f'Line 5: FirstName: invalid characters: Smith, Jr{USE_NAME_CHARACTERS}'}
-    outcome = bulk.create_records(principal(MANAGER), preview)
+    outcome = bulk.create_records(principal=principal(MANAGER), previewed=preview)
     assert (outcome.total, outcome.loaded, outcome.failed) == (3, 2, 1)
     with session_scope() as session:
         ashley = session.exec(select(Recipient).where(Recipient.first_name == 'Ashley1')).one()
@@ -56,9 +56,9 @@ def test_bom_crlf_quoted_commas_and_blank_rows(demo) -> None:
 
 def test_windows_1252_file_keeps_accents(demo) -> None:
     data = (HEADER + 'Renée,Zoë,3/4/1980,renee@example.com\r\n').encode('cp1252')
-    preview = bulk.preview(principal(MANAGER), data, 'excel.csv')
+    preview = bulk.preview(principal=principal(MANAGER), data=data, file_name='excel.csv')
     assert preview.rows[0].first_name == 'Renée' and preview.rows[0].ready
-    bulk.create_records(principal(MANAGER), preview)
+    bulk.create_records(principal=principal(MANAGER), previewed=preview)
     with session_scope() as session:
         assert session.exec(select(Recipient.last_name).where(Recipient.first_name == 'Renée')).one() == 'Zoë'
 
@@ -67,7 +67,7 @@ def test_header_aliases_error_column_and_unknown_columns(demo) -> None:
     data = (b'FirstName,LAST_NAME,dob,Email Address,Notes,Error\n'
             b'Nicholas,Smith,12/2/1955,n@example.com,call first,Line 2: Required fields are missing: [LastName]\n'
             )
-    preview = bulk.preview(principal(MANAGER), data, 'BulkError.csv')
+    preview = bulk.preview(principal=principal(MANAGER), data=data, file_name='BulkError.csv')
     assert preview.rows[0].ready
     assert 'The Error column was ignored.' in preview.notices
     assert any('"Notes"' in notice for notice in preview.notices)
@@ -84,7 +84,7 @@ def test_header_aliases_error_column_and_unknown_columns(demo) -> None:
 def test_files_refused_as_a_whole_load_nothing(demo, content: bytes, message: str) -> None:
     before = count_rows(Recipient)
     with pytest.raises(FileRejected, match=message):
-        bulk.preview(principal(MANAGER), content, 'file.csv')
+        bulk.preview(principal=principal(MANAGER), data=content, file_name='file.csv')
     assert count_rows(Recipient) == before
     assert count_rows(AuditEvent, AuditEvent.action == 'bulk_upload_refused') == 1
 
@@ -93,11 +93,12 @@ def test_low_volume_takes_100_records_and_refuses_101(demo) -> None:
     before = count_rows(Recipient)
     rows = ''.join(f'Person{i},Family,1/1/1980,p{i}@example.com\n' for i in range(101))
     with pytest.raises(FileRejected, match='at most 100: use the High Volume tab'):
-        bulk.preview(principal(MANAGER), (HEADER + rows).encode(), 'big.csv')
+        bulk.preview(principal=principal(MANAGER), data=(HEADER + rows).encode(), file_name='big.csv')
     assert count_rows(Recipient) == before
     rows = ''.join(f'Person{i},Family,1/1/1980,p{i}@example.com\n' for i in range(100))
     manager = principal(MANAGER)
-    outcome = bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'ok.csv'))
+    checked = bulk.preview(principal=manager, data=(HEADER + rows).encode(), file_name='ok.csv')
+    outcome = bulk.create_records(principal=manager, previewed=checked)
     assert outcome.loaded == 100
 
 
@@ -109,9 +110,10 @@ def test_high_volume_limit_and_file_size_checked_on_the_server(demo, monkeypatch
     before = count_rows(Recipient)
     rows = ''.join(f'Person{i},Family,1/1/1980,p{i}@example.com\n' for i in range(6))
     with pytest.raises(FileRejected, match='more than 5 records'):
-        bulk.submit_file(principal(MANAGER), file_name='six.csv', data=(HEADER + rows).encode())
+        bulk.submit_file(principal=principal(MANAGER), file_name='six.csv', data=(HEADER + rows).encode())
     with pytest.raises(FileRejected, match='larger than 1 MB'):
-        bulk.submit_file(principal(MANAGER), file_name='huge.csv', data=(HEADER + 'x' * (1024 * 1024)).encode())
+        bulk.submit_file(principal=principal(MANAGER), file_name='huge.csv',
+                         data=(HEADER + 'x' * (1024 * 1024)).encode())
     assert count_rows(Recipient) == before
     assert count_rows(BulkUploadFile) == 0  # refused files are not kept
     reset_settings()
@@ -130,7 +132,7 @@ def test_every_problem_of_a_row_in_one_cell_with_guide_messages(demo) -> None:
             + 'Old,Timer,12/31/1899,o@example.com\n'
             + f'{"A" * 81},Long,1/1/1980,l@example.com\n'
             + 'Zoë-Ann,Nguyễn O’Neil Jr.,1/1/1980,zoe@bücher.de\n').encode()
-    errors = errors_of(bulk.preview(principal(MANAGER), data, 'MKTrocheWITHERRORS.csv'))
+    errors = errors_of(bulk.preview(principal=principal(MANAGER), data=data, file_name='MKTrocheWITHERRORS.csv'))
     assert errors[2] == 'Line 2: Required fields are missing: [LastName]'
     assert errors[3] == 'Line 3: Required fields are missing: [Date of birth, Email]'
     assert errors[4] == f'Line 4: Email: invalid email address: bademail{USE_EMAIL}'
@@ -151,7 +153,7 @@ def test_names_with_special_characters_fail(demo, value: str) -> None:
     data = io.StringIO()
     csv.writer(data).writerows([['First name', 'Last name', 'Date of birth', 'Email'],
                                 [value, 'Doe', '1/1/1980', 'd@example.com']])
-    errors = errors_of(bulk.preview(principal(MANAGER), data.getvalue().encode(), 'x.csv'))
+    errors = errors_of(bulk.preview(principal=principal(MANAGER), data=data.getvalue().encode(), file_name='x.csv'))
     assert errors[2] == f'Line 2: FirstName: invalid characters: {value}{USE_NAME_CHARACTERS}'
 
 
@@ -161,11 +163,12 @@ def test_duplicates_in_the_file_and_against_the_database(demo) -> None:
             + 'Ann,Lee,1/1/1980,ann@example.com\n'
             + ' ann , LEE ,01/01/1980,ann2@example.com\n'  # same person, other spelling
             + 'Ann,Lee,1/1/1981,ann@example.com\n').encode()  # another person sharing the household email
-    preview = bulk.preview(principal(MANAGER), data, 'dups.csv')
+    preview = bulk.preview(principal=principal(MANAGER), data=data, file_name='dups.csv')
     assert errors_of(preview) == {2: f'Line 2: {DUPLICATE}', 4: f'Line 4: {DUPLICATE}'}
-    outcome = bulk.create_records(principal(MANAGER), preview)
+    outcome = bulk.create_records(principal=principal(MANAGER), previewed=preview)
     assert (outcome.loaded, outcome.failed) == (2, 2)
-    again = bulk.create_records(principal(MANAGER), bulk.preview(principal(MANAGER), data, 'dups.csv'))
+    again = bulk.create_records(principal=principal(MANAGER), previewed=bulk.preview(principal=principal(MANAGER),
+                                                                                    data=data, file_name='dups.csv'))
     assert (again.loaded, again.failed) == (0, 4)  # a file uploaded twice creates nobody twice
     assert count_rows(Recipient) == before + 2
 
@@ -174,7 +177,8 @@ def test_welcome_and_household_emails_once_each(demo) -> None:
     data = (HEADER + 'Ann,Lee,1/1/1980,Ann@Example.com\n' + 'Bo,Lee,2/2/2012,ann@example.com\n'
             + 'Cy,Wilms,3/3/2015,recipient@demo.cvms.example.org\n'
             + 'Di,Staff,4/4/1970,manager@demo.cvms.example.org\n').encode()
-    outcome = bulk.create_records(principal(MANAGER), bulk.preview(principal(MANAGER), data, 'family.csv'))
+    checked = bulk.preview(principal=principal(MANAGER), data=data, file_name='family.csv')
+    outcome = bulk.create_records(principal=principal(MANAGER), previewed=checked)
     assert outcome.loaded == 4
     with session_scope() as session:
         messages = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key.like('welcome:recipient:%'))
@@ -199,7 +203,8 @@ def test_error_file_keeps_original_columns_and_neutralises_formulas(demo) -> Non
     data = (b'First Name,Last Name,DOB,Email,Notes\n'
             b'=HYPERLINK("http://x"),Doe,1/1/1980,a@example.com,+1 555\n'
             b'Ann,-Lee,1/1/1980,@bad,\tnote\n')
-    outcome = bulk.create_records(principal(MANAGER), bulk.preview(principal(MANAGER), data, 'inj.csv'))
+    outcome = bulk.create_records(principal=principal(MANAGER), previewed=bulk.preview(principal=principal(MANAGER),
+                                                                                      data=data, file_name='inj.csv'))
     report = outcome.error_file()
     assert report.startswith(b'\xef\xbb\xbf')  # Excel shows accents with the BOM
     rows = list(csv.reader(io.StringIO(report.decode('utf-8-sig'))))
@@ -213,7 +218,8 @@ def test_error_file_keeps_original_columns_and_neutralises_formulas(demo) -> Non
 def test_corrected_row_resubmitted_in_place(demo) -> None:
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n' + 'Bo,,2/2/1990,bo@example.com\n').encode()
     manager = principal(MANAGER)
-    outcome = bulk.create_records(manager, bulk.preview(manager, data, 'fix.csv'))
+    outcome = bulk.create_records(principal=manager, previewed=bulk.preview(principal=manager, data=data,
+                                                                           file_name='fix.csv'))
     assert (outcome.loaded, outcome.failed) == (1, 1)
     still = bulk.resubmit_row(principal=manager, upload_id=outcome.upload_id, line=3, first_name='Bo', last_name='',
                               date_of_birth='2/2/1990',
@@ -236,7 +242,7 @@ def test_xlsx_upload_with_real_dates(demo) -> None:
     sheet.append(['Luis', 'Diaz', '2/3/1960', 'luis@example.com'])
     buffer = io.BytesIO()
     workbook.save(buffer)
-    preview = bulk.preview(principal(MANAGER), buffer.getvalue(), 'employees.xlsx')
+    preview = bulk.preview(principal=principal(MANAGER), data=buffer.getvalue(), file_name='employees.xlsx')
     assert [(r.first_name, r.date_of_birth_text, r.ready) for r in preview.rows] == [
         ('Ana', '12/1/1955', True), ('Luis', '2/3/1960', True)]
     template = bulk.template_xlsx()
@@ -247,7 +253,8 @@ def test_xlsx_upload_with_real_dates(demo) -> None:
 def test_employer_uploads_are_their_invitees(demo) -> None:
     employer = principal(EMPLOYER)
     data = (HEADER + 'Eve,Worker,5/5/1985,eve@example.com\n').encode()
-    bulk.create_records(employer, bulk.preview(employer, data, 'staff.csv'))
+    checked = bulk.preview(principal=employer, data=data, file_name='staff.csv')
+    bulk.create_records(principal=employer, previewed=checked)
     with session_scope() as session:
         eve = session.exec(select(Recipient).where(Recipient.first_name == 'Eve')).one()
         assert eve.organization_id == employer.organization_id and eve.location_id is None
@@ -261,7 +268,7 @@ def test_only_allowed_roles_upload(demo) -> None:
     data = (HEADER + 'Eve,Worker,5/5/1985,eve@example.com\n').encode()
     for email in (PROVIDER, ADMIN):
         with pytest.raises(NotAllowed):
-            bulk.preview(principal(email), data, 'x.csv')
+            bulk.preview(principal=principal(email), data=data, file_name='x.csv')
 
 
 def test_concurrent_uploads_cannot_duplicate_a_person(demo) -> None:
@@ -269,9 +276,9 @@ def test_concurrent_uploads_cannot_duplicate_a_person(demo) -> None:
     from concurrent.futures import ThreadPoolExecutor
     rows = ''.join(f'Twin{i},Same,1/1/1980,t{i}@example.com\n' for i in range(50))
     manager = principal(MANAGER)
-    preview = bulk.preview(manager, (HEADER + rows).encode(), 'twice.csv')
+    preview = bulk.preview(principal=manager, data=(HEADER + rows).encode(), file_name='twice.csv')
     with ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(lambda _: bulk.create_records(manager, preview), range(2)))
+        outcomes = list(pool.map(lambda _: bulk.create_records(principal=manager, previewed=preview), range(2)))
     assert sorted(o.loaded for o in outcomes) == [0, 50]
     assert count_rows(Recipient, Recipient.last_name == 'Same') == 50
     assert count_rows(OutboxMessage, OutboxMessage.to_addr.like('t%@example.com')) == 50
@@ -282,7 +289,8 @@ def test_loaded_list_counts_a_broad_search_only_up_to_the_cap(demo, monkeypatch:
     manager = principal(MANAGER)
     rows = ''.join(f'Sam{i},Smith{i},1/{i + 1}/1970,s{i}@example.com\n' for i in range(4)) + \
         ''.join(f'Smitty{i},Jones{i},2/{i + 1}/1970,j{i}@example.com\n' for i in range(4))
-    bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'smiths.csv'))
+    bulk.create_records(principal=manager, previewed=bulk.preview(principal=manager, data=(HEADER + rows).encode(),
+                                                                 file_name='smiths.csv'))
     broad = listing.list_recipients(principal=manager, search='smi', per_page=25)
     assert broad.more_than and broad.matching == 6  # 8 match (last or first name); counting stopped past 5
     assert len(broad.rows) == 8  # the page itself is not cut by the count
@@ -298,7 +306,8 @@ def test_loaded_list_pages_a_broad_and_a_narrow_match_together_in_order(demo,
     manager = principal(MANAGER)
     rows = ''.join(f'Ann{i},Smi{chr(97 + (i * 5) % 8)}{i},3/{i + 1}/1970,z{7 - i}@example.com\n' for i in range(8)) + \
         'Smia,Able,4/1/1970,m1@example.com\nSmib,Zed,4/2/1970,a1@example.com\n'
-    bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'mixed.csv'))
+    bulk.create_records(principal=manager, previewed=bulk.preview(principal=manager, data=(HEADER + rows).encode(),
+                                                                 file_name='mixed.csv'))
     for sort, descending in [('last_name', False), ('last_name', True), ('first_name', False), ('email', True)]:
         every = listing.list_recipients(principal=manager, search='smi', sort=sort, descending=descending, per_page=25)
         assert every.more_than and len(every.rows) == 10
@@ -336,7 +345,8 @@ def test_list_progress_and_preview_answer_while_a_chunk_holds_the_write_lock(dem
         assert holding.wait(10)
         assert listing.list_recipients(principal=manager, search='grace').rows
         assert bulk.upload_history(principal=manager) == bulk.upload_history(principal=manager)
-        assert bulk.preview(manager, (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n').encode(), 'x.csv').ready_count == 1
+        assert bulk.preview(principal=manager, data=(HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n').encode(),
+                            file_name='x.csv').ready_count == 1
         assert thread.is_alive()  # every answer came while the writer still held its lock
     finally:
         release.set()
@@ -347,8 +357,9 @@ def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
     manager = principal(MANAGER)
     before = in_location()
     rows = ''.join(f'Person{i:02d},Family{i % 3},1/{i + 1}/1980,p{i}@example.com\n' for i in range(30))
-    bulk.create_records(manager, bulk.preview(manager, (HEADER + rows + 'Renée,Élan,1/1/1990,r@x.org\n').encode(),
-                                              'list.csv'))
+    checked = bulk.preview(principal=manager, data=(HEADER + rows + 'Renée,Élan,1/1/1990,r@x.org\n').encode(),
+                           file_name='list.csv')
+    bulk.create_records(principal=manager, previewed=checked)
     page = listing.list_recipients(principal=manager, per_page=10)
     assert page.total == before + 31 and len(page.rows) == 10
     found = listing.list_recipients(principal=manager, search='person1')
@@ -383,7 +394,8 @@ def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
 def test_audit_events_name_who_which_file_and_counts(demo) -> None:
     manager = principal(MANAGER)
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\nBo,,2/2/1990,bo@example.com\n').encode()
-    outcome = bulk.create_records(manager, bulk.preview(manager, data, 'audit.csv'))
+    outcome = bulk.create_records(principal=manager, previewed=bulk.preview(principal=manager, data=data,
+                                                                           file_name='audit.csv'))
     with session_scope() as session:
         event = session.exec(select(AuditEvent).where(AuditEvent.action == 'bulk_upload_loaded')).one()
         assert event.actor_email == MANAGER and event.entity_id == str(outcome.upload_id)
@@ -418,7 +430,7 @@ def test_uploaded_files_are_kept_in_the_database_until_their_job_is_done(demo) -
 
     before = files_on_disk()
     data = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\n').encode()
-    summary = bulk.submit_file(principal(MANAGER), file_name='../../etc/passwd', data=data)
+    summary = bulk.submit_file(principal=principal(MANAGER), file_name='../../etc/passwd', data=data)
     with session_scope() as session:
         assert session.get(BulkUploadFile, summary.id).data == data
     assert files_on_disk() == before
@@ -442,7 +454,8 @@ def test_list_totals_follow_every_insert_move_and_delete(demo) -> None:
 
     assert totals() == truth()
     rows = ''.join(f'Counted{i},Person,1/{i + 1}/1980,c{i}@example.com\n' for i in range(5))
-    bulk.create_records(manager, bulk.preview(manager, (HEADER + rows).encode(), 'count.csv'))
+    bulk.create_records(principal=manager, previewed=bulk.preview(principal=manager, data=(HEADER + rows).encode(),
+                                                                 file_name='count.csv'))
     assert totals() == truth()
     with session_scope() as session:
         other = session.exec(select(Location).where(Location.id != manager.location_id)).first()

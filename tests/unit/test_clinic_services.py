@@ -194,12 +194,12 @@ def test_clinic_point_of_care_registration_refuses_a_second_record(demo) -> None
                                           sex='Female', address_line1='1 Oak St', city='Raleigh', state='NC',
                                           zip_code='27603', phone='919-555-0100', race='White',
                                           ethnicity='Hispanic or Latino', screening=ALL_NO)
-    walk_in = walkin.register_at_point_of_care(provider, data)
+    walk_in = walkin.register_at_point_of_care(principal=provider, data=data)
     assert walk_in.status == 'checked_in' and walk_in.walk_in and walk_in.recipient_name == 'Dana Ortiz'
     with pytest.raises(ServiceError, match='already registered'):
-        walkin.register_at_point_of_care(provider, data)
+        walkin.register_at_point_of_care(principal=provider, data=data)
     with pytest.raises(ServiceError, match='Answer every screening question'):
-        walkin.register_at_point_of_care(provider, walkin.PointOfCareRegistration(
+        walkin.register_at_point_of_care(principal=provider, data=walkin.PointOfCareRegistration(
             first_name='Eve', last_name='Ng', date_of_birth=date(1990, 1, 1)))
 
 

@@ -147,10 +147,10 @@ def test_bulk_duplicates_match_across_accents(demo) -> None:
     rows = ('Jose,NUNEZ,5/17/1980,jose@example.com\n'  # the person already loaded, typed without accents
             'Zoë,Muller,5/17/1980,zoe@example.com\n'
             'Zoe,Müller,5/17/1980,zoe2@example.com\n')  # the same person twice in the file
-    preview = bulk.preview(manager, (HEADER + rows).encode(), 'accents.csv')
+    preview = bulk.preview(principal=manager, data=(HEADER + rows).encode(), file_name='accents.csv')
     reasons = {r.line: r.errors for r in preview.rows}
     assert reasons == {2: [DUPLICATE], 3: [], 4: [DUPLICATE]}
-    bulk.create_records(manager, preview)
+    bulk.create_records(principal=manager, previewed=preview)
     assert count_rows(Recipient, Recipient.date_of_birth == BORN) == 2
 
 

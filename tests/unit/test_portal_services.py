@@ -188,7 +188,7 @@ def test_employer_sees_invitation_status_and_totals_never_health_data(demo) -> N
     with session_scope() as session:
         account = session.exec(select(PortalAccount).where(PortalAccount.email == 'worker0@example.org')).one()
         token = auth.issue_token(session, account.user_id, 'welcome')
-    auth.set_password_with_token(token, 'worker zero long passphrase')
+    auth.set_password_with_token(token=token, new_password='worker zero long passphrase')
     portal_registration('worker0@example.org', health_worker='yes')
     result = employers.invitations(principal=employer)
     assert (result.invited, result.registered) == (3, 1)
@@ -214,10 +214,10 @@ def test_employer_invites_only_once_the_state_approved_the_organization(demo) ->
         employers.require_approved_employer(principal=employer)
     from services.bulk.registration import upload_target
     with session_scope() as session, pytest.raises(NotAllowed, match='waiting for approval'):
-        upload_target(employer, session)  # the Bulk Registration screen refuses the employer's upload
+        upload_target(principal=employer, session=session)  # the Bulk Registration screen refuses the employer's upload
     employers.approve(principal=admin, organization_id=employer.organization_id)
     employers.require_approved_employer(principal=employer)
     with session_scope() as session:
-        assert upload_target(employer, session).organization_id == employer.organization_id
+        assert upload_target(principal=employer, session=session).organization_id == employer.organization_id
     with pytest.raises(NotAllowed):
         employers.approve(principal=employer, organization_id=employer.organization_id)

@@ -85,7 +85,7 @@ def test_the_desk_stores_codes_and_x_only_where_allowed(demo, monkeypatch: pytes
     answers = {key: 'no' for key, _ in common.SCREENING_QUESTIONS}
 
     def register(first: str, sex: str) -> Recipient:
-        visit = walkin.register_at_point_of_care(principal(PROVIDER), walkin.PointOfCareRegistration(
+        visit = walkin.register_at_point_of_care(principal=principal(PROVIDER), data=walkin.PointOfCareRegistration(
             first_name=first, last_name='Coded', date_of_birth='04/05/1990', sex=sex, race='Asian',
             ethnicity='Not Hispanic or Latino', screening=answers))
         with session_scope() as session:

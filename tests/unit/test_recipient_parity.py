@@ -122,7 +122,7 @@ def by_bulk(values: dict[str, str]) -> Outcome:
     data = io.StringIO()
     csv.writer(data).writerows([['First name', 'Last name', 'Date of birth', 'Email'],
                                 [values['first_name'], values['last_name'], values['date_of_birth'], values['email']]])
-    [row] = bulk.preview(principal(MANAGER), data.getvalue().encode(), 'parity.csv').rows
+    [row] = bulk.preview(principal=principal(MANAGER), data=data.getvalue().encode(), file_name='parity.csv').rows
     return Outcome(row.error.removeprefix('Line 2: ') if not row.ready else None)
 
 
@@ -130,7 +130,7 @@ def by_desk(values: dict[str, str]) -> Outcome:
     data = walkin.PointOfCareRegistration(screening=SCREENING, **{
         name: values[name] for name in ('first_name', 'last_name', 'date_of_birth', 'sex', 'address_line1', 'city',
                                         'county', 'state', 'zip_code', 'phone', 'email', 'race', 'ethnicity')})
-    return _outcome(lambda: walkin.register_at_point_of_care(principal(PROVIDER), data).recipient_id)
+    return _outcome(lambda: walkin.register_at_point_of_care(principal=principal(PROVIDER), data=data).recipient_id)
 
 
 def by_portal_registration(values: dict[str, str]) -> Outcome:
@@ -169,7 +169,7 @@ def by_back_entry(values: dict[str, str]) -> Outcome:
     csv.writer(data).writerows([back_entry.TEMPLATE_HEADER, [
         values['first_name'], values['last_name'], values['date_of_birth'], f'{TODAY:%m/%d/%Y}', '09:00', '207',
         'LOT-X', '1', 'Left deltoid', 'IM', '0.5', 'Outage', '']])
-    outcome = back_entry.load_file(principal(PROVIDER), data.getvalue().encode(), email_errors=False)
+    outcome = back_entry.load_file(principal=principal(PROVIDER), data=data.getvalue().encode(), email_errors=False)
     error = list(csv.reader(io.StringIO(outcome.error_file.decode('utf-8-sig'))))[1][-1].removeprefix('Line 2: ')
     return Outcome(None if error.startswith('No registered recipient is named') else error)
 

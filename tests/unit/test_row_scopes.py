@@ -269,7 +269,8 @@ def world(elsewhere: Elsewhere) -> World:
     there = fx.location_id('DEMO2')
     file = to_csv_bytes(['First name', 'Last name', 'Date of birth', 'Email'],
                         [['Uma', 'Upload', '01/02/1980', 'uma@example.org'], ['', 'Nameless', '01/02/1980', '']])
-    upload = bulk.create_records(manager2, bulk.preview(manager2, file, 'clinic2.csv')).upload_id
+    upload = bulk.create_records(principal=manager2, previewed=bulk.preview(principal=manager2, data=file,
+                                                                           file_name='clinic2.csv')).upload_id
     with session_scope() as session:
         shipment = Shipment(product_id=elsewhere.product_id, location_id=there, doses_expected=10, status='shipped')
         entry = StandbyEntry(location_id=there, full_name='Stan Standby', phone='9195550100')
