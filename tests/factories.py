@@ -69,6 +69,12 @@ async def log_in(user, email: str, password: str = DEMO_PASSWORD, *,  # noqa: AN
         await user.should_see('Log out', retries=100)
 
 
+def set_value(user, marker: str, value: object) -> None:  # noqa: ANN001 - NiceGUI's testing User
+    """Choose a value in the simulated browser's input, select or radio with this marker."""
+    with user:
+        user.find(marker=marker).elements.pop().set_value(value)
+
+
 def count_rows(model, *where) -> int:  # noqa: ANN001
     """How many rows of `model` match every condition in `where`."""
     with session_scope(read_only=True) as session:

@@ -15,18 +15,13 @@ from models import Recipient
 from models.bulk import RemovalRequest
 from services.core.db import session_scope
 from tests.conftest import body_of
-from tests.factories import ADMIN, MANAGER, log_in
+from tests.factories import ADMIN, MANAGER, count_rows, log_in
 
 HEADER = 'First name,Last name,Date of birth,Email\r\n'
 FILE = (HEADER + 'Ashley1,Learn,12/1/1955,Ash1.Example@mailinator.com\r\n'
         + 'Ashley2,Learn,12/2/1955,Ash2.Example@mailinator.com\r\n'
         + 'Nicholas,,12/2/1955,Nicholas.NoEmail@companyemail2.com\r\n'
         + 'Nicholas,TestLoadE2Recip5,12/5/1955,bademail\r\n').encode()
-
-
-def recipients() -> int:
-    with session_scope() as session:
-        return session.exec(select(func.count()).select_from(Recipient)).one()
 
 
 async def upload(user: User, marker: str, name: str, data: bytes) -> None:
@@ -48,7 +43,7 @@ async def open_bulk_registration(user: User) -> int:
 
 async def test_low_volume_preview_then_cancel_creates_nothing(demo, user: User) -> None:
     await open_bulk_registration(user)
-    before = recipients()
+    before = count_rows(Recipient)
     await user.should_see('Drag and Drop CSV file here')
     await upload(user, 'low-volume-upload', 'MKTrocheWITHERRORS.csv', FILE)
     await user.should_see('MKTrocheWITHERRORS.csv', retries=100)
@@ -61,18 +56,18 @@ async def test_low_volume_preview_then_cancel_creates_nothing(demo, user: User) 
     user.find(marker='cancel-preview').click()
     await user.should_see('Nothing was loaded')
     await user.should_not_see('MKTrocheWITHERRORS.csv')
-    assert recipients() == before
+    assert count_rows(Recipient) == before
 
 
 async def test_create_records_alert_error_file_and_correction(demo, user: User) -> None:
     in_list = await open_bulk_registration(user)
-    before = recipients()
+    before = count_rows(Recipient)
     await upload(user, 'low-volume-upload', 'MKTrocheWITHERRORS.csv', FILE)
     await user.should_see('4 records: 2 ready, 2 failed', retries=100)
     user.find(marker='create-records').click()
     await user.should_see('Successful records: 2', retries=100)
     await user.should_see('Failed records: 2')
-    assert recipients() == before + 2
+    assert count_rows(Recipient) == before + 2
     await user.should_see(f'Total number of records: {in_list + 2}', retries=50)
     user.find(marker='download-bulk-error').click()
     response = await user.download.next()
@@ -86,7 +81,7 @@ async def test_create_records_alert_error_file_and_correction(demo, user: User) 
     user.find(marker='fix-last-name-4').type('Learn')
     user.find(marker='resubmit-4').click()
     await user.should_see('Line 4: record created.', retries=100)
-    assert recipients() == before + 3
+    assert count_rows(Recipient) == before + 3
 
 
 async def test_high_volume_progress_and_result(demo, user: User) -> None:
@@ -166,7 +161,7 @@ async def test_loaded_list_search_sort_and_removal_request(demo, user: User) -> 
 async def test_recipient_tab_lists_every_location_for_state_admins(demo, user: User) -> None:
     await log_in(user, ADMIN)
     await user.open('/recipients')
-    await user.should_see(f'Total number of records: {recipients()}', retries=50)
+    await user.should_see(f'Total number of records: {count_rows(Recipient)}', retries=50)
     table = user.find(marker='recipients-table').elements.pop()
     assert {row['location'] for row in table.rows} >= {'Clinic Location1'}
 

@@ -24,6 +24,7 @@ from tests.factories import (
     open_clinic,
     principal,
     recipient_named,
+    set_value,
 )
 
 
@@ -39,9 +40,6 @@ CONTACT = {'address_line1': '12 Oak Street', 'city': 'Raleigh', 'county': 'Wake'
            'phone': '919-555-0100', 'sex': 'F', 'race': '2106-3', 'ethnicity': '2186-5',
            'preferred_language': 'en'}
 
-
-def set_value(user: User, marker: str, value: object) -> None:
-    user.find(marker=marker).elements.pop().set_value(value)
 
 
 async def fill_contact(user: User) -> None:

@@ -9,17 +9,13 @@ from sqlmodel import select
 from models import Recipient
 from services.core.db import session_scope
 from services.portal import vaccine_groups
-from tests.factories import ADMIN, PROVIDER, RECIPIENT, log_in, principal
+from tests.factories import ADMIN, PROVIDER, RECIPIENT, log_in, principal, set_value
 
 
 def options_of(user: User, marker: str) -> dict:
     with user:
         return user.find(marker=marker).elements.pop().options
 
-
-def set_value(user: User, marker: str, value: object) -> None:
-    with user:
-        user.find(marker=marker).elements.pop().set_value(value)
 
 
 async def test_desk_registration_shows_labels_and_stores_codes(demo, user: User) -> None:
