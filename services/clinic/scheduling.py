@@ -12,7 +12,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-import segno
 from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
@@ -60,6 +59,8 @@ def normalize_case_number(raw: str) -> str:
 
 def qr_png(content: str) -> bytes:
     buffer = io.BytesIO()
+    import segno  # a twentieth of a second to import: only when a code is drawn
+
     segno.make(content, micro=False).save(buffer, kind='png', scale=8, border=4)
     return buffer.getvalue()
 

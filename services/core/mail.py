@@ -20,9 +20,8 @@ from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 from email.utils import formatdate
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import aiosmtplib
-from aiosmtplib.email import parse_address
 from sqlalchemy import bindparam, text, update
 from sqlmodel import Session, col, select
 
@@ -32,6 +31,9 @@ from services.core.jobs import repeat
 from services.core.settings import Settings, get_settings
 from services.permissions import Action, require
 from services.principal import Principal
+
+if TYPE_CHECKING:
+    import aiosmtplib  # imported where mail is rendered or sent: it costs every command-line start 0.1 s
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,8 @@ def render(message: OutboxMessage, attachments: list[OutboxAttachment], settings
     header took 0.7 ms a message, a third of the sending time. Anything else goes through build_email.
     Bodies are 7-bit (as is, or quoted-printable), so no server needs 8BITMIME; a non-ASCII address needs SMTPUTF8
     and then appears raw in To, as the email package writes it."""
+    from aiosmtplib.email import parse_address
+
     to = message.to_addr
     bare = _BARE_ADDRESS.fullmatch(to) is not None
     recipient = to if bare else parse_address(to)
@@ -138,7 +142,12 @@ def render(message: OutboxMessage, attachments: list[OutboxAttachment], settings
 _BARE_ADDRESS = re.compile(r'[^\s"(),:;<>@\[\\\]\x00-\x1f\x7f]+@[^\s"(),:;<>@\[\\\]\x00-\x1f\x7f]+')
 
 
-_envelope_sender = lru_cache(maxsize=8)(parse_address)  # the address in mail_from
+@lru_cache(maxsize=8)
+def _envelope_sender(mail_from: str) -> str:
+    """The address in mail_from."""
+    from aiosmtplib.email import parse_address
+
+    return parse_address(mail_from)
 
 
 def message_id(message: OutboxMessage) -> str:
@@ -372,6 +381,8 @@ class _Round:
 def _refused(error: Exception) -> bool:
     """The server (or the address) refused this one message: it waits alone, the connection goes on. A temporary
     (4xx) or lost conversation stops the round instead, as the server is then likely to refuse the rest too."""
+    import aiosmtplib
+
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPNotSupported | ValueError):
         return True  # a refused recipient, an SMTPUTF8 address this server cannot take, an unsafe address
     return isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 500
@@ -417,6 +428,8 @@ async def _send_one(smtp: aiosmtplib.SMTP, work: _Round, message: OutboxMessage,
 
 async def _connect(settings: Settings, count: int) -> tuple[list[aiosmtplib.SMTP], str | None]:
     """Open up to `count` connections; the ones that fail are logged. Returns them and the first error."""
+    import aiosmtplib
+
     async def connect() -> aiosmtplib.SMTP:
         smtp = aiosmtplib.SMTP(hostname=settings.smtp_host, port=settings.smtp_port, timeout=30,
                                use_tls=settings.smtp_tls and settings.smtp_port == 465,
@@ -440,6 +453,8 @@ async def _connect(settings: Settings, count: int) -> tuple[list[aiosmtplib.SMTP
 
 
 async def _quit(smtp: aiosmtplib.SMTP) -> None:
+    import aiosmtplib
+
     try:
         await smtp.quit()
     except (aiosmtplib.SMTPException, OSError):
