@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """CVMS: the app (NiceGUI) and its small admin CLI. Only `serve` (and the tests' simulated user) load NiceGUI and
-the pages: the other commands start in well under a second (tests/unit/test_cli.py).
+the pages: the other commands load only the database layer and what they use (tests/unit/test_cli.py).
 
     python main.py serve [--demo] [--no-jobs]   start the app (default command), with its background work
     python main.py worker             background work only (High Volume jobs, mail, clinic jobs); no web server
