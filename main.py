@@ -62,7 +62,10 @@ def build_app(*, run_jobs: bool | None = None) -> None:
                                                    name='desk updates from other instances'))
     if not (settings.run_jobs if run_jobs is None else run_jobs):
         return  # a web-only instance: `main.py worker` processes run the background work
-    app.on_startup(lambda: background_tasks.create(background.run_background(stop), name='background work'))
+    # Not cancelled at shutdown but stopped by `stop` and awaited: the job engine hands its jobs back and closes
+    # its connection pool (cancelled midway, the pool's tasks outlive the event loop and hang its close).
+    run_background = background_tasks.await_on_shutdown(background.run_background)
+    app.on_startup(lambda: background_tasks.create(run_background(stop), name='background work'))
 
 
 def run_server(*, demo_data: bool, run_jobs: bool | None = None) -> None:
