@@ -58,6 +58,12 @@ class ShipmentStatus(StrEnum):
     DELIVERED = 'delivered'
 
 
+class QuarantineStatus(StrEnum):
+    HELD = 'held'
+    RELEASED = 'released'
+    WASTED = 'wasted'
+
+
 class ArrivalCondition(StrEnum):
     GOOD = 'good'
     DAMAGED = 'damaged'
@@ -208,6 +214,38 @@ class ShipmentReceiptLine(SQLModel, table=True):
     ledger_entry_id: int | None = Field(default=None, foreign_key='ledgerentry.id')
 
 
+class QuarantinedDoses(SQLModel, table=True):
+    """Doses of one lot received with a temperature excursion. They are at the location but not in its stock (no
+    ledger row) until a location manager releases them (the manufacturer confirmed them viable: they enter stock
+    then) or wastes them; nobody can draw, transfer or count them meanwhile."""
+    id: int | None = Field(default=None, primary_key=True)
+    location_id: int = Field(foreign_key='location.id', index=True)
+    lot_id: int = Field(foreign_key='lot.id')
+    shipment_id: int = Field(foreign_key='shipment.id', index=True)
+    doses: int = Field(ge=1)
+    status: str = Field(default=QuarantineStatus.HELD, sa_type=String(16), index=True)
+    received_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+    decided_by_user_id: int | None = None
+    decision_reason: str = Field(default='', max_length=500)
+    ledger_entry_id: int | None = Field(default=None, foreign_key='ledgerentry.id')  # the receipt on release/waste
+
+
+class QuarantinedDosesPublic(SQLModel):
+    id: int
+    location_id: int
+    lot_id: int
+    lot_number: str
+    expiration_date: date
+    product_name: str
+    shipment_id: int
+    doses: int
+    status: str
+    received_at: datetime
+    decided_at: datetime | None
+    decision_reason: str
+
+
 class ShipmentPublic(SQLModel):
     id: int
     allocation_id: int | None
@@ -219,6 +257,7 @@ class ShipmentPublic(SQLModel):
     time_zone: str = ''  # the location's, in which its times are read
     doses_expected: int
     doses_received: int = 0
+    doses_quarantined: int = 0  # of doses_received: held apart after a temperature excursion
     status: str
     tracking_number: str
     created_at: datetime

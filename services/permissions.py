@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel, col, select
 from models import Location, Organization, Recipient, RecipientSource, Role, User
 from models.bulk import BulkUpload
 from models.clinic import Administration, Appointment, ClinicSession, StandbyEntry
-from models.inventory import LedgerEntry, Lot, Shipment, StockBalance
+from models.inventory import LedgerEntry, Lot, QuarantinedDoses, Shipment, StockBalance
 from services.core import audit
 from services.core.errors import NotAllowed, NotFound
 from services.principal import Principal
@@ -118,6 +118,7 @@ class Kind(StrEnum):
     CLINIC_SESSION = 'clinicsession'
     STANDBY_ENTRY = 'standby_entry'
     LEDGER_ENTRY = 'ledgerentry'
+    QUARANTINE = 'quarantineddoses'
     CASE = 'case'  # the help desk's record (to come): state admins only
 
 
@@ -315,6 +316,7 @@ RULES: dict[Kind, Callable[[Principal], ColumnElement[bool]]] = {
     Kind.CLINIC_SESSION: _at_their_location(ClinicSession.location_id),
     Kind.STANDBY_ENTRY: _at_their_location(StandbyEntry.location_id),
     Kind.LEDGER_ENTRY: _at_their_location(LedgerEntry.location_id),
+    Kind.QUARANTINE: _at_their_location(QuarantinedDoses.location_id),
     Kind.CASE: _state_admins_only,  # the help desk's cases: the model registers in KIND_OF when it lands
 }
 
@@ -322,8 +324,9 @@ KIND_OF: dict[type[SQLModel], Kind] = {
     Recipient: Kind.RECIPIENT, BulkUpload: Kind.UPLOAD, Appointment: Kind.APPOINTMENT,
     Administration: Kind.ADMINISTRATION, Lot: Kind.LOT, Organization: Kind.ORGANIZATION, Location: Kind.LOCATION,
     Shipment: Kind.SHIPMENT, ClinicSession: Kind.CLINIC_SESSION, StandbyEntry: Kind.STANDBY_ENTRY,
-    LedgerEntry: Kind.LEDGER_ENTRY,
+    LedgerEntry: Kind.LEDGER_ENTRY, QuarantinedDoses: Kind.QUARANTINE,
 }
 
 _LABELS = {Kind.UPLOAD: 'upload', Kind.ADMINISTRATION: 'vaccination record', Kind.CLINIC_SESSION: 'clinic session',
-           Kind.STANDBY_ENTRY: 'stand-by entry', Kind.LEDGER_ENTRY: 'stock record'}
+           Kind.STANDBY_ENTRY: 'stand-by entry', Kind.LEDGER_ENTRY: 'stock record',
+           Kind.QUARANTINE: 'quarantined doses'}

@@ -56,12 +56,17 @@ def shipments_page(principal: Principal) -> None:
     @ui.refreshable
     def receiving() -> None:
         items = shipments.list_shipments(principal=acting())
-        open_items = {s.id: f'#{s.id} · {s.product_name} · {s.doses_expected} doses · {STATUS_LABELS[s.status]}'
-                      for s in items if s.status != ShipmentStatus.DELIVERED}
+        # Only shipped ones: an allocated shipment has not left the depot, so nothing of it can be in hand.
+        open_items = {s.id: f'#{s.id} · {s.product_name} · {s.doses_expected} doses · shipped'
+                      + (f' · tracking {s.tracking_number}' if s.tracking_number else '')
+                      for s in items if s.status == ShipmentStatus.SHIPPED}
+        allocated = sum(1 for s in items if s.status == ShipmentStatus.ALLOCATED)
         with ui.card().classes('w-full'):
             ui.label('Receive a shipment').classes('text-lg font-semibold')
             if not open_items:
-                ui.label('No shipments are waiting to be received.')
+                ui.label('No shipments are waiting to be received.' + (
+                    f' {allocated} allocated shipment{"s have" if allocated != 1 else " has"} not been shipped yet.'
+                    if allocated else '')).mark('no-shipments-to-receive')
                 return
             choice = ui.select(open_items, label='Shipment to receive', value=next(iter(open_items))) \
                 .classes('w-96').mark('receive-shipment')
@@ -100,8 +105,10 @@ def shipments_page(principal: Principal) -> None:
                     return
                 message = f'Shipment #{result.id} received: {result.doses_received} doses added to inventory.'
                 if result.temperature_excursion:
-                    message += (' Temperature excursion recorded: keep these doses apart, marked "do not use", and '
-                                'contact the manufacturer; record them as wasted if they cannot be used.')
+                    message = (f'Shipment #{result.id} received with a temperature excursion: '
+                               f'{result.doses_quarantined} doses are in quarantine, not in usable stock. Keep them '
+                               'apart, marked "do not use", and contact the manufacturer; then release or waste them '
+                               'on the Vaccine Inventory tab.')
                 ui.notify(message, type='warning' if result.temperature_excursion else 'positive', multi_line=True)
                 refresh()
 

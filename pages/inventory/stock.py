@@ -6,11 +6,11 @@ from nicegui import ui
 
 from components.guard import acting
 from components.page import page
-from models.inventory import WASTE_REASON_LABELS, LedgerEntryPublic, LotStock
+from models.inventory import WASTE_REASON_LABELS, LedgerEntryPublic, LotStock, QuarantinedDosesPublic
 from services.core import localtime
 from services.core.db import session_scope
 from services.core.errors import ServiceError
-from services.inventory import ledger
+from services.inventory import ledger, quarantine
 from services.permissions import Action, can
 from services.principal import Principal
 
@@ -62,6 +62,7 @@ def inventory_page(principal: Principal) -> None:
                      :label="props.value" />
         </q-td>''')
     may_manage = can(principal, Action.MANAGE_INVENTORY)
+    quarantine_area = ui.column().classes('w-full')
     manage_area = ui.column().classes('w-full gap-4')
     with ui.expansion('Inventory history (every change, newest first)').classes('w-full'):
         history = ui.table(columns=HISTORY_COLUMNS, rows=[], row_key='id', pagination=25).classes('w-full') \
@@ -72,6 +73,7 @@ def inventory_page(principal: Principal) -> None:
         items = ledger.location_stock(principal=acting(), location_id=state['location_id'])
         show(items)
         totals.refresh(items)
+        held_doses.refresh()
         management.refresh()
 
     def show(items: list[LotStock]) -> None:
@@ -91,6 +93,45 @@ def inventory_page(principal: Principal) -> None:
             with ui.card().classes('min-w-[200px]'):
                 ui.label(f'{doses:,}').classes('text-3xl font-bold')
                 ui.label(f'{name}: usable doses').classes('text-sm')
+
+    @ui.refreshable
+    def held_doses() -> None:
+        items = quarantine.held(principal=acting(), location_id=state['location_id'])
+        if not items:
+            return
+        who = acting()
+        decides = may_manage and who.location_id == state['location_id']
+        with ui.card().classes('w-full border-l-4 border-amber-700').mark('quarantine-card'):
+            ui.label('Quarantine: do not use').classes('text-lg font-semibold')
+            ui.label('Doses received with a temperature excursion. They are not in usable stock until the '
+                     'manufacturer confirms them viable (Release) or they are recorded as wasted.').classes('text-sm')
+            for item in items:
+                quarantine_row(item, decides)
+
+    def quarantine_row(item: QuarantinedDosesPublic, decides: bool) -> None:
+        with ui.row().classes('items-end gap-2 w-full').mark(f'quarantine-{item.lot_number}'):
+            ui.label(f'{item.product_name} · lot {item.lot_number} · exp. {item.expiration_date:%m/%d/%Y} · '
+                     f'{item.doses} doses · shipment #{item.shipment_id}').classes('w-[30rem]')
+            if not decides:
+                return
+            why = ui.input('Reason (e.g. the manufacturer\'s answer)').classes('w-80') \
+                .mark(f'quarantine-reason-{item.lot_number}')
+
+            def decide(release: bool) -> None:
+                try:
+                    call = quarantine.release if release else quarantine.waste
+                    call(principal=acting(), hold_id=item.id, reason=why.value or '')
+                except ServiceError as error:
+                    ui.notify(str(error), type='negative', multi_line=True)
+                    return
+                ui.notify(f'{item.doses} doses ' + ('released into stock.' if release else 'recorded as wasted.'),
+                          type='positive')
+                refresh()
+
+            ui.button('Release (viable)', on_click=lambda: decide(True)).props('no-caps') \
+                .mark(f'quarantine-release-{item.lot_number}')
+            ui.button('Waste', on_click=lambda: decide(False)).props('no-caps flat') \
+                .mark(f'quarantine-waste-{item.lot_number}')
 
     @ui.refreshable
     def management() -> None:
@@ -222,6 +263,8 @@ def inventory_page(principal: Principal) -> None:
     show(items)
     with totals_row:
         totals(items)
+    with quarantine_area:
+        held_doses()
     with manage_area:
         management()
 

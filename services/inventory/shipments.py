@@ -2,7 +2,9 @@
 
 An allocation becomes one incoming shipment: allocated -> shipped -> delivered. Receiving a shipment counts in
 each lot with its quantity, the condition on arrival and whether the temperature monitor showed an excursion;
-the doses enter the location's stock as receipt rows of the ledger in the same transaction.
+the doses enter the location's stock as receipt rows of the ledger in the same transaction, except after an
+excursion: then they go into quarantine (services/inventory/quarantine.py) until a manager releases or wastes them.
+Only a shipped shipment can be received (an allocated one has not left the state's depot).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from models.inventory import (
     ArrivalCondition,
     LedgerKind,
     Product,
+    QuarantinedDoses,
     Shipment,
     ShipmentPublic,
     ShipmentReceiptLine,
@@ -27,7 +30,7 @@ from models.inventory import (
 from services.core import audit, localtime
 from services.core.db import session_scope
 from services.core.errors import NotFound, ServiceError, ValidationFailed
-from services.inventory import ledger
+from services.inventory import ledger, quarantine
 from services.permissions import Action, Kind, can, fetch, require, scope
 from services.principal import Principal
 
@@ -149,6 +152,8 @@ def receive(*, principal: Principal, shipment_id: int, lots: list[ReceivedLot], 
         shipment = _locked_shipment(session, principal, shipment_id)  # two receiving at once: the second is refused
         if shipment.status == ShipmentStatus.DELIVERED:
             raise ServiceError('This shipment has already been received.')
+        if shipment.status != ShipmentStatus.SHIPPED:
+            raise ServiceError('This shipment has not been shipped yet: receive it when it arrives.')
         product = session.get(Product, shipment.product_id)
         assert product is not None
         now = utcnow()
@@ -156,11 +161,14 @@ def receive(*, principal: Principal, shipment_id: int, lots: list[ReceivedLot], 
             lot = ledger.lot_for(session, product_id=shipment.product_id, lot_number=line.lot_number,
                                     expiration_date=line.expiration_date)
             receipt_line = ShipmentReceiptLine(shipment_id=shipment_id, lot_id=lot.id or 0, quantity=line.quantity)
-            if line.quantity:
+            if line.quantity and temperature_excursion:  # held apart until a manager decides (not in stock)
+                quarantine.hold(session, location_id=shipment.location_id, lot_id=lot.id or 0,
+                                shipment_id=shipment_id, doses=line.quantity)
+            elif line.quantity:
                 entry = ledger.post(session, actor=principal, location_id=shipment.location_id,
                                        lot_id=lot.id or 0, change=line.quantity, kind=LedgerKind.RECEIPT,
                                        reference=f'shipment:{shipment_id}', at=now,
-                                       reason=_receipt_reason(condition, temperature_excursion))
+                                       reason=_receipt_reason(condition))
                 receipt_line.ledger_entry_id = entry.id
             session.add(receipt_line)
         shipment.status = ShipmentStatus.DELIVERED
@@ -177,11 +185,8 @@ def receive(*, principal: Principal, shipment_id: int, lots: list[ReceivedLot], 
         return _public(session, shipment)
 
 
-def _receipt_reason(condition: str, temperature_excursion: bool) -> str:
-    parts = [f'Shipment received ({condition})']
-    if temperature_excursion:
-        parts.append('temperature excursion reported: do not use until the manufacturer confirms the doses')
-    return '; '.join(parts)
+def _receipt_reason(condition: str) -> str:
+    return f'Shipment received ({condition})'
 
 
 def _locked_shipment(session: Session, principal: Principal, shipment_id: int) -> Shipment:
@@ -196,7 +201,9 @@ def _public(session: Session, shipment: Shipment) -> ShipmentPublic:
     location = session.get(Location, shipment.location_id)
     received = session.exec(select(func.coalesce(func.sum(ShipmentReceiptLine.quantity), 0))
                             .where(ShipmentReceiptLine.shipment_id == shipment.id)).one()
+    quarantined = session.exec(select(func.coalesce(func.sum(QuarantinedDoses.doses), 0))
+                               .where(QuarantinedDoses.shipment_id == shipment.id)).one()
     return ShipmentPublic.model_validate(shipment, from_attributes=True, update={
         'product_name': product.name if product else '', 'location_name': location.name if location else '',
         'location_code': location.code if location else '', 'time_zone': localtime.zone_name(location),
-        'doses_received': int(received)})
+        'doses_received': int(received), 'doses_quarantined': int(quarantined)})

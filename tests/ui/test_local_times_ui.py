@@ -46,6 +46,9 @@ def _receive_shipment(code: str) -> int:
     with session_scope() as session:
         shipment_id = session.exec(select(Shipment.id).where(Shipment.location_id == fx.location_id(code))
                                    .where(Shipment.status != ShipmentStatus.DELIVERED)).first()
+        allocated = session.get(Shipment, shipment_id).status == ShipmentStatus.ALLOCATED
+    if allocated:  # only a shipped shipment can be received
+        shipments.mark_shipped(principal=fx.principal(fx.ADMIN), shipment_id=shipment_id)
     shipments.receive(principal=fx.manager_of(code), shipment_id=shipment_id, condition='good',
                       temperature_excursion=False,
                       lots=[ReceivedLot(lot_number=f'TZ-{code}', quantity=10, expiration_date=date(2030, 1, 1))])

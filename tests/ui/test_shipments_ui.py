@@ -52,3 +52,50 @@ async def test_shipments_provider_sees_shipments_but_cannot_receive(demo, user: 
     await user.should_see('Shipments')
     assert len(user.find(ui.table).elements.pop().rows) == 2
     await user.should_not_see('Receive a shipment')
+
+
+async def test_only_shipped_shipments_can_be_chosen_for_receipt(demo, user: User) -> None:
+    await log_in(user, MANAGER)
+    await user.open('/shipments')
+    choices = user.find(marker='receive-shipment').elements.pop().options
+    assert len(choices) == 1 and all('Moderna' not in label for label in choices.values())  # Moderna: allocated
+
+
+async def test_excursion_doses_wait_in_quarantine_until_the_manager_releases_them(demo, user: User) -> None:
+    await log_in(user, MANAGER)
+    await user.open('/shipments')
+    user.find(marker='lot-number-1').type('WARM22')
+    user.find(marker='lot-expiration-1').type(f'{date.today() + timedelta(days=90):%m/%d/%Y}')
+    user.find(marker='lot-quantity-1').elements.pop().value = 600
+    user.find(marker='temperature-excursion').click()
+    user.find(marker='receive-button').click()
+    await user.should_see('600 doses are in quarantine, not in usable stock', retries=50)
+    with session_scope() as session:
+        assert 'WARM22' not in {s.lot_number for s in ledger.stock(session, location_id=location_id('DEMO1'))}
+
+    await user.open('/inventory')
+    await user.should_see('Quarantine: do not use')
+    assert 'WARM22' not in {row['lot_number'] for row in user.find(marker='stock-table').elements.pop().rows}
+    user.find(marker='quarantine-release-WARM22').click()
+    await user.should_see('Say why')  # the decision needs its reason
+    user.find(marker='quarantine-reason-WARM22').type('Pfizer case 12345: viable')
+    user.find(marker='quarantine-release-WARM22').click()
+    await user.should_see('600 doses released into stock.', retries=50)
+    await user.should_not_see('Quarantine: do not use')
+    assert 'WARM22' in {row['lot_number'] for row in user.find(marker='stock-table').elements.pop().rows}
+
+
+async def test_a_provider_sees_quarantined_doses_but_cannot_decide(demo, user: User) -> None:
+    from services.inventory import quarantine, shipments
+    from services.inventory.shipments import ReceivedLot
+    from tests.factories import ADMIN, principal
+    shipment_id = next(s.id for s in shipments.list_shipments(principal=principal(ADMIN)) if s.status == 'shipped')
+    shipments.receive(principal=principal(MANAGER), shipment_id=shipment_id, condition='good',
+                      temperature_excursion=True,
+                      lots=[ReceivedLot('WARM33', 60, date.today() + timedelta(days=90))])
+    assert len(quarantine.held(principal=principal(PROVIDER), location_id=location_id('DEMO1'))) == 1
+    await log_in(user, PROVIDER)
+    await user.open('/inventory')
+    await user.should_see('Quarantine: do not use')
+    await user.should_see('lot WARM33')
+    await user.should_not_see('Release (viable)')

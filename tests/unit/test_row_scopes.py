@@ -33,7 +33,7 @@ from services.clinic.administration import DoseDetails
 from services.core.csv_safe import to_csv_bytes
 from services.core.db import session_scope
 from services.core.errors import NotAllowed
-from services.inventory import ledger, reports, shipments
+from services.inventory import ledger, quarantine, reports, shipments
 from services.organizations import employers
 from services.permissions import Kind, scope, visible
 from services.portal import booking, program_status, proof, registration_form, vaccine_groups
@@ -254,6 +254,7 @@ class World:
     shipment_there: int
     standby_there: int
     ledger_entry_there: int
+    quarantine_there: int
     slot_there: int
     here_lot: int
     here_recipient: int
@@ -279,7 +280,9 @@ def world(elsewhere: Elsewhere) -> World:
         receipt = session.exec(select(LedgerEntry.id).where(LedgerEntry.location_id == there)
                                .where(LedgerEntry.lot_id == elsewhere.lot_id)).first()
         employer_user = session.exec(select(User.id).where(User.email == fx.EMPLOYER)).one()
-        shipment_id, entry_id = shipment.id, entry.id
+        held = quarantine.hold(session, location_id=there, lot_id=elsewhere.lot_id, shipment_id=shipment.id or 0,
+                               doses=5)
+        shipment_id, entry_id, held_id = shipment.id, entry.id, held.id
     here_product = fx.product()
     here_lot = fx.stocked_lot(here_product, doses=10)
     fx.clinic_session([here_product])
@@ -287,7 +290,7 @@ def world(elsewhere: Elsewhere) -> World:
     here_appointment = fx.appointment(here_product, fx.recipient('Hal', 'Here')).id
     return World(staff=fx.principal(fx.MANAGER), household=fx.principal(fx.RECIPIENT), there=elsewhere,
                  location_there=there, upload_there=upload, shipment_there=shipment_id or 0,
-                 standby_there=entry_id or 0, ledger_entry_there=receipt or 0,
+                 standby_there=entry_id or 0, ledger_entry_there=receipt or 0, quarantine_there=held_id or 0,
                  slot_there=fx.first_slot(elsewhere.product_id, there), here_lot=here_lot,
                  here_recipient=here_recipient, here_appointment=here_appointment,
                  here_slot=fx.first_slot(here_product), employer_organization=fx.organization_id('employer'),
@@ -422,6 +425,12 @@ CASES: dict[str, tuple[tuple[str, ...], list[Call]]] = {
     'inventory.ledger.transfer_destinations': (('staff',), [
         lambda w, p: ledger.transfer_destinations(principal=p, location_id=w.location_there),
         lambda w, p: ledger.transfer_destinations(principal=p, location_id=fx.location_id(), lot_id=w.there.lot_id)]),
+    'inventory.quarantine.held': (('staff',), [
+        lambda w, p: quarantine.held(principal=p, location_id=w.location_there)]),
+    'inventory.quarantine.release': (('staff',), [
+        lambda w, p: quarantine.release(principal=p, hold_id=w.quarantine_there, reason='viable')]),
+    'inventory.quarantine.waste': (('staff',), [
+        lambda w, p: quarantine.waste(principal=p, hold_id=w.quarantine_there, reason='not viable')]),
     'inventory.reports.location_report': (('staff',), [
         lambda w, p: reports.location_report(principal=p, location_id=w.location_there)]),
     'inventory.shipments.allocate': (('staff',), [lambda w, p: shipments.allocate(
@@ -488,6 +497,7 @@ UNCHECKED = {
     'accounts.auth.issue_token': 'inside the unit of work that created or checked the account',
     'accounts.staff.create_user': 'the server\'s command line, the demo data, and add_user (which checks)',
     'background.finish_upload': 'the job engine finishing an upload its uploader submitted (and was checked for)',
+    'inventory.quarantine.hold': 'inside the receiving unit of work of shipments.receive, which checked the shipment',
     'bulk.pipeline.insert_ready': 'inside the bulk upload\'s unit of work; the id is the uploader\'s own',
     'bulk.registration.run_job': 'the job engine running an upload its uploader submitted (and was checked for)',
     'clinic.dose_rules.doses_before': 'inside a unit of work that fetched the person through permissions',
