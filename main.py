@@ -40,13 +40,18 @@ def build_app(*, run_jobs: bool | None = None) -> None:
     from nicegui.storage import Storage
 
     import pages
+    from components import error_pages
     from services import background
+    from services.core.http_headers import SecurityHeaders
 
     settings = get_settings()
     if settings.redis_url:
         Storage.redis_url = settings.redis_url  # several app instances share user storage
     for module in pkgutil.walk_packages(pages.__path__, 'pages.'):  # every screen module registers its own routes
         importlib.import_module(module.name)
+    # Security headers on every response and the app's own 404/500 pages (docs/adr/0012-security-headers.md).
+    app.add_middleware(SecurityHeaders, https=settings.uses_https)
+    error_pages.register()
 
     @app.get('/healthz')
     def healthz(require: str = '') -> JSONResponse:
