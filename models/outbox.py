@@ -20,6 +20,8 @@ class OutboxMessage(SQLModel, table=True):
     body_html: str | None = Field(default=None, sa_type=Text)
     # Guards against the same logical message being queued twice (e.g. a resumed import job).
     dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    # The token of a password link in body_text (where services.core.mail.SECRET_SLOT stands), until it is sent.
+    secret: str | None = Field(default=None, max_length=100)
     status: str = Field(default='pending', max_length=16, index=True)  # pending | sending | sent | failed
     # The sender that claimed it ('sending') and until when: a sender renews its claims while it works, so only
     # the claims of a sender that died (or froze) expire and are taken over; nobody resets claims at start-up.

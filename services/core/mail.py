@@ -48,15 +48,39 @@ class Attachment:
     content_type: str = 'text/csv'
 
 
+# A password link's token is kept apart from the body (OutboxMessage.secret) and put back only when the email is
+# rendered for sending; it is erased when the message is sent or given up, so neither the Outbox page nor the
+# database holds a usable link after delivery (issue 12). The body keeps the link with this in the token's place.
+SECRET_SLOT = '[hidden]'
+_SECRET_LINK = re.compile(r'(?<=/set-password/)[A-Za-z0-9_-]{16,}')
+
+
+def without_secret(body: str) -> tuple[str, str | None]:
+    """(the body with its password link's token replaced by SECRET_SLOT, the token or None)."""
+    match = _SECRET_LINK.search(body)
+    if match is None:
+        return body, None
+    return _SECRET_LINK.sub(SECRET_SLOT, body), match.group(0)
+
+
+def body_as_sent(message: OutboxMessage) -> str:
+    """The plain-text body the email carries: the stored body with its secret link put back while it is kept."""
+    if not message.secret:
+        return message.body_text
+    return message.body_text.replace(SECRET_SLOT, message.secret)
+
+
 def enqueue(session: Session, *, to: str, subject: str, body_text: str, body_html: str | None = None,
             attachments: list[Attachment] | None = None, dedupe_key: str | None = None) -> OutboxMessage | None:
-    """Queue a message in the caller's unit of work. With a dedupe_key already queued, nothing is added."""
+    """Queue a message in the caller's unit of work. With a dedupe_key already queued, nothing is added.
+    A set-password link in body_text is stored apart (see SECRET_SLOT); HTML bodies carry no secret links."""
     if dedupe_key is not None:
         existing = session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first()
         if existing is not None:
             return None
+    body_text, secret = without_secret(body_text)
     message = OutboxMessage(to_addr=to, subject=subject, body_text=body_text, body_html=body_html,
-                            dedupe_key=dedupe_key)
+                            dedupe_key=dedupe_key, secret=secret)
     session.add(message)
     if attachments:
         session.flush()
@@ -102,7 +126,7 @@ def build_email(message: OutboxMessage, attachments: list[OutboxAttachment], set
     email['Subject'] = message.subject
     email['Date'] = formatdate(usegmt=True)
     email['Message-ID'] = message_id(message)
-    email.set_content(message.body_text)
+    email.set_content(body_as_sent(message))
     if message.body_html:
         email.add_alternative(message.body_html, subtype='html')
     for attachment in attachments:
@@ -128,7 +152,7 @@ def render(message: OutboxMessage, attachments: list[OutboxAttachment], settings
         policy = (SMTPUTF8 if utf8 else SMTP).clone(cte_type='7bit')
         return recipient, build_email(message, attachments, settings).as_bytes(policy=policy)
     sender = _envelope_sender(settings.mail_from)
-    cte, body = _text_body(message.body_text)
+    cte, body = _text_body(body_as_sent(message))
     return recipient, b''.join((
         _folded('From', settings.mail_from, utf8=not sender.isascii()),
         f'To: {to}\r\n'.encode() if bare else _folded('To', to, utf8=utf8),
@@ -198,7 +222,7 @@ def _record(sent: list[int], failed: list[tuple[int, str]], owner: str) -> None:
             message.attempts += 1
             message.last_error = errors[message.id or 0][:1000]
             if message.attempts >= MAX_ATTEMPTS:
-                message.status = 'failed'
+                message.status, message.secret = 'failed', None  # given up: the link goes with it
             else:
                 message.status, message.next_attempt_at = 'pending', utcnow() + backoff(message.attempts)
             message.claimed_by = message.claimed_until = None
@@ -209,7 +233,7 @@ def _record(sent: list[int], failed: list[tuple[int, str]], owner: str) -> None:
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 _MARK_SENT = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam('ids', expanding=True))).values(
     status='sent', sent_at=bindparam('now'), last_error=None, attempts=_OUTBOX.c.attempts + 1, claimed_by=None,
-    claimed_until=None)
+    claimed_until=None, secret=None)  # the link is in the recipient's mailbox now, and nowhere here
 
 
 def _renew(owner: str) -> None:
@@ -531,4 +555,8 @@ def list_outbox(*, principal: Principal | None, limit: int = 200, to: str | None
             for message_id, filename in session.exec(select(OutboxAttachment.message_id, OutboxAttachment.filename)
                                                      .where(col(OutboxAttachment.message_id).in_(ids))):
                 names.setdefault(message_id, []).append(filename)
-        return [OutboxMessagePublic(**m.model_dump(), attachment_names=names.get(m.id or 0, [])) for m in messages]
+        # Without SMTP the outbox is the only way an email reaches anyone (the demo): its links show until it is
+        # sent. Sent or given-up messages keep no link at all.
+        shown = (lambda m: m.body_text) if get_settings().smtp_configured else body_as_sent
+        return [OutboxMessagePublic(**{**m.model_dump(), 'body_text': shown(m)},
+                                    attachment_names=names.get(m.id or 0, [])) for m in messages]

@@ -155,14 +155,16 @@ def queue_welcome_emails(session: Session, people: list[NewRecipient], accounts:
             names[email] = person.first_name
             token = next(fresh)
             tokens.append((token_digest(token), user_id, 'welcome'))
+            # The token is stored apart from the body, as mail.enqueue does (no search of every body for it).
             subject, body = welcome_email(first_name=person.first_name, email=email,
-                                          set_password_url=set_password_url + token)
+                                          set_password_url=set_password_url + mail.SECRET_SLOT)
         else:
             subject, body = household_email(first_name=person.first_name, email=email, login_url=login_url)
-        messages.append((email, subject, body, f'welcome:recipient:{person.recipient_id}'))
+            token = None
+        messages.append((email, subject, body, f'welcome:recipient:{person.recipient_id}', token))
     conn = session.connection()
     insert_rows(conn, PasswordToken.__table__, ('token_hash', 'user_id', 'purpose'), tokens,
                 constants={'created_at': now, 'expires_at': expires})
-    insert_rows(conn, OutboxMessage.__table__, ('to_addr', 'subject', 'body_text', 'dedupe_key'), messages,
+    insert_rows(conn, OutboxMessage.__table__, ('to_addr', 'subject', 'body_text', 'dedupe_key', 'secret'), messages,
                 constants={'status': 'pending', 'attempts': 0, 'created_at': now, 'next_attempt_at': now})
     return len(messages)

@@ -12,6 +12,7 @@ from sqlmodel import select
 from models import AuditEvent, OutboxMessage
 from models import User as UserRow
 from services.core.db import session_scope
+from services.core.mail import body_as_sent
 from services.core.settings import reset_settings
 from tests.factories import ADMIN, EMPLOYER, MANAGER, PROVIDER, log_in
 
@@ -71,7 +72,7 @@ async def test_forgot_password_ends_with_a_working_new_password(demo, user: User
     user.find(kind=ui.button, content='Send reset link').click()
     await user.should_see('If an account exists for this address', retries=50)
     with session_scope() as session:
-        body = session.exec(select(OutboxMessage.body_text).where(OutboxMessage.to_addr == MANAGER)).one()
+        body = body_as_sent(session.exec(select(OutboxMessage).where(OutboxMessage.to_addr == MANAGER)).one())
     path = re.search(r'http://cvms\.test(/set-password/\S+)', body).group(1)
 
     await user.open(path)

@@ -12,6 +12,7 @@ from models import AuditEvent, AuthSession, OutboxMessage, PasswordToken, User, 
 from services.accounts import auth
 from services.core.db import session_scope
 from services.core.errors import ServiceError
+from services.core.mail import body_as_sent
 from services.core.settings import reset_settings
 from services.demo import DEMO_PASSWORD
 from tests.factories import MANAGER, PROVIDER
@@ -152,7 +153,7 @@ def test_reset_link_is_single_use_and_signs_in(demo) -> None:
     with session_scope() as session:
         outbox = session.exec(select(OutboxMessage).where(OutboxMessage.subject.contains('Reset'))).all()
     assert [m.to_addr for m in outbox] == [MANAGER]
-    token = _link_token(outbox[0].body_text)
+    token = _link_token(body_as_sent(outbox[0]))
     assert auth.check_token(token) == ('reset', MANAGER)
     result = auth.set_password_with_token(token=token, new_password='Spring tulips by the river')
     assert auth.resolve_session(token=result.token).email == MANAGER
@@ -168,7 +169,7 @@ def test_reset_link_expires_after_an_hour_and_welcome_after_seven_days(demo) -> 
         assert timedelta(minutes=59) < row.expires_at - row.created_at <= timedelta(hours=1)
         row.expires_at = utcnow() - timedelta(seconds=1)
         session.add(row)
-        body = session.exec(select(OutboxMessage.body_text)).all()[-1]
+        body = body_as_sent(session.exec(select(OutboxMessage)).all()[-1])
     with pytest.raises(auth.TokenInvalid, match='expired'):
         auth.set_password_with_token(token=_link_token(body), new_password='Spring tulips by the river')
     assert auth.TOKEN_LIFETIMES['welcome'] == timedelta(days=7)
@@ -177,7 +178,7 @@ def test_reset_link_expires_after_an_hour_and_welcome_after_seven_days(demo) -> 
 def test_bad_new_password_keeps_the_link_usable(demo) -> None:
     auth.request_password_reset(email=MANAGER)
     with session_scope() as session:
-        body = session.exec(select(OutboxMessage.body_text)).all()[-1]
+        body = body_as_sent(session.exec(select(OutboxMessage)).all()[-1])
     token = _link_token(body)
     with pytest.raises(ServiceError, match='email address'):
         auth.set_password_with_token(token=token, new_password=MANAGER)
