@@ -18,6 +18,7 @@ from services.permissions import Action, can
 from services.principal import Principal
 from services.recipients.dates import parse_date
 
+from .focus import focus
 from .guard import TOKEN_KEY, acting
 
 TODAY_COLUMNS = [
@@ -32,8 +33,18 @@ SLOW_REFRESH_SECONDS = 60  # a safety net for the time this instance cannot hear
 
 
 def today_rows(appointments: list[checkin.TodayAppointment]) -> list[dict]:
+    """`href`: where the row leads (Record vaccination for a checked-in person), else ''."""
     return [{'id': a.id, 'time': a.local_time, 'details': a.details, 'case_number': a.case_number,
-             'location': a.location_name, 'status': a.status_label} for a in appointments]
+             'location': a.location_name, 'status': a.status_label,
+             'href': vaccinate_path(a.id) if a.status == AppointmentStatus.CHECKED_IN else ''} for a in appointments]
+
+
+# A row that opens a person has a link in its Details cell, so the keyboard reaches it as the mouse does.
+DETAILS_CELL = '''
+<q-td :props="props">
+  <a v-if="props.row.href" :href="props.row.href" class="underline" @click.stop>{{ props.value }}</a>
+  <span v-else>{{ props.value }}</span>
+</q-td>'''
 
 
 def vaccinate_path(appointment_id: int) -> str:
@@ -68,11 +79,12 @@ def _check_in_panel() -> None:
         """The appointment behind the number, or what is wrong with the number."""
         with ui.column().classes('w-full gap-1').mark('check-in-result'):
             if problem:
-                ui.label(problem).classes('text-red-800').props('role=alert').mark('check-in-error')
+                ui.label(problem).classes('text-red-800').mark('check-in-error')
             elif found is not None:
                 _show_appointment(found)
 
-    result(None, '')
+    with ui.column().classes('w-full').props('role=status aria-live=polite'):  # the result is read out
+        result(None, '')
 
     async def look_up() -> None:
         principal = acting()
@@ -105,10 +117,11 @@ def _show_appointment(found: AppointmentPublic) -> None:
         ui.navigate.to(vaccinate_path(found.id))
 
     if found.status == AppointmentStatus.SCHEDULED:
-        ui.button('Check in', on_click=check_in).props('color=positive autofocus').mark('check-in-confirm')
+        action = ui.button('Check in', on_click=check_in).props('color=positive').mark('check-in-confirm')
     else:
-        ui.button('Record vaccination', on_click=lambda: ui.navigate.to(vaccinate_path(found.id))) \
-            .props('color=positive autofocus').mark('record-vaccination')
+        action = ui.button('Record vaccination', on_click=lambda: ui.navigate.to(vaccinate_path(found.id))) \
+            .props('color=positive').mark('record-vaccination')
+    focus(action)  # the scanner's Enter looked the number up; the next Enter checks in
 
 
 class TodayTable:
@@ -125,8 +138,10 @@ class TodayTable:
             ui.label("Today's Appointments").classes('text-lg font-semibold')
             self.status = ui.select(STATUS_FILTER, value='', label='Status',
                                     on_change=lambda: self.refresh_soon()).classes('w-40').mark('today-status')
+        # wrap-cells: the five columns fit the panel at 1366 px instead of hiding Location and Status in a scroll area
         self.table = ui.table(columns=TODAY_COLUMNS, rows=[], row_key='case_number', pagination=15) \
-            .classes('w-full').props('no-data-label="No appointments today" dense').mark('today-table')
+            .classes('w-full').props('no-data-label="No appointments today" dense wrap-cells').mark('today-table')
+        self.table.add_slot('body-cell-details', DETAILS_CELL)
         self.table.on('rowClick', self._open_row)
         self._subscribe()
         self.client.on_connect(self._reconnected)

@@ -48,7 +48,7 @@ class GroupRule(SQLModel, table=True):
 
 class RegistrationProgress(SQLModel, table=True):
     """A recipient's COVID-19 Vaccine Registration: where they are in the stepper, what they entered so far
-    (kept on Pause), and when it was completed. Answers are JSON text; only the portal reads them."""
+    (kept on Pause), and when it was completed. Answers are JSON text; the desk reads the health answers to pre-fill its screening."""
     id: int | None = Field(default=None, primary_key=True)
     recipient_id: int = Field(foreign_key='recipient.id', unique=True)
     step: int = 0

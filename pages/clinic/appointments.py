@@ -23,6 +23,11 @@ UPCOMING_COLUMNS = [
     {'name': 'product', 'label': 'PRODUCT', 'field': 'product', 'align': 'left'},
 ]
 
+# Each row's checkbox is named after its appointment, so a screen reader says what it selects.
+SELECT_CELL = '''
+<q-checkbox v-model="props.selected" dense
+            :aria-label="'Select ' + props.row.details + ' at ' + props.row.time" />'''
+
 
 def _time(text: str, label: str) -> time:
     try:
@@ -54,7 +59,8 @@ class _Upcoming:
                     ui.button('End of day: mark unattended as No-show', on_click=self.no_shows).props('flat') \
                         .mark('end-of-day')
             self.table = ui.table(columns=UPCOMING_COLUMNS, rows=[], row_key='id', selection='single',
-                                  pagination=20).classes('w-full').mark('upcoming-table')
+                                  pagination=20).classes('w-full').props('wrap-cells').mark('upcoming-table')
+            self.table.add_slot('body-selection', SELECT_CELL)
             with ui.row().classes('items-end gap-3'):
                 self.new_slot = ui.select({}, label='New time').classes('w-72').mark('reschedule-slot')
                 ui.button('Reschedule', on_click=self.reschedule).props('outline').mark('reschedule')

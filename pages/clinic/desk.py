@@ -8,11 +8,14 @@ from datetime import datetime, time
 from nicegui import run, ui
 
 from components.desk_panels import vaccinate_path
+from components.error_summary import ErrorSummary
+from components.focus import focus, focus_page_heading
 from components.guard import acting
 from components.page import page
+from components.screening import ScreeningQuestions
 from models.clinic import AppointmentPublic, AppointmentStatus
 from models.inventory import LotStock
-from services.clinic import administration, common, dose_rules, scheduling, standby, walkin
+from services.clinic import administration, dose_rules, scheduling, standby, walkin
 from services.clinic.administration import DoseDetails, OverrideNeeded
 from services.clinic.walkin import PointOfCareRegistration
 from services.core import localtime
@@ -27,18 +30,6 @@ from services.recipients.registry import DuplicateRecipient
 def lot_label(lot: LotStock) -> str:
     return (f'{lot.product_name} · lot {lot.lot_number} · exp {lot.expiration_date:%m/%d/%Y} · '
             f'{lot.on_hand} on hand' + (' · expires soon' if lot.expires_soon else ''))
-
-
-def screening_inputs(answers: dict[str, str]) -> dict[str, ui.toggle]:
-    """The screening questionnaire: one Yes/No per question (No preselected unless answered at registration)."""
-    toggles = {}
-    with ui.column().classes('w-full gap-1'):
-        for key, question in common.SCREENING_QUESTIONS:
-            with ui.row().classes('w-full items-center justify-between no-wrap gap-2'):
-                ui.label(question).classes('text-sm')
-                toggles[key] = ui.toggle({'no': 'No', 'yes': 'Yes'}, value=answers.get(key, 'no')) \
-                    .props('dense no-caps').mark(f'screening-{key}')
-    return toggles
 
 
 def _when(day_text: str, time_text: str, zone: str) -> datetime:
@@ -76,27 +67,45 @@ async def vaccinate_page(principal: Principal, appointment_id: int) -> None:
         ui.link('Back to Home', '/')
         return
 
+    # results and saved / failed messages are read out by screen readers from here (it stays while the body redraws)
+    announcer = ui.label('').classes('sr-only').props('role=status aria-live=polite').mark('dose-announcer')
+
     @ui.refreshable
     def body(result: administration.RecordedDose | None = None) -> None:
         """The dose form, then what was recorded once it is saved."""
         with ui.column().classes('w-full gap-4'):
             if result is None:
-                _dose_form(principal, form, on_saved=lambda recorded: body.refresh(recorded))
+                _dose_form(principal, form, announce=announcer.set_text,
+                           on_saved=lambda recorded: body.refresh(recorded))
             else:
                 _saved(principal, visit, result)
+                announcer.set_text(saved_message(result))
 
     body()
+    ui.timer(0, focus_page_heading, once=True)  # the person at the desk starts at the form's heading
 
 
-def _dose_form(principal: Principal, form: administration.VaccinationForm, *,
+def saved_message(result: administration.RecordedDose) -> str:
+    return (f'Dose {result.dose_number} of {result.product_name} recorded (lot {result.lot_number}).'
+            + (' The series is complete.' if result.next_dose_due is None else
+               f' Dose {result.next_dose_number} is due on or after {result.next_dose_due:%m/%d/%Y}.'))
+
+
+def _dose_form(principal: Principal, form: administration.VaccinationForm, *, announce: Callable[[str], None],
                on_saved: Callable[[administration.RecordedDose], Awaitable[None]]) -> None:
     visit = form.appointment
+    summary = ErrorSummary()
     with ui.card().classes('w-full'):
-        ui.label('Screening').classes('text-lg font-semibold')
-        toggles = screening_inputs(form.screening)
-        consent = ui.checkbox('The recipient (or guardian) gave consent to vaccination').mark('consent')
+        ui.label('Screening').classes('text-lg font-semibold').props('role=heading aria-level=2')
+
+        def none_applied(count: int) -> None:
+            announce(f'{count} unanswered question(s) answered No.' if count else 'Every question was answered.')
+            focus(consent)  # the one thing left before saving
+
+        screening = ScreeningQuestions(form.screening, by_recipient=form.screening_by_recipient,
+                                       on_none_apply=none_applied)
     with ui.card().classes('w-full'):
-        ui.label('Vaccine').classes('text-lg font-semibold')
+        ui.label('Vaccine').classes('text-lg font-semibold').props('role=heading aria-level=2')
         if not form.lots:
             ui.label('No unexpired lot has doses on hand at this location. Receive a shipment or transfer doses '
                      'in Vaccine Inventory first.').classes('text-red-800')
@@ -138,23 +147,49 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, *,
 
     lot.on_value_change(show_warnings)
 
+    with ui.card().classes('w-full'):
+        ui.label('Consent').classes('text-lg font-semibold').props('role=heading aria-level=2')
+        consent = ui.checkbox('The recipient (or guardian) gave consent to vaccination *').mark('consent')
+        consent_error = ui.label('Record the person\'s consent before saving the dose.') \
+            .classes('text-sm font-medium text-red-800').mark('consent-error')
+        consent_error.set_visibility(False)
+        consent.props(f'aria-required=true aria-describedby=c{consent_error.id}')
+        consent.on_value_change(lambda e: consent_error.set_visibility(consent_error.visible and not e.value))
+
+    def refused() -> bool:
+        """Mark what is missing beside each field and in the summary at the top (focus goes there)."""
+        problems = screening.show_errors()
+        consent_error.set_visibility(not consent.value)
+        if not consent.value:
+            problems.append((consent, 'Record the person\'s consent'))
+        if problems:
+            summary.show(problems)
+            return True
+        summary.hide()
+        return False
+
     async def save() -> None:
+        if refused():
+            return
         acting_principal = acting()
         try:
             given_at = (_when(earlier_day.value, earlier_time.value, form.time_zone) if earlier.value else None)
             details = DoseDetails(lot_id=lot.value, site=site.value, route=route.value,
                                   dose_volume_ml=float(volume.value or 0), administered_at=given_at,
                                   backdate_reason=backdate_reason.value or '', override_reason=override.value or '',
-                                  screening={k: t.value for k, t in toggles.items()}, consent=bool(consent.value))
+                                  screening=screening.values(), consent=bool(consent.value))
             if details.lot_id is None:
                 raise ServiceError('Choose the product and lot.')
             result = await run.io_bound(lambda: administration.record_vaccination(
                 principal=acting_principal, appointment_id=visit.id, details=details))
         except OverrideNeeded as needed:
             _warn(needed.problems)
+            announce('Not saved: this dose needs an override. ' + ' '.join(needed.problems))
             ui.notify('This dose needs an override: give the reason.', type='warning')
+            focus(override)
             return
         except ServiceError as error:
+            announce(f'Not saved: {error}')
             ui.notify(str(error), type='negative', multi_line=True)
             return
         await on_saved(result)
@@ -202,7 +237,8 @@ def _saved(principal: Principal, visit, result: administration.RecordedDose) -> 
             else:
                 ui.label('No clinic session offers this product after the due date yet; the reminder email asks '
                          'the person to book.')
-    ui.button('Back to the desk', on_click=lambda: ui.navigate.to('/')).props('autofocus').mark('back-to-desk')
+    back = ui.button('Back to the desk', on_click=lambda: ui.navigate.to('/')).mark('back-to-desk')
+    focus(back)  # the Save button is gone: Enter here goes on to the next person
 
 
 @page('/desk/register', title='Recipient Registration (point of care)', action=Action.REGISTER_RECIPIENT)
@@ -233,8 +269,9 @@ def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
             ethnicity = ui.select(codes.options('ethnicity'), label='Ethnicity').classes('w-56') \
                 .mark('reg-ethnicity')
     with ui.card().classes('w-full'):
-        ui.label('COVID-19 Vaccination Questionnaire').classes('text-lg font-semibold')
-        toggles = screening_inputs({})
+        ui.label('COVID-19 Vaccination Questionnaire').classes('text-lg font-semibold') \
+            .props('role=heading aria-level=2')
+        screening = ScreeningQuestions({})
 
     async def save() -> None:
         acting_principal = acting()
@@ -244,7 +281,7 @@ def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
                 sex=sex.value or '', address_line1=street.value or '', city=city.value or '',
                 county=county.value or '', state=state.value or '', zip_code=zip_code.value or '',
                 phone=phone.value or '', email=email.value or '', race=race.value or '',
-                ethnicity=ethnicity.value or '', screening={k: t.value for k, t in toggles.items()})
+                ethnicity=ethnicity.value or '', screening=screening.values())
             visit = await run.io_bound(walkin.register_at_point_of_care, principal=acting_principal, data=data)
         except ServiceError as error:
             message = str(error)
@@ -252,6 +289,7 @@ def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
                 message += '. Search for them in Appointment Walk-In with the full name and date of birth.'
             ui.notify(message, type='negative', multi_line=True)
             problem.set_text(message)
+            screening.show_errors()
             return
         ui.navigate.to(vaccinate_path(visit.id))
 

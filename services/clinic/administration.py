@@ -2,6 +2,7 @@
 voids, the day's doses."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -19,6 +20,7 @@ from models.clinic import (
     ReminderStatus,
 )
 from models.inventory import Lot, LotStock, Product
+from models.portal import RegistrationProgress
 from services.clinic import dose_rules
 from services.clinic.common import (
     SCREENING_QUESTIONS,
@@ -26,6 +28,7 @@ from services.clinic.common import (
     _location_of,
     _screening_json,
     screening_answers,
+    unanswered_screening,
 )
 from services.clinic.dose_rules import DoseRecord, _history, dose_problems, doses_before
 from services.clinic.scheduling import _cancel, to_public
@@ -54,7 +57,8 @@ class VaccinationForm:
     site: str
     route: str
     dose_volume_ml: float
-    screening: dict[str, str]
+    screening: dict[str, str]  # only the questions already answered: the rest are asked at the desk
+    screening_by_recipient: frozenset[str]  # the keys answered by the person in the portal's health questionnaire
     administered_by: str
     time_zone: str
 
@@ -84,14 +88,27 @@ def vaccination_form(*, principal: Principal, appointment_id: int) -> Vaccinatio
         volume = preference.dose_volume_ml if preference and preference.dose_volume_ml else None
         if lot_id is not None and volume is None:
             volume = DEFAULT_VOLUME_BY_CVX.get(next(s for s in lots if s.lot_id == lot_id).cvx_code, 0.5)
+        given = screening_answers(appointment_row.screening)  # at point-of-care registration, by the staff
+        portal = portal_health_answers(session, current.recipient_id)
         return VaccinationForm(
             appointment=current, history=history, dose_number=dose_rules.dose_number(history), lots=lots, lot_id=lot_id,
             site=(preference.site if preference and preference.site else SITES[0]),
             route=(preference.route if preference and preference.route else ROUTES[0]),
             dose_volume_ml=volume or 0.5,
-            screening=screening_answers(appointment_row.screening),
+            screening={**portal, **given},
+            screening_by_recipient=frozenset(set(portal) - set(given)),
             administered_by=principal.full_name or principal.email,
             time_zone=zone_name(_location_of(session, principal)))
+
+
+def portal_health_answers(session: Session, recipient_id: int) -> dict[str, str]:
+    """The Yes/No answers the person gave in the portal's health questionnaire (the same keys as the screening);
+    "Don't know" is left for the desk to ask."""
+    raw = session.exec(select(RegistrationProgress.health_answers_json)
+                       .where(RegistrationProgress.recipient_id == recipient_id)).first()
+    answers = json.loads(raw) if raw else {}
+    known = {key for key, _ in SCREENING_QUESTIONS}
+    return {k: v for k, v in answers.items() if k in known and v in ('yes', 'no')} if isinstance(answers, dict) else {}
 
 
 def location_time_zone(*, principal: Principal) -> str:
@@ -183,7 +200,7 @@ def _administer(session: Session, principal: Principal, *, recipient_id: int, lo
     if not details.consent:
         raise ValidationFailed('Record the person\'s consent before saving the dose.')
     if source == 'desk':
-        unanswered = [k for k, _ in SCREENING_QUESTIONS if details.screening.get(k) not in ('yes', 'no')]
+        unanswered = unanswered_screening(details.screening)
         if unanswered:
             raise ValidationFailed(f'Answer every screening question ({len(unanswered)} left).')
     if details.site not in SITES:

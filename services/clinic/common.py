@@ -41,6 +41,11 @@ def _screening_json(answers: dict[str, str] | None) -> str | None:
     return json.dumps(clean, sort_keys=True)
 
 
+def unanswered_screening(answers: dict[str, str]) -> list[str]:
+    """The one rule for a complete screening: every question answered Yes or No. Returns the keys left, in order."""
+    return [key for key, _ in SCREENING_QUESTIONS if answers.get(key) not in ('yes', 'no')]
+
+
 def screening_answers(raw: str | None) -> dict[str, str]:
     return json.loads(raw) if raw else {}
 

@@ -14,7 +14,7 @@ from models.clinic import (
     AppointmentPublic,
     AppointmentStatus,
 )
-from services.clinic.common import SCREENING_QUESTIONS, _changed, _location_of, _screening_json
+from services.clinic.common import _changed, _location_of, _screening_json, unanswered_screening
 from services.clinic.dose_rules import next_dose_number
 from services.clinic.scheduling import (
     _cancel,
@@ -182,7 +182,7 @@ def register_at_point_of_care(*, principal: Principal, data: PointOfCareRegistra
     the desk offers the Walk-In search), so no one is registered twice."""
     require(principal, Action.REGISTER_RECIPIENT, location_id=principal.location_id, check_location=True)
     problems = [p.text() for p in check_recipient(data.recipient_values(), required=IDENTITY_FIELDS).problems]
-    unanswered = [text for key, text in SCREENING_QUESTIONS if data.screening.get(key) not in ('yes', 'no')]
+    unanswered = unanswered_screening(data.screening)
     if unanswered:
         problems.append(f'Answer every screening question ({len(unanswered)} left).')
     if problems:

@@ -3,14 +3,18 @@ wrong numbers, walk-in found and not found, recording a dose, and Today's Appoin
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import date
 
 from nicegui.testing import User
+from sqlmodel import select
 
 from models import Recipient
+from models.clinic import Administration
 from services.clinic import administration, common, walkin
 from services.core.db import session_scope
+from services.portal import household_members, registration_form
 from tests import factories as fx
 from tests.factories import MANAGER, PROVIDER, count_rows, log_in
 
@@ -53,6 +57,7 @@ async def test_desk_check_in_by_number_and_record_a_dose(demo, user: User) -> No
     with user:
         lot_select = user.find(marker='lot').elements.pop()
         assert lot_select.value == lot  # the only unexpired lot on hand
+    user.find(marker='screening-none-apply').click()
     user.find(marker='consent').click()
     user.find(marker='save-dose').click()
     await user.should_see('Dose 1 of Test Moderna Vaccine recorded (lot MOD-001).', retries=100)
@@ -94,6 +99,7 @@ async def test_desk_walk_in_not_found_registers_at_point_of_care(demo, user: Use
         assert user.find(marker='reg-first').elements.pop().value == 'Dana'
         assert user.find(marker='reg-last').elements.pop().value == 'Ortiz'
     user.find(marker='reg-phone').type('919-555-0100')
+    user.find(marker='screening-none-apply').click()
     user.find(marker='reg-save').click()
     await user.should_see('Record vaccination', retries=100)
     await user.should_see('Dana Ortiz')
@@ -143,6 +149,7 @@ async def test_desk_registers_a_different_person_after_seeing_the_similar_ones(d
         assert user.find(marker='reg-last').elements.pop().value == 'Nunes'
         assert user.find(marker='reg-dob').elements.pop().value == '05/17/1980'
     user.find(marker='reg-phone').type('919-555-0100')
+    user.find(marker='screening-none-apply').click()
     user.find(marker='reg-save').click()
     await user.should_see('Record vaccination', retries=100)
     assert count_rows(Recipient, Recipient.date_of_birth == date(1980, 5, 17)) == 2
@@ -186,3 +193,77 @@ async def test_desk_manager_corrects_a_dose_and_stock_follows(demo, user: User) 
     user.find(marker='correct-confirm').click()
     await user.should_see('VOID', retries=100)
     assert (fx.on_hand(wrong), fx.on_hand(right)) == (5, 4)
+
+
+def _portal_answers(health: dict[str, str]) -> int:
+    """The demo portal account's person (Grace Wilms) answers the health questionnaire; returns their id."""
+    who = fx.principal(fx.RECIPIENT)
+    person = household_members.household(principal=who)[0]
+    registration = registration_form.load_registration(principal=who, recipient_id=person.id)
+    registration.contact.update(fx.PORTAL_CONTACT)
+    registration.health_answers.update(health)
+    registration_form.complete_registration(principal=who, registration=registration, lang='en')
+    return person.id
+
+
+async def _open_dose_form(user: User, number: str) -> None:
+    await log_in(user, PROVIDER)
+    user.find(marker='confirmation-number').type(number).trigger('keydown.enter')
+    await user.should_see(marker='check-in-confirm', retries=100)
+    user.find(marker='check-in-confirm').click()
+    await user.should_see('Screening', retries=100)
+
+
+def _answers(user: User) -> dict[str, str | None]:
+    with user:
+        return {key: user.find(marker=f'screening-{key}').elements.pop().value for key, _ in common.SCREENING_QUESTIONS}
+
+
+async def test_desk_screening_prefills_the_portal_answers_and_marks_them(demo, user: User) -> None:
+    product = fx.product(name='Portal Screened Vaccine')
+    fx.stocked_lot(product, doses=5, lot_number='PS-1')
+    fx.today_session([product])
+    person = _portal_answers({'feeling_sick': 'no', 'pregnant': 'yes', 'severe_allergy': 'unknown'})
+    number = fx.appointment(product, person).case_number
+    await _open_dose_form(user, number)
+    answers = _answers(user)
+    assert (answers['feeling_sick'], answers['pregnant']) == ('no', 'yes')
+    assert answers['severe_allergy'] is None  # "Don't know" is asked again at the desk
+    assert [k for k, v in answers.items() if v is None] == ['severe_allergy', 'other_vaccine_14_days',
+                                                            'covid_90_days', 'bleeding_disorder', 'immunocompromised']
+    await user.should_see(marker='screening-theirs-pregnant')
+    await user.should_see("The recipient's answer in the portal (Yes)")
+    await user.should_not_see(marker='screening-theirs-covid_90_days')
+
+    user.find(marker='screening-none-apply').click()
+    answers = _answers(user)
+    assert answers['pregnant'] == 'yes' and set(answers.values()) == {'no', 'yes'}  # theirs kept, the rest No
+    user.find(marker='consent').click()
+    user.find(marker='save-dose').click()
+    await user.should_see('Dose 1 of Portal Screened Vaccine recorded (lot PS-1).', retries=100)
+    with session_scope(read_only=True) as session:
+        stored = session.exec(select(Administration.screening).where(Administration.recipient_id == person)).one()
+    assert json.loads(stored)['pregnant'] == 'yes' and json.loads(stored)['bleeding_disorder'] == 'no'
+
+
+async def test_desk_refuses_a_dose_with_a_screening_question_unanswered(demo, user: User) -> None:
+    number, lot = _booked_today(first='Una', last='Answered')
+    await _open_dose_form(user, number)
+    assert set(_answers(user).values()) == {None}  # nothing is answered for the person
+    with user:
+        user.find(marker='screening-feeling_sick').elements.pop().value = 'no'
+    user.find(marker='consent').click()
+    user.find(marker='save-dose').click()
+    await user.should_see('There is a problem', retries=100)
+    await user.should_see('Answer: Are you pregnant or breastfeeding?')
+    await user.should_see(marker='screening-error-pregnant')
+    await user.should_not_see(marker='screening-error-feeling_sick')
+    assert count_rows(Administration) == 0 and fx.on_hand(lot) == 10
+
+    with user:  # answering clears the error beside the question
+        user.find(marker='screening-pregnant').elements.pop().value = 'no'
+    await user.should_not_see(marker='screening-error-pregnant')
+    user.find(marker='screening-none-apply').click()
+    user.find(marker='save-dose').click()
+    await user.should_see('recorded (lot MOD-001)', retries=100)
+    assert fx.on_hand(lot) == 9

@@ -26,6 +26,7 @@ async def test_desk_registration_shows_labels_and_stores_codes(demo, user: User)
     assert options_of(user, 'reg-race')['2054-5'] == 'Black or African American'
     with user:
         assert user.find(marker='reg-dob').elements.pop().value == '01/02/1975'
+    user.find(marker='screening-none-apply').click()
     set_value(user, 'reg-phone', '919-555-01')
     user.find(marker='reg-save').click()
     await user.should_see('Phone: invalid phone number: 919-555-01 (enter a 10-digit phone number, like 919-555-0100)',
@@ -45,6 +46,7 @@ async def test_desk_registration_of_someone_registered_points_to_the_walk_in_sea
     await log_in(user, PROVIDER)
     await user.open('/desk/register?name=Grace%20Wilms&dob=03/09/1961')
     await user.should_see('COVID-19 Vaccination Questionnaire', retries=100)
+    user.find(marker='screening-none-apply').click()
     user.find(marker='reg-save').click()
     await user.should_see('Duplicate recipient: a recipient with this first name, last name and date of birth is '
                           'already registered (find that record instead of registering the person again). Search for '
