@@ -48,7 +48,8 @@ class GroupRule(SQLModel, table=True):
 
 class RegistrationProgress(SQLModel, table=True):
     """A recipient's COVID-19 Vaccine Registration: where they are in the stepper, what they entered so far
-    (kept on Pause), and when it was completed. Answers are JSON text; the desk reads the health answers to pre-fill its screening."""
+    (kept on Pause), and when it was completed. Answers are JSON text; the desk pre-fills its screening with the
+    health answers."""
     id: int | None = Field(default=None, primary_key=True)
     recipient_id: int = Field(foreign_key='recipient.id', unique=True)
     step: int = 0

@@ -89,7 +89,7 @@ def vaccination_form(*, principal: Principal, appointment_id: int) -> Vaccinatio
         if lot_id is not None and volume is None:
             volume = DEFAULT_VOLUME_BY_CVX.get(next(s for s in lots if s.lot_id == lot_id).cvx_code, 0.5)
         given = screening_answers(appointment_row.screening)  # at point-of-care registration, by the staff
-        portal = portal_health_answers(session, current.recipient_id)
+        portal = _portal_health_answers(session, current.recipient_id)
         return VaccinationForm(
             appointment=current, history=history, dose_number=dose_rules.dose_number(history), lots=lots, lot_id=lot_id,
             site=(preference.site if preference and preference.site else SITES[0]),
@@ -101,7 +101,7 @@ def vaccination_form(*, principal: Principal, appointment_id: int) -> Vaccinatio
             time_zone=zone_name(_location_of(session, principal)))
 
 
-def portal_health_answers(session: Session, recipient_id: int) -> dict[str, str]:
+def _portal_health_answers(session: Session, recipient_id: int) -> dict[str, str]:
     """The Yes/No answers the person gave in the portal's health questionnaire (the same keys as the screening);
     "Don't know" is left for the desk to ask."""
     raw = session.exec(select(RegistrationProgress.health_answers_json)

@@ -28,7 +28,7 @@ from models.inventory import LedgerEntry, ProductCreate, Shipment
 from services import dashboard
 from services.accounts import staff
 from services.bulk import registration as bulk
-from services.clinic import administration, checkin, dose_rules, reminders, scheduling, standby, walkin
+from services.clinic import administration, checkin, common, dose_rules, reminders, scheduling, standby, walkin
 from services.clinic.administration import DoseDetails
 from services.core.csv_safe import to_csv_bytes
 from services.core.db import session_scope
@@ -41,7 +41,7 @@ from services.principal import Principal
 from services.recipients import listing
 from tests import factories as fx
 
-ALL_NO = {key: 'no' for key, _ in walkin.SCREENING_QUESTIONS}
+ALL_NO = {key: 'no' for key, _ in common.SCREENING_QUESTIONS}
 
 
 @dataclass(frozen=True)
