@@ -121,9 +121,48 @@ def manager():  # noqa: ANN201
                              .one())
 
 
+def step_timers() -> dict[str, float]:
+    """(child, --steps) Wall seconds spent in each step of the insert path, summed over the chunks: each table's
+    insert (on PostgreSQL mostly the server's COPY work: indexes, foreign-key checks), the id allocations, the
+    duplicate and account look-ups. Wraps the functions where the pipeline's modules call them."""
+    import functools
+
+    from services.bulk import pipeline as bulk_pipeline
+    from services.bulk import registration
+    from services.core import fast_sql
+    from services.portal import accounts
+    from services.recipients import registry
+
+    spent: dict[str, float] = {}
+
+    def timed(label, function):  # noqa: ANN001, ANN202
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            name = label(*args) if callable(label) else label
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+        return wrapper
+
+    insert_rows = timed(lambda conn, table, *_: f'insert {table.name}', fast_sql.insert_rows)
+    allocate_ids = timed(lambda conn, table, *_: f'allocate ids {table.name}', fast_sql.allocate_ids)
+    fast_sql.insert_rows = accounts.insert_rows = insert_rows
+    bulk_pipeline.allocate_ids = accounts.allocate_ids = allocate_ids
+    registry.fetch_in = timed('look-up: identity keys', registry.fetch_in)
+    accounts.fetch_in = timed('look-up: accounts and staff emails', accounts.fetch_in)
+    for module, name in [(registration, 'mark_duplicates'), (registration, 'insert_ready'),
+                         (registration, '_store_failures'), (registration, '_finish'),
+                         (bulk_pipeline, 'accounts_for_emails'), (bulk_pipeline, 'queue_welcome_emails')]:
+        setattr(module, name, timed(name, getattr(module, name)))
+    return spent
+
+
 def pipeline(path: Path) -> dict:
     """(child) The whole import: store + decode + parse + validate + duplicates + insert + outbox + error file."""
     from services.bulk import registration as bulk
+    steps = step_timers() if os.environ.get('BENCH_STEPS') else {}
     principal = manager()
     started = time.perf_counter()
     summary = bulk.submit_file(principal=principal, file_name=path.name, path=path)
@@ -131,7 +170,7 @@ def pipeline(path: Path) -> dict:
     report = bulk.upload_error_file(principal=principal, upload_id=summary.id)
     seconds = time.perf_counter() - started
     return {'seconds': seconds, 'loaded': result.loaded, 'failed': result.failed,
-            'error_file_bytes': len(report or b''),
+            'error_file_bytes': len(report or b''), 'steps': steps,
             'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -279,7 +318,8 @@ def run_child(env: dict[str, str], *extra: str) -> dict:
 # ---------------------------------------------------------------- the run
 
 
-def bench_backend(backend: str, base: int, sizes: list[int], work: Path) -> None:
+def bench_backend(backend: str, base: int, sizes: list[int], work: Path, *, no_mail: bool = False,
+                  steps: bool = False) -> None:
     data_dir = work / backend
     data_dir.mkdir()
     pg_name = None
@@ -292,6 +332,8 @@ def bench_backend(backend: str, base: int, sizes: list[int], work: Path) -> None
             conn.execute(f'CREATE DATABASE {pg_name}')
         url = PG_ADMIN.rsplit('/', 1)[0] + '/' + pg_name
     env = environment(data_dir, url)
+    if steps:
+        env['BENCH_STEPS'] = '1'
     try:
         print(f'\n== {backend}: preparing {base:,} recipients …', flush=True)
         started = time.perf_counter()
@@ -310,7 +352,9 @@ def bench_backend(backend: str, base: int, sizes: list[int], work: Path) -> None
                      f'peak {floor["peak_mb"]:4.0f} MB  ratio {result["seconds"] / floor["seconds"]:4.1f}x  '
                      f'load {os.getloadavg()[0]:.2f}')
             print(line, flush=True)
-            if size == min(sizes):
+            for step, seconds in sorted(result['steps'].items(), key=lambda item: -item[1]):
+                print(f'{"":>14}{step:<40} {seconds:6.2f} s', flush=True)
+            if size == min(sizes) and not no_mail:
                 capped = run_child(dict(env, BENCH_MAIL_LIMIT='300'), '--child', 'smtp', '--cap', '100')
                 print(f'   SMTP, cap 100/s: {capped["sent"]:,} emails in {capped["seconds"]:.2f} s = '
                       f'{capped["per_second"]:,.0f} emails/s', flush=True)
@@ -334,6 +378,8 @@ def main() -> None:
     parser.add_argument('--backends', default='sqlite,postgres')
     parser.add_argument('--base', type=int, default=1_000_000)
     parser.add_argument('--sizes', default='5000,100000')
+    parser.add_argument('--steps', action='store_true', help='also print where the pipeline spends its time')
+    parser.add_argument('--no-mail', action='store_true', help='leave out the SMTP rates')
     parser.add_argument('--child', help=argparse.SUPPRESS)
     parser.add_argument('--file', help=argparse.SUPPRESS)
     parser.add_argument('--cap', default='0', help=argparse.SUPPRESS)
@@ -346,7 +392,7 @@ def main() -> None:
     print(f'{os.cpu_count()} CPUs, load average {" ".join(f"{x:.2f}" for x in os.getloadavg())} at start', flush=True)
     with tempfile.TemporaryDirectory(prefix='cvms-bench-') as work:
         for backend in args.backends.split(','):
-            bench_backend(backend, args.base, sizes, Path(work))
+            bench_backend(backend, args.base, sizes, Path(work), no_mail=args.no_mail, steps=args.steps)
 
 
 if __name__ == '__main__':
