@@ -23,8 +23,9 @@ class ScreeningQuestions:
         self.errors: dict[str, ui.label] = {}
         self.on_none_apply = on_none_apply
         with ui.column().classes('w-full gap-3').mark('screening'):
-            ui.label('Ask each question. Answers the person gave in the portal are filled in and marked; change '
-                     'them if the person now answers differently.').classes('text-sm')
+            ui.label('Ask each question.' + (' Answers the person gave in the portal are filled in and marked; '
+                                              'change them if the person now answers differently.'
+                                              if by_recipient else '')).classes('text-sm')
             self.none_apply = ui.button('None of these apply', on_click=self.answer_rest_no).props('outline no-caps') \
                 .mark('screening-none-apply')
             for key, question in SCREENING_QUESTIONS:
