@@ -28,6 +28,13 @@ SELECT_CELL = '''
 <q-checkbox v-model="props.selected" dense
             :aria-label="'Select ' + props.row.details + ' at ' + props.row.time" />'''
 
+# Quasar leaves the selection column's header cell empty for single selection: this header names it.
+HEADER_ROW = '''
+<q-tr :props="props">
+  <q-th auto-width><span class="sr-only">Select</span></q-th>
+  <q-th v-for="col in props.cols" :key="col.name" :props="props">{{ col.label }}</q-th>
+</q-tr>'''
+
 
 def _time(text: str, label: str) -> time:
     try:
@@ -61,6 +68,7 @@ class _Upcoming:
             self.table = ui.table(columns=UPCOMING_COLUMNS, rows=[], row_key='id', selection='single',
                                   pagination=20).classes('w-full').props('wrap-cells').mark('upcoming-table')
             self.table.add_slot('body-selection', SELECT_CELL)
+            self.table.add_slot('header', HEADER_ROW)
             with ui.row().classes('items-end gap-3'):
                 self.new_slot = ui.select({}, label='New time').classes('w-72').mark('reschedule-slot')
                 ui.button('Reschedule', on_click=self.reschedule).props('outline').mark('reschedule')

@@ -144,6 +144,7 @@ def test_todays_appointments_fit_the_desk_and_open_by_keyboard(live_app: str, br
         assert box['x'] + box['width'] <= frame['x'] + frame['width'] + 1, f'{header} is cut off'
     assert table.locator('.q-table__middle').evaluate('el => el.scrollWidth <= el.clientWidth')
     assert _rule_violations(tab, ['scrollable-region-focusable']) == []
+    assert _rule_violations(tab, None, '[data-testid=panel-today], .q-card:has(.q-table)') == []
     screenshot(tab, 'desk-1366')
 
     link = table.get_by_role('link', name=re.compile('Checked in'))
@@ -156,4 +157,5 @@ def test_todays_appointments_fit_the_desk_and_open_by_keyboard(live_app: str, br
     tab.get_by_text('Upcoming appointments').wait_for()
     tab.locator('[data-testid], .q-table tbody tr').first.wait_for()
     assert _rule_violations(tab, ['aria-toggle-field-name', 'scrollable-region-focusable']) == []
+    assert _rule_violations(tab, None, '.q-card:has(.q-table)') == []
     context.close()
