@@ -28,6 +28,7 @@ os.environ.setdefault('NICEGUI_STORAGE_PATH', str((get_settings().data_dir / 'ni
 from services.bulk import cli as bulk_cli  # noqa: E402
 from services.clinic import events, reminders  # noqa: E402
 from services.core import db, health  # noqa: E402
+from services.registry import cli as registry_cli  # noqa: E402
 
 log = logging.getLogger('cvms')
 
@@ -169,6 +170,7 @@ def _create_user(args: argparse.Namespace) -> int:
 CLI_EXTENSIONS: list = []
 CLI_EXTENSIONS.append(bulk_cli.register)  # import-recipients
 CLI_EXTENSIONS.append(reminders.register_cli)  # clinic-jobs
+CLI_EXTENSIONS.append(registry_cli.register)  # iis-export
 
 if __name__ in {'__main__', '__mp_main__'}:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')

@@ -95,6 +95,7 @@ class Administration(SQLModel, table=True):
     site: str = Field(max_length=40)
     route: str = Field(max_length=40)
     dose_volume_ml: float
+    funding_eligibility: str = Field(default='V01', max_length=8)  # HL7 table 0064 (VFC eligibility)
     administered_by_user_id: int | None = Field(default=None, foreign_key='user.id')
     administered_at: datetime = Field(index=True)
     screening: str | None = Field(default=None, sa_type=Text)  # JSON {question key: 'yes' | 'no'}

@@ -76,6 +76,7 @@ class ProductBase(SQLModel):
     name: str = Field(max_length=200)
     manufacturer: str = Field(max_length=200)
     cvx_code: str = Field(max_length=8, unique=True, index=True)
+    mvx_code: str = Field(default='', max_length=8)  # the manufacturer's CDC MVX code (HL7 RXA-17)
     ndc: str = Field(default='', max_length=20)
     doses_in_series: int = Field(default=1, ge=1, le=10)
     days_between_doses: int | None = Field(default=None, ge=1, le=365)  # None for a one-dose series

@@ -21,6 +21,7 @@ from models.clinic import (
 )
 from models.inventory import Lot, LotStock, Product
 from models.portal import RegistrationProgress
+from models.registry import RegistryAction
 from services.clinic import dose_rules
 from services.clinic.common import (
     SCREENING_QUESTIONS,
@@ -39,6 +40,7 @@ from services.core.localtime import as_utc, day_span, local_date, local_today, z
 from services.inventory import ledger
 from services.permissions import Action, Kind, fetch, require, visible
 from services.principal import Principal
+from services.registry import reporting
 
 REMINDER_DAYS_BEFORE = 3
 BACKDATE_TOLERANCE = timedelta(minutes=15)  # "now" typed a little late is still now
@@ -169,6 +171,7 @@ def record_vaccination(*, principal: Principal, appointment_id: int, details: Do
                                'be recorded for a checked-in person.')
         result = _administer(session, principal, recipient_id=row.recipient_id, location_id=row.location_id,
                              appointment=row, details=details, source='desk')
+        reporting.queue_dose_event(session, administration_id=result.administration_id, action=RegistryAction.ADD)
         row.status, row.completed_at = AppointmentStatus.COMPLETED, utcnow()
         session.add(row)
         _remember_desk_choices(session, principal, row.location_id, details, result.product_id)
@@ -191,6 +194,7 @@ def record_paper_administration(*, principal: Principal, recipient_id: int, deta
         fetch(session, Recipient, recipient_id, principal=principal, action='record_paper_administration', named=named)
         result = _administer(session, principal, recipient_id=recipient_id, location_id=principal.location_id or 0,
                              appointment=None, details=details, source=source)
+        reporting.queue_dose_event(session, administration_id=result.administration_id, action=RegistryAction.ADD)
     _changed(principal.location_id)
     return result
 
@@ -332,8 +336,11 @@ def void_administration(*, principal: Principal, administration_id: int, reason:
                 appointment_row.status = AppointmentStatus.COMPLETED
                 session.add(appointment_row)
             session.add(corrected)
-        elif original.appointment_id is not None:
-            appointment_row = session.get(Appointment, original.appointment_id)
+            session.flush()
+            reporting.queue_dose_event(session, administration_id=corrected.id or 0, action=RegistryAction.UPDATE)
+        else:
+            reporting.queue_dose_event(session, administration_id=administration_id, action=RegistryAction.DELETE)
+            appointment_row = session.get(Appointment, original.appointment_id) if original.appointment_id else None
             if appointment_row is not None and appointment_row.status == AppointmentStatus.COMPLETED:
                 appointment_row.status = AppointmentStatus.CHECKED_IN  # the dose can be recorded again
                 session.add(appointment_row)

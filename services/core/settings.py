@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     # HL7 administrative sex X (non-binary) is offered and accepted only where the state's registry takes it.
     allow_sex_x: bool = False
 
+    # The state's immunization registry (IIS): how our HL7 messages name both ends (MSH-3 to MSH-6), whether they
+    # are production (P) or test (T) messages (MSH-11), and the assigning authority of our person ids (PID-3.4).
+    iis_sending_application: str = 'CVMS'
+    iis_sending_facility: str = 'CVMS'
+    iis_receiving_application: str = 'IIS'
+    iis_receiving_facility: str = 'IIS'
+    iis_processing_id: str = Field(default='P', pattern='^[PTD]$')
+    iis_assigning_authority: str = 'CVMS'
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -13,12 +13,13 @@ from services.inventory.ledger import lot_for, post
 
 PRODUCTS = [
     Product(name='Pfizer-BioNTech COVID-19 Vaccine', manufacturer='Pfizer, Inc., and BioNTech', cvx_code='208',
-            ndc='59267-1000-1', doses_in_series=2, days_between_doses=21, doses_per_vial=6,
+            mvx_code='PFR', ndc='59267-1000-1', doses_in_series=2, days_between_doses=21, doses_per_vial=6,
             storage=Storage.ULTRA_COLD, hours_usable_after_puncture=6),
-    Product(name='Moderna COVID-19 Vaccine', manufacturer='ModernaTX, Inc.', cvx_code='207', ndc='80777-273-10',
+    Product(name='Moderna COVID-19 Vaccine', manufacturer='ModernaTX, Inc.', cvx_code='207', mvx_code='MOD',
+            ndc='80777-273-10',
             doses_in_series=2, days_between_doses=28, doses_per_vial=10, storage=Storage.FROZEN,
             hours_usable_after_puncture=6),
-    Product(name='Janssen COVID-19 Vaccine', manufacturer='Janssen Products, LP', cvx_code='212',
+    Product(name='Janssen COVID-19 Vaccine', manufacturer='Janssen Products, LP', cvx_code='212', mvx_code='JSN',
             ndc='59676-580-15', doses_in_series=1, days_between_doses=None, doses_per_vial=5,
             storage=Storage.REFRIGERATED, hours_usable_after_puncture=2),
 ]

@@ -39,6 +39,7 @@ from services.permissions import Kind, scope, visible
 from services.portal import booking, program_status, proof, registration_form, vaccine_groups
 from services.principal import Principal
 from services.recipients import listing
+from services.registry import reporting
 from tests import factories as fx
 
 ALL_NO = {key: 'no' for key, _ in common.SCREENING_QUESTIONS}
@@ -431,6 +432,8 @@ CASES: dict[str, tuple[tuple[str, ...], list[Call]]] = {
         lambda w, p: quarantine.release(principal=p, hold_id=w.quarantine_there, reason='viable')]),
     'inventory.quarantine.waste': (('staff',), [
         lambda w, p: quarantine.waste(principal=p, hold_id=w.quarantine_there, reason='not viable')]),
+    'registry.reporting.messages_for': (('staff', 'household'), [
+        lambda w, p: reporting.messages_for(principal=p, administration_id=w.there.administration_id)]),
     'inventory.reports.location_report': (('staff',), [
         lambda w, p: reports.location_report(principal=p, location_id=w.location_there)]),
     'inventory.shipments.allocate': (('staff',), [lambda w, p: shipments.allocate(
@@ -498,6 +501,7 @@ UNCHECKED = {
     'accounts.staff.create_user': 'the server\'s command line, the demo data, and add_user (which checks)',
     'background.finish_upload': 'the job engine finishing an upload its uploader submitted (and was checked for)',
     'inventory.quarantine.hold': 'inside the receiving unit of work of shipments.receive, which checked the shipment',
+    'registry.reporting.queue_dose_event': 'inside the unit of work recording the dose event, which checked it',
     'bulk.pipeline.insert_ready': 'inside the bulk upload\'s unit of work; the id is the uploader\'s own',
     'bulk.registration.run_job': 'the job engine running an upload its uploader submitted (and was checked for)',
     'clinic.dose_rules.doses_before': 'inside a unit of work that fetched the person through permissions',
