@@ -7,6 +7,7 @@ from nicegui import events, run, ui
 from components.guard import acting
 from components.loaded_recipients import loaded_recipients
 from components.page import page
+from components.uploads import spooled
 from services.bulk import registration as bulk
 from services.bulk.pipeline import LOW_VOLUME_MAX, CheckedRow, FileRejected
 from services.core import localtime
@@ -98,12 +99,12 @@ class _LowVolume:
         self.message.set_text('')
         self.outcome = None
         self.show_failed.refresh()
-        if e.file.size() > get_settings().bulk_max_file_mb * 1024 * 1024:
-            self.message.set_text(f'This file is larger than {get_settings().bulk_max_file_mb} MB, the upload limit.')
-            return
-        data = await e.file.read()
         try:
-            self.preview = await run.io_bound(bulk.preview, principal=acting(), data=data, file_name=e.file.name)
+            path = await spooled(e, bulk.max_file_bytes())
+            try:
+                self.preview = await run.io_bound(bulk.preview, principal=acting(), data=path, file_name=e.file.name)
+            finally:
+                path.unlink(missing_ok=True)
         except (FileRejected, ServiceError) as refusal:
             self.preview = None
             self.show_preview.refresh()
@@ -270,16 +271,14 @@ class _HighVolume:
     async def received(self, e: events.UploadEventArguments) -> None:
         self.upload.reset()
         self.message.set_text('')
-        limit_mb = get_settings().bulk_max_file_mb
-        if e.file.size() > limit_mb * 1024 * 1024:
-            self.message.set_text(f'This file is larger than {limit_mb} MB, the upload limit. Split it into '
-                                  'smaller files.')
-            return
-        data = await e.file.read()
         principal = acting()
         try:
-            summary = await run.io_bound(lambda: bulk.submit_file(principal=principal, file_name=e.file.name,
-                                                                  data=data))
+            path = await spooled(e, bulk.max_file_bytes())
+            try:
+                summary = await run.io_bound(lambda: bulk.submit_file(principal=principal, file_name=e.file.name,
+                                                                      path=path))
+            finally:
+                path.unlink(missing_ok=True)
         except (FileRejected, ServiceError) as refusal:
             self.message.set_text(str(refusal))
             await self.refresh()

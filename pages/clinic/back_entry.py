@@ -6,6 +6,7 @@ from nicegui import run, ui
 
 from components.guard import acting
 from components.page import page
+from components.uploads import spooled
 from pages.clinic.desk import _when, lot_label
 from services.bulk.pipeline import FileRejected
 from services.clinic import administration, back_entry, walkin
@@ -153,14 +154,18 @@ def _upload() -> None:
     async def received(event) -> None:  # noqa: ANN001
         principal = acting()
         await summary.refresh(None, '')
-        data = await event.file.read()
         try:
-            outcome = await run.io_bound(lambda: back_entry.load_file(principal=principal, data=data,
-                                                                      file_name=event.file.name))
+            path = await spooled(event, back_entry.MAX_FILE_BYTES)
+            try:
+                outcome = await run.io_bound(lambda: back_entry.load_file(principal=principal, data=path,
+                                                                          file_name=event.file.name))
+            finally:
+                path.unlink(missing_ok=True)
         except (FileRejected, ServiceError) as error:
             await summary.refresh(None, str(error))
             return
         await summary.refresh(outcome, '')
 
     ui.upload(label='Upload or drop a CSV / .xlsx file', auto_upload=True, on_upload=received,
-              max_file_size=5_000_000).props('accept=.csv,.xlsx').classes('w-full max-w-xl').mark('back-entry-upload')
+              max_file_size=back_entry.MAX_FILE_BYTES).props('accept=.csv,.xlsx').classes('w-full max-w-xl') \
+        .mark('back-entry-upload')

@@ -1,26 +1,25 @@
 """Recipient Bulk Upload: reading the file, the rules of every record, and loading them in bulk.
 
 One pipeline for the Low Volume tab, the High Volume background job and the `import-recipients` command:
-decode (UTF-8 with or without BOM, else Windows-1252) → stream the rows (CSV or .xlsx) → check each record →
+stream the rows (services.bulk.files: CSV in UTF-8, UTF-16 or Windows-1252, or .xlsx, within hard limits) →
+stop at the row limit → check each record →
 look duplicates up by their stored identity key in chunks → insert with SQLAlchemy Core (recipients, portal
 accounts, password tokens, welcome emails) in one transaction per chunk.
 """
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
 
 from sqlmodel import Session
 
 from models import Recipient, RecipientSource, utcnow
 from services.accounts.auth import normalize_email
+from services.bulk import files
+from services.bulk.files import FileRejected, sniff
 from services.core.fast_sql import allocate_ids, insert_recipients
 from services.portal.accounts import NewRecipient, accounts_for_emails, queue_welcome_emails
 from services.recipients import fields
@@ -37,13 +36,6 @@ HEADER_ALIASES = {'firstname': 'first_name', 'lastname': 'last_name', 'dateofbir
 DUPLICATE = fields.DUPLICATE_PROBLEM.text()
 RECIPIENT_COLUMNS = ('id', 'first_name', 'last_name', 'date_of_birth', 'email', 'identity_key', 'first_name_key',
                      'last_name_key', 'portal_account_id')
-_SNIFF_BLOCK = 1 << 20
-
-_XLSX_MAGIC = b'PK\x03\x04'
-
-
-class FileRejected(Exception):
-    """The whole file is refused (nothing is loaded); the message says what to fix."""
 
 
 @dataclass
@@ -90,89 +82,9 @@ class Target:
 # ---------------------------------------------------------------- reading
 
 
-def _open(source: bytes | Path) -> BinaryIO:
-    return io.BytesIO(source) if isinstance(source, bytes) else open(source, 'rb')  # noqa: SIM115
-
-
-def sniff(source: bytes | Path) -> tuple[str, str]:
-    """(kind, encoding) of an upload, or FileRejected for an empty or non-text file."""
-    with _open(source) as stream:
-        first = stream.read(_SNIFF_BLOCK)
-        if first.startswith(_XLSX_MAGIC):
-            return 'xlsx', ''
-        if not first.lstrip(b'\xef\xbb\xbf \t\r\n'):
-            raise FileRejected('The file is empty. Fill in the template and upload it again.')
-        decoder = codecs.getincrementaldecoder('utf-8')()
-        utf8 = True
-        block = first
-        while block:
-            if b'\x00' in block:
-                raise _not_text()
-            if utf8:
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError:
-                    utf8 = False
-            if not utf8:
-                try:
-                    block.decode('cp1252')
-                except UnicodeDecodeError as error:
-                    raise _not_text() from error
-            block = stream.read(_SNIFF_BLOCK)
-        if utf8:
-            try:
-                decoder.decode(b'', final=True)
-            except UnicodeDecodeError:
-                utf8 = False
-    encoding = 'utf-8-sig' if utf8 else 'cp1252'
-    text = first[:65536].decode(encoding, errors='ignore')
-    if any(ch < ' ' and ch not in '\t\r\n\x0c' for ch in text):
-        raise _not_text()
-    return 'csv', encoding
-
-
-def _not_text() -> FileRejected:
-    return FileRejected('This file is not a CSV or Excel (.xlsx) file. Save your spreadsheet as "CSV (Comma '
-                        'delimited)" or .xlsx and upload it again.')
-
-
 def _raw_rows(source: bytes | Path, kind: str, encoding: str) -> Iterator[list[str]]:
-    """Every row of the file as text cells, header first, streaming."""
-    if kind == 'xlsx':
-        yield from _xlsx_rows(source)
-        return
-    with _open(source) as stream:
-        text = io.TextIOWrapper(stream, encoding=encoding, newline='')
-        try:
-            yield from csv.reader(text)
-        except csv.Error as error:
-            raise FileRejected(f'The file could not be read as CSV ({error}). Save it again from your '
-                               'spreadsheet as "CSV (Comma delimited)".') from error
-
-
-def _xlsx_rows(source: bytes | Path) -> Iterator[list[str]]:
-    from openpyxl import load_workbook
-    try:
-        workbook = load_workbook(io.BytesIO(source) if isinstance(source, bytes) else source, read_only=True,
-                                 data_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable workbook is refused the same way
-        raise _not_text() from error
-    try:
-        sheet = workbook.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
-            yield [_cell_text(cell) for cell in row]
-    finally:
-        workbook.close()
-
-
-def _cell_text(cell: object) -> str:
-    if cell is None:
-        return ''
-    if isinstance(cell, datetime | date):
-        return f'{cell.month}/{cell.day}/{cell.year}'
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return str(cell)
+    """Every row of the file as text cells, header first, streaming, within the limits of services.bulk.files."""
+    return files.rows(source, kind, encoding)
 
 
 def _header_key(name: str) -> str:

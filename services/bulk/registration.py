@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from models import Location, RecipientSource, Role, utcnow
 from models.bulk import BulkUpload, BulkUploadError, BulkUploadFile
+from services.bulk.files import too_large
 from services.bulk.pipeline import (
     LOW_VOLUME_MAX,
     CheckedRow,
@@ -163,10 +164,14 @@ def _too_many_high() -> str:
             f'{limit:,} records. Nothing was loaded.')
 
 
+def max_file_bytes() -> int:
+    """The upload limit of Bulk Registration (CVMS_BULK_MAX_FILE_MB)."""
+    return get_settings().bulk_max_file_mb * 1024 * 1024
+
+
 def _check_size(size: int) -> None:
-    limit_mb = get_settings().bulk_max_file_mb
-    if size > limit_mb * 1024 * 1024:
-        raise FileRejected(f'This file is larger than {limit_mb} MB, the upload limit. Split it into smaller files.')
+    if size > max_file_bytes():
+        raise too_large(max_file_bytes())
 
 
 def _refused(principal: Principal, file_name: str, message: str, *, target: Target | None, mode: str) -> None:
@@ -185,12 +190,14 @@ def _refused(principal: Principal, file_name: str, message: str, *, target: Targ
 # ---------------------------------------------------------------- Low Volume
 
 
-def preview(*, principal: Principal, data: bytes, file_name: str, location_code: str | None = None) -> Preview:
-    """Read and check a Low Volume file without loading anything (duplicates are looked up too)."""
+def preview(*, principal: Principal, data: bytes | Path, file_name: str, location_code: str | None = None) -> Preview:
+    """Read and check a Low Volume file (its bytes, or the file an upload was spooled to) without loading anything
+    (duplicates are looked up too)."""
     with session_scope(read_only=True) as session:
         target = upload_target(principal=principal, session=session, location_code=location_code)
+    size = len(data) if isinstance(data, bytes) else data.stat().st_size
     try:
-        _check_size(len(data))
+        _check_size(size)
         layout = scan(data, max_rows=LOW_VOLUME_MAX, too_many=_too_many_low())
     except FileRejected as refusal:
         _refused(principal, file_name, str(refusal), target=target, mode='low')
@@ -198,7 +205,7 @@ def preview(*, principal: Principal, data: bytes, file_name: str, location_code:
     rows = _checked(data, layout)
     with session_scope(read_only=True) as session:
         mark_duplicates(session, rows, set())
-    return Preview(file_name=file_name, file_size=len(data), header=layout.header, notices=layout.notices, rows=rows,
+    return Preview(file_name=file_name, file_size=size, header=layout.header, notices=layout.notices, rows=rows,
                    location_code=location_code)
 
 
@@ -211,8 +218,8 @@ def load_low_volume_file(*, principal: Principal, path: Path, location_code: str
             target = upload_target(principal=principal, session=session, location_code=location_code)
         _refused(principal, path.name, str(refusal), target=target, mode='cli')
         raise
-    return create_records(principal=principal, previewed=preview(principal=principal, data=path.read_bytes(),
-                                                                file_name=path.name, location_code=location_code))
+    return create_records(principal=principal, previewed=preview(principal=principal, data=path, file_name=path.name,
+                                                                location_code=location_code))
 
 
 def _checked(source: bytes | Path, layout: FileLayout, *, after_line: int = 1) -> list[CheckedRow]:

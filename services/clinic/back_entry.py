@@ -1,5 +1,5 @@
 """Back-entry of doses written on the paper "CVMS Recipient Administration" form during an outage, as a CSV
-(or .xlsx) upload. It reads files with the Bulk Registration engine (services.bulk_import: encoding sniffing,
+(or .xlsx) upload. It reads files with the Bulk Registration engine (services.bulk.files: encoding sniffing,
 CSV/.xlsx rows, whole-file refusals, the formula-safe BulkError-style error file) and records each line with
 the same service as the one-at-a-time screen (services.clinic.record_paper_administration), one transaction per
 line, so a bad line never blocks the good ones."""
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import time
+from itertools import islice
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
@@ -26,6 +28,7 @@ from services.recipients.fields import name_problem, parse_date_of_birth, proble
 from services.recipients.identity import identity_key
 
 MAX_ROWS = 5000
+MAX_FILE_BYTES = 5_000_000
 TEMPLATE_HEADER = ['First name', 'Last name', 'Date of birth', 'Date given', 'Time given', 'Product', 'Lot number',
                    'Dose number', 'Site', 'Route', 'Dose volume (mL)', 'Reason', 'Override reason']
 _KEYS = {'firstname': 'first', 'lastname': 'last', 'dateofbirth': 'dob', 'dob': 'dob', 'dategiven': 'date',
@@ -67,7 +70,7 @@ def _columns(header: list[str]) -> tuple[dict[str, int], list[str]]:
     return columns, notices
 
 
-def load_file(*, principal: Principal, data: bytes, file_name: str = 'upload.csv',
+def load_file(*, principal: Principal, data: bytes | Path, file_name: str = 'upload.csv',
               email_errors: bool = True) -> BackEntryOutcome:
     """Record every line of a back-entry file at the user's location. Refuses the whole file for a bad header or
     too many lines; otherwise returns how many doses were recorded and an error file for the rest."""
@@ -79,11 +82,12 @@ def load_file(*, principal: Principal, data: bytes, file_name: str = 'upload.csv
         raise FileRejected('The file is empty.')
     header = first[1]
     columns, notices = _columns(header)
-    body = list(rows)
+    body = list(islice(rows, MAX_ROWS + 1))  # stops reading at the limit
     if not body:
         raise FileRejected('The file has a header row but no doses.')
     if len(body) > MAX_ROWS:
-        raise FileRejected(f'The file has {len(body):,} lines; at most {MAX_ROWS:,} can be entered at once.')
+        raise FileRejected(f'The file has more than {MAX_ROWS:,} lines; at most {MAX_ROWS:,} can be entered at once. '
+                           'Split it into smaller files. Nothing was recorded.')
     with session_scope(read_only=True) as session:
         zone = zone_of(session.get(Location, principal.location_id))
     loaded, failed = 0, []

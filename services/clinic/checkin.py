@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from sqlmodel import col, select
 
-from models import Location, Recipient, utcnow
+from models import Recipient, utcnow
 from models.clinic import (
     Appointment,
     AppointmentPublic,
@@ -94,13 +94,10 @@ def find_for_check_in(*, principal: Principal, raw_number: str) -> AppointmentPu
     with session_scope(read_only=True) as session:
         location = _location_of(session, principal)
         appointment = session.exec(select(Appointment).where(Appointment.case_number == number)).first()
-        if appointment is None:
-            raise ServiceError(f'No appointment has confirmation number {number}. Check the number, or search '
-                               'for the person in Appointment Walk-In.')
-        if appointment.location_id != location.id:
-            other = session.get(Location, appointment.location_id)
-            raise ServiceError(f'Appointment {number} is at another location ({other.name if other else "?"}), '
-                               f'not at {location.name}. The person can be seen here as a walk-in.')
+        if appointment is None or appointment.location_id != location.id:
+            # The same answer for another location's number: where someone is booked is theirs to tell.
+            raise ServiceError(f'No appointment with confirmation number {number} was found at {location.name}. '
+                               'Check the number, or search for the person in Appointment Walk-In.')
         status = AppointmentStatus(appointment.status)
         when = time_label(appointment.scheduled_at, location)
         if status == AppointmentStatus.CANCELLED:

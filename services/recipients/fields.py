@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import DOT_ATOM_TEXT_INTL
 from email_validator.syntax import validate_email_local_part
 
+from services.core.csv_safe import FORMULA_STARTS
 from services.core.i18n import marked as _
 from services.core.i18n import translator
 from services.core.localtime import local_today
@@ -346,6 +347,8 @@ def email_problem(email: str) -> str | None:
     local, sep, domain = email.rpartition('@')
     if not sep or not local or not domain:
         return 'an email address needs one @ with a name before it and a domain after it'
+    if email.startswith(FORMULA_STARTS):  # valid by the RFC, but a spreadsheet opening a list runs it as a formula
+        return f'an email address cannot start with {email[0]!r} (a spreadsheet would read it as a formula)'
     problem, ascii_domain_length, domain_length = _domain_check(domain)
     if problem is not None:
         return problem

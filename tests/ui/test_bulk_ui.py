@@ -187,3 +187,26 @@ async def test_welcome_email_link_sets_the_password(demo, user: User, smtp_serve
     user.find('Set password').click()
     await user.should_see('Your household', retries=100)
     await user.should_see('Jon NewRecipient')
+
+
+async def test_uploads_past_the_size_limit_are_refused_and_nothing_stays_on_disk(demo, user: User,
+                                                                               monkeypatch) -> None:
+    """The limit is checked on the server while the file is copied (the browser's max_file_size is a hint)."""
+    from services.core.settings import get_settings, reset_settings
+    monkeypatch.setenv('CVMS_BULK_MAX_FILE_MB', '1')
+    reset_settings()
+    try:
+        await open_bulk_registration(user)
+        big = (HEADER + 'Ann,Lee,1/1/1980,ann@example.com\r\n' * 40_000).encode()
+        await upload(user, 'low-volume-upload', 'big.csv', big)
+        await user.should_see('This file is larger than 1 MB, the upload limit', retries=100)
+        user.find('High Volume (100,000)').click()
+        await upload(user, 'high-volume-upload', 'big.csv', big)
+        await user.should_see('This file is larger than 1 MB, the upload limit', retries=100)
+        unicode_text = b'\xff\xfe' + ('First name\tLast name\tDate of birth\tEmail\r\n'
+                                      'Zoë\tLee\t1/1/1980\tzoe@example.com\r\n').encode('utf-16-le')
+        await upload(user, 'low-volume-upload', 'unicode.txt', unicode_text)
+        await user.should_see('1 records: 1 ready, 0 failed', retries=100)
+        assert list((get_settings().data_dir / 'uploads').glob('*')) == []
+    finally:
+        reset_settings()

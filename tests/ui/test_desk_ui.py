@@ -71,7 +71,7 @@ async def test_desk_check_in_messages(demo, user: User) -> None:
     await user.should_see('is not a confirmation number: it has 8 digits', retries=100)
     user.find(marker='confirmation-number').clear().type('99999999')
     user.find(marker='check-in-go').click()
-    await user.should_see('No appointment has confirmation number 99999999', retries=100)
+    await user.should_see('No appointment with confirmation number 99999999 was found at', retries=100)
 
 
 async def test_desk_walk_in_found(demo, user: User) -> None:
