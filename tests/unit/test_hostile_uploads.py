@@ -51,6 +51,7 @@ def workbook(rows: list[list[object]]) -> bytes:
 
 MAIN = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main'
 RELATIONSHIPS = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships'
+SPREADSHEET = 'application/vnd.openxmlformats-officedocument.spreadsheetml'
 
 
 def excel_workbook(sheet_xml: bytes, shared_strings: bytes | Iterator[bytes] | None = None) -> bytes:
@@ -61,7 +62,11 @@ def excel_workbook(sheet_xml: bytes, shared_strings: bytes | Iterator[bytes] | N
         book.writestr('[Content_Types].xml', (
             '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/></Types>'))
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{SPREADSHEET}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{SPREADSHEET}.worksheet+xml"/>'
+            + (f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SPREADSHEET}.sharedStrings+xml"/>'
+               if strings else '') + '</Types>'))
         book.writestr('_rels/.rels', (
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             f'<Relationship Id="rId1" Type="{RELATIONSHIPS}/officeDocument" Target="xl/workbook.xml"/>'
