@@ -112,7 +112,11 @@ def test_dose_form_names_each_screening_question_and_refuses_unanswered(live_app
     assert 'checked' not in tree.replace('unchecked', ''), 'nothing is answered for the person'
     screenshot(tab, 'desk-dose-form')
 
-    tab.get_by_role('radiogroup', name=re.compile('feeling sick')).get_by_role('radio', name='Yes').click()
+    sick = tab.get_by_role('radiogroup', name=re.compile('feeling sick'))
+    sick.get_by_role('radio', name='No').focus()
+    tab.keyboard.press('ArrowRight')  # a radio group's arrow keys choose the next answer
+    expect(sick.get_by_role('radio', name='Yes')).to_have_attribute('aria-checked', 'true')
+    assert _focused(tab)['label'] == 'Yes', tab.evaluate('document.activeElement.outerHTML.slice(0, 200)')
     tab.get_by_role('button', name='Save').click()
     summary = tab.get_by_role('alert').filter(has_text='There is a problem')
     summary.wait_for()
