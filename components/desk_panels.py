@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date
 from urllib.parse import urlencode
 
-from nicegui import app, background_tasks, run, ui
+from nicegui import background_tasks, run, ui
 
 from models.clinic import AppointmentPublic, AppointmentStatus
 from services.accounts import auth
@@ -19,7 +19,7 @@ from services.principal import Principal
 from services.recipients.dates import parse_date
 
 from .focus import focus
-from .guard import TOKEN_KEY, acting
+from .guard import acting, session_token
 
 TODAY_COLUMNS = [
     {'name': 'time', 'label': 'TIME', 'field': 'time', 'align': 'left'},
@@ -129,7 +129,7 @@ class TodayTable:
 
     def __init__(self, principal: Principal) -> None:
         self.location_id = principal.location_id
-        self.token = app.storage.user.get(TOKEN_KEY)
+        self.token = session_token()
         self.client = ui.context.client
         self.loop = asyncio.get_running_loop()
         self.pending = False

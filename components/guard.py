@@ -1,14 +1,20 @@
 """Who is at the keyboard: resolves the session for page loads and for every event handler. Pages are guarded by
-components.page."""
+components.page. The session lives in our own HttpOnly cookie, set only when a log-in succeeds (docs/adr/0006);
+NiceGUI's browser cookie, which exists before the log-in, carries no grant."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import Response
 from nicegui import app, ui
 
 from services.accounts import auth
 from services.core.errors import NotAllowed
+from services.core.settings import get_settings
 from services.principal import Principal
 
-TOKEN_KEY = 'auth_token'
+SESSION_COOKIE = 'cvms_session'
 LANG_KEY = 'portal_lang'  # the language chosen before signing in (log-in pages, sign-up)
 KEPT_AT_SIGN_IN = (LANG_KEY,)
 
@@ -21,9 +27,23 @@ def client_ip() -> str | None:
     return request.client.host if request and request.client else None
 
 
+def session_token() -> str | None:
+    """The session cookie of the request that drew this page (event handlers arrive with that page's client)."""
+    try:
+        request = ui.context.client.request
+    except (RuntimeError, AttributeError):
+        return None
+    return request.cookies.get(SESSION_COOKIE) if request else None
+
+
+def browser_id() -> str:
+    """NiceGUI's per-browser id (from its signed cookie): a sign-in code is bound to it."""
+    return str(app.storage.browser['id'])
+
+
 def current_principal() -> Principal | None:
     """The signed-in person, checked against the database on every call (timeouts, log-out, password change)."""
-    return auth.resolve_session(token=app.storage.user.get(TOKEN_KEY), client_ip=client_ip())
+    return auth.resolve_session(token=session_token(), client_ip=client_ip())
 
 
 def acting() -> Principal:
@@ -42,11 +62,21 @@ def forget_session() -> None:
     app.storage.user.update(kept)
 
 
-def sign_in(token: str) -> None:
+def sign_in(sign_in_code: str, target: str) -> None:
+    """After a log-in: the browser trades its code at /session/start for the session cookie, then opens `target`."""
     forget_session()  # nothing from before the log-in survives it but the language
-    app.storage.user[TOKEN_KEY] = token
+    ui.navigate.to(f'/session/start?code={quote(sign_in_code)}&next={quote(target)}')
 
 
-def sign_out() -> None:
-    auth.logout(token=app.storage.user.get(TOKEN_KEY))
+def set_session_cookie(response: Response, token: str) -> None:
+    settings = get_settings()
+    response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_absolute_hours * 3600, path='/',
+                        httponly=True, samesite='lax', secure=settings.uses_https)
+
+
+def end_session(request: Request, response: Response) -> None:
+    """Log-out over HTTP: the session ends on the server and the browser forgets the cookie."""
+    auth.logout(token=request.cookies.get(SESSION_COOKIE))
     forget_session()
+    settings = get_settings()
+    response.delete_cookie(SESSION_COOKIE, path='/', httponly=True, samesite='lax', secure=settings.uses_https)

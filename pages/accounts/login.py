@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import Request
 from fastapi.responses import RedirectResponse
-from nicegui import run, ui
+from nicegui import app, run, ui
 
-from components.guard import client_ip, current_principal, sign_in, sign_out
+from components.guard import browser_id, client_ip, current_principal, end_session, set_session_cookie, sign_in
 from components.portal_frame import browser_language, switch_language
 from services.accounts import auth
 from services.accounts.passwords import MIN_LENGTH, password_problem
@@ -65,7 +66,7 @@ def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A00
             button.disable()
             try:
                 result = await run.io_bound(auth.login, email=email.value, password=password.value,
-                                            client_ip=client_ip())
+                                            browser_id=browser_id(), client_ip=client_ip())
             except auth.LoginRefused as refusal:
                 message.set_text(refusal.translated(t))
                 message.set_visibility(True)
@@ -73,8 +74,7 @@ def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A00
                 return
             finally:
                 button.enable()
-            sign_in(result.token)
-            ui.navigate.to(_safe_next(next))
+            sign_in(result.sign_in_code, _safe_next(next))
 
         password.on('keydown.enter', try_login)
         button = ui.button(t('Log in'), on_click=try_login).classes('w-full')
@@ -84,10 +84,24 @@ def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A00
     return None
 
 
-@ui.page('/logout')
-def logout_page() -> RedirectResponse:
-    sign_out()
-    return RedirectResponse('/login')
+@app.get('/session/start', include_in_schema=False)
+def start_session(request: Request, code: str = '', next: str = '/') -> RedirectResponse:  # noqa: A002
+    """Where a browser goes right after its log-in: trades the sign-in code for the session cookie (plain HTTP,
+    since a websocket cannot set a cookie). A sync route: FastAPI runs it in its thread pool."""
+    token = auth.start_session(sign_in_code=code, browser_id=str(request.session.get('id', '')),
+                               client_ip=request.client.host if request.client else None)
+    if token is None:
+        return RedirectResponse('/login', status_code=303)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session_cookie(response, token)
+    return response
+
+
+@app.get('/logout', include_in_schema=False)
+def logout(request: Request) -> RedirectResponse:
+    response = RedirectResponse('/login', status_code=303)
+    end_session(request, response)
+    return response
 
 
 @ui.page('/forgot-password', title='Forgot password · CVMS')
@@ -140,18 +154,17 @@ def set_password_page(token: str) -> None:
                 return
             try:
                 result = await run.io_bound(auth.set_password_with_token, token=token, new_password=first.value,
-                                            client_ip=client_ip())
+                                            browser_id=browser_id(), client_ip=client_ip())
             except auth.Refusal as refusal:
                 message.set_text(refusal.translated(t))
                 return
             except ServiceError as error:
                 message.set_text(str(error))
                 return
-            sign_in(result.token)
             if lang != 'en' and can(result.principal, Action.USE_PORTAL):
                 # keep the language they chose
                 await run.io_bound(household_members.set_language, principal=result.principal, lang=lang)
             ui.notify(t('Your password is set. Welcome!'), type='positive')
-            ui.navigate.to('/')
+            sign_in(result.sign_in_code, '/')
 
         ui.button(t('Set password'), on_click=save).classes('w-full')

@@ -1,8 +1,9 @@
 """Log-in, sessions and emailed password links.
 
-A log-in creates a fresh random session token (the browser keeps it in NiceGUI's user storage;
-the database keeps only its SHA-256). Every page load and every service call resolves the token
-again, so idle and absolute timeouts, log-out and password changes take effect at once.
+A log-in (or a set-password link) yields a one-minute sign-in code bound to the browser that asked for it; the
+browser trades it over HTTP for a fresh random session token, which it keeps in its own HttpOnly cookie (the
+database keeps only its SHA-256; NiceGUI's storage never holds it). Every page load and every service call resolves
+the token again, so idle and absolute timeouts, log-out and password changes take effect at once (docs/adr/0006).
 """
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from models import AuthSession, Location, LoginThrottle, Organization, PasswordToken, PortalAccount, User, utcnow
@@ -32,6 +35,9 @@ TOKEN_LIFETIMES = {
     'reset': timedelta(hours=1),
     'verify': timedelta(days=2),
 }
+LINK_PURPOSES = tuple(TOKEN_LIFETIMES)  # what an emailed link may be; a sign-in code is none of them
+SIGN_IN = 'sign_in'  # PasswordToken.purpose of the code a browser trades for its session cookie
+SIGN_IN_LIFETIME = timedelta(seconds=60)
 GENERIC_LOGIN_ERROR = 'Incorrect email or password.'
 
 
@@ -56,7 +62,7 @@ class TokenInvalid(Refusal):
 
 @dataclass(frozen=True)
 class LoginResult:
-    token: str
+    sign_in_code: str  # for start_session, from the same browser, within a minute; grants nothing alone
     principal: Principal
 
 
@@ -80,10 +86,6 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _minutes_left(until: datetime) -> int:
-    return max(1, int((until - utcnow()).total_seconds() // 60) + 1)
-
-
 def principal_for(session: Session, user: User, *, client_ip: str | None = None) -> Principal:
     portal_id = session.exec(select(PortalAccount.id).where(PortalAccount.user_id == user.id)).first()
     return Principal(user_id=user.id or 0, email=user.email, role=user.role, full_name=user.full_name,
@@ -91,88 +93,116 @@ def principal_for(session: Session, user: User, *, client_ip: str | None = None)
                      portal_account_id=portal_id, client_ip=client_ip)
 
 
-def _throttle_key(client_ip: str | None) -> str:
-    return f'ip:{client_ip or "unknown"}'
+def login(*, email: str, password: str, browser_id: str, client_ip: str | None = None) -> LoginResult:
+    """Check the password and hand out a sign-in code for this browser (`browser_id`: the pre-log-in cookie's
+    identity); start_session trades it for the session. Slow on purpose: call off the event loop.
 
-
-def _client_locked_until(session: Session, client_ip: str | None) -> datetime | None:
-    row = session.get(LoginThrottle, _throttle_key(client_ip))
-    if row and row.locked_until and row.locked_until > utcnow():
-        return row.locked_until
-    return None
-
-
-def _count_client_failure(session: Session, client_ip: str | None) -> int:
-    settings = get_settings()
-    now = utcnow()
-    row = session.get(LoginThrottle, _throttle_key(client_ip)) or LoginThrottle(key=_throttle_key(client_ip))
-    if row.last_failure_at and now - row.last_failure_at > timedelta(minutes=settings.login_lock_minutes):
-        row.failures = 0  # an old streak no longer counts
-    # A client may mistype more often than one account (shared desks), so it gets twice the allowance.
-    row.failures += 1
-    row.last_failure_at = now
-    if row.failures >= settings.login_lock_after * 2:
-        row.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
-    session.add(row)
-    return row.failures
-
-
-def _slow_down(failures: int) -> None:
-    """Each attempt past the free ones waits a little longer (this runs in a worker thread)."""
-    extra = failures - get_settings().login_slow_after
-    if extra >= 0:
-        time.sleep(min(0.5 * 2 ** extra, 4.0))
-
-
-def login(*, email: str, password: str, client_ip: str | None = None) -> LoginResult:
-    """Check the password and open a new session. Slow on purpose: call off the event loop."""
+    Recent failures on the account or from the client make every attempt wait first (audited), up to a few
+    seconds: guessing gets slow, while the right password still works. Unknown and known emails take the same
+    path, counters included, and get the same answer."""
     email = normalize_email(email)
-    with session_scope() as session:  # refusals are committed too: they are audited and counted
-        result_or_refusal = _attempt(session, email, password, client_ip)
-    if isinstance(result_or_refusal, LoginResult):
-        return result_or_refusal
-    template, params, failures = result_or_refusal
-    _slow_down(failures)  # after the commit, so parallel guesses are counted as well
-    raise LoginRefused(template, **params)
+    with session_scope() as session:  # the wait is audited before it is served
+        wait = _throttle_wait(session, email, client_ip)
+    if wait:
+        time.sleep(wait)  # in the worker thread that hashes, never on the event loop
+    with session_scope() as session:  # failures are committed too: they are audited and counted
+        result = _attempt(session, email, password, client_ip, browser_id)
+    if result is None:
+        raise LoginRefused(GENERIC_LOGIN_ERROR)
+    return result
 
 
-def _attempt(session: Session, email: str, password: str,
-             client_ip: str | None) -> LoginResult | tuple[str, dict, int]:
-    settings = get_settings()
-    if (until := _client_locked_until(session, client_ip)) is not None:
-        verify_password(password, None)
-        audit.record(session, action='login_refused_locked', actor_email=email, client_ip=client_ip,
-                     detail='client locked')
-        return ('Too many failed log-ins from this device. Try again in {minutes} minutes, or reset your password.',
-                {'minutes': _minutes_left(until)}, 0)
+def _attempt(session: Session, email: str, password: str, client_ip: str | None,
+             browser_id: str) -> LoginResult | None:
     user = session.exec(select(User).where(User.email == email)).first()
-    if user and user.locked_until and user.locked_until > utcnow():
-        verify_password(password, None)
-        audit.record(session, action='login_refused_locked', actor_email=email, client_ip=client_ip,
-                     entity_type='user', entity_id=user.id)
-        return ('This account is locked after repeated failed log-ins. Try again in {minutes} minutes, or use '
-                '"Forgot password?".', {'minutes': _minutes_left(user.locked_until)}, 0)
     ok = verify_password(password, user.password_hash if user and user.is_active else None)
     if ok and user is not None:
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, utcnow()
         session.add(user)
-        token = secrets.token_urlsafe(TOKEN_BYTES)
-        session.add(AuthSession(token_hash=token_digest(token), user_id=user.id or 0, client_ip=client_ip))
+        session.execute(delete(LoginThrottle).where(col(LoginThrottle.key) == _account_key(email)))
         principal = principal_for(session, user, client_ip=client_ip)
         audit.record(session, action='login', actor=principal)
-        return LoginResult(token=token, principal=principal)
-    failures = _count_client_failure(session, client_ip)
+        return LoginResult(sign_in_code=_issue_sign_in_code(session, user.id or 0, browser_id), principal=principal)
+    window = timedelta(minutes=get_settings().login_failure_minutes)
+    _count(session, _account_key(email), window=window)
+    _count(session, _client_key(client_ip), window=window)
     audit.record(session, action='login_failed', actor_email=email, client_ip=client_ip,
                  entity_type='user' if user else None, entity_id=user.id if user else None)
-    if user is None:
-        return GENERIC_LOGIN_ERROR, {}, failures
-    user.failed_logins += 1
-    session.add(user)
-    if user.failed_logins >= settings.login_lock_after:
-        user.locked_until = utcnow() + timedelta(minutes=settings.login_lock_minutes)
-        return ('Too many failed log-ins. This account is locked for {minutes} minutes. You can reset your '
-                'password with "Forgot password?".', {'minutes': settings.login_lock_minutes}, 0)
-    return GENERIC_LOGIN_ERROR, {}, max(failures, user.failed_logins)
+    return None
+
+
+def _account_key(email: str) -> str:
+    # Per email, known or not, so an unknown account is counted (and slowed) exactly like a real one.
+    return f'account:{token_digest(email)}'
+
+
+def _client_key(client_ip: str | None) -> str:
+    return f'ip:{client_ip or "unknown"}'
+
+
+def _throttle_wait(session: Session, email: str, client_ip: str | None) -> float:
+    """Seconds this attempt waits: grows with the recent failures on the account, and from the client at half the
+    rate (desks behind one address mistype more often than one person)."""
+    settings = get_settings()
+    since = utcnow() - timedelta(minutes=settings.login_failure_minutes)
+    counts = dict(session.exec(select(LoginThrottle.key, LoginThrottle.failures)
+                               .where(col(LoginThrottle.key).in_([_account_key(email), _client_key(client_ip)]))
+                               .where(LoginThrottle.last_failure_at >= since)).all())
+    account, client = counts.get(_account_key(email), 0), counts.get(_client_key(client_ip), 0)
+    extra = max(account, client // 2) + 1 - settings.login_slow_after  # this attempt counts too
+    if extra < 0:
+        return 0.0
+    wait = min(0.5 * 2 ** min(extra, 16), settings.login_max_delay_seconds)
+    audit.record(session, action='login_throttled', actor_email=email, client_ip=client_ip,
+                 detail=f'waited {wait:g} s after {account} failures on the account, {client} from the client')
+    return wait
+
+
+def _count(session: Session, key: str, *, window: timedelta) -> int:
+    """One more on the counter `key` (restarted when its last count is older than `window`); the row is locked
+    for the transaction, so attempts on several instances at once all count."""
+    now = utcnow()
+    insert = pg_insert if session.get_bind().dialect.name == 'postgresql' else sqlite_insert
+    session.execute(insert(LoginThrottle).values(key=key, failures=0, last_failure_at=now)
+                    .on_conflict_do_nothing())
+    row = session.exec(select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()).one()
+    row.failures = 1 if now - row.last_failure_at > window else row.failures + 1
+    row.last_failure_at = now
+    session.add(row)
+    return row.failures
+
+
+def start_session(*, sign_in_code: str, browser_id: str, client_ip: str | None = None) -> str | None:
+    """Trade a sign-in code for a new session token, once, within its minute and only from the browser it was
+    issued to; None otherwise. The token exists from here on only in the cookie the caller sets."""
+    if not sign_in_code or not browser_id:
+        return None
+    now = utcnow()
+    with session_scope() as session:
+        row = session.exec(select(PasswordToken).where(PasswordToken.purpose == SIGN_IN)
+                           .where(PasswordToken.token_hash == _sign_in_digest(sign_in_code, browser_id))).first()
+        if row is None or row.used_at is not None or row.expires_at < now:
+            return None
+        claimed = session.execute(update(PasswordToken).where(col(PasswordToken.id) == row.id)
+                                  .where(col(PasswordToken.used_at).is_(None)).values(used_at=now))
+        user = session.get(User, row.user_id)
+        if claimed.rowcount != 1 or user is None or not user.is_active:  # a racing tab traded it first
+            return None
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        session.add(AuthSession(token_hash=token_digest(token), user_id=row.user_id, client_ip=client_ip))
+        return token
+
+
+def _sign_in_digest(code: str, browser_id: str) -> str:
+    # Bound to the browser: a code carried to another browser (or a link planted in someone's mail) matches nothing.
+    return token_digest(f'{code}:{browser_id}')
+
+
+def _issue_sign_in_code(session: Session, user_id: int, browser_id: str) -> str:
+    code = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(PasswordToken(token_hash=_sign_in_digest(code, browser_id), user_id=user_id, purpose=SIGN_IN,
+                              expires_at=utcnow() + SIGN_IN_LIFETIME))
+    return code
 
 
 def resolve_session(*, token: str | None, client_ip: str | None = None) -> Principal | None:
@@ -263,14 +293,28 @@ def link(path: str) -> str:
 
 
 def request_password_reset(*, email: str, client_ip: str | None = None) -> None:
-    """Email a reset link when the account exists; the caller says the same thing either way."""
+    """Email a reset link when the account exists; the caller says the same thing either way. A new link replaces
+    the account's earlier ones; past a few requests per account (and many more per client address) within the
+    hour, nothing more is sent (audited), so nobody can flood a mailbox or collect links."""
     email = normalize_email(email)
+    settings = get_settings()
+    window = timedelta(minutes=settings.reset_links_window_minutes)
     with session_scope() as session:
         user = session.exec(select(User).where(User.email == email)).first()
         audit.record(session, action='password_reset_requested', actor_email=email, client_ip=client_ip,
                      entity_type='user' if user else None, entity_id=user.id if user else None)
+        for_account = _count(session, f'reset-{_account_key(email)}', window=window)
+        for_client = _count(session, f'reset-{_client_key(client_ip)}', window=window)
+        if for_account > settings.reset_links_per_account or for_client > settings.reset_links_per_account * 10:
+            audit.record(session, action='password_reset_throttled', actor_email=email, client_ip=client_ip,
+                         entity_type='user' if user else None, entity_id=user.id if user else None,
+                         detail=f'request {for_account} for the account, {for_client} from the client')
+            return
         if user is None or not user.is_active:
             return
+        session.execute(update(PasswordToken).where(col(PasswordToken.user_id) == user.id)
+                        .where(col(PasswordToken.purpose) == 'reset').where(col(PasswordToken.used_at).is_(None))
+                        .values(used_at=utcnow()))  # at most one live reset link: the newest
         token = issue_token(session, user.id or 0, 'reset')
         language = session.exec(select(PortalAccount.language).where(PortalAccount.user_id == user.id)).first()
         t = translator(language)  # recipients read it in their portal language; staff in English
@@ -289,7 +333,8 @@ def check_token(token: str) -> tuple[str, str]:
 
 
 def _usable_token(session: Session, token: str) -> tuple[PasswordToken, User]:
-    row = session.exec(select(PasswordToken).where(PasswordToken.token_hash == token_digest(token))).first()
+    row = session.exec(select(PasswordToken).where(PasswordToken.token_hash == token_digest(token))
+                       .where(col(PasswordToken.purpose).in_(LINK_PURPOSES))).first()
     if row is None:
         raise TokenInvalid('This link is not valid. Ask for a new one with "Forgot password?".')
     if row.used_at is not None:
@@ -302,8 +347,10 @@ def _usable_token(session: Session, token: str) -> tuple[PasswordToken, User]:
     return row, user
 
 
-def set_password_with_token(*, token: str, new_password: str, client_ip: str | None = None) -> LoginResult:
-    """Use an emailed link once: set the password, end old sessions and sign the person in."""
+def set_password_with_token(*, token: str, new_password: str, browser_id: str,
+                            client_ip: str | None = None) -> LoginResult:
+    """Use an emailed link once: set the password, end old sessions and sign the person in (a sign-in code for
+    this browser, as after a log-in)."""
     with session_scope() as session:
         row, user = _usable_token(session, token)
         _set_password(session, user, new_password)
@@ -312,14 +359,13 @@ def set_password_with_token(*, token: str, new_password: str, client_ip: str | N
         # Every other open link of the account stops working too.
         session.execute(update(PasswordToken).where(col(PasswordToken.user_id) == user.id)
                         .where(col(PasswordToken.used_at).is_(None)).values(used_at=utcnow()))
-        new_token = secrets.token_urlsafe(TOKEN_BYTES)
-        session.add(AuthSession(token_hash=token_digest(new_token), user_id=user.id or 0, client_ip=client_ip))
+        sign_in_code = _issue_sign_in_code(session, user.id or 0, browser_id)
         user.last_login_at = utcnow()
         principal = principal_for(session, user, client_ip=client_ip)
         audit.record(session, action='password_set', actor=principal, entity_type='user', entity_id=user.id,
                      detail=f'via {row.purpose} link')
         audit.record(session, action='login', actor=principal, detail=f'after {row.purpose} link')
-        return LoginResult(token=new_token, principal=principal)
+        return LoginResult(sign_in_code=sign_in_code, principal=principal)
 
 
 def describe(principal: Principal) -> dict[str, str]:

@@ -42,9 +42,13 @@ class Settings(BaseSettings):
 
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
-    login_slow_after: int = 3  # failures before each attempt is slowed
-    login_lock_after: int = 5  # failures before the account / client is locked
-    login_lock_minutes: int = 15
+    # Log-in failures slow further attempts on the account (and, at half the rate, from the client address: desks
+    # share one) by a growing delay up to login_max_delay_seconds; never a lock a stranger could set off.
+    login_slow_after: int = 3  # failures (this attempt included) before attempts wait
+    login_max_delay_seconds: float = 8.0
+    login_failure_minutes: int = 15  # a streak of failures is forgotten after this long without one
+    reset_links_per_account: int = 3  # password-reset emails per account, and 10x that per client address,
+    reset_links_window_minutes: int = 60  # within this long after the last request
 
     # Real argon2 always; tests and the demo may lower its cost.
     argon2_memory_kib: int = 65536

@@ -1,4 +1,4 @@
-"""Account screens through the simulated browser: refusals, locking, forgot password, change password, outbox."""
+"""Account screens through the simulated browser: refusals, no lock-outs, forgot password, change password, outbox."""
 from __future__ import annotations
 
 import asyncio
@@ -45,7 +45,7 @@ async def test_navigation_shows_only_what_the_role_may_use(demo, user: User) -> 
 
 
 @pytest.fixture
-def quick_lock(monkeypatch: pytest.MonkeyPatch):
+def no_delays(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv('CVMS_LOGIN_SLOW_AFTER', '1000')
     reset_settings()
     yield
@@ -53,15 +53,12 @@ def quick_lock(monkeypatch: pytest.MonkeyPatch):
     reset_settings()
 
 
-async def test_a_locked_account_is_refused_with_a_clear_message(demo, quick_lock, user: User) -> None:
-    for _ in range(4):
+async def test_wrong_passwords_never_lock_the_owner_out(demo, no_delays, user: User) -> None:
+    for _ in range(6):
         await log_in(user, MANAGER, 'this is not the password', expect_success=False)
         await user.should_see('Incorrect email or password.', retries=50)
-    await log_in(user, MANAGER, 'this is not the password', expect_success=False)
-    await user.should_see('This account is locked for 15 minutes', retries=50)
-    await log_in(user, MANAGER, expect_success=False)  # the right password, too late
-    await user.should_see('This account is locked', retries=50)
-    await user.should_not_see("Today's Appointments")
+        await user.should_not_see('locked')
+    await log_in(user, MANAGER)  # the right password still works
 
 
 async def test_forgot_password_ends_with_a_working_new_password(demo, user: User) -> None:
