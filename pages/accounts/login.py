@@ -66,7 +66,7 @@ def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A00
             button.disable()
             try:
                 result = await run.io_bound(auth.login, email=email.value, password=password.value,
-                                            browser_id=browser_id(), client_ip=client_ip())
+                                            browser=browser_id(), client_ip=client_ip())
             except auth.LoginRefused as refusal:
                 message.set_text(refusal.translated(t))
                 message.set_visibility(True)
@@ -88,7 +88,7 @@ def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A00
 def start_session(request: Request, code: str = '', next: str = '/') -> RedirectResponse:  # noqa: A002
     """Where a browser goes right after its log-in: trades the sign-in code for the session cookie (plain HTTP,
     since a websocket cannot set a cookie). A sync route: FastAPI runs it in its thread pool."""
-    token = auth.start_session(sign_in_code=code, browser_id=str(request.session.get('id', '')),
+    token = auth.start_session(sign_in_code=code, browser=str(request.session.get('id', '')),
                                client_ip=request.client.host if request.client else None)
     if token is None:
         return RedirectResponse('/login', status_code=303)
@@ -154,7 +154,7 @@ def set_password_page(token: str) -> None:
                 return
             try:
                 result = await run.io_bound(auth.set_password_with_token, token=token, new_password=first.value,
-                                            browser_id=browser_id(), client_ip=client_ip())
+                                            browser=browser_id(), client_ip=client_ip())
             except auth.Refusal as refusal:
                 message.set_text(refusal.translated(t))
                 return

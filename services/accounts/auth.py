@@ -93,8 +93,8 @@ def principal_for(session: Session, user: User, *, client_ip: str | None = None)
                      portal_account_id=portal_id, client_ip=client_ip)
 
 
-def login(*, email: str, password: str, browser_id: str, client_ip: str | None = None) -> LoginResult:
-    """Check the password and hand out a sign-in code for this browser (`browser_id`: the pre-log-in cookie's
+def login(*, email: str, password: str, browser: str, client_ip: str | None = None) -> LoginResult:
+    """Check the password and hand out a sign-in code for this browser (`browser`: the pre-log-in cookie's
     identity); start_session trades it for the session. Slow on purpose: call off the event loop.
 
     Recent failures on the account or from the client make every attempt wait first (audited), up to a few
@@ -106,14 +106,14 @@ def login(*, email: str, password: str, browser_id: str, client_ip: str | None =
     if wait:
         time.sleep(wait)  # in the worker thread that hashes, never on the event loop
     with session_scope() as session:  # failures are committed too: they are audited and counted
-        result = _attempt(session, email, password, client_ip, browser_id)
+        result = _attempt(session, email, password, client_ip, browser)
     if result is None:
         raise LoginRefused(GENERIC_LOGIN_ERROR)
     return result
 
 
 def _attempt(session: Session, email: str, password: str, client_ip: str | None,
-             browser_id: str) -> LoginResult | None:
+             browser: str) -> LoginResult | None:
     user = session.exec(select(User).where(User.email == email)).first()
     ok = verify_password(password, user.password_hash if user and user.is_active else None)
     if ok and user is not None:
@@ -122,7 +122,7 @@ def _attempt(session: Session, email: str, password: str, client_ip: str | None,
         session.execute(delete(LoginThrottle).where(col(LoginThrottle.key) == _account_key(email)))
         principal = principal_for(session, user, client_ip=client_ip)
         audit.record(session, action='login', actor=principal)
-        return LoginResult(sign_in_code=_issue_sign_in_code(session, user.id or 0, browser_id), principal=principal)
+        return LoginResult(sign_in_code=_issue_sign_in_code(session, user.id or 0, browser), principal=principal)
     window = timedelta(minutes=get_settings().login_failure_minutes)
     _count(session, _account_key(email), window=window)
     _count(session, _client_key(client_ip), window=window)
@@ -172,15 +172,15 @@ def _count(session: Session, key: str, *, window: timedelta) -> int:
     return row.failures
 
 
-def start_session(*, sign_in_code: str, browser_id: str, client_ip: str | None = None) -> str | None:
+def start_session(*, sign_in_code: str, browser: str, client_ip: str | None = None) -> str | None:
     """Trade a sign-in code for a new session token, once, within its minute and only from the browser it was
     issued to; None otherwise. The token exists from here on only in the cookie the caller sets."""
-    if not sign_in_code or not browser_id:
+    if not sign_in_code or not browser:
         return None
     now = utcnow()
     with session_scope() as session:
         row = session.exec(select(PasswordToken).where(PasswordToken.purpose == SIGN_IN)
-                           .where(PasswordToken.token_hash == _sign_in_digest(sign_in_code, browser_id))).first()
+                           .where(PasswordToken.token_hash == _sign_in_digest(sign_in_code, browser))).first()
         if row is None or row.used_at is not None or row.expires_at < now:
             return None
         claimed = session.execute(update(PasswordToken).where(col(PasswordToken.id) == row.id)
@@ -193,14 +193,14 @@ def start_session(*, sign_in_code: str, browser_id: str, client_ip: str | None =
         return token
 
 
-def _sign_in_digest(code: str, browser_id: str) -> str:
+def _sign_in_digest(code: str, browser: str) -> str:
     # Bound to the browser: a code carried to another browser (or a link planted in someone's mail) matches nothing.
-    return token_digest(f'{code}:{browser_id}')
+    return token_digest(f'{code}:{browser}')
 
 
-def _issue_sign_in_code(session: Session, user_id: int, browser_id: str) -> str:
+def _issue_sign_in_code(session: Session, user_id: int, browser: str) -> str:
     code = secrets.token_urlsafe(TOKEN_BYTES)
-    session.add(PasswordToken(token_hash=_sign_in_digest(code, browser_id), user_id=user_id, purpose=SIGN_IN,
+    session.add(PasswordToken(token_hash=_sign_in_digest(code, browser), user_id=user_id, purpose=SIGN_IN,
                               expires_at=utcnow() + SIGN_IN_LIFETIME))
     return code
 
@@ -347,7 +347,7 @@ def _usable_token(session: Session, token: str) -> tuple[PasswordToken, User]:
     return row, user
 
 
-def set_password_with_token(*, token: str, new_password: str, browser_id: str,
+def set_password_with_token(*, token: str, new_password: str, browser: str,
                             client_ip: str | None = None) -> LoginResult:
     """Use an emailed link once: set the password, end old sessions and sign the person in (a sign-in code for
     this browser, as after a log-in)."""
@@ -359,7 +359,7 @@ def set_password_with_token(*, token: str, new_password: str, browser_id: str,
         # Every other open link of the account stops working too.
         session.execute(update(PasswordToken).where(col(PasswordToken.user_id) == user.id)
                         .where(col(PasswordToken.used_at).is_(None)).values(used_at=utcnow()))
-        sign_in_code = _issue_sign_in_code(session, user.id or 0, browser_id)
+        sign_in_code = _issue_sign_in_code(session, user.id or 0, browser)
         user.last_login_at = utcnow()
         principal = principal_for(session, user, client_ip=client_ip)
         audit.record(session, action='password_set', actor=principal, entity_type='user', entity_id=user.id,

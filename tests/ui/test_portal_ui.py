@@ -223,5 +223,5 @@ async def test_portal_change_password_in_spanish_logs_out_everywhere(demo, user:
     user.find('Contraseña actual').clear().type('Demo-Password-2021')
     user.find(kind=ui.button, content='Cambiar contraseña').click()
     await user.should_see('Iniciar sesión', retries=100)
-    result = auth_service.login(email=RECIPIENT, password='Amapolas en el campo', browser_id='b')
+    result = auth_service.login(email=RECIPIENT, password='Amapolas en el campo', browser='b')
     assert result.principal.email == RECIPIENT

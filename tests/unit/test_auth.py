@@ -22,7 +22,7 @@ BROWSER = 'the browser id of the pre-log-in cookie'
 
 def session_of(result: auth.LoginResult) -> str:
     """The session token the browser's cookie receives for a log-in's sign-in code."""
-    token = auth.start_session(sign_in_code=result.sign_in_code, browser_id=BROWSER)
+    token = auth.start_session(sign_in_code=result.sign_in_code, browser=BROWSER)
     assert token is not None
     return token
 
@@ -33,7 +33,7 @@ def actions() -> list[str]:
 
 
 def test_login_opens_a_session_and_is_audited(demo) -> None:
-    result = auth.login(browser_id=BROWSER, email=MANAGER, password=DEMO_PASSWORD, client_ip='10.0.0.5')
+    result = auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD, client_ip='10.0.0.5')
     assert result.principal.email == MANAGER and result.principal.location_id is not None
     token = session_of(result)
     assert auth.resolve_session(token=token) == result.principal.__class__(**{**result.principal.__dict__,
@@ -45,21 +45,21 @@ def test_login_opens_a_session_and_is_audited(demo) -> None:
 
 
 def test_each_login_gets_a_new_session_identity(demo) -> None:
-    first = session_of(auth.login(browser_id=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
-    second = session_of(auth.login(browser_id=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
+    first = session_of(auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
+    second = session_of(auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
     assert first != second
 
 
 def test_email_is_matched_case_insensitively(demo) -> None:
-    assert auth.login(browser_id=BROWSER, email='  Manager@Demo.CVMS.example.org ',
+    assert auth.login(browser=BROWSER, email='  Manager@Demo.CVMS.example.org ',
                       password=DEMO_PASSWORD).principal.email == MANAGER
 
 
 def test_unknown_email_and_wrong_password_get_the_same_message(demo) -> None:
     with pytest.raises(auth.LoginRefused) as unknown:
-        auth.login(browser_id=BROWSER, email='nobody@example.org', password=DEMO_PASSWORD, client_ip='10.0.0.1')
+        auth.login(browser=BROWSER, email='nobody@example.org', password=DEMO_PASSWORD, client_ip='10.0.0.1')
     with pytest.raises(auth.LoginRefused) as wrong:
-        auth.login(browser_id=BROWSER, email=MANAGER, password='wrong password here', client_ip='10.0.0.2')
+        auth.login(browser=BROWSER, email=MANAGER, password='wrong password here', client_ip='10.0.0.2')
     assert str(unknown.value) == str(wrong.value) == 'Incorrect email or password.'
     assert actions()[-2:] == ['login_failed', 'login_failed']
 
@@ -70,10 +70,10 @@ def test_failures_never_lock_anyone_out_and_say_nothing_about_the_account(demo, 
     for attempt in range(12):
         for email in (PROVIDER, 'nobody@example.org'):
             with pytest.raises(auth.LoginRefused) as refused:
-                auth.login(browser_id=BROWSER, email=email, password=f'wrong guess {attempt}',
+                auth.login(browser=BROWSER, email=email, password=f'wrong guess {attempt}',
                            client_ip=f'10.1.0.{attempt}')
             assert str(refused.value) == auth.GENERIC_LOGIN_ERROR
-    assert auth.login(browser_id=BROWSER, email=PROVIDER, password=DEMO_PASSWORD,
+    assert auth.login(browser=BROWSER, email=PROVIDER, password=DEMO_PASSWORD,
                       client_ip='10.1.0.99').principal.email == PROVIDER
 
 
@@ -99,7 +99,7 @@ def short_delays(monkeypatch: pytest.MonkeyPatch) -> None:
 def _timed_login(email: str, password: str, client_ip: str) -> float:
     started = time.monotonic()
     try:
-        auth.login(browser_id=BROWSER, email=email, password=password, client_ip=client_ip)
+        auth.login(browser=BROWSER, email=email, password=password, client_ip=client_ip)
     except auth.LoginRefused:
         pass
     return time.monotonic() - started
@@ -110,7 +110,7 @@ def test_failures_on_an_account_slow_every_attempt_on_it_up_to_a_cap_and_are_aud
     assert timings[1] < 0.5 <= timings[2] and timings[3] >= 1.0  # from the third attempt on, from any address
     assert 1.0 <= timings[4] < 1.5  # never more than the cap: the owner still gets in
     started = time.monotonic()
-    assert auth.login(browser_id=BROWSER, email=MANAGER, password=DEMO_PASSWORD, client_ip='10.9.9.99')
+    assert auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD, client_ip='10.9.9.99')
     assert time.monotonic() - started >= 1.0  # the right password waits too, and then works
     assert actions().count('login_throttled') == 4
     assert _timed_login(MANAGER, 'wrong again', '10.9.9.1') < 0.5  # a log-in clears the account's streak
@@ -145,7 +145,7 @@ def _age_session(token: str, *, created: timedelta = timedelta(0), seen: timedel
 
 
 def test_idle_timeout_ends_the_session(demo) -> None:
-    token = session_of(auth.login(browser_id=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
+    token = session_of(auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
     _age_session(token, seen=timedelta(minutes=31))
     assert auth.resolve_session(token=token) is None
     _age_session(token, seen=-timedelta(minutes=31))  # ended for good, even if activity is faked afterwards
@@ -153,22 +153,22 @@ def test_idle_timeout_ends_the_session(demo) -> None:
 
 
 def test_absolute_timeout_ends_an_active_session(demo) -> None:
-    token = session_of(auth.login(browser_id=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
+    token = session_of(auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
     _age_session(token, created=timedelta(hours=12, minutes=1))
     assert auth.resolve_session(token=token) is None
 
 
 def test_logout_ends_the_session(demo) -> None:
-    token = session_of(auth.login(browser_id=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
+    token = session_of(auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
     auth.logout(token=token)
     assert auth.resolve_session(token=token) is None
     assert actions()[-1] == 'logout'
 
 
 def test_password_change_ends_every_session(demo) -> None:
-    here = auth.login(browser_id=BROWSER, email=MANAGER, password=DEMO_PASSWORD)
+    here = auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD)
     here_token = session_of(here)
-    elsewhere = session_of(auth.login(browser_id=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
+    elsewhere = session_of(auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
     with pytest.raises(ServiceError, match='current password is not correct'):
         auth.change_password(principal=here.principal, current_password='not my password',
                              new_password='Brand new passphrase 7')
@@ -177,7 +177,7 @@ def test_password_change_ends_every_session(demo) -> None:
     auth.change_password(principal=here.principal, current_password=DEMO_PASSWORD,
                          new_password='Brand new passphrase 7')
     assert auth.resolve_session(token=here_token) is None and auth.resolve_session(token=elsewhere) is None
-    assert auth.login(browser_id=BROWSER, email=MANAGER, password='Brand new passphrase 7')
+    assert auth.login(browser=BROWSER, email=MANAGER, password='Brand new passphrase 7')
     assert 'password_changed' in actions()
 
 
@@ -193,11 +193,11 @@ def test_reset_link_is_single_use_and_signs_in(demo) -> None:
     assert [m.to_addr for m in outbox] == [MANAGER]
     token = _link_token(body_as_sent(outbox[0]))
     assert auth.check_token(token) == ('reset', MANAGER)
-    result = auth.set_password_with_token(token=token, new_password='Spring tulips by the river', browser_id=BROWSER)
+    result = auth.set_password_with_token(token=token, new_password='Spring tulips by the river', browser=BROWSER)
     assert auth.resolve_session(token=session_of(result)).email == MANAGER
     with pytest.raises(auth.TokenInvalid, match='already been used'):
-        auth.set_password_with_token(token=token, new_password='Another good passphrase', browser_id=BROWSER)
-    assert auth.login(browser_id=BROWSER, email=MANAGER, password='Spring tulips by the river')
+        auth.set_password_with_token(token=token, new_password='Another good passphrase', browser=BROWSER)
+    assert auth.login(browser=BROWSER, email=MANAGER, password='Spring tulips by the river')
 
 
 def _reset_links() -> list[str]:
@@ -239,7 +239,7 @@ def test_reset_link_expires_after_an_hour_and_welcome_after_seven_days(demo) -> 
         body = body_as_sent(session.exec(select(OutboxMessage)).all()[-1])
     with pytest.raises(auth.TokenInvalid, match='expired'):
         auth.set_password_with_token(token=_link_token(body), new_password='Spring tulips by the river',
-                                    browser_id=BROWSER)
+                                    browser=BROWSER)
     assert auth.TOKEN_LIFETIMES['welcome'] == timedelta(days=7)
 
 
@@ -249,7 +249,7 @@ def test_bad_new_password_keeps_the_link_usable(demo) -> None:
         body = body_as_sent(session.exec(select(OutboxMessage)).all()[-1])
     token = _link_token(body)
     with pytest.raises(ServiceError, match='email address'):
-        auth.set_password_with_token(token=token, new_password=MANAGER, browser_id=BROWSER)
+        auth.set_password_with_token(token=token, new_password=MANAGER, browser=BROWSER)
     assert auth.check_token(token)[0] == 'reset'
 
 
@@ -260,19 +260,19 @@ def test_unknown_token_is_refused(db) -> None:
 
 def test_a_sign_in_code_works_once_only_in_its_browser_and_within_a_minute(demo) -> None:
     """Session fixation: whoever shares the pre-log-in cookie's id gets nothing; the session token is new."""
-    result = auth.login(browser_id=BROWSER, email=MANAGER, password=DEMO_PASSWORD)
-    assert auth.start_session(sign_in_code=result.sign_in_code, browser_id='another browser') is None
-    assert auth.start_session(sign_in_code='', browser_id=BROWSER) is None
+    result = auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD)
+    assert auth.start_session(sign_in_code=result.sign_in_code, browser='another browser') is None
+    assert auth.start_session(sign_in_code='', browser=BROWSER) is None
     token = session_of(result)
     assert token != result.sign_in_code and auth.resolve_session(token=token).email == MANAGER
-    assert auth.start_session(sign_in_code=result.sign_in_code, browser_id=BROWSER) is None  # used
+    assert auth.start_session(sign_in_code=result.sign_in_code, browser=BROWSER) is None  # used
     assert auth.resolve_session(token=result.sign_in_code) is None  # the code is no session
     with pytest.raises(auth.TokenInvalid):  # nor a set-password link
         auth.check_token(result.sign_in_code)
-    late = auth.login(browser_id=BROWSER, email=MANAGER, password=DEMO_PASSWORD)
+    late = auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD)
     with session_scope() as session:
         row = session.exec(select(PasswordToken).where(PasswordToken.purpose == auth.SIGN_IN)
                            .where(PasswordToken.used_at.is_(None))).one()
         row.expires_at = utcnow() - timedelta(seconds=1)
         session.add(row)
-    assert auth.start_session(sign_in_code=late.sign_in_code, browser_id=BROWSER) is None
+    assert auth.start_session(sign_in_code=late.sign_in_code, browser=BROWSER) is None

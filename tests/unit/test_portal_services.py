@@ -188,7 +188,7 @@ def test_employer_sees_invitation_status_and_totals_never_health_data(demo) -> N
     with session_scope() as session:
         account = session.exec(select(PortalAccount).where(PortalAccount.email == 'worker0@example.org')).one()
         token = auth.issue_token(session, account.user_id, 'welcome')
-    auth.set_password_with_token(token=token, new_password='worker zero long passphrase', browser_id='b')
+    auth.set_password_with_token(token=token, new_password='worker zero long passphrase', browser='b')
     portal_registration('worker0@example.org', health_worker='yes')
     result = employers.invitations(principal=employer)
     assert (result.invited, result.registered) == (3, 1)
