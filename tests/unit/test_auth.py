@@ -202,9 +202,9 @@ def test_reset_link_is_single_use_and_signs_in(demo) -> None:
 
 def _reset_links() -> list[str]:
     with session_scope() as session:
-        bodies = session.exec(select(OutboxMessage.body_text).where(OutboxMessage.subject.contains('Reset'))
-                              .order_by(OutboxMessage.id)).all()
-    return [_link_token(body) for body in bodies]
+        messages = session.exec(select(OutboxMessage).where(OutboxMessage.subject.contains('Reset'))
+                                .order_by(OutboxMessage.id)).all()
+        return [_link_token(body_as_sent(message)) for message in messages]
 
 
 def test_a_new_reset_link_replaces_the_old_one(demo) -> None:
