@@ -1,8 +1,10 @@
 """Logging in by role through the simulated browser (NiceGUI's `user` fixture)."""
 from __future__ import annotations
 
+import json
+
 import pytest
-from nicegui import ui
+from nicegui import app, ui
 from nicegui.testing import User
 
 from tests.factories import MANAGER, RECIPIENT, log_in
@@ -27,6 +29,16 @@ async def test_wrong_password_is_refused_with_a_clear_message(demo, user: User) 
     await log_in(user, 'manager@demo.cvms.example.org', 'not the password at all', expect_success=False)
     await user.should_see('Incorrect email or password.', retries=100)
     await user.should_not_see("Today's Appointments")
+
+
+async def test_the_session_token_lives_only_in_its_cookie_never_in_the_browser_storage(demo, user: User) -> None:
+    """NiceGUI's storage (files, or Redis with several instances) holds no token that grants access (issue 12)."""
+    await log_in(user, MANAGER)
+    token = user.http_client.cookies.get('cvms_session')
+    assert token
+    with user:
+        stored = json.dumps(dict(app.storage.user)) + json.dumps(dict(app.storage.browser))
+    assert token not in stored and 'token' not in stored
 
 
 async def test_pages_need_a_login(demo, user: User) -> None:
