@@ -52,7 +52,7 @@ def test_sticky_sessions_through_nginx_survive_an_instance_leaving(cluster: Loca
     leaving = next(p['name'] for p in cluster.status()['serve'] if f'127.0.0.1:{p["port"]}' == _pinned(manager))
     cluster.script('retire', leaving)
     manager.reload()
-    manager.get_by_role('button', name='Log out').wait_for()  # still logged in: the session lives in Redis
+    manager.get_by_role('button', name='Log out').wait_for()  # still logged in: sessions live in the database
     manager.get_by_text("Today's Appointments").wait_for()
     remaining = {f'127.0.0.1:{p["port"]}' for p in cluster.status()['serve']}
     assert len(remaining) == 3 and _pinned(manager) in remaining
