@@ -27,7 +27,7 @@ os.environ.setdefault('NICEGUI_STORAGE_PATH', str((get_settings().data_dir / 'ni
 
 from services.bulk import cli as bulk_cli  # noqa: E402
 from services.clinic import events, reminders  # noqa: E402
-from services.core import db, health  # noqa: E402
+from services.core import db, health, runtime  # noqa: E402
 from services.registry import cli as registry_cli  # noqa: E402
 
 log = logging.getLogger('cvms')
@@ -37,7 +37,7 @@ def build_app(*, run_jobs: bool | None = None) -> None:
     """Register pages, API routes and start-up jobs (runs again for every simulated test user). NiceGUI is imported
     here, not at the top: `main.py worker` and the other commands never load it."""
     from fastapi.responses import JSONResponse
-    from nicegui import app, background_tasks
+    from nicegui import Client, app, background_tasks
     from nicegui.storage import Storage
 
     import pages
@@ -59,6 +59,13 @@ def build_app(*, run_jobs: bool | None = None) -> None:
         healthy, report = health.check(require_jobs=require == 'jobs')
         report['live_updates'] = events.live_updates_state()  # reported only: the desks' slow refresh covers a gap
         return JSONResponse(report, status_code=200 if healthy else 503)
+
+    if settings.debug_stats:
+        pauses = runtime.record_gc_pauses()
+
+        @app.get('/_debug/stats')
+        def debug_stats() -> JSONResponse:
+            return JSONResponse({**pauses.report(), 'clients': len(Client.instances)})
 
     stop = asyncio.Event()
     app.on_startup(stop.clear)
@@ -85,6 +92,10 @@ def run_server(*, demo_data: bool, run_jobs: bool | None = None) -> None:
         if demo.database_is_empty():
             _print_logins(demo.seed_demo())
     build_app(run_jobs=run_jobs)
+    # Once the app has started, what the imports and pages built is frozen out of later collections (not in the
+    # tests' simulated user, whose process runs many apps one after another).
+    from nicegui import app
+    app.on_startup(lambda: log.info('Garbage collector thresholds %s', runtime.tune_gc(enabled=settings.gc_tuning)))
     ui.run(host=settings.host, port=settings.port, title='CVMS', reload=False, show=False,
            storage_secret=storage_secret, favicon='💉',
            session_middleware_kwargs={'same_site': 'lax', 'https_only': settings.uses_https},

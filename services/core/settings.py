@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=3, ge=1)  # jobs one worker process runs at once
     clinic_jobs_cron: str = '*/5 * * * *'  # dose reminders and no-shows (cron; a 6th field counts seconds)
 
+    # Capacity (README "Capacity"): the web process's garbage collector tuned after start-up (services/core/runtime),
+    # and GET /_debug/stats (full-GC pauses, memory, connected clients) for benchmarks/load.py; off in production.
+    gc_tuning: bool = True
+    debug_stats: bool = False
+
     # HL7 administrative sex X (non-binary) is offered and accepted only where the state's registry takes it.
     allow_sex_x: bool = False
 

@@ -117,3 +117,21 @@ def test_serve_on_postgres_stops_cleanly_on_sigterm(tmp_path: Path, fresh_postgr
             assert workers() == 0  # unregistered: nobody waits a lease to take over its jobs
     finally:
         engine.dispose()
+
+
+def test_serve_tunes_the_garbage_collector_after_start_up(tmp_path: Path) -> None:
+    """README "Capacity": what start-up built is frozen out of later collections and young collections are rarer;
+    GET /_debug/stats (for benchmarks/load.py) says so, and only when switched on."""
+    from services.core.runtime import TUNED_THRESHOLDS
+    process, url = start_app(tmp_path, extra_env={'CVMS_DEBUG_STATS': 'true'})
+    try:
+        stats = httpx.get(f'{url}/_debug/stats').json()
+    finally:
+        stop_app(process)
+    assert stats['thresholds'] == list(TUNED_THRESHOLDS)
+    assert stats['frozen_objects'] > 100_000  # the imports and the pages: far more than any one page creates
+    assert stats['full_collections'] >= 0 and stats['rss_mb'] > 0 and stats['clients'] >= 0
+
+
+def test_debug_stats_are_not_served_unless_switched_on(live_app: str) -> None:
+    assert httpx.get(f'{live_app}/_debug/stats').status_code == 404
