@@ -9,6 +9,7 @@ the pages: the other commands load only the database layer and what they use (te
     python main.py create-user --email E --role R [--location CODE] [--password-stdin]
     python main.py import-recipients PATH --location CODE [--as EMAIL] [--high-volume] [--json]
     python main.py clinic-jobs        send due dose reminders, mark past no-shows (for cron)
+    python main.py verify-audit       check the audit trail's hash chain (exit 1 at the first broken row)
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ os.environ.setdefault('NICEGUI_STORAGE_PATH', str((get_settings().data_dir / 'ni
 
 from services.bulk import cli as bulk_cli  # noqa: E402
 from services.clinic import events, reminders  # noqa: E402
-from services.core import db, health, runtime  # noqa: E402
+from services.core import audit, db, health, runtime  # noqa: E402
 from services.registry import cli as registry_cli  # noqa: E402
 
 log = logging.getLogger('cvms')
@@ -182,6 +183,7 @@ CLI_EXTENSIONS: list = []
 CLI_EXTENSIONS.append(bulk_cli.register)  # import-recipients
 CLI_EXTENSIONS.append(reminders.register_cli)  # clinic-jobs
 CLI_EXTENSIONS.append(registry_cli.register)  # iis-export
+CLI_EXTENSIONS.append(audit.register_cli)  # verify-audit
 
 if __name__ in {'__main__', '__mp_main__'}:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')

@@ -3,7 +3,7 @@ each module of this package is imported, so a new table module needs no line her
 import importlib as _importlib
 import pkgutil as _pkgutil
 
-from .audit import AuditEvent, AuditEventPublic
+from .audit import AuditChainHead, AuditEvent, AuditEventPublic
 from .auth import AuthSession, LoginThrottle, PasswordToken
 from .base import EnrollmentStatus, OrganizationKind, RecipientSource, Role, utcnow
 from .location import Location, LocationCreate, LocationPublic
@@ -14,7 +14,7 @@ from .recipient import Recipient, RecipientCreate, RecipientPublic
 from .user import User, UserCreate, UserPublic
 
 __all__ = [
-    'AuditEvent', 'AuditEventPublic', 'AuthSession', 'EnrollmentStatus', 'Location', 'LocationCreate',
+    'AuditChainHead', 'AuditEvent', 'AuditEventPublic', 'AuthSession', 'EnrollmentStatus', 'Location', 'LocationCreate',
     'LocationPublic', 'LoginThrottle', 'Organization', 'OrganizationCreate', 'OrganizationKind',
     'OrganizationPublic', 'MailPace', 'OutboxAttachment', 'OutboxMessage', 'OutboxMessagePublic', 'PasswordToken',
     'PortalAccount', 'PortalAccountPublic', 'Recipient', 'RecipientCreate', 'RecipientPublic', 'RecipientSource',

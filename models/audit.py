@@ -18,6 +18,18 @@ class AuditEvent(SQLModel, table=True):
     entity_id: str | None = Field(default=None, max_length=64)
     detail: str = Field(default='')
     client_ip: str | None = Field(default=None, max_length=64)
+    # The chain (services.core.audit): this row's hash covers its fields and the previous row's hash, so a changed,
+    # inserted or deleted row breaks it where it happened (`main.py verify-audit`).
+    prev_hash: str | None = Field(default=None, max_length=64)
+    row_hash: str | None = Field(default=None, max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The last row of the audit chain: updated in the transaction that adds a row (its lock orders the writers
+    on PostgreSQL), so a row deleted from the end is noticed too. One row, id 1."""
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={'autoincrement': False})
+    last_id: int = 0
+    last_hash: str = Field(default='', max_length=64)
 
 
 class AuditEventPublic(SQLModel):

@@ -1,17 +1,31 @@
-"""The audit trail: one AuditEvent row per security- or data-relevant action."""
+"""The audit trail: one AuditEvent row per security- or data-relevant action, reads of a person's record and
+downloads included. Rows form a hash chain: each row's hash covers its own fields and the previous row's hash, and
+a one-row head holds the last one, so `main.py verify-audit` finds the first changed, inserted or deleted row
+(docs/adr/0014-audit-chain.md)."""
 from __future__ import annotations
 
-from sqlmodel import Session, select
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from models import AuditEvent, AuditEventPublic
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from models import AuditChainHead, AuditEvent, AuditEventPublic
+from services.core.db import session_scope
 from services.principal import Principal
+
+GENESIS = '0' * 64  # the "previous hash" of the first row
+CHAINED = ('id', 'at', 'actor_user_id', 'actor_email', 'action', 'entity_type', 'entity_id', 'detail', 'client_ip')
 
 
 def record(session: Session, *, action: str, actor: Principal | None = None, actor_email: str | None = None,
            entity_type: str | None = None, entity_id: object = None, detail: str = '',
            client_ip: str | None = None) -> None:
     """Add an audit row to the caller's unit of work (it commits or rolls back with the change itself)."""
-    session.add(AuditEvent(
+    event = AuditEvent(
         actor_user_id=actor.user_id if actor else None,
         actor_email=actor.email if actor else actor_email,
         action=action,
@@ -19,7 +33,105 @@ def record(session: Session, *, action: str, actor: Principal | None = None, act
         entity_id=None if entity_id is None else str(entity_id),
         detail=detail[:4000],
         client_ip=client_ip or (actor.client_ip if actor else None),
-    ))
+    )
+    head = _locked_head(session)  # taken before the id: ids then follow the chain's order
+    session.add(event)
+    session.flush()
+    event.prev_hash = head.last_hash or GENESIS
+    event.row_hash = row_hash(event, event.prev_hash)
+    head.last_id, head.last_hash = event.id or 0, event.row_hash
+    session.add_all([event, head])
+
+
+def record_now(*, action: str, actor: Principal | None = None, entity_type: str | None = None,
+               entity_id: object = None, detail: str = '') -> None:
+    """An audit row in a unit of work of its own: for reads and downloads, which change nothing else."""
+    with session_scope() as session:
+        record(session, action=action, actor=actor, entity_type=entity_type, entity_id=entity_id, detail=detail)
+
+
+def canonical(event: AuditEvent) -> bytes:
+    """The bytes a row's hash covers: its CHAINED fields as compact JSON with sorted keys (UTF-8), `at` as UTC
+    ISO 8601 with microseconds, absent values as null."""
+    values = {name: getattr(event, name) for name in CHAINED}
+    at = values['at']
+    if isinstance(at, datetime):
+        at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite gives it back naive, in UTC
+        values['at'] = at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+    return json.dumps(values, sort_keys=True, separators=(',', ':'), ensure_ascii=False).encode()
+
+
+def row_hash(event: AuditEvent, prev_hash: str) -> str:
+    return hashlib.sha256(prev_hash.encode() + b'\n' + canonical(event)).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    kind: str  # changed | inserted | deleted
+    row_id: int | None
+    message: str
+
+
+def verify_chain(*, batch: int = 5000) -> ChainProblem | None:
+    """The first break in the chain, or None when every row is as it was written."""
+    with session_scope(read_only=True) as session:
+        head = session.get(AuditChainHead, 1)
+        previous: AuditEvent | None = None
+        before_previous_hash = GENESIS
+        pending: AuditEvent | None = None  # a row whose own hash is wrong: changed, or inserted (seen at the next)
+        for event in _rows(session, batch):
+            expected_prev = previous.row_hash if previous is not None else GENESIS
+            if pending is not None:
+                if event.prev_hash == before_previous_hash:
+                    return ChainProblem('inserted', pending.id, f'Audit row {pending.id} was inserted: the chain '
+                                                                f'goes from the row before it to row {event.id}.')
+                return ChainProblem('changed', pending.id, f'Audit row {pending.id} was changed after it was written.')
+            if event.prev_hash != expected_prev:
+                after = f'after row {previous.id}' if previous is not None else 'at the start'
+                if previous is not None and event.prev_hash == before_previous_hash:
+                    return ChainProblem('inserted', previous.id, f'Audit row {previous.id} was inserted.')
+                return ChainProblem('deleted', event.id, f'Audit rows were deleted {after}, before row {event.id}.')
+            if row_hash(event, event.prev_hash or '') != event.row_hash:
+                pending = event
+            before_previous_hash = expected_prev
+            previous = event
+        if pending is not None:  # the last row: the head tells which
+            if head is not None and head.last_hash == pending.row_hash:
+                return ChainProblem('changed', pending.id, f'Audit row {pending.id} was changed after it was written.')
+            return ChainProblem('inserted', pending.id, f'Audit row {pending.id} was inserted.')
+        last_id, last_hash = (previous.id, previous.row_hash) if previous is not None else (0, GENESIS)
+        head_id, head_hash = (head.last_id, head.last_hash or GENESIS) if head is not None else (0, GENESIS)
+        if (last_id, last_hash) != (head_id, head_hash):
+            if last_id and head_hash == before_previous_hash:
+                return ChainProblem('inserted', last_id, f'Audit row {last_id} was inserted at the end.')
+            return ChainProblem('deleted', None, f'Audit rows were deleted at the end, after row {last_id} '
+                                                 f'(the last row written was {head_id}).')
+    return None
+
+
+def _rows(session: Session, batch: int) -> Iterator[AuditEvent]:
+    last = -1
+    while True:
+        rows = session.exec(select(AuditEvent).where(col(AuditEvent.id) > last)
+                            .order_by(col(AuditEvent.id)).limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = rows[-1].id or 0
+
+
+def _locked_head(session: Session) -> AuditChainHead:
+    """The head row, locked for this unit of work on PostgreSQL (SQLite's write units hold the database's write
+    lock from BEGIN IMMEDIATE already); created when missing."""
+    query = select(AuditChainHead).where(AuditChainHead.id == 1)
+    if session.get_bind().dialect.name == 'postgresql':
+        query = query.with_for_update()
+    head = session.exec(query).first()
+    if head is None:
+        session.execute(text("INSERT INTO auditchainhead (id, last_id, last_hash) VALUES (1, 0, '') "
+                             'ON CONFLICT (id) DO NOTHING'))
+        head = session.exec(query).one()
+    return head
 
 
 def recent(session: Session, *, limit: int = 200, action: str | None = None) -> list[AuditEventPublic]:
@@ -27,3 +139,18 @@ def recent(session: Session, *, limit: int = 200, action: str | None = None) -> 
     if action:
         query = query.where(AuditEvent.action == action)
     return [AuditEventPublic.model_validate(e, from_attributes=True) for e in session.exec(query)]
+
+
+def register_cli(commands) -> None:  # noqa: ANN001 - argparse's subparsers object
+    verify = commands.add_parser('verify-audit', help='check the audit trail\'s hash chain; report the first changed, '
+                                                      'inserted or deleted row')
+    verify.set_defaults(handler=_verify_cli)
+
+
+def _verify_cli(_args: object) -> int:
+    problem = verify_chain()
+    if problem is None:
+        print('The audit trail is intact.')
+        return 0
+    print(f'The audit trail was tampered with: {problem.message}')
+    return 1

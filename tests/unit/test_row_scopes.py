@@ -513,6 +513,7 @@ UNCHECKED = {
     'clinic.scheduling.doses_booked': 'inside a booking\'s unit of work, after its check',
     'clinic.scheduling.open_slots': 'public: the open times of every clinic, for booking',
     'core.audit.record': 'writes the audit row of a change the caller was allowed to make',
+    'core.audit.record_now': 'writes the audit row of a read or download the caller was allowed to make',
     'inventory.ledger.local_day': 'inside the caller\'s unit of work, after its check',
     'inventory.ledger.local_today': 'inside the caller\'s unit of work, after its check',
     'inventory.ledger.lot_for': 'inside a shipment receipt\'s unit of work, after its check (a product id)',
