@@ -104,7 +104,8 @@ async def state_view(principal: Principal) -> None:
 
         async def download() -> None:
             latest = await run.io_bound(reports.state_overview, principal=acting())
-            ui.download.content(reports.state_overview_csv(latest), 'inventory-all-locations.csv', 'text/csv')
+            ui.download.content(reports.state_overview_csv(latest, principal=acting()), 'inventory-all-locations.csv',
+                                'text/csv')
 
         ui.button('Download CSV', icon='download', on_click=download).props('flat no-caps').mark('overview-csv')
 
@@ -137,6 +138,6 @@ def draw_location(report: LocationReport) -> None:
     ui.table(columns=DAY_COLUMNS, rows=day_rows(report), row_key='day', pagination=31).classes('w-full') \
         .mark('report-table')
     ui.button('Download CSV', icon='download',
-              on_click=lambda: ui.download.content(reports.location_report_csv(report),
+              on_click=lambda: ui.download.content(reports.location_report_csv(report, principal=acting()),
                                                    f'inventory-{s.code}-{report.end:%Y%m%d}.csv', 'text/csv')) \
         .props('flat no-caps').mark('report-csv')

@@ -613,7 +613,11 @@ def upload_error_file(*, principal: Principal, upload_id: int) -> bytes | None:
     with session_scope(read_only=True) as session:
         upload = fetch(session, BulkUpload, upload_id, principal=principal, action='view_bulk_upload')
         failures = _failures(session, upload_id)
-        return error_report(json.loads(upload.header_json), failures) if failures else None
+        data = error_report(json.loads(upload.header_json), failures) if failures else None
+    if data is not None:
+        audit.record_now(action='download_bulk_errors', actor=principal, entity_type='upload', entity_id=upload_id,
+                         detail=f'{ERROR_FILE_NAME}, {len(failures)} rows')
+    return data
 
 
 def upload_failures(*, principal: Principal, upload_id: int) -> list[tuple[int, list[str], str]]:

@@ -92,7 +92,7 @@ def vaccination_form(*, principal: Principal, appointment_id: int) -> Vaccinatio
             volume = DEFAULT_VOLUME_BY_CVX.get(next(s for s in lots if s.lot_id == lot_id).cvx_code, 0.5)
         given = screening_answers(appointment_row.screening)  # at point-of-care registration, by the staff
         portal = _portal_health_answers(session, current.recipient_id)
-        return VaccinationForm(
+        form = VaccinationForm(
             appointment=current, history=history, dose_number=dose_rules.dose_number(history), lots=lots, lot_id=lot_id,
             site=(preference.site if preference and preference.site else SITES[0]),
             route=(preference.route if preference and preference.route else ROUTES[0]),
@@ -101,6 +101,9 @@ def vaccination_form(*, principal: Principal, appointment_id: int) -> Vaccinatio
             screening_by_recipient=frozenset(set(portal) - set(given)),
             administered_by=principal.full_name or principal.email,
             time_zone=zone_name(_location_of(session, principal)))
+    audit.record_now(action='view_vaccination_form', actor=principal, entity_type='recipient',
+                     entity_id=current.recipient_id, detail=f'appointment {appointment_id}')
+    return form
 
 
 def _portal_health_answers(session: Session, recipient_id: int) -> dict[str, str]:

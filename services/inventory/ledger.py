@@ -331,8 +331,11 @@ def correct_count(*, principal: Principal, location_id: int, lot_id: int, change
         raise ValidationFailed('Say why the count is being corrected.')
     with session_scope() as session:
         fetch(session, Lot, lot_id, principal=principal, action=str(Action.MANAGE_INVENTORY))
-        return post(session, actor=principal, location_id=location_id, lot_id=lot_id, change=change,
-                    kind=LedgerKind.CORRECTION, reason=reason)
+        entry = post(session, actor=principal, location_id=location_id, lot_id=lot_id, change=change,
+                     kind=LedgerKind.CORRECTION, reason=reason)
+        audit.record(session, action='inventory_count_correction', actor=principal, entity_type='lot',
+                     entity_id=lot_id, detail=f'location {location_id}: {change:+d} doses; {reason}')
+        return entry
 
 
 def transfer_destinations(*, principal: Principal, location_id: int, lot_id: int | None = None
@@ -421,6 +424,9 @@ def record_inventory_count(*, principal: Principal, location_id: int, counted: d
                              reason=f'Inventory Levels count {today:%m/%d/%Y}: counted {physical}, book {book}'
                                     + (f'; {count.note}' if count.note else ''))
                 line.ledger_entry_id = entry.id
+                audit.record(session, action='inventory_count_correction', actor=principal, entity_type='lot',
+                             entity_id=lot_id, detail=f'location {location_id}: {line.difference:+d} doses; '
+                                                      f'Inventory Levels count {count.id}')
             session.add(line)
             lines.append(line)
         session.flush()

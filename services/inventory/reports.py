@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from models import Location
 from models.inventory import LedgerEntry, LedgerKind, Lot, Product
-from services.core import csv_safe
+from services.core import audit, csv_safe
 from services.core.db import session_scope
 from services.core.localtime import local_today
 from services.permissions import Action, Kind, fetch, require, scope
@@ -148,8 +148,10 @@ def state_overview(*, principal: Principal, days: int = 14, today: date | None =
                                                      s.days_of_supply or 0, s.name))
 
 
-def location_report_csv(report: LocationReport) -> bytes:
+def location_report_csv(report: LocationReport, *, principal: Principal | None = None) -> bytes:
+    """The report as CSV; the download is audited for `principal` (the screen passes it)."""
     s = report.summary
+    _audit_download(principal, f'inventory report {s.code} {report.end:%Y-%m-%d}')
     return csv_safe.to_csv_bytes(
         ['Date', 'Location', 'Location code', 'Doses received', 'Doses administered', 'Doses wasted',
          'Other changes (transfers out, corrections)', 'On hand at end of day'],
@@ -157,7 +159,8 @@ def location_report_csv(report: LocationReport) -> bytes:
          for d in report.days])
 
 
-def state_overview_csv(summaries: list[LocationSummary]) -> bytes:
+def state_overview_csv(summaries: list[LocationSummary], *, principal: Principal | None = None) -> bytes:
+    _audit_download(principal, f'inventory overview of {len(summaries)} locations')
     return csv_safe.to_csv_bytes(
         ['Location', 'Location code', 'On hand', 'Usable on hand', 'Expired on hand', 'Received', 'Administered',
          'Wasted', 'Wastage rate %', 'Average daily administered (7 days)', 'Days of supply',
@@ -166,6 +169,11 @@ def state_overview_csv(summaries: list[LocationSummary]) -> bytes:
           _fmt(None if s.wastage_rate is None else s.wastage_rate * 100), _fmt(s.average_daily_administered),
           _fmt(s.days_of_supply), s.expiring_unused, 'yes' if s.at_risk else 'no', '; '.join(s.risk_reasons)]
          for s in summaries])
+
+
+def _audit_download(principal: Principal | None, what: str) -> None:
+    if principal is not None:
+        audit.record_now(action='download_report_csv', actor=principal, detail=what)
 
 
 def _fmt(value: float | None) -> str:

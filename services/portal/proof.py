@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from models import Recipient
 from models.portal import ProofCode
 from services.accounts.auth import link
+from services.core import audit
 from services.core.db import session_scope
 from services.core.i18n import translator
 from services.portal import program_status
@@ -69,6 +70,7 @@ def verify(code: str) -> Verified | None:
     doses = program_status.doses_for_verification(recipient_id=recipient_id)
     if not doses:
         return None
+    audit.record_now(action='proof_verified', entity_type='recipient', entity_id=recipient_id)  # public: no actor
     return Verified(initials, [VerifiedDose(d.dose_number, d.product_name, d.administered_on) for d in doses])
 
 
@@ -81,6 +83,7 @@ def proof_pdf(*, principal: Principal, recipient_id: int, lang: str) -> bytes:
     t = translator(lang)
     record = program_status.vaccination_record(principal=principal, recipient_id=recipient_id)
     url = verification_url(principal=principal, recipient_id=recipient_id)
+    audit.record_now(action='download_proof_pdf', actor=principal, entity_type='recipient', entity_id=recipient_id)
     pdf = FPDF(format='letter')
     pdf.set_title(t('Proof of COVID-19 vaccination'))
     pdf.add_page()

@@ -118,10 +118,15 @@ def list_recipients(*, principal: Principal, search: str = '', sort: str = 'last
                             .where(col(Recipient.id).in_(ids or [-1]))).all()
         position = {i: n for n, i in enumerate(ids)}
         rows = sorted(rows, key=lambda pair: position[pair[0].id])
-        return RecipientPage(total=total, matching=matching, more_than=matching > MATCH_COUNT_CAP, rows=[
+        result = RecipientPage(total=total, matching=matching, more_than=matching > MATCH_COUNT_CAP, rows=[
             RecipientRow(id=r.id or 0, first_name=r.first_name, last_name=r.last_name,
                          date_of_birth=f'{r.date_of_birth:%b} {r.date_of_birth.day}, {r.date_of_birth.year}',
                          email=r.email or '', location=name or '') for r, name in rows])
+    # Who saw whom: the search and the people shown (their ids), one row per page viewed.
+    audit.record_now(action='view_recipient_list', actor=principal, entity_type='location', entity_id=location_id,
+                     detail=f'search {search.strip()[:100]!r}, page {page}: recipients '
+                            + ','.join(str(r.id) for r in result.rows))
+    return result
 
 
 # How many people, in email order, a broad search sorted by email reads before it sorts its matches instead.
