@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from nicegui import ui
 
@@ -12,7 +13,7 @@ from services.accounts.staff import add_user, list_users, organization_choices
 from services.core import audit, localtime, mail
 from services.core.db import session_scope
 from services.core.errors import ServiceError
-from services.permissions import Action, require
+from services.permissions import Action
 from services.principal import Principal
 
 
@@ -44,17 +45,55 @@ def outbox_page(principal: Principal) -> None:
 
 @page('/audit', title='Audit log', action=Action.VIEW_AUDIT)
 def audit_page(principal: Principal) -> None:
-    require(principal, Action.VIEW_AUDIT)
-    with session_scope() as session:
-        events = audit.recent(session, limit=500)
-    columns = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': True} for n, label in
-               [('at', 'When'), ('actor_email', 'Who'), ('action', 'What'), ('entity', 'Record'),
-                ('detail', 'Detail'), ('client_ip', 'From')]]
-    rows = [{'id': e.id, 'at': localtime.stamp_label(e.at), 'actor_email': e.actor_email or '', 'action': e.action,
-             'entity': f'{e.entity_type}:{e.entity_id}' if e.entity_type else '', 'detail': e.detail,
-             'client_ip': e.client_ip or ''} for e in events]
-    table = ui.table(columns=columns, rows=rows, row_key='id', pagination=25).classes('w-full')
-    ui.input('Search').bind_value(table, 'filter').classes('w-80')
+    """Filtered and paged in the database (services.core.audit.search): the log holds every read too."""
+    state = {'page': 1}
+    with ui.row().classes('items-end gap-3 flex-wrap'):
+        person = ui.input('Recipient ID', validation={'Enter the recipient\'s number': lambda v: not v or
+                                                      v.strip().isdigit()}).classes('w-36').mark('audit-person')
+        user = ui.input('User email').classes('w-64').mark('audit-user')
+        action = ui.select(['', *audit.actions()], label='Action', value='').classes('w-64').mark('audit-action')
+        start = ui.input('From (YYYY-MM-DD)').props('type=date').classes('w-44').mark('audit-from')
+        end = ui.input('To (YYYY-MM-DD)').props('type=date').classes('w-44').mark('audit-to')
+
+    def day(value: str | None) -> date | None:
+        try:
+            return date.fromisoformat(value) if value else None
+        except ValueError:
+            return None
+
+    @ui.refreshable
+    def show() -> None:
+        wanted = (person.value or '').strip()
+        found = audit.search(principal=acting(), person=int(wanted) if wanted.isdigit() else None,
+                             user=user.value or '', action=action.value or '', start=day(start.value),
+                             end=day(end.value), page=state['page'])
+        columns = [{'name': n, 'label': label, 'field': n, 'align': 'left'} for n, label in
+                   [('at', 'When'), ('actor_email', 'Who'), ('action', 'What'), ('entity', 'Record'),
+                    ('detail', 'Detail'), ('client_ip', 'From')]]
+        rows = [{'id': e.id, 'at': localtime.stamp_label(e.at), 'actor_email': e.actor_email or '',
+                 'action': e.action, 'entity': f'{e.entity_type}:{e.entity_id}' if e.entity_type else '',
+                 'detail': e.detail, 'client_ip': e.client_ip or ''} for e in found.rows]
+        if not rows:
+            ui.label('No audit events match these filters.').mark('audit-empty')
+            return
+        ui.table(columns=columns, rows=rows, row_key='id', pagination=0).classes('w-full').mark('audit-table')
+        with ui.row().classes('items-center gap-3'):
+            ui.button('Previous', on_click=lambda: turn(-1)).props('flat no-caps') \
+                .set_enabled(state['page'] > 1)
+            ui.label(f'Page {state["page"]}').mark('audit-page')
+            ui.button('Next', on_click=lambda: turn(1)).props('flat no-caps').set_enabled(found.has_more)
+
+    def turn(step: int) -> None:
+        state['page'] = max(1, state['page'] + step)
+        show.refresh()
+
+    def filtered() -> None:
+        state['page'] = 1
+        show.refresh()
+
+    show()
+    for field in (person, user, action, start, end):
+        field.on_value_change(filtered)
 
 
 @page('/admin/users', title='Users', action=Action.MANAGE_USERS)

@@ -8,12 +8,13 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import text
+from sqlalchemy import or_, text
 from sqlmodel import Session, col, select
 
 from models import AuditChainHead, AuditEvent, AuditEventPublic
+from services.core import localtime
 from services.core.db import session_scope
 from services.principal import Principal
 
@@ -132,6 +133,50 @@ def _locked_head(session: Session) -> AuditChainHead:
                              'ON CONFLICT (id) DO NOTHING'))
         head = session.exec(query).one()
     return head
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[AuditEventPublic]
+    has_more: bool
+
+
+def search(*, principal: Principal, person: int | None = None, user: str = '', action: str = '',
+           start: date | None = None, end: date | None = None, page: int = 1, per_page: int = 50) -> AuditPage:
+    """The audit log, newest first, filtered in the database: rows about one recipient (`person`, their id: their
+    record, or a list page that showed them), by a user (part of the email), an action, and days (`start`..`end`,
+    in the state's time zone)."""
+    from services.permissions import Action, require  # permissions audits its refusals through this module
+
+    require(principal, Action.VIEW_AUDIT)
+    per_page, page = max(1, min(per_page, 200)), max(1, page)
+    query = select(AuditEvent)
+    if person is not None:
+        shown = f'recipients {person}'
+        query = query.where(or_(
+            (col(AuditEvent.entity_type) == 'recipient') & (col(AuditEvent.entity_id) == str(person)),
+            (col(AuditEvent.action) == 'view_recipient_list') & or_(
+                col(AuditEvent.detail).endswith(shown), col(AuditEvent.detail).contains(shown + ','),
+                col(AuditEvent.detail).contains(f',{person},'), col(AuditEvent.detail).endswith(f',{person}'))))
+    if user.strip():
+        query = query.where(col(AuditEvent.actor_email).contains(user.strip().lower()))
+    if action.strip():
+        query = query.where(col(AuditEvent.action) == action.strip())
+    if start is not None:
+        query = query.where(col(AuditEvent.at) >= localtime.day_span(start)[0])
+    if end is not None:
+        query = query.where(col(AuditEvent.at) < localtime.day_span(end)[1])
+    with session_scope(read_only=True) as session:
+        rows = session.exec(query.order_by(col(AuditEvent.id).desc()).offset((page - 1) * per_page)
+                            .limit(per_page + 1)).all()
+        public = [AuditEventPublic.model_validate(e, from_attributes=True) for e in rows[:per_page]]
+    return AuditPage(rows=public, has_more=len(rows) > per_page)
+
+
+def actions() -> list[str]:
+    """The actions the log holds, for the filter's choices."""
+    with session_scope(read_only=True) as session:
+        return list(session.exec(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
 
 
 def recent(session: Session, *, limit: int = 200, action: str | None = None) -> list[AuditEventPublic]:
