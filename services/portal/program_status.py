@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from services.clinic import dose_rules
-from services.core import audit
 from services.core.db import session_scope
 from services.portal.choices import STATUS_ENROLLED, STATUS_NOT_ENROLLED, STATUS_VACCINATED
 from services.portal.household_members import _recipient
@@ -103,8 +102,6 @@ def vaccination_record(*, principal: Principal, recipient_id: int) -> Vaccinatio
     with session_scope(read_only=True) as session:
         recipient = _recipient(session, principal, recipient_id)
         name, born = f'{recipient.first_name} {recipient.last_name}', recipient.date_of_birth
-    audit.record_now(action='view_vaccination_record', actor=principal, entity_type='recipient',
-                     entity_id=recipient_id)
     records = dose_rules.vaccination_record(principal=principal, recipient_id=recipient_id)
     doses = _portal_doses(records)
     next_due, series = None, None

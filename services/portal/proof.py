@@ -37,9 +37,12 @@ def _code_for(session: Session, recipient_id: int) -> str:
 
 
 def verification_url(*, principal: Principal, recipient_id: int) -> str:
-    """The QR code's link for a household member (created on first use)."""
+    """The QR code's link for a household member (created on first use). Audited as a view of the proof: the
+    record page and the PDF draw it."""
     program_status.vaccination_record(principal=principal,
                                       recipient_id=recipient_id)  # checks the person may see this record
+    audit.record_now(action='view_proof_of_vaccination', actor=principal, entity_type='recipient',
+                     entity_id=recipient_id)
     with session_scope() as session:
         return link(f'/verify/{_code_for(session, recipient_id)}')
 

@@ -8,9 +8,11 @@ from services.clinic import administration, checkin
 from services.core import audit
 from services.core.db import session_scope
 from services.inventory import ledger, reports
+from services.portal import household_members, proof
 from services.recipients import listing
 from tests.factories import (
     MANAGER,
+    RECIPIENT,
     appointment,
     location_id,
     principal,
@@ -52,5 +54,12 @@ def test_views_downloads_and_corrections_are_audited(demo) -> None:
     reports.location_report_csv(report, principal=manager)
     [download] = events('download_report_csv')
     assert download.actor_email == MANAGER and 'DEMO1' in download.detail
+
+    who = principal(RECIPIENT)
+    member = household_members.household(principal=who)[0]
+    assert proof.proof_pdf(principal=who, recipient_id=member.id, lang='en').startswith(b'%PDF')
+    [pdf] = events('download_proof_pdf')
+    assert (pdf.entity_id, pdf.actor_email) == (str(member.id), RECIPIENT)
+    assert events('view_proof_of_vaccination')[0].entity_id == str(member.id)
 
     assert audit.verify_chain() is None
