@@ -1,6 +1,7 @@
 """Vaccine groups and their questions, configured by the state admin, and the portal settings."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -8,7 +9,7 @@ from sqlmodel import Session, col, select
 from models import utcnow
 from models.portal import GroupQuestion, GroupRule, PortalSettings, VaccineGroup
 from services.core import audit
-from services.core.db import session_scope
+from services.core.db import get_engine, session_scope
 from services.core.errors import NotFound, ValidationFailed
 from services.permissions import Action, require
 from services.portal.choices import ANSWER_OPTIONS
@@ -205,10 +206,24 @@ def delete_rule(*, principal: Principal, rule_id: int) -> None:
 
 # ---------------------------------------------------------------- portal settings
 
+# Every log-in and sign-up page asks whether self-registration is open: under load that query took a tenth of the
+# web process (README "Capacity"). The answer is kept a few seconds per database; a change made here clears it at
+# once, one made on another instance shows there within SETTING_SECONDS.
+SETTING_SECONDS = 5.0
+_self_registration: tuple[object, float, bool] | None = None  # (engine, read at, open?)
+
+
 def self_registration_enabled() -> bool:
+    global _self_registration  # one answer for the whole process, like the setting itself
+    engine, now = get_engine(), time.monotonic()
+    cached = _self_registration
+    if cached is not None and cached[0] is engine and now - cached[1] < SETTING_SECONDS:
+        return cached[2]
     with session_scope(read_only=True) as session:
         row = session.get(PortalSettings, 1)
-        return bool(row and row.self_registration_enabled)
+        enabled = bool(row and row.self_registration_enabled)
+    _self_registration = (engine, now, enabled)
+    return enabled
 
 
 def set_self_registration(*, principal: Principal, enabled: bool) -> None:
@@ -218,5 +233,11 @@ def set_self_registration(*, principal: Principal, enabled: bool) -> None:
         row.self_registration_enabled, row.updated_at = enabled, utcnow()
         session.add(row)
         audit.record(session, action='self_registration_' + ('enabled' if enabled else 'disabled'), actor=principal)
+    forget_self_registration()  # after the commit: the next page here reads the new value
+
+
+def forget_self_registration() -> None:
+    global _self_registration
+    _self_registration = None
 
 

@@ -221,3 +221,20 @@ def test_employer_invites_only_once_the_state_approved_the_organization(demo) ->
         assert upload_target(principal=employer, session=session).organization_id == employer.organization_id
     with pytest.raises(NotAllowed):
         employers.approve(principal=employer, organization_id=employer.organization_id)
+
+
+def test_self_registration_switch_is_cached_and_an_admins_change_shows_at_once(demo, monkeypatch) -> None:
+    from models.portal import PortalSettings
+    assert vaccine_groups.self_registration_enabled() is False
+    vaccine_groups.set_self_registration(principal=principal(ADMIN), enabled=True)
+    assert vaccine_groups.self_registration_enabled() is True  # no wait for the cached answer to expire
+    # Another instance closes it: this one keeps its answer for a few seconds, then reads the new value.
+    with session_scope() as session:
+        row = session.get(PortalSettings, 1)
+        row.self_registration_enabled = False
+        session.add(row)
+    assert vaccine_groups.self_registration_enabled() is True
+    monkeypatch.setattr(vaccine_groups, 'SETTING_SECONDS', 0.0)  # the few seconds have passed
+    assert vaccine_groups.self_registration_enabled() is False
+    vaccine_groups.set_self_registration(principal=principal(ADMIN), enabled=True)
+    assert vaccine_groups.self_registration_enabled() is True
