@@ -20,7 +20,8 @@ from services.principal import Principal
 @page('/outbox', title='Outbox', action=Action.VIEW_OUTBOX)
 def outbox_page(principal: Principal) -> None:
     ui.label('Emails the system has queued. Without an SMTP server configured they stay here, so their links '
-             'can be followed.').classes('text-sm')
+             'can be followed. Once an email is sent, its password link shows as [hidden]: it is kept nowhere.') \
+        .classes('text-sm')
     search = ui.input('Filter by recipient address').classes('w-80')
 
     @ui.refreshable
