@@ -54,6 +54,8 @@ def build_app(*, run_jobs: bool | None = None) -> None:
     # Security headers on every response and the app's own 404/500 pages (docs/adr/0012-security-headers.md).
     app.add_middleware(SecurityHeaders, https=settings.uses_https)
     error_pages.register()
+    from components import theme
+    theme.register_static()
 
     @app.get('/healthz')
     def healthz(require: str = '') -> JSONResponse:
@@ -96,8 +98,10 @@ def run_server(*, demo_data: bool, run_jobs: bool | None = None) -> None:
     # Once the app has started, what the imports and pages built is frozen out of later collections (not in the
     # tests' simulated user, whose process runs many apps one after another).
     from nicegui import app
+
+    from components.theme import LANGUAGE
     app.on_startup(lambda: log.info('Garbage collector thresholds %s', runtime.tune_gc(enabled=settings.gc_tuning)))
-    ui.run(host=settings.host, port=settings.port, title='CVMS', reload=False, show=False,
+    ui.run(host=settings.host, port=settings.port, title='CVMS', reload=False, show=False, language=LANGUAGE,
            storage_secret=storage_secret, favicon='💉',
            session_middleware_kwargs={'same_site': 'lax', 'https_only': settings.uses_https},
            proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
@@ -190,6 +194,7 @@ if __name__ in {'__main__', '__mp_main__'}:
     if os.environ.get('NICEGUI_USER_SIMULATION'):  # pytest's `user` fixture runs this file
         from nicegui import ui
         build_app()
-        ui.run(storage_secret=get_settings().resolved_storage_secret)
+        from components.theme import LANGUAGE
+        ui.run(storage_secret=get_settings().resolved_storage_secret, language=LANGUAGE)
     else:
         sys.exit(cli(sys.argv[1:]))

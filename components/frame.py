@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from nicegui import app, ui
 
@@ -12,7 +11,7 @@ from services.accounts import auth
 from services.permissions import Action, can
 from services.principal import Principal
 
-CSS_FILE = Path(__file__).resolve().parent.parent / 'assets' / 'app.css'
+from .theme import apply_theme, heading, main_region, skip_link
 
 # The guide's navigation bar, in its order. An entry shows when the role may use it and its screen exists.
 NAV = [
@@ -50,30 +49,45 @@ def nav_entries(principal: Principal) -> tuple[list[tuple[str, str]], list[tuple
 
 @contextmanager
 def frame(principal: Principal, title: str) -> Iterator[None]:
-    ui.add_css(CSS_FILE)
-    ui.colors(primary='#1f4e79')
+    apply_theme()
     names = auth.describe(principal)
     visible, more = nav_entries(principal)
+    here = ui.context.client.request.url.path if ui.context.client.request else ''
+    main = main_region('w-full max-w-screen-xl mx-auto p-4 column gap-4')
     with ui.header().classes('cvms-header items-center justify-between px-4 py-2'):
+        skip_link(main)
         with ui.row().classes('items-center gap-1 no-wrap'):
             ui.label('CVMS').classes('text-lg font-bold mr-4').props('aria-label="Vaccine Management System"')
             with ui.element('nav').props('aria-label="Main"').classes('row items-center gap-1'):
                 for label, path in visible:
-                    ui.link(label, path).classes('cvms-nav-link')
+                    link = ui.link(label, path).classes('cvms-nav-link')
+                    if path == here:
+                        link.props('aria-current=page')
                 if more:
-                    with ui.button('More').props('flat color=white no-caps icon-right=expand_more'):
-                        with ui.menu():
-                            for label, path in more:
-                                ui.menu_item(label, lambda p=path: ui.navigate.to(p))
+                    more_menu(more)
         with ui.row().classes('items-center gap-3 no-wrap'):
             with ui.column().classes('gap-0 items-end'):
                 ui.label(names['name']).classes('font-medium').mark('user-name')
                 where = names['location'] or names['organization'] or principal_role_label(principal)
                 ui.label(where).classes('text-xs opacity-80').mark('user-location')
             ui.button('Log out', on_click=lambda: ui.navigate.to('/logout')).props('flat color=white no-caps')
-    with ui.column().classes('w-full max-w-screen-xl mx-auto p-4 gap-4'):
-        ui.label(title).classes('text-2xl font-semibold').props('role=heading aria-level=1')
+    with main:
+        heading(title, level=1).props('tabindex=-1')
         yield
+
+
+def more_menu(entries: list[tuple[str, str]]) -> None:
+    """"More": a disclosure of links (the WAI pattern for site navigation) inside the header's navigation, rather
+    than a Quasar menu, which is drawn outside every landmark. assets/a11y.js opens and closes it: Enter or click
+    toggles, Escape closes and returns focus to the button, a click elsewhere closes it."""
+    with ui.element('div').classes('relative'):
+        button = ui.button('More').props('flat color=white no-caps icon-right=expand_more aria-expanded=false '
+                                         'data-cvms-disclosure')
+        with ui.element('ul').props('hidden').classes('cvms-more-panel') as panel:
+            for label, path in entries:
+                with ui.element('li'):
+                    ui.link(label, path).classes('cvms-more-link')
+        button.props(f'aria-controls={panel.html_id}')
 
 
 def principal_role_label(principal: Principal) -> str:
@@ -82,7 +96,6 @@ def principal_role_label(principal: Principal) -> str:
 
 def not_allowed() -> None:
     with ui.card().classes('w-full bg-red-50'):
-        ui.label('Not allowed').classes('text-xl font-semibold text-red-800')
         ui.label('Your role does not give access to this page. If you need it, ask your location manager '
                  'or the state help desk.')
         ui.link('Back to Home', '/')

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from nicegui import run, ui
 
 from components.guard import acting
+from components.theme import heading
 from services.core.errors import ServiceError
 from services.permissions import Action, can
 from services.principal import Principal
@@ -21,7 +22,7 @@ COLUMNS = [
     {'name': 'email', 'label': 'Email', 'field': 'email', 'align': 'left', 'sortable': True},
 ]
 LOCATION_COLUMN = {'name': 'location', 'label': 'Location', 'field': 'location', 'align': 'left'}
-ACTIONS_COLUMN = {'name': 'actions', 'label': '', 'field': 'id', 'align': 'right'}
+ACTIONS_COLUMN = {'name': 'actions', 'label': 'Actions', 'field': 'id', 'align': 'right'}  # a header names it
 
 
 def loaded_recipients(principal: Principal, *, show_location: bool = False) -> Callable[[], Awaitable[None]]:
@@ -92,7 +93,8 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
     async def on_request_removal(e) -> None:  # noqa: ANN001
         row = e.args
         with ui.dialog() as dialog, ui.card().classes('min-w-[420px]'):
-            ui.label(f'Request removal of {row["first_name"]} {row["last_name"]}').classes('text-lg font-semibold')
+            title = heading(f'Request removal of {row["first_name"]} {row["last_name"]}')
+            dialog.props(f'aria-labelledby={title.html_id}')
             ui.label('Loaded recipients cannot be deleted. The state help desk reviews removal requests.') \
                 .classes('text-sm')
             reason = ui.textarea('Reason').classes('w-full').mark('removal-reason')

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from nicegui import app, ui
 
@@ -16,8 +15,8 @@ from services.portal import household_members
 from services.principal import Principal
 
 from .guard import LANG_KEY, acting
+from .theme import apply_theme, heading, main_region, skip_link
 
-CSS_FILE = Path(__file__).resolve().parent.parent / 'assets' / 'app.css'
 PERSON_KEY = 'portal_person'
 
 
@@ -55,11 +54,12 @@ def switch_language(principal: Principal | None, lang: str) -> None:
 def portal_frame(ctx: PortalContext, title: str) -> Iterator[None]:
     t = ctx.t
     ui.page_title(f'{title} · CVMS')
-    ui.add_css(CSS_FILE)
-    ui.colors(primary='#1f4e79')
+    apply_theme()
     ui.query('html').props(f'lang={ctx.lang}')
     ui.query('body').classes('bg-slate-50')
+    main = main_region('w-full max-w-xl mx-auto px-3 py-4 column gap-4 cvms-portal')
     with ui.header().classes('cvms-header items-center justify-between px-3 py-2 no-wrap'):
+        skip_link(main, t('Skip to main content'))
         ui.link(t('COVID-19 Vaccine Portal'), '/portal' if ctx.principal else '/login') \
             .classes('text-white text-base font-bold no-underline')
         with ui.row().classes('items-center gap-1 no-wrap'):
@@ -67,10 +67,11 @@ def portal_frame(ctx: PortalContext, title: str) -> Iterator[None]:
             ui.button(LANGUAGES[other], on_click=lambda: switch_language(ctx.principal, other)) \
                 .props(f'flat dense no-caps color=white lang={other}').mark('portal-language')
             if ctx.principal is not None:
-                menu = ui.button(icon='menu').props('flat dense color=white')
+                menu = ui.button(icon='menu').props('flat dense color=white aria-haspopup=menu')
                 menu.props['aria-label'] = t('Menu')
                 with menu:
-                    with ui.menu():
+                    with ui.menu().props('role=menu') as items:
+                        items.props['aria-label'] = t('Menu')
                         for label, path in ((t('Home'), '/portal'),
                                             (t('COVID-19 Vaccine Registration'), '/portal/registration'),
                                             (t('Appointments'), '/portal/appointments'),
@@ -78,9 +79,9 @@ def portal_frame(ctx: PortalContext, title: str) -> Iterator[None]:
                                             (t('Household'), '/portal/household'),
                                             (t('Change password'), '/portal/password'),
                                             (t('Log out'), '/logout')):
-                            ui.menu_item(label, lambda p=path: ui.navigate.to(p))
-    with ui.element('div').classes('w-full max-w-xl mx-auto px-3 py-4 column gap-4 cvms-portal'):
-        ui.label(title).classes('text-2xl font-semibold').props('role=heading aria-level=1')
+                            ui.menu_item(label, lambda p=path: ui.navigate.to(p)).props('role=menuitem')
+    with main:
+        heading(title, level=1).props('tabindex=-1')
         if ctx.person is not None and len(ctx.household) > 1:
             _household_switcher(ctx)
         yield

@@ -1,14 +1,13 @@
 """Log-in, log-out, forgot password and the emailed set-password link."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, run, ui
 
 from components.guard import browser_id, client_ip, current_principal, end_session, set_session_cookie, sign_in
 from components.portal_frame import browser_language, switch_language
+from components.theme import apply_theme, main_region
 from services.accounts import auth
 from services.accounts.passwords import MIN_LENGTH, password_problem
 from services.core.errors import ServiceError
@@ -16,8 +15,6 @@ from services.core.i18n import LANGUAGES, translator
 from services.permissions import Action, can
 from services.portal import household_members
 from services.portal.vaccine_groups import self_registration_enabled
-
-CSS_FILE = Path(__file__).resolve().parents[2] / 'assets' / 'app.css'
 
 
 def _safe_next(target: str | None) -> str:
@@ -31,11 +28,10 @@ def _auth_card(title: str):  # noqa: ANN202
     """The card of the log-in pages, in the language chosen on it (recipients use these pages too)."""
     lang = browser_language()
     t = translator(lang)
-    ui.add_css(CSS_FILE)
-    ui.colors(primary='#1f4e79')  # NiceGUI's default blue is too pale for white button text (axe color-contrast)
+    apply_theme()
     ui.query('html').props(f'lang={lang}')
     ui.query('body').classes('bg-slate-100')
-    with ui.column().classes('w-full items-center p-4'):
+    with main_region('w-full column items-center p-4'):
         other = next(code for code in LANGUAGES if code != lang)
         ui.button(LANGUAGES[other], on_click=lambda: switch_language(None, other)) \
             .props(f'flat dense no-caps lang={other}').classes('self-end').mark('auth-language')

@@ -20,6 +20,7 @@ AXE_TARBALL = f'https://registry.npmjs.org/axe-core/-/axe-core-{AXE_VERSION}.tgz
 AXE_INTEGRITY = 'sha512-Xm7bpRXnDSX2YE2YFfBk2FnF0ep6tmG7xPh8iHee8MIcrgq762Nkce856dYtJYLkuIoYZvGfTs/PbZhideTcEg=='
 CACHE = Path(os.environ.get('CVMS_AXE_CACHE', Path.home() / '.cache' / 'cvms-tests')) / f'axe-core-{AXE_VERSION}'
 BLOCKING = ('serious', 'critical')
+EVERY_IMPACT = ('minor', 'moderate', 'serious', 'critical')
 
 
 def axe_script() -> Path:
@@ -60,6 +61,11 @@ def _download() -> bytes:
 
 def serious_violations(page) -> list[dict]:  # noqa: ANN001
     """Run axe-core on the page as it is now; return its serious and critical violations."""
+    return violations(page, impacts=BLOCKING)
+
+
+def violations(page, *, impacts: tuple[str, ...] = EVERY_IMPACT) -> list[dict]:  # noqa: ANN001
+    """Run axe-core on the page as it is now; return its violations of the given impacts."""
     # Quasar's loading bar shows briefly while an event is handled; check the page once it has settled.
     page.wait_for_function('![...document.querySelectorAll(".q-loading-bar")].some(e => e.offsetWidth > 0 '
                            '&& getComputedStyle(e).opacity !== "0")')
@@ -68,9 +74,9 @@ def serious_violations(page) -> list[dict]:  # noqa: ANN001
     result = page.evaluate('async () => await axe.run(document, {resultTypes: ["violations"]})')
     return [{'id': v['id'], 'impact': v['impact'], 'help': v['help'],
              'nodes': [(n['target'], n.get('failureSummary', '')[:200]) for n in v['nodes']][:3]}
-            for v in result['violations'] if v.get('impact') in BLOCKING]
+            for v in result['violations'] if v.get('impact') in impacts]
 
 
 def assert_accessible(page, where: str) -> None:  # noqa: ANN001
-    violations = serious_violations(page)
-    assert not violations, f'axe-core found serious or critical problems on {where}: {violations}'
+    found = serious_violations(page)
+    assert not found, f'axe-core found serious or critical problems on {where}: {found}'

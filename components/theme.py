@@ -1,0 +1,55 @@
+"""The look every page shares: the state's palette at WCAG 2.2 AA contrast, the stylesheet (focus indicator, skip
+link, link colours) and the small script for what CSS cannot do (scroll areas reachable by keyboard, focus on the
+new page's heading). Served as files, not inline, so a Content-Security-Policy without 'unsafe-inline' scripts
+holds."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from nicegui import app, ui
+
+ASSETS = Path(__file__).resolve().parent.parent / 'assets'
+CSS_FILE = ASSETS / 'app.css'
+SCRIPT_URL = '/cvms-static/a11y.js'
+LANGUAGE = 'en-US'  # the staff screens' language (the html element's lang); the portal sets its reader's
+
+# Quasar's defaults fail AA with white text (positive #21ba45 is 2.56:1, warning #f2c037 1.69:1, info and
+# secondary below 3:1); these keep each colour's hue at 4.5:1 or more against white, both ways.
+PALETTE = {
+    'primary': '#1f4e79',    # 8.9:1
+    'secondary': '#0f766e',  # 5.5:1
+    'accent': '#7b1fa2',     # 8.0:1
+    'positive': '#15803d',   # 5.0:1
+    'negative': '#b91c1c',   # 6.5:1
+    'info': '#0369a1',       # 5.9:1
+    'warning': '#a15c07',    # 5.0:1
+}
+
+
+def register_static() -> None:
+    """Serve the accessibility script (once per app; build_app runs this)."""
+    app.add_static_file(local_file=ASSETS / 'a11y.js', url_path=SCRIPT_URL)
+
+
+def apply_theme() -> None:
+    """For a page being built: the palette, the stylesheet and the script."""
+    ui.add_css(CSS_FILE)
+    ui.colors(**PALETTE)
+    ui.add_head_html(f'<script defer src="{SCRIPT_URL}"></script>')
+
+
+def skip_link(target: ui.element, text: str = 'Skip to main content') -> None:
+    """The keyboard's first stop (WCAG 2.4.1), off-screen until focused; `text` in the page's language."""
+    ui.link(text, f'#{target.html_id}').classes('cvms-skip-link')
+
+
+def main_region(*classes: str) -> ui.element:
+    """The page's content inside Quasar's <main> landmark (its q-page): the skip link's target, focusable by the
+    link (not by Tab)."""
+    return ui.element('div').props('tabindex=-1').classes(' '.join(('cvms-main', *classes)))
+
+
+def heading(text: str, *, level: int = 2) -> ui.label:
+    """A section or panel heading (h2 by default): screen-reader users move between headings."""
+    return ui.label(text).props(f'role=heading aria-level={level}') \
+        .classes('cvms-heading text-lg font-semibold' if level > 1 else 'cvms-heading text-2xl font-semibold')

@@ -1,0 +1,188 @@
+"""axe-core (every rule, every impact) over every screen in real Chromium: each staff role's pages at 1366x768 with
+the "More" navigation and a dialog open, the log-in pages and a 404, and the recipient portal at 390 px in English
+and Spanish (issue 18). Also what axe cannot see: the html element's language, one level-1 heading, the skip link as
+the first Tab stop, focus on the new page's heading, and a visible focus indicator.
+
+What still fails is listed in REMAINING with the reason and who owns the screen: the test fails on anything not
+listed, and on a listed entry that no longer fails (so the list only shrinks)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.axe import violations
+from tests.e2e.conftest import log_in
+
+DESKTOP = {'width': 1366, 'height': 768}
+PHONE = {'width': 390, 'height': 844}
+STAFF = {
+    'state admin': 'admin@demo.cvms.example.org',
+    'location manager': 'manager@demo.cvms.example.org',
+    'healthcare provider': 'provider@demo.cvms.example.org',
+    'employer': 'employer@demo.cvms.example.org',
+}
+RECIPIENT = 'recipient@demo.cvms.example.org'
+# Screens reached from a page rather than from the header (the desk's side pages, the paper forms list).
+LINKED_PAGES = ['/forms', '/desk/standby', '/desk/doses', '/desk/back-entry', '/desk/register']
+PORTAL_PAGES = ['/portal', '/portal/registration', '/portal/appointments', '/portal/record', '/portal/household',
+                '/portal/password']
+PUBLIC_PAGES = ['/login', '/forgot-password', '/portal/sign-up']
+
+# (path, axe rule) still failing, with why and whose screen it is. Keep it short; remove entries as they are fixed.
+REMAINING: dict[tuple[str, str], str] = {
+    ('location manager /appointments', 'aria-toggle-field-name'):
+        "desk (pages/clinic/appointments.py): the booking table's row checkboxes have no name",
+    ('location manager /appointments', 'empty-table-header'):
+        "desk (pages/clinic/appointments.py): the booking table's selection column has no header text",
+}
+
+
+@pytest.fixture
+def desktop(browser) -> Iterator[object]:  # noqa: ANN001
+    # bypass_csp: axe is injected as a script tag, which a strict Content-Security-Policy would refuse.
+    context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def phone(browser) -> Iterator[object]:  # noqa: ANN001
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                  bypass_csp=True)
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    yield tab
+    context.close()
+
+
+def settle(tab) -> None:  # noqa: ANN001
+    """Wait for the page's heading (drawn once the page's Vue app is up) and for its first data to load."""
+    tab.locator('[role="heading"][aria-level="1"], h1').first.wait_for()
+    tab.wait_for_timeout(400)
+
+
+def check(tab, where: str, found: dict[tuple[str, str], list]) -> None:  # noqa: ANN001
+    for violation in violations(tab):
+        found.setdefault((where, violation['id']), []).append(violation)
+
+
+def page_structure(tab, where: str, *, lang: str = 'en') -> list[str]:  # noqa: ANN001
+    """What axe does not check: the page's language, exactly one level-1 heading."""
+    problems = []
+    html_lang = tab.evaluate('document.documentElement.lang')
+    if not html_lang.startswith(lang):
+        problems.append(f'{where}: html lang is {html_lang!r}, expected {lang}')
+    headings = tab.locator('[role="heading"][aria-level="1"]:visible, h1:visible').count()
+    if headings != 1:
+        problems.append(f'{where}: {headings} level-1 headings')
+    return problems
+
+
+def assert_clean(found: dict[tuple[str, str], list], problems: list[str], *, scope: str) -> None:
+    unexpected = {key: value for key, value in found.items() if key not in REMAINING}
+    fixed = [key for key in REMAINING if key[0].startswith(scope) and key not in found]
+    lines = [f'{where} {rule} ({v[0]["impact"]}): {v[0]["help"]} at {v[0]["nodes"]}'
+             for (where, rule), v in sorted(unexpected.items())]
+    assert not lines and not problems, '\n'.join(['axe-core violations:', *lines, *problems])
+    assert not fixed, f'fixed now, remove from REMAINING: {fixed}'
+
+
+@pytest.mark.parametrize('role', list(STAFF))
+def test_every_staff_page_of_a_role_passes_axe(live_app: str, desktop, role: str) -> None:  # noqa: ANN001
+    tab = desktop
+    log_in(tab, live_app, STAFF[role])
+    settle(tab)
+    found: dict[tuple[str, str], list] = {}
+    problems = page_structure(tab, f'{role} /')
+    check(tab, f'{role} /', found)
+    more = tab.get_by_role('button', name='More')
+    if more.count():
+        more.click()
+        tab.get_by_role('button', name='More', expanded=True).wait_for()
+        check(tab, f'{role} / with More open', found)
+        tab.keyboard.press('Escape')
+        assert more.get_attribute('aria-expanded') == 'false'
+    paths = tab.eval_on_selector_all('nav a[href^="/"]', 'links => links.map(a => a.getAttribute("href"))')
+    for path in dict.fromkeys([*paths, *LINKED_PAGES]):
+        if path == '/':
+            continue
+        tab.goto(live_app + path)
+        settle(tab)
+        where = f'{role} {path}'
+        problems += page_structure(tab, where)
+        check(tab, where, found)
+        if path == '/bulk-registration' and tab.get_by_role('button', name=re.compile('Request removal')).count():
+            tab.get_by_role('button', name=re.compile('Request removal')).first.click()
+            tab.get_by_role('dialog').wait_for()
+            tab.wait_for_timeout(500)  # the backdrop fades in; contrast is measured once it has
+            check(tab, f'{where} with the removal dialog open', found)
+    assert_clean(found, problems, scope=role)
+
+
+def test_log_in_pages_and_a_missing_page_pass_axe(live_app: str, desktop) -> None:  # noqa: ANN001
+    tab = desktop
+    found: dict[tuple[str, str], list] = {}
+    problems: list[str] = []
+    for path in [*PUBLIC_PAGES, '/no-such-page']:
+        tab.goto(live_app + path)
+        tab.wait_for_load_state()
+        tab.wait_for_timeout(600)
+        problems += page_structure(tab, path)
+        check(tab, path, found)
+    assert_clean(found, problems, scope='/')
+
+
+@pytest.mark.parametrize('lang', ['en', 'es'])
+def test_portal_pages_pass_axe_on_a_phone(live_app: str, phone, lang: str) -> None:  # noqa: ANN001
+    tab = phone
+    tab.goto(f'{live_app}/login')
+    if lang == 'es':
+        tab.get_by_role('button', name='Español').click()
+        tab.get_by_role('button', name='English').wait_for()
+    tab.locator('input[type=email]').fill(RECIPIENT)
+    tab.locator('input[type=password]').fill('Demo-Password-2021')
+    tab.locator('input[type=password]').press('Enter')
+    tab.wait_for_url(re.compile(r'/portal'))
+    found: dict[tuple[str, str], list] = {}
+    problems: list[str] = []
+    for path in PORTAL_PAGES:
+        tab.goto(live_app + path)
+        settle(tab)
+        where = f'portal {lang} {path}'
+        problems += page_structure(tab, where, lang=lang)
+        check(tab, where, found)
+    tab.get_by_role('button', name=re.compile('Menu|Menú')).click()
+    tab.get_by_role('menu').wait_for()
+    check(tab, f'portal {lang} menu open', found)
+    assert_clean(found, problems, scope=f'portal {lang}')
+
+
+def test_keyboard_reaches_the_skip_link_first_and_focus_is_visible(live_app: str, desktop) -> None:  # noqa: ANN001
+    tab = desktop
+    log_in(tab, live_app, STAFF['location manager'])
+    tab.goto(f'{live_app}/inventory')
+    settle(tab)
+    # After navigation focus is on the new page's heading (a screen reader reads where it arrived).
+    tab.wait_for_function('document.activeElement && document.activeElement.getAttribute("aria-level") === "1"')
+    assert tab.evaluate('document.activeElement.textContent.trim()') == 'Vaccine Inventory'
+    tab.evaluate('document.activeElement.blur()')
+    tab.keyboard.press('Tab')
+    skip = tab.get_by_role('link', name='Skip to main content')
+    assert skip.evaluate('link => link === document.activeElement')
+    assert skip.is_visible() and skip.bounding_box()['y'] >= 0, 'the skip link shows when focused'
+    tab.keyboard.press('Enter')
+    tab.wait_for_function('document.activeElement && document.activeElement.classList.contains("cvms-main")')
+    # The next Tab stop after the skip is inside the page, not the header's links.
+    tab.keyboard.press('Tab')
+    assert tab.evaluate('!document.activeElement.closest(".q-header")')
+    # Every kind of control shows a 3 px outline in the header's blue (8.9:1 on white) when focused by keyboard.
+    tab.evaluate('document.activeElement.blur()')
+    for _ in range(4):
+        tab.keyboard.press('Tab')
+        outline = tab.evaluate('(() => { const s = getComputedStyle(document.activeElement); '
+                               'return [s.outlineStyle, parseFloat(s.outlineWidth), s.outlineColor]; })()')
+        assert outline[0] == 'solid' and outline[1] >= 2, outline
