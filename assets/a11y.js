@@ -96,7 +96,8 @@
   }
 
   function start() {
-    new MutationObserver(sweep).observe(document.body, { childList: true, subtree: true });
+    new MutationObserver(sweep).observe(document.body, { childList: true, subtree: true, attributes: true,
+      attributeFilter: ['class'] });
     window.addEventListener('resize', sweep);
     sweep();
     window.setTimeout(focusHeading, 300);

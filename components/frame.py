@@ -11,7 +11,7 @@ from services.accounts import auth
 from services.permissions import Action, can
 from services.principal import Principal
 
-from .theme import apply_theme, heading, main_region, skip_link
+from .theme import apply_theme, disclosure_links, heading, main_region, skip_link
 
 # The guide's navigation bar, in its order. An entry shows when the role may use it and its screen exists.
 NAV = [
@@ -64,7 +64,7 @@ def frame(principal: Principal, title: str) -> Iterator[None]:
                     if path == here:
                         link.props('aria-current=page')
                 if more:
-                    more_menu(more)
+                    disclosure_links('More', more)
         with ui.row().classes('items-center gap-3 no-wrap'):
             with ui.column().classes('gap-0 items-end'):
                 ui.label(names['name']).classes('font-medium').mark('user-name')
@@ -74,20 +74,6 @@ def frame(principal: Principal, title: str) -> Iterator[None]:
     with main:
         heading(title, level=1).props('tabindex=-1')
         yield
-
-
-def more_menu(entries: list[tuple[str, str]]) -> None:
-    """"More": a disclosure of links (the WAI pattern for site navigation) inside the header's navigation, rather
-    than a Quasar menu, which is drawn outside every landmark. assets/a11y.js opens and closes it: Enter or click
-    toggles, Escape closes and returns focus to the button, a click elsewhere closes it."""
-    with ui.element('div').classes('relative'):
-        button = ui.button('More').props('flat color=white no-caps icon-right=expand_more aria-expanded=false '
-                                         'data-cvms-disclosure')
-        with ui.element('ul').props('hidden').classes('cvms-more-panel') as panel:
-            for label, path in entries:
-                with ui.element('li'):
-                    ui.link(label, path).classes('cvms-more-link')
-        button.props(f'aria-controls={panel.html_id}')
 
 
 def principal_role_label(principal: Principal) -> str:

@@ -15,7 +15,7 @@ from services.portal import household_members
 from services.principal import Principal
 
 from .guard import LANG_KEY, acting
-from .theme import apply_theme, heading, main_region, skip_link
+from .theme import apply_theme, disclosure_links, heading, main_region, skip_link
 
 PERSON_KEY = 'portal_person'
 
@@ -67,19 +67,13 @@ def portal_frame(ctx: PortalContext, title: str) -> Iterator[None]:
             ui.button(LANGUAGES[other], on_click=lambda: switch_language(ctx.principal, other)) \
                 .props(f'flat dense no-caps color=white lang={other}').mark('portal-language')
             if ctx.principal is not None:
-                menu = ui.button(icon='menu').props('flat dense color=white aria-haspopup=menu')
-                menu.props['aria-label'] = t('Menu')
-                with menu:
-                    with ui.menu().props('role=menu') as items:
-                        items.props['aria-label'] = t('Menu')
-                        for label, path in ((t('Home'), '/portal'),
-                                            (t('COVID-19 Vaccine Registration'), '/portal/registration'),
-                                            (t('Appointments'), '/portal/appointments'),
-                                            (t('Vaccination record'), '/portal/record'),
-                                            (t('Household'), '/portal/household'),
-                                            (t('Change password'), '/portal/password'),
-                                            (t('Log out'), '/logout')):
-                            ui.menu_item(label, lambda p=path: ui.navigate.to(p)).props('role=menuitem')
+                disclosure_links(t('Menu'), [(t('Home'), '/portal'),
+                                             (t('COVID-19 Vaccine Registration'), '/portal/registration'),
+                                             (t('Appointments'), '/portal/appointments'),
+                                             (t('Vaccination record'), '/portal/record'),
+                                             (t('Household'), '/portal/household'),
+                                             (t('Change password'), '/portal/password'),
+                                             (t('Log out'), '/logout')], icon='menu')
     with main:
         heading(title, level=1).props('tabindex=-1')
         if ctx.person is not None and len(ctx.household) > 1:

@@ -53,3 +53,20 @@ def heading(text: str, *, level: int = 2) -> ui.label:
     """A section or panel heading (h2 by default): screen-reader users move between headings."""
     return ui.label(text).props(f'role=heading aria-level={level}') \
         .classes('cvms-heading text-lg font-semibold' if level > 1 else 'cvms-heading text-2xl font-semibold')
+
+
+def disclosure_links(label: str, entries: list[tuple[str, str]], *, icon: str | None = None) -> None:
+    """A button showing a list of links under it: the WAI disclosure pattern for navigation, kept inside the
+    header's landmark (a Quasar menu is drawn outside every landmark and speaks of menu items, not links).
+    assets/a11y.js opens and closes it: click or Enter toggles, Escape closes and returns focus to the button, a
+    click elsewhere closes it. With `icon`, the button shows the icon and `label` is its accessible name."""
+    with ui.element('div').classes('relative'):
+        button = ui.button(icon=icon) if icon else ui.button(label).props('no-caps icon-right=expand_more')
+        button.props('flat color=white aria-expanded=false data-cvms-disclosure')
+        if icon:
+            button.props['aria-label'] = label
+        with ui.element('ul').props('hidden').classes('cvms-more-panel') as panel:
+            for text, path in entries:
+                with ui.element('li'):
+                    ui.link(text, path).classes('cvms-more-link')
+        button.props(f'aria-controls={panel.html_id}')
