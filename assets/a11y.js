@@ -23,6 +23,25 @@
     return 'Table (scrolls)';
   }
 
+  // Quasar's sortable column headers answer only to a mouse and do not say how the table is sorted: they take
+  // focus, Enter or Space sorts (Quasar's own click), and aria-sort tells the current order.
+  function sortableHeaders() {
+    document.querySelectorAll('th.sortable').forEach(function (th) {
+      var order = !th.classList.contains('sorted') ? 'none'
+        : (th.classList.contains('sort-desc') ? 'descending' : 'ascending');
+      if (th.getAttribute('aria-sort') !== order) th.setAttribute('aria-sort', order);
+      if (!th.hasAttribute('tabindex')) {
+        th.setAttribute('tabindex', '0');
+        th.addEventListener('keydown', function (event) {
+          if (event.key === 'Enter' || event.key === ' ') {
+            event.preventDefault();
+            th.click();
+          }
+        });
+      }
+    });
+  }
+
   // Quasar's file picker is an unnamed file input inside a button (axe label, nested-interactive): the input
   // becomes the one control, named by the uploader's title, and the button around it mere presentation.
   function uploadInputs() {
@@ -91,6 +110,7 @@
     window.requestAnimationFrame(function () {
       pending = false;
       scrollAreas();
+      sortableHeaders();
       uploadInputs();
     });
   }

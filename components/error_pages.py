@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse, Response
 from nicegui import Client, app, ui
 from starlette.exceptions import HTTPException
 
-from .frame import CSS_FILE
+from .theme import apply_theme, heading, main_region, skip_link
 
 log = logging.getLogger('cvms.errors')
 
@@ -72,12 +72,13 @@ def _logged(exception: Exception) -> str:
 @contextmanager
 def _frame(title: str) -> Iterator[None]:
     """The staff header's look without its navigation (nobody is looked up), and the title."""
-    ui.add_css(CSS_FILE)
-    ui.colors(primary='#1f4e79')
+    apply_theme()
     ui.page_title(f'{title} · CVMS')
+    main = main_region('w-full max-w-screen-md mx-auto p-4 column gap-4')
     with ui.header().classes('cvms-header items-center px-4 py-2'):
+        skip_link(main)
         ui.link('CVMS', '/').classes('text-lg font-bold text-white no-underline') \
             .props('aria-label="Vaccine Management System, home"')
-    with ui.column().classes('w-full max-w-screen-md mx-auto p-4 gap-4'):
-        ui.label(title).classes('text-2xl font-semibold').props('role=heading aria-level=1')
+    with main:
+        heading(title, level=1).props('tabindex=-1')
         yield

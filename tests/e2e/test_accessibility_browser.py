@@ -37,8 +37,6 @@ REMAINING: dict[tuple[str, str], str] = {
         "desk (pages/clinic/appointments.py): the booking table's row checkboxes have no name",
     ('/appointments', 'empty-table-header'):
         "desk (pages/clinic/appointments.py): the booking table's selection column has no header text",
-    ('/no-such-page', 'page-has-heading-one'): 'audit: the 404 page (being built) has no h1 yet',
-    ('/no-such-page', 'one-h1'): 'audit: the 404 page (being built) has no h1 yet',
 }
 
 
@@ -191,3 +189,18 @@ def test_keyboard_reaches_the_skip_link_first_and_focus_is_visible(live_app: str
         outline = tab.evaluate('(() => { const s = getComputedStyle(document.activeElement); '
                                'return [s.outlineStyle, parseFloat(s.outlineWidth), s.outlineColor]; })()')
         assert outline[0] == 'solid' and outline[1] >= 2, outline
+
+
+def test_sortable_headers_take_focus_sort_by_keyboard_and_say_the_order(live_app: str, desktop) -> None:  # noqa: ANN001
+    tab = desktop
+    log_in(tab, live_app, STAFF['location manager'])
+    tab.goto(f'{live_app}/recipients')
+    settle(tab)
+    header = tab.locator('th.sortable', has_text='Last Name').first
+    header.wait_for()
+    before = header.get_attribute('aria-sort')
+    header.focus()
+    tab.keyboard.press('Enter')
+    expected = 'descending' if before == 'ascending' else 'ascending'
+    tab.wait_for_function(f'document.querySelector("th.sortable[aria-sort={expected}]") !== null')
+    assert header.get_attribute('aria-sort') == expected
