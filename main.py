@@ -45,6 +45,7 @@ def build_app(*, run_jobs: bool | None = None) -> None:
     from components import error_pages
     from services import background
     from services.core.http_headers import SecurityHeaders
+    from services.core.upload_limit import UploadSizeLimit
 
     settings = get_settings()
     if settings.redis_url:
@@ -53,6 +54,8 @@ def build_app(*, run_jobs: bool | None = None) -> None:
         importlib.import_module(module.name)
     # Security headers on every response and the app's own 404/500 pages (docs/adr/0012-security-headers.md).
     app.add_middleware(SecurityHeaders, https=settings.uses_https)
+    # Upload bodies past the Bulk Registration limit (the largest of the app's uploads) are cut off as they arrive.
+    app.add_middleware(UploadSizeLimit, limit_bytes=lambda: get_settings().bulk_max_file_mb * 1024 * 1024)
     error_pages.register()
     from components import theme
     theme.register_static()

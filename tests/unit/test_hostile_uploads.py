@@ -16,7 +16,7 @@ import sys
 import time
 import tracemalloc
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -365,3 +365,40 @@ async def test_an_upload_is_spooled_to_disk_and_refused_as_soon_as_it_passes_the
 
     path = await spool(small(), limit_bytes=3 << 20, folder=tmp_path)
     assert path.parent == tmp_path and path.read_bytes() == b'First name,Last name\n'
+
+
+async def test_an_upload_body_past_the_limit_is_cut_off_as_it_arrives() -> None:
+    """Before NiceGUI writes a posted file to a temporary file: a declared length over the limit is refused at once,
+    and a body without one (chunked) is refused at the first block past it; other addresses are not limited."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from services.core.upload_limit import UploadSizeLimit
+
+    read: list[int] = []
+
+    async def receive_all(request: Request) -> PlainTextResponse:
+        async for block in request.stream():
+            read.append(len(block))
+        return PlainTextResponse('stored')
+
+    routes = [Route('/_nicegui/client/{client}/upload/{element}', receive_all, methods=['POST']),
+              Route('/other', receive_all, methods=['POST'])]
+    app = UploadSizeLimit(Starlette(routes=routes), limit_bytes=lambda: 1 << 20)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url='http://cvms.test') as client:
+        address = '/_nicegui/client/abc/upload/7'
+        assert (await client.post(address, content=b'x' * 1000)).text == 'stored'
+        refused = await client.post(address, content=b'x' * (3 << 20))
+        assert refused.status_code == 413 and 'larger than 1 MB' in refused.text
+        read.clear()
+
+        async def blocks() -> AsyncIterator[bytes]:
+            for _ in range(100):
+                yield b'x' * (64 << 10)
+
+        assert (await client.post(address, content=blocks())).status_code == 413  # no length: counted as it comes
+        assert sum(read) <= (1 << 20) + (128 << 10)
+        assert (await client.post('/other', content=b'x' * (3 << 20))).text == 'stored'
