@@ -27,9 +27,9 @@ HISTORY_COLUMNS = [
     {'name': 'when', 'label': 'When', 'field': 'when', 'align': 'left'},
     {'name': 'who', 'label': 'Who', 'field': 'who', 'align': 'left'},
     {'name': 'file', 'label': 'File', 'field': 'file', 'align': 'left'},
-    {'name': 'total', 'label': 'In file', 'field': 'total', 'align': 'right'},
-    {'name': 'loaded', 'label': 'Loaded', 'field': 'loaded', 'align': 'right'},
-    {'name': 'failed', 'label': 'Failed', 'field': 'failed', 'align': 'right'},
+    {'name': 'total', 'label': 'In file', 'field': 'total_shown', 'align': 'right'},
+    {'name': 'loaded', 'label': 'Loaded', 'field': 'loaded_shown', 'align': 'right'},
+    {'name': 'failed', 'label': 'Failed', 'field': 'failed_shown', 'align': 'right'},
     {'name': 'status', 'label': 'Status', 'field': 'status', 'align': 'left'},
     {'name': 'error_file', 'label': 'Error file', 'field': 'id', 'align': 'left'},
 ]
@@ -246,6 +246,8 @@ class _HighVolume:
         self.banner = banner
         self.after_load = None
         self.known_status: dict[int, str] = {}
+        self.followed: int | None = None  # the upload the banner tells about
+        self.principal_email = principal.email
         ui.label('Recipient Upload').classes('text-lg font-semibold')
         ui.label(f"If you're uploading between {LOW_VOLUME_MAX + 1} to {settings.bulk_max_rows:,} employees, upload "
                  'or drop file here. You can leave this page while it is processed.')
@@ -284,10 +286,31 @@ class _HighVolume:
             await self.refresh()
             return
         self.known_status[summary.id] = summary.status
-        self.banner.set_text(f'Success: File submitted for processing ({summary.file_name}, '
-                             f'{summary.total:,} records).')
-        self.banner.set_visibility(True)
+        self.followed = summary.id
+        self._tell('positive', f'Success: File submitted for processing ({summary.file_name}, '
+                               f'{summary.total:,} records).')
         await self.refresh()
+
+    def _tell(self, kind: str, text: str) -> None:
+        colors = {'positive': 'bg-green-100 text-green-900', 'progress': 'bg-blue-50 text-blue-900',
+                  'negative': 'bg-red-50 text-red-900'}
+        self.banner.classes(replace=f'w-full p-3 rounded font-medium {colors[kind]}')
+        self.banner.set_text(text)
+        self.banner.set_visibility(True)
+
+    def _tell_about(self, u: bulk.UploadSummary) -> None:
+        """The banner for the followed upload: what happens to it now (coming back to the page shows it too)."""
+        if u.status == 'queued':
+            self._tell('positive', f'Success: File submitted for processing ({u.file_name}, {u.total:,} records).')
+        elif u.status == 'running':
+            self._tell('progress', f'{u.file_name}: processing, {u.done:,} of {u.total:,} records '
+                                   f'({u.done / u.total if u.total else 0:.0%}).')
+        elif u.status == 'done':
+            self._tell('positive', f'{u.file_name}: processing finished. {u.loaded:,} records loaded, '
+                                   f'{u.failed:,} failed.' + (' The failed rows are in BulkError.csv.'
+                                                              if u.failed else ''))
+        else:
+            self._tell('negative', f'{u.file_name}: {STATUS_LABELS.get(u.status, u.status)}. {u.message}'.strip())
 
     async def refresh(self) -> None:
         try:
@@ -295,22 +318,24 @@ class _HighVolume:
         except ServiceError:
             self.timer.deactivate()
             return
+        if self.history.is_deleted:  # the page was closed while the history was read: nothing left to draw
+            return
         self.history.rows = [{
             'id': u.id, 'when': localtime.time_label(u.created_at, u.time_zone), 'who': u.uploaded_by,
-            'file': u.file_name,
-            'total': u.total, 'loaded': u.loaded, 'failed': u.failed, 'status': STATUS_LABELS.get(u.status, u.status),
+            'file': u.file_name, 'total_shown': f'{u.total:,}', 'loaded_shown': f'{u.loaded:,}',
+            'failed': u.failed, 'failed_shown': f'{u.failed:,}', 'status': STATUS_LABELS.get(u.status, u.status),
             'message': u.message if u.status in ('rejected', 'failed') else '',
         } for u in uploads if u.mode != 'low']
         await self.show_progress.refresh([u for u in uploads if u.status in ('queued', 'running')])
+        if self.followed is None and (latest := bulk.recent_own_upload(uploads, email=self.principal_email)):
+            self.followed = latest.id  # back on the page after submitting: the banner picks the job up again
         finished = False
         for u in uploads:
             before = self.known_status.get(u.id)
             if before in ('queued', 'running') and u.status == 'done':
                 finished = True
-                self.banner.set_text(f'{u.file_name}: processing finished. {u.loaded:,} records loaded, '
-                                     f'{u.failed:,} failed.' + (' The failed rows are in BulkError.csv.'
-                                                                if u.failed else ''))
-                self.banner.set_visibility(True)
+            if u.id == self.followed and (before != u.status or u.status in ('queued', 'running')):
+                self._tell_about(u)
             self.known_status[u.id] = u.status
         if finished and self.after_load:
             await self.after_load()

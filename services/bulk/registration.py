@@ -591,6 +591,19 @@ def upload_history(*, principal: Principal, limit: int = 50) -> list[UploadSumma
         return [_summary(u, time_zone=zone) for u in session.exec(query)]
 
 
+RECENT_UPLOAD = timedelta(hours=12)  # a person back on Bulk Registration within this is told about their job
+
+
+def recent_own_upload(uploads: list[UploadSummary], *, email: str) -> UploadSummary | None:
+    """Of an upload history (newest first), the High Volume job this person submitted last, while it still runs
+    or if it was submitted in the last RECENT_UPLOAD: what the page's banner follows when they come back."""
+    for upload in uploads:
+        if upload.mode != 'low' and upload.uploaded_by.lower() == email.lower():
+            recent = upload.created_at >= utcnow() - RECENT_UPLOAD
+            return upload if recent or upload.status in ('queued', 'running') else None
+    return None
+
+
 def upload_jobs(*, principal: Principal, limit: int = 50) -> list[UploadSummary]:
     """Every location's High Volume jobs, newest first (the server's command line, or state-wide staff)."""
     if not is_system(principal):

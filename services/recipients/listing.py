@@ -118,7 +118,9 @@ def list_recipients(*, principal: Principal, search: str = '', sort: str = 'last
                             .where(col(Recipient.id).in_(ids or [-1]))).all()
         position = {i: n for n, i in enumerate(ids)}
         rows = sorted(rows, key=lambda pair: position[pair[0].id])
-        result = RecipientPage(total=total, matching=matching, more_than=matching > MATCH_COUNT_CAP, rows=[
+        # Without a search `matching` is the exact total: nothing is capped, so nothing to warn about.
+        more_than = bool(branches) and matching > MATCH_COUNT_CAP
+        result = RecipientPage(total=total, matching=matching, more_than=more_than, rows=[
             RecipientRow(id=r.id or 0, first_name=r.first_name, last_name=r.last_name,
                          date_of_birth=f'{r.date_of_birth:%b} {r.date_of_birth.day}, {r.date_of_birth.year}',
                          email=r.email or '', location=name or '') for r, name in rows])

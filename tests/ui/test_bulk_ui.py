@@ -4,8 +4,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 import re
+import threading
 
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 from sqlalchemy import func
@@ -13,6 +16,7 @@ from sqlmodel import select
 
 from models import Recipient
 from models.bulk import RemovalRequest
+from services.bulk import registration as bulk
 from services.core.db import session_scope
 from tests.conftest import body_of
 from tests.factories import ADMIN, MANAGER, count_rows, log_in
@@ -95,10 +99,13 @@ async def test_high_volume_progress_and_result(demo, user: User) -> None:
         if history.rows:
             break
         await asyncio.sleep(0.05)
-    assert history.rows[0]['file'] == 'plant.csv' and history.rows[0]['total'] == 3001
+    assert history.rows[0]['file'] == 'plant.csv' and history.rows[0]['total_shown'] == '3,001'
     await user.should_see('processing finished. 3,000 records loaded, 1 failed', retries=300)
     assert history.rows[0]['status'] == 'Done' and history.rows[0]['failed'] == 1
+    assert (history.rows[0]['loaded_shown'], history.rows[0]['failed_shown']) == ('3,000', '1')
     await user.should_see(f'Total number of records: {in_list + 3000:,}', retries=50)
+    # More than 1,000 people and an empty search box: nothing was searched, so no "more than 1,000 match".
+    assert user.find(marker='broad-search').elements.pop().text == ''
     history_table = user.find(marker='upload-history')
     history_table.trigger('downloadErrors', {'id': history.rows[0]['id']})
     response = await user.download.next()
@@ -210,3 +217,41 @@ async def test_uploads_past_the_size_limit_are_refused_and_nothing_stays_on_disk
         assert list((get_settings().data_dir / 'uploads').glob('*')) == []
     finally:
         reset_settings()
+
+
+async def test_high_volume_banner_tells_about_the_job_when_the_person_comes_back(demo, user: User) -> None:
+    await open_bulk_registration(user)
+    user.find('High Volume (100,000)').click()
+    rows = ''.join(f'Worker{i},Plant,1/{i % 28 + 1}/1980,w{i}@plant.example.com\r\n' for i in range(150))
+    await upload(user, 'high-volume-upload', 'plant.csv', (HEADER + rows).encode())
+    await user.should_see('File submitted for processing', retries=100)
+    # The person leaves the page at once and comes back: the banner shows the job, not only the history row.
+    await user.open('/bulk-registration')
+    await user.should_see('plant.csv: processing finished. 150 records loaded, 0 failed.', retries=300)
+    await user.open('/bulk-registration')
+    await user.should_see('plant.csv: processing finished. 150 records loaded, 0 failed.', retries=100)
+
+
+async def test_closing_the_page_while_it_polls_logs_no_error(demo, user: User, monkeypatch: pytest.MonkeyPatch,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """The history is read in a worker thread every second; a browser closed meanwhile deleted the page's
+    elements, and writing the answer into them raised a TypeError in the server's log."""
+    await open_bulk_registration(user)
+    reading, closed = threading.Event(), threading.Event()
+    real = bulk.upload_history
+
+    def read_while_the_page_closes(**kwargs):  # noqa: ANN003, ANN202 - the real read, held until the page is gone
+        reading.set()
+        closed.wait(5)
+        return real(**kwargs)
+
+    monkeypatch.setattr(bulk, 'upload_history', read_while_the_page_closes)
+    for _ in range(100):
+        if reading.is_set():
+            break
+        await asyncio.sleep(0.05)
+    assert reading.is_set()
+    user.client.delete()  # what NiceGUI does when the browser's tab is closed (after its reconnect timeout)
+    closed.set()
+    await asyncio.sleep(0.5)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
