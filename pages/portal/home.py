@@ -10,7 +10,7 @@ from services.core.i18n import marked as _
 from services.permissions import Action
 from services.portal import choices, household_members, program_status, registration_form, vaccine_groups
 from services.recipients import codes
-from services.recipients.fields import FIELD_LABELS, problems_text
+from services.recipients.fields import FIELD_LABELS
 
 FIND_YOUR_SPOT = 'https://covid19.ncdhhs.gov/findyourspot'
 STATUS_ICONS = {choices.STATUS_NOT_ENROLLED: ('close', 'text-red-700'),
@@ -38,7 +38,11 @@ def portal_home(ctx: PortalContext) -> None:
                 .mark('status-label')
         if summary.status == choices.STATUS_NOT_ENROLLED:
             if summary.registration_status in ('paused', 'in_progress'):
-                ui.label(t('You paused your registration. Review what you entered and continue.'))
+                # Only someone who pressed Pause is told they paused; Next also keeps the answers.
+                ui.label(t('You paused your registration. Review what you entered and continue.')
+                         if summary.registration_status == 'paused'
+                         else t('You started your registration. Review what you entered and continue.')) \
+                    .mark('registration-resume')
                 ui.button(t('Continue your registration'), on_click=lambda: ui.navigate.to('/portal/registration'))
             else:
                 ui.label(t('Complete the COVID-19 Vaccine Registration to enroll in the COVID-19 vaccine program. '
@@ -59,7 +63,7 @@ def portal_home(ctx: PortalContext) -> None:
         else:
             ui.label(t('Your vaccination record is ready to show.'))
             ui.button(t('Vaccination record'), on_click=lambda: ui.navigate.to('/portal/record'))
-        if summary.group_name:
+        if summary.group is not None:
             ui.label(t('Your vaccine group: {group}').format(group=summary.group_name(ctx.lang))).classes('text-sm')
     nav = ui.element('nav').classes('column gap-2 w-full')
     nav.props['aria-label'] = t('Portal')
@@ -180,8 +184,15 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
         stepper.set_value(names[index])
 
     async def after_contact() -> None:
-        if problems := registration_form.contact_problems(registration.contact):
-            error.set_text(problems_text(problems, ctx.lang))
+        errors = registration_form.contact_field_errors(registration.contact, ctx.lang)
+        for name, element in contact_inputs.items():
+            _mark_field(element, errors.get(name))
+        if errors:
+            error.set_text(t('Check the fields marked in red.'))
+            first = contact_inputs[next(iter(errors))]
+            # The button sits below the form: on a phone the first wrong field is out of view.
+            first.run_method('focus')
+            ui.run_javascript(f"document.getElementById('c{first.id}')?.scrollIntoView({{block: 'center'}})")
             return
         await go(2)
 
@@ -214,7 +225,7 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
                        'an appointment.')).classes('text-sm')
             nav(None, lambda: go(1), t('Start'))
         with ui.step(names[1], title=t(choices.STEPS[1])):
-            _contact_fields(ctx, registration.contact)
+            contact_inputs = _contact_fields(ctx, registration.contact)
             nav(0, after_contact)
         with ui.step(names[2], title=t(choices.STEPS[2])):
             ui.label(t('Answer a few questions to find your vaccine group.'))
@@ -242,27 +253,47 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
             confirmation()
 
 
-def _contact_fields(ctx: PortalContext, contact: dict[str, str]) -> None:
+def _contact_fields(ctx: PortalContext, contact: dict[str, str]) -> dict[str, ui.input | ui.select]:
+    """The Contact step's fields by name; all are required (registration_form.contact_problems), so each label
+    carries the asterisk and its error shows beside it."""
     t = ctx.t
+    inputs: dict[str, ui.input | ui.select] = {}
+
+    def required(name: str) -> str:
+        return f'{t(FIELD_LABELS[name])} *'
 
     def bind(element, name: str):  # noqa: ANN001, ANN202
-        element.on_value_change(lambda e: contact.__setitem__(name, e.value or ''))
+        def changed(e) -> None:  # noqa: ANN001
+            contact[name] = e.value or ''
+            _mark_field(element, None)  # the person is fixing it
+        element.on_value_change(changed)
+        inputs[name] = element
         return element.classes('w-full').mark(f'contact-{name}')
 
-    bind(ui.input(t('Street address'), value=contact.get('address_line1', ''))
+    bind(ui.input(required('address_line1'), value=contact.get('address_line1', ''))
          .props('autocomplete=street-address'), 'address_line1')
-    bind(ui.input(t('City'), value=contact.get('city', '')).props('autocomplete=address-level2'), 'city')
-    bind(ui.select(list(codes.NC_COUNTIES), label=t('County'), value=contact.get('county') or None,
+    bind(ui.input(required('city'), value=contact.get('city', '')).props('autocomplete=address-level2'), 'city')
+    bind(ui.select(list(codes.NC_COUNTIES), label=required('county'), value=contact.get('county') or None,
                    with_input=True), 'county')
-    bind(ui.input(t('ZIP code'), value=contact.get('zip_code', '')).props('autocomplete=postal-code inputmode=numeric'),
-         'zip_code')
-    bind(ui.input(t('Phone'), value=contact.get('phone', '')).props('type=tel autocomplete=tel'), 'phone')
+    bind(ui.input(required('zip_code'), value=contact.get('zip_code', ''))
+         .props('autocomplete=postal-code inputmode=numeric'), 'zip_code')
+    bind(ui.input(required('phone'), value=contact.get('phone', '')).props('type=tel autocomplete=tel'), 'phone')
     for name in codes.CODED_FIELDS:  # labels shown, codes stored
         options = codes.options(name, ctx.lang)
-        bind(ui.select(options, label=t(FIELD_LABELS[name]), value=contact.get(name) if contact.get(name) in options
+        bind(ui.select(options, label=required(name), value=contact.get(name) if contact.get(name) in options
                        else None), name)
-    bind(ui.select(_options(t, choices.PREFERRED_LANGUAGE_OPTIONS), label=t('Preferred language'),
+    bind(ui.select(_options(t, choices.PREFERRED_LANGUAGE_OPTIONS), label=required('preferred_language'),
                    value=contact.get('preferred_language') or None), 'preferred_language')
+    return inputs
+
+
+def _mark_field(element: ui.input | ui.select, message: str | None) -> None:
+    """Red with its message underneath (Quasar's error slot, read out with the field), or clear."""
+    if bool(element.props.get('error')) == bool(message) and element.props.get('error-message') == message:
+        return
+    element.props['error'] = bool(message)
+    element.props['error-message'] = message or ''
+    element.update()
 
 
 # ---------------------------------------------------------------- household

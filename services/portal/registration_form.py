@@ -21,7 +21,7 @@ from services.portal.household_members import _recipient
 from services.portal.vaccine_groups import Group, _config, evaluate_group, self_registration_enabled
 from services.principal import Principal
 from services.recipients import codes
-from services.recipients.fields import Problem, check_recipient
+from services.recipients.fields import FIELD_LABELS, Problem, check_recipient
 from services.recipients.registry import IDENTITY_FIELDS, RecipientRefused, create_recipient
 
 # ---------------------------------------------------------------- COVID-19 Vaccine Registration
@@ -103,6 +103,23 @@ def _question_codes(session: Session) -> list[str]:
 def contact_problems(contact: dict[str, str]) -> list[Problem]:
     """The Contact and Demographic Detail step: every field is required and checked by the recipient's rules."""
     return check_recipient(contact, required=CONTACT_FIELDS).problems
+
+
+REQUIRED_FIELD = _('{field}: required')
+
+
+def contact_field_errors(contact: dict[str, str], lang: str | None) -> dict[str, str]:
+    """The Contact step's problems field by field, in the form's order, each worded to stand beside its field
+    (a missing field says so on its own rather than in one list of names)."""
+    t = translator(lang)
+    errors: dict[str, str] = {}
+    for problem in contact_problems(contact):
+        if problem.fields:  # the missing ones, listed together by the shared rule
+            for name in problem.fields:
+                errors[name] = t(REQUIRED_FIELD).format(field=t(FIELD_LABELS[name]))
+        else:
+            errors.setdefault(problem.field, problem.text(lang))
+    return {name: errors[name] for name in CONTACT_FIELDS if name in errors}
 
 
 def complete_registration(*, principal: Principal, registration: Registration, lang: str) -> Group | None:

@@ -100,15 +100,16 @@ def test_portal_on_a_phone_from_welcome_email_to_verified_proof(portal_app, phon
     page.get_by_text('Vaccine Registration for: Jon Phone').wait_for()
     assert_accessible(page, 'registration introduction')
     page.get_by_role('button', name='Start').click()
-    page.get_by_label('Street address', exact=True).fill('7 Elm Street')
-    page.get_by_label('City', exact=True).fill('Raleigh')
-    choose(page, 'County', 'Wake', type_to_filter=True)
-    page.get_by_label('ZIP code', exact=True).fill('27603')
-    page.get_by_label('Phone', exact=True).fill('919 555 0199')
-    choose(page, 'Sex', 'Male')
-    choose(page, 'Race', 'Asian')
-    choose(page, 'Ethnicity', 'Not Hispanic or Latino')
-    choose(page, 'Preferred language', 'English')
+    # Required fields carry an asterisk (the guide's convention).
+    page.get_by_label('Street address *', exact=True).fill('7 Elm Street')
+    page.get_by_label('City *', exact=True).fill('Raleigh')
+    choose(page, 'County *', 'Wake', type_to_filter=True)
+    page.get_by_label('ZIP code *', exact=True).fill('27603')
+    page.get_by_label('Phone *', exact=True).fill('919 555 0199')
+    choose(page, 'Sex *', 'Male')
+    choose(page, 'Race *', 'Asian')
+    choose(page, 'Ethnicity *', 'Not Hispanic or Latino')
+    choose(page, 'Preferred language *', 'English')
     no_horizontal_scroll(page)
     assert_accessible(page, 'registration contact step')
     screenshot(page, 'portal-registration-contact')
@@ -205,3 +206,41 @@ def test_portal_spanish_on_a_phone_is_accessible(portal_app, phone) -> None:  # 
         assert_accessible(page, f'{path} in Spanish')
     page.goto(base_url + '/portal/sign-up')
     assert_accessible(page, 'sign-up page')
+
+
+def test_portal_stepper_on_a_phone_marks_each_missing_field_and_takes_the_person_to_the_first(
+        portal_app, phone) -> None:  # noqa: ANN001
+    """Next with empty required fields: each field red with its message beside it, the first one scrolled into
+    view and focused (the summary at the top of the page is out of view on a phone)."""
+    base_url, _data_dir, _smtp = portal_app
+    page = phone
+    page.goto(base_url + '/login')
+    page.get_by_label('Email').fill('recipient@demo.cvms.example.org')
+    page.get_by_label('Password').fill('Demo-Password-2021')
+    page.get_by_role('button', name='Log in').click()
+    page.get_by_role('heading', name='Vaccine Program Status').wait_for()
+    page.goto(base_url + '/portal/registration?review=1')
+    page.get_by_role('button', name='Start').click()
+    street = page.get_by_label('Street address *', exact=True)
+    street.wait_for()
+    street.fill('')
+    page.get_by_label('City *', exact=True).fill('Raleigh')
+    page.get_by_label('ZIP code *', exact=True).fill('2760')
+    page.get_by_role('button', name='Next').scroll_into_view_if_needed()
+    page.get_by_role('button', name='Next').click()
+
+    page.get_by_text('Street address: required').wait_for()
+    page.wait_for_function("document.activeElement && document.activeElement.getAttribute('aria-label') === "
+                           "'Street address *'")
+    box = street.bounding_box()
+    assert box is not None and 0 <= box['y'] and box['y'] + box['height'] <= PHONE['height'], box
+    # Each wrong field says what is wrong beside it; a field that is right is not marked.
+    page.get_by_text('ZIP code: invalid ZIP code: 2760').wait_for()
+    page.get_by_text('Preferred language: required').wait_for()
+    assert page.locator('.q-field--error', has=page.get_by_label('City *', exact=True)).count() == 0
+    assert page.locator('.q-field--error').count() == 8
+    no_horizontal_scroll(page)
+    screenshot(page, 'portal-registration-phone-errors')
+    # Fixing a field clears its mark at once.
+    street.fill('7 Elm Street')
+    page.wait_for_function("document.querySelectorAll('.q-field--error').length === 7")
