@@ -4,13 +4,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from nicegui import ui
+from nicegui import run, ui
 
 from components.guard import acting
 from components.page import page
 from models import Role
 from services.accounts.staff import add_user, list_users, organization_choices
-from services.core import audit, localtime, mail
+from services.core import audit, localtime, outbox
 from services.core.db import session_scope
 from services.core.errors import ServiceError
 from services.permissions import Action
@@ -22,26 +22,84 @@ def outbox_page(principal: Principal) -> None:
     ui.label('Emails the system has queued. Without an SMTP server configured they stay here, so their links '
              'can be followed. Once an email is sent, its password link shows as [hidden]: it is kept nowhere.') \
         .classes('text-sm')
-    search = ui.input('Filter by recipient address').classes('w-80')
+    with ui.row().classes('items-end gap-3 w-full'):
+        recipient = ui.input('Recipient address (or its beginning)').props('clearable dense') \
+            .classes('w-72').mark('outbox-recipient')
+        subject = ui.input('Subject (its beginning)').props('clearable dense').classes('w-64').mark('outbox-subject')
+        status = ui.select({'': 'Any status', **{s: s.capitalize() for s in outbox.STATUSES}}, value='',
+                           label='Status').props('dense').classes('w-36').mark('outbox-status')
+        sent_from = ui.input('Written from').props('type=date dense stack-label').classes('w-40') \
+            .mark('outbox-from')
+        sent_to = ui.input('Written to').props('type=date dense stack-label').classes('w-40').mark('outbox-to')
+    # Cursors of the pages shown so far (None: the newest); Older pushes, Newer pops.
+    cursors: list[int | None] = [None]
+    shown: dict[str, object] = {'page': None, 'asked': None}
+
+    def day(value: str | None) -> date | None:
+        try:
+            return date.fromisoformat(value) if value else None
+        except ValueError:
+            return None
+
+    async def load() -> None:
+        shown['asked'] = asked = object()  # typing asks once a key: only the last answer is drawn
+        found = await run.io_bound(outbox.list_outbox, principal=acting(), recipient=recipient.value or '',
+                                   subject=subject.value or '', status=status.value or '',
+                                   sent_from=day(sent_from.value), sent_to=day(sent_to.value),
+                                   before_id=cursors[-1])
+        if shown['asked'] is asked and not results.is_deleted:  # the page may have closed meanwhile
+            shown['page'] = found
+            show.refresh()
+
+    async def filter_changed() -> None:
+        del cursors[1:]
+        await load()
+
+    async def older() -> None:
+        page_now = shown['page']
+        if isinstance(page_now, outbox.OutboxPage) and page_now.older is not None:
+            cursors.append(page_now.older)
+            await load()
+
+    async def newer() -> None:
+        if len(cursors) > 1:
+            cursors.pop()
+            await load()
+
+    results = ui.column().classes('w-full gap-2')
 
     @ui.refreshable
     def show() -> None:
-        messages = mail.list_outbox(principal=principal, to=search.value or None)
-        with ui.column().classes('w-full gap-2'):
-            if not messages:
-                ui.label('The outbox is empty.')
-            for message in messages:
-                with ui.expansion(f'{localtime.time_label(message.created_at, named=True)} · {message.to_addr} · '
-                                  f'{message.subject}',
-                                  caption=f'{message.status} · attempts {message.attempts}').classes('w-full'):
-                    ui.label(message.body_text).classes('whitespace-pre-wrap font-mono text-sm').mark('outbox-body')
-                    for name in message.attachment_names:
-                        ui.label(f'Attachment: {name}').classes('text-sm')
-                    if message.last_error:
-                        ui.label(f'Last error: {message.last_error}').classes('text-red-700 text-sm')
+        found = shown['page']
+        if not isinstance(found, outbox.OutboxPage):
+            ui.label('Loading…').classes('text-sm')
+            return
+        filtered = any((recipient.value, subject.value, status.value, sent_from.value, sent_to.value))
+        if not found.rows:
+            ui.label('No email matches these filters.' if filtered else 'The outbox is empty.') \
+                .mark('outbox-empty')
+        for message in found.rows:
+            with ui.expansion(f'{localtime.time_label(message.created_at, named=True)} · {message.to_addr} · '
+                              f'{message.subject}',
+                              caption=f'{message.status} · attempts {message.attempts}').classes('w-full') \
+                    .mark('outbox-message'):
+                ui.label(message.body_text).classes('whitespace-pre-wrap font-mono text-sm').mark('outbox-body')
+                for name in message.attachment_names:
+                    ui.label(f'Attachment: {name}').classes('text-sm')
+                if message.last_error:
+                    ui.label(f'Last error: {message.last_error}').classes('text-red-700 text-sm')
+        with ui.row().classes('items-center gap-2'):
+            ui.button('Newer', icon='chevron_left', on_click=newer).props('flat dense no-caps') \
+                .set_enabled(len(cursors) > 1)
+            ui.label(f'Page {len(cursors)}').classes('text-sm').mark('outbox-page')
+            ui.button('Older', icon='chevron_right', on_click=older).props('flat dense no-caps') \
+                .set_enabled(found.older is not None)
 
-    show()
-    search.on('update:model-value', lambda: show.refresh(), throttle=0.3)
+    with results:
+        show()
+    for field in (recipient, subject, status, sent_from, sent_to):
+        field.on_value_change(filter_changed)
+    ui.timer(0, load, once=True)
 
 
 @page('/audit', title='Audit log', action=Action.VIEW_AUDIT)

@@ -25,12 +25,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, text, update
 from sqlmodel import Session, col, select
 
-from models import OutboxAttachment, OutboxMessage, OutboxMessagePublic, utcnow
+from models import OutboxAttachment, OutboxMessage, utcnow
 from services.core.db import is_postgres, session_scope
 from services.core.jobs import repeat
 from services.core.settings import Settings, get_settings
-from services.permissions import Action, require
-from services.principal import Principal
 
 if TYPE_CHECKING:
     import aiosmtplib  # imported where mail is rendered or sent: it costs every command-line start 0.1 s
@@ -540,23 +538,3 @@ async def run_sender(stop: asyncio.Event, *, interval: float = 2.0) -> None:
     """The background sender: delivers due messages until `stop` is set. Nothing is reset when it starts: other
     senders may be at work; claims of a sender that died expire and are taken over by deliver_due."""
     await repeat(stop, deliver_due, interval=interval, name='mail sender')
-
-
-def list_outbox(*, principal: Principal | None, limit: int = 200, to: str | None = None) -> list[OutboxMessagePublic]:
-    require(principal, Action.VIEW_OUTBOX)
-    with session_scope(read_only=True) as session:
-        query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
-        if to:
-            query = query.where(col(OutboxMessage.to_addr).contains(to.strip().lower()))
-        messages = session.exec(query).all()
-        ids = [m.id for m in messages]
-        names: dict[int, list[str]] = {}
-        if ids:
-            for message_id, filename in session.exec(select(OutboxAttachment.message_id, OutboxAttachment.filename)
-                                                     .where(col(OutboxAttachment.message_id).in_(ids))):
-                names.setdefault(message_id, []).append(filename)
-        # Without SMTP the outbox is the only way an email reaches anyone (the demo): its links show until it is
-        # sent. Sent or given-up messages keep no link at all.
-        shown = (lambda m: m.body_text) if get_settings().smtp_configured else body_as_sent
-        return [OutboxMessagePublic(**{**m.model_dump(), 'body_text': shown(m)},
-                                    attachment_names=names.get(m.id or 0, [])) for m in messages]

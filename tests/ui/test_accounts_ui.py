@@ -105,7 +105,47 @@ async def test_change_password_logs_out_everywhere(demo, user: User) -> None:
 async def test_admin_reads_emails_in_the_outbox(demo, user: User) -> None:
     await log_in(user, ADMIN)
     await user.open('/outbox')
-    await user.should_see('Welcome to the North Carolina Vaccine Management COVID-19 Vaccine Portal')
+    await user.should_see('Welcome to the North Carolina Vaccine Management COVID-19 Vaccine Portal', retries=50)
+
+
+async def test_outbox_pages_and_filters_on_the_server(demo, user: User) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from services.core.db import get_engine
+    now = datetime.now(UTC)
+    with get_engine().begin() as conn:  # 260 emails after the demo's, every 13th failed
+        conn.execute(insert(OutboxMessage.__table__), [  # type: ignore[attr-defined]
+            {'to_addr': f'person{i}@plant.example.com', 'subject': f'Reminder {i}', 'body_text': f'body {i}',
+             'status': 'failed' if i % 13 == 0 else 'sent', 'created_at': now + timedelta(seconds=i),
+             'next_attempt_at': now} for i in range(260)])
+    await log_in(user, ADMIN)
+    await user.open('/outbox')
+    await user.should_see('person259@plant.example.com · Reminder 259', retries=50)
+    assert len(user.find(marker='outbox-message').elements) == 25  # a page, not the newest 200
+    user.find(kind=ui.button, content='Older').click()
+    await user.should_see('person234@plant.example.com · Reminder 234', retries=50)
+    await user.should_see('Page 2')
+    await user.should_not_see('Reminder 235')
+    user.find(kind=ui.button, content='Newer').click()
+    await user.should_see('Reminder 259', retries=50)
+    user.find(marker='outbox-recipient').type('person11')
+    await user.should_see('Reminder 119', retries=50)  # person11, person110-119
+    await user.should_not_see('Reminder 259')
+    assert len(user.find(marker='outbox-message').elements) == 11
+    with user:
+        user.find(marker='outbox-status').elements.pop().set_value('failed')
+    for _ in range(50):
+        if len(user.find(marker='outbox-message').elements) == 1:
+            break
+        await asyncio.sleep(0.1)
+    await user.should_see('Reminder 117')  # 117 = 9 x 13, the only failed one
+    assert len(user.find(marker='outbox-message').elements) == 1
+    with user:
+        user.find(marker='outbox-from').elements.pop().set_value('2001-01-01')
+        user.find(marker='outbox-to').elements.pop().set_value('2001-01-02')
+    await user.should_see('No email matches these filters.', retries=50)
 
 
 async def test_log_out_ends_the_session(demo, user: User) -> None:

@@ -131,4 +131,4 @@ async def test_the_audit_log_and_outbox_show_the_state_time(demo, state_zone: st
     rows = user.find(ui.table).elements.pop().rows
     assert next(r['at'] for r in rows if r['action'] == 'time_zone_check') == seen[0]
     await user.open('/outbox')
-    await user.should_see(f'Dec 09, 25, {seen[1]} · tz@example.org · Evening message')
+    await user.should_see(f'Dec 09, 25, {seen[1]} · tz@example.org · Evening message', retries=50)

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from models import OutboxMessage, utcnow
-from services.core import mail
+from services.core import mail, outbox
 from services.core.db import session_scope
 from services.core.errors import NotAllowed
 from services.principal import Principal
@@ -116,9 +116,9 @@ async def test_without_smtp_messages_stay_for_the_outbox_page(db) -> None:
     queue(2)
     assert await mail.deliver_due() == 0
     admin = Principal(user_id=1, email='a@example.org', role='state_admin')
-    assert [m.subject for m in mail.list_outbox(principal=admin)] == ['Message 1', 'Message 0']
+    assert [m.subject for m in outbox.list_outbox(principal=admin).rows] == ['Message 1', 'Message 0']
     with pytest.raises(NotAllowed):
-        mail.list_outbox(principal=Principal(user_id=2, email='p@example.org', role='healthcare_provider'))
+        outbox.list_outbox(principal=Principal(user_id=2, email='p@example.org', role='healthcare_provider'))
 
 
 def test_backoff_grows_and_is_capped() -> None:

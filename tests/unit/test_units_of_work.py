@@ -10,7 +10,7 @@ from models import Organization
 from services import dashboard
 from services.accounts import auth
 from services.clinic import checkin, scheduling
-from services.core import mail
+from services.core import outbox
 from services.core.db import WroteInReadOnlyUnit, session_scope
 from services.inventory import ledger, shipments
 from services.organizations import employers
@@ -38,7 +38,7 @@ def test_lists_and_lookups_answer_while_a_writer_holds_the_lock(demo) -> None:
         'stock': lambda: ledger.location_stock(principal=manager, location_id=location_id()),
         'products': lambda: ledger.list_products(principal=admin),
         'allocation choices': lambda: shipments.allocation_choices(principal=admin),
-        'outbox': lambda: mail.list_outbox(principal=admin),
+        'outbox': lambda: outbox.list_outbox(principal=admin),
         'dashboard': lambda: dashboard.admin_summary(principal=admin),
         'invitations': lambda: employers.invitations(principal=employer),
         'organizations': lambda: employers.organizations(principal=admin),
