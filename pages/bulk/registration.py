@@ -300,10 +300,11 @@ class _HighVolume:
 
     def _tell_about(self, u: bulk.UploadSummary) -> None:
         """The banner for the followed upload: what happens to it now (coming back to the page shows it too)."""
+        submitted = f'Success: File submitted for processing ({u.file_name}, {u.total:,} records).'
         if u.status == 'queued':
-            self._tell('positive', f'Success: File submitted for processing ({u.file_name}, {u.total:,} records).')
+            self._tell('positive', submitted)
         elif u.status == 'running':
-            self._tell('progress', f'{u.file_name}: processing, {u.done:,} of {u.total:,} records '
+            self._tell('progress', f'{submitted} Processing: {u.done:,} of {u.total:,} records '
                                    f'({u.done / u.total if u.total else 0:.0%}).')
         elif u.status == 'done':
             self._tell('positive', f'{u.file_name}: processing finished. {u.loaded:,} records loaded, '

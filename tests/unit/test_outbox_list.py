@@ -67,5 +67,10 @@ def test_outbox_broad_and_narrow_beginnings_find_the_same_emails(db, monkeypatch
     seed()
     narrow = outbox.list_outbox(principal=ADMIN, recipient='gra', subject='Rem', per_page=100)
     monkeypatch.setattr(outbox, 'BROAD', 3)
-    broad = outbox.list_outbox(principal=ADMIN, recipient='gra', subject='Rem', per_page=100)
-    assert bodies(narrow) == bodies(broad) == [i for i in range(59, -1, -1) if i % 3 != 2 and i % 2 == 0]
+    broad = outbox.list_outbox(principal=ADMIN, recipient='gra', subject='Rem', per_page=5)
+    monkeypatch.setattr(outbox, 'WINDOW', 4)  # too few among the newest: the index ranges answer
+    bunched = outbox.list_outbox(principal=ADMIN, recipient='gra', subject='Rem', per_page=5)
+    expected = [i for i in range(59, -1, -1) if i % 3 != 2 and i % 2 == 0]
+    assert bodies(narrow) == expected and bodies(broad) == bodies(bunched) == expected[:5]
+    assert outbox.list_outbox(principal=ADMIN, recipient='gra', subject='Rem', per_page=5,
+                              before_id=bunched.older).rows[0].body_text == f'body {expected[5]}'
