@@ -499,6 +499,7 @@ UNCHECKED = {
     'accounts.auth.end_sessions': 'inside the unit of work of a password change or a disabled account',
     'accounts.auth.issue_token': 'inside the unit of work that created or checked the account',
     'accounts.staff.create_user': 'the server\'s command line, the demo data, and add_user (which checks)',
+    'core.outbox.list_outbox': 'before_id is a page cursor, not a record; only state admins see the outbox',
     'background.finish_upload': 'the job engine finishing an upload its uploader submitted (and was checked for)',
     'inventory.quarantine.hold': 'inside the receiving unit of work of shipments.receive, which checked the shipment',
     'registry.reporting.queue_dose_event': 'inside the unit of work recording the dose event, which checked it',
