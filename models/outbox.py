@@ -10,7 +10,7 @@ from .base import utcnow
 
 class OutboxMessage(SQLModel, table=True):
     """An email written in the same transaction as the change that causes it; the sender delivers it later."""
-    # The Outbox screen's recipient and subject searches (services/core/outbox.py, migration 0017): a range of
+    # The Outbox screen's recipient and subject searches (services/core/outbox.py, migration 0018): a range of
     # the column, newest first by id. No index on created_at (migration 0008): the screen finds a day by a binary
     # search over ids, and every welcome email of a bulk upload would pay another B-tree insert.
     __table_args__ = (Index('ix_outboxmessage_to_addr_id', 'to_addr', 'id'),

@@ -3,7 +3,7 @@ answering in milliseconds at a million emails (benchmarks/outbox_list.py).
 
 How it stays fast: pages follow the id (newest first), never an OFFSET; a day range becomes an id range (ids grow
 with `created_at`, which is set when the row is written), found by a search over the primary key; the recipient
-and the subject match from their beginning, a range of their (column, id) index (migration 0017_outbox_list),
+and the subject match from their beginning, a range of their (column, id) index (migration 0018_outbox_list),
 read for ids only. A beginning that many emails share (more than BROAD) is looked for among the newest WINDOW
 emails first, where a page of common matches is found at once, rather than by sorting its whole index range."""
 from __future__ import annotations

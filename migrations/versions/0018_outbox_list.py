@@ -1,7 +1,7 @@
 """the Outbox screen's searches: indexes on outboxmessage (to_addr, id) and (subject, id)
 
-Revision ID: 0017_outbox_list
-Revises: 0016_registry
+Revision ID: 0018_outbox_list
+Revises: 0017_audit_chain
 Create Date: 2026-12-02
 
 The Outbox pages newest first and narrows by the start of the recipient address or of the subject; each is a
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0017_outbox_list'
-down_revision: str | Sequence[str] | None = '0016_registry'
+revision: str = '0018_outbox_list'
+down_revision: str | Sequence[str] | None = '0017_audit_chain'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
