@@ -79,13 +79,11 @@ def two_instances(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
         client.delete(key)
 
 
-def test_a_login_on_one_instance_is_valid_on_another_through_redis(two_instances, page) -> None:  # noqa: ANN001
-    url_a, url_b, prefix = two_instances
+def test_a_login_on_one_instance_is_valid_on_another(two_instances, page) -> None:  # noqa: ANN001
+    url_a, url_b, _ = two_instances
     log_in(page, url_a, MANAGER)
-    import redis
-    keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(f'{prefix}*'))
-    assert keys, 'user storage was not written to Redis'
-    # The second instance (another port, same host: the browser sends the same cookie) knows the session.
+    # The second instance (another port, same host: the browser sends the same cookie) knows the session: it lives
+    # in the shared database (docs/adr/0006); NiceGUI's storage, in Redis, holds no session token.
     page.goto(f'{url_b}/')
     page.get_by_text("Today's Appointments").wait_for()
     assert page.get_by_text('Maria Manager').is_visible()
