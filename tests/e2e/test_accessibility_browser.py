@@ -32,10 +32,7 @@ PUBLIC_PAGES = ['/login', '/forgot-password', '/portal/sign-up']
 
 # (path, rule) still failing for some role, with why and whose screen it is: axe rules, and `one-h1` / `lang` for
 # the checks below. Keep it short; remove entries as they are fixed.
-REMAINING: dict[tuple[str, str], str] = {
-    ('/appointments', 'empty-table-header'):
-        "desk (pages/clinic/appointments.py): the booking table's selection column has no header text",
-}
+REMAINING: dict[tuple[str, str], str] = {}  # empty: every page passes
 
 
 @pytest.fixture
