@@ -264,7 +264,16 @@ async def sign_in(browser: aiohttp.ClientSession, base: str, email: str, passwor
         await socket.send_value(page.element_with('props', 'label', 'Email'), email)
         await socket.send_value(page.element_with('props', 'label', 'Password'), password)
         await socket.click(page.element_with('props', 'label', 'Log in'))
-        await socket.wait_for('open', timeout=60)
+        sent_on = await socket.wait_for('open', timeout=60)
+    # The browser follows where the page sends it (which may set the session cookie), then its first page opens.
+    target = sent_on.get('path') if isinstance(sent_on.get('path'), str) else '/'
+    for _ in range(30):
+        async with browser.get(base + target, headers={'Connection': 'close'}) as response:
+            await response.read()
+            if response.url.path != '/login':
+                return
+        await asyncio.sleep(1)
+    raise PageGone('the session did not hold after log-in')
 
 
 async def visit(browser: aiohttp.ClientSession, base: str, path: str, scenario: str, stay: float,
