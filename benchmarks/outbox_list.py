@@ -18,15 +18,14 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PG_ADMIN = os.environ.get('CVMS_BENCH_POSTGRES_URL', 'postgresql://postgres@127.0.0.1:5432/test')
+from benchmarks.scratch import scratch_database  # noqa: E402
+
 CHUNK = 50_000
 FIRST = ['ashley', 'nicholas', 'grace', 'matt', 'tej', 'renee', 'jose', 'mary', 'zoe', 'li', 'omar', 'fatima']
 DOMAINS = ['gmail.com', 'plant.example.com', 'yahoo.com', 'companyemail2.com', 'outlook.com']
@@ -149,25 +148,8 @@ def main() -> None:
     parser.add_argument('--backend', action='append', choices=['sqlite', 'postgres'])
     args = parser.parse_args()
     for backend in args.backend or ['sqlite']:
-        if backend == 'sqlite':
-            folder = Path(tempfile.mkdtemp(prefix='cvms-bench-outbox-'))
-            os.environ['CVMS_DATA_DIR'] = str(folder)
-            run(f'sqlite:///{folder / "bench.sqlite3"}', args.emails)
-        else:
-            from sqlalchemy import create_engine, text
-            admin_url = 'postgresql+psycopg://' + PG_ADMIN.split('://', 1)[1]
-            name = f'cvms_bench_{uuid.uuid4().hex[:10]}'
-            admin = create_engine(admin_url, isolation_level='AUTOCOMMIT')
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE {name}'))
-            try:
-                run(f'{PG_ADMIN.rsplit("/", 1)[0]}/{name}', args.emails)
-            finally:
-                from services.core import db
-                db.dispose_engines()
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)'))
-
+        with scratch_database(backend, 'cvms-bench-outbox') as url:
+            run(url, args.emails)
 
 if __name__ == '__main__':
     main()
