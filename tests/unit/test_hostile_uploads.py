@@ -228,14 +228,17 @@ def test_back_entry_stops_reading_at_its_line_limit(demo) -> None:
 
 
 def run_cli(*args: str) -> tuple[subprocess.CompletedProcess, int]:
-    """import-recipients in a child process; returns its result and its peak RSS in bytes."""
+    """import-recipients in a child process; returns its result and its peak RSS in bytes. The peak is VmHWM, the
+    child's own memory's high-water mark: getrusage's ru_maxrss keeps the forking parent's (pytest's) peak across
+    exec, so after a few browser tests it reported pytest's 639 MB for every child."""
     env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
-    script = ('import resource, runpy, sys\n'
+    script = ('import runpy, sys\n'
               "sys.argv = ['main.py', 'import-recipients', *sys.argv[1:]]\n"
               'try:\n'
               "    runpy.run_path('main.py', run_name='__main__')\n"
               'finally:\n'
-              "    print(f'peak-rss-kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr)\n")
+              "    peak = next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+              "    print(f'peak-rss-kib={peak}', file=sys.stderr)\n")
     result = subprocess.run([sys.executable, '-c', script, *args], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120)
     peak = int(result.stderr.rsplit('peak-rss-kib=', 1)[1].split()[0]) * 1024
