@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.scratch import scratch_database  # noqa: E402
+from benchmarks.scratch import scratch_database, timed  # noqa: E402
 
 LAST = ['Learn', 'Wilms', 'Smith', "O'Neil", 'García', 'Nguyen', 'Johnson', 'Brown', 'Müller', 'Par', 'Lee',
         'Kowalski', 'Okafor', 'Dubois', 'Rossi', 'Khan', 'Silva', 'Ivanova', 'Tanaka', 'Mendes-Cruz', 'Walker',
@@ -81,16 +80,6 @@ def prepare(url: str, recipients: int, appointments: int, rng: random.Random) ->
              'walk_in': False, 'created_at': datetime.now(UTC)} for k, (n, rid) in enumerate(zip(numbers, ids,
                                                                                                strict=True))])
     return {'people': people, 'numbers': [str(n) for n in numbers], 'load_seconds': loaded, 'location': here.id}
-
-
-def timed(fn, samples: list) -> tuple[float, float]:  # noqa: ANN001
-    durations = []
-    for sample in samples:
-        started = time.perf_counter()
-        fn(sample)
-        durations.append((time.perf_counter() - started) * 1000)
-    durations.sort()
-    return statistics.median(durations), durations[int(len(durations) * 0.95) - 1]
 
 
 def run(url: str, recipients: int, appointments: int) -> None:

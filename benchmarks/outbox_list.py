@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.scratch import scratch_database  # noqa: E402
+from benchmarks.scratch import scratch_database, timed  # noqa: E402
 
 CHUNK = 50_000
 FIRST = ['ashley', 'nicholas', 'grace', 'matt', 'tej', 'renee', 'jose', 'mary', 'zoe', 'li', 'omar', 'fatima']
@@ -72,16 +71,6 @@ def prepare(url: str, emails: int, rng: random.Random) -> dict:
         with engine.begin() as conn:
             conn.execute(insert(OutboxMessage.__table__), rows)  # type: ignore[attr-defined]
     return {'load_seconds': time.perf_counter() - started, 'addresses': addresses}
-
-
-def timed(fn, samples: list) -> tuple[float, float]:  # noqa: ANN001
-    durations = []
-    for sample in samples:
-        started = time.perf_counter()
-        fn(sample)
-        durations.append((time.perf_counter() - started) * 1000)
-    durations.sort()
-    return statistics.median(durations), durations[max(0, int(len(durations) * 0.95) - 1)]
 
 
 def run(url: str, emails: int) -> None:

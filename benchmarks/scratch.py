@@ -1,11 +1,13 @@
-"""Scratch databases for the benchmarks: a SQLite file in a new folder, or a PostgreSQL database created for the run
-and dropped afterwards (CVMS_BENCH_POSTGRES_URL names the server, `test` database by default)."""
+"""What several benchmarks share: scratch databases (a SQLite file in a new folder, or a PostgreSQL database created
+for the run and dropped afterwards; CVMS_BENCH_POSTGRES_URL names the server) and timing a look-up over samples."""
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,3 +35,14 @@ def scratch_database(backend: str, prefix: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)'))
         admin.dispose()
+
+
+def timed(fn: Callable[[object], object], samples: list) -> tuple[float, float]:
+    """Median and 95th percentile, in milliseconds, of `fn` over the samples."""
+    durations = []
+    for sample in samples:
+        started = time.perf_counter()
+        fn(sample)
+        durations.append((time.perf_counter() - started) * 1000)
+    durations.sort()
+    return statistics.median(durations), durations[max(0, int(len(durations) * 0.95) - 1)]
