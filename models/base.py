@@ -16,6 +16,7 @@ class Role(StrEnum):
     HEALTHCARE_PROVIDER = 'healthcare_provider'
     EMPLOYER = 'employer'
     RECIPIENT = 'recipient'
+    ENROLLMENT_CONTACT = 'enrollment_contact'  # a provider organization's contact while it enrolls
 
     @property
     def label(self) -> str:
@@ -28,6 +29,7 @@ ROLE_LABELS = {
     Role.HEALTHCARE_PROVIDER: 'Healthcare Provider',
     Role.EMPLOYER: 'Employer',
     Role.RECIPIENT: 'Recipient',
+    Role.ENROLLMENT_CONTACT: 'Enrollment Contact',
 }
 
 
@@ -37,9 +39,21 @@ class OrganizationKind(StrEnum):
 
 
 class EnrollmentStatus(StrEnum):
+    """A provider organization's way through the Provider Enrollment Portal (docs/states.md): invited ->
+    in_progress -> submitted -> approved | returned (-> submitted again) | rejected; approved -> suspended.
+    `pending` is an employer organization waiting for the state's approval (no agreement to fill)."""
     PENDING = 'pending'
+    INVITED = 'invited'
+    IN_PROGRESS = 'in_progress'
+    SUBMITTED = 'submitted'
+    RETURNED = 'returned'
     APPROVED = 'approved'
+    REJECTED = 'rejected'
     SUSPENDED = 'suspended'
+
+    @property
+    def label(self) -> str:
+        return 'Pending approval' if self == EnrollmentStatus.PENDING else self.value.replace('_', ' ').capitalize()
 
 
 class RecipientSource(StrEnum):

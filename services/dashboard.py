@@ -20,7 +20,8 @@ def admin_summary(*, principal: Principal) -> dict[str, int]:
             return session.exec(query).one()
         return {
             'Organizations': count(Organization),
-            'Pending enrollments': count(Organization, col(Organization.enrollment_status) == 'pending'),
+            # Provider Agreements waiting for the state's review (services/enrollment/review.py)
+            'Pending enrollments': count(Organization, col(Organization.enrollment_status) == 'submitted'),
             'Locations': count(Location),
             'Users': count(User),
             'Recipients': count(Recipient),

@@ -9,6 +9,7 @@ from models import EnrollmentStatus, LocationCreate, OrganizationCreate, Organiz
 from services.accounts.staff import create_location, create_organization, create_user
 from services.clinic.demo import seed_clinic
 from services.core.db import session_scope
+from services.enrollment.demo import seed_enrollment
 from services.inventory.demo import seed_inventory
 from services.portal.accounts import attach_recipient
 from services.recipients.identity import fold, identity_key
@@ -69,3 +70,4 @@ def _seed(session: Session) -> None:
     session.add(user)
     seed_inventory(session)
     seed_clinic(session)
+    seed_enrollment(session, password=DEMO_PASSWORD)

@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel, col, select
 from models import Location, Organization, Recipient, RecipientSource, Role, User
 from models.bulk import BulkUpload
 from models.clinic import Administration, Appointment, ClinicSession, StandbyEntry
+from models.enrollment import Enrollment
 from models.inventory import LedgerEntry, Lot, QuarantinedDoses, Shipment, StockBalance
 from services.core import audit
 from services.core.errors import NotAllowed, NotFound
@@ -55,6 +56,7 @@ class Action(StrEnum):
     VIEW_INVITATIONS = 'view_invitations'
     USE_PORTAL = 'use_portal'  # a recipient's own household, registration, appointments, proof
     CHANGE_OWN_PASSWORD = 'change_own_password'
+    ENROLL_ORGANIZATION = 'enroll_organization'  # fill, sign and submit the organization's Provider Agreement
 
 
 _A = Action
@@ -74,6 +76,7 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.HEALTHCARE_PROVIDER: frozenset(_EVERYONE | _STAFF_DESK),
     Role.EMPLOYER: frozenset(_EVERYONE | {_A.BULK_UPLOAD, _A.INVITE_EMPLOYEES, _A.VIEW_INVITATIONS}),
     Role.RECIPIENT: frozenset(_EVERYONE | {_A.USE_PORTAL}),
+    Role.ENROLLMENT_CONTACT: frozenset(_EVERYONE | {_A.ENROLL_ORGANIZATION}),
 }
 
 
@@ -120,6 +123,7 @@ class Kind(StrEnum):
     LEDGER_ENTRY = 'ledgerentry'
     QUARANTINE = 'quarantineddoses'
     CASE = 'case'  # the help desk's record (to come): state admins only
+    ENROLLMENT = 'enrollment'
 
 
 def works_at(principal: Principal | None, location_id: int | None) -> bool:
@@ -289,14 +293,24 @@ def _lots(principal: Principal) -> ColumnElement[bool]:
 
 
 def _organizations(principal: Principal) -> ColumnElement[bool]:
-    """State admins: every organization. Location staff: their location's. Employers: their own."""
+    """State admins: every organization. Location staff: their location's. Employers and enrollment contacts:
+    their own."""
     if principal.is_admin:
         return true()
     if _is_location_staff(principal):
         return col(Organization.id) == select(Location.organization_id) \
             .where(col(Location.id) == principal.location_id).scalar_subquery()
-    if principal.role == Role.EMPLOYER and principal.organization_id is not None:
+    if principal.role in (Role.EMPLOYER, Role.ENROLLMENT_CONTACT) and principal.organization_id is not None:
         return col(Organization.id) == principal.organization_id
+    return false()
+
+
+def _enrollments(principal: Principal) -> ColumnElement[bool]:
+    """Provider Agreements: state admins see all, an enrollment contact their own organization's."""
+    if principal.is_admin:
+        return true()
+    if principal.role == Role.ENROLLMENT_CONTACT and principal.organization_id is not None:
+        return col(Enrollment.organization_id) == principal.organization_id
     return false()
 
 
@@ -318,15 +332,16 @@ RULES: dict[Kind, Callable[[Principal], ColumnElement[bool]]] = {
     Kind.LEDGER_ENTRY: _at_their_location(LedgerEntry.location_id),
     Kind.QUARANTINE: _at_their_location(QuarantinedDoses.location_id),
     Kind.CASE: _state_admins_only,  # the help desk's cases: the model registers in KIND_OF when it lands
+    Kind.ENROLLMENT: _enrollments,
 }
 
 KIND_OF: dict[type[SQLModel], Kind] = {
     Recipient: Kind.RECIPIENT, BulkUpload: Kind.UPLOAD, Appointment: Kind.APPOINTMENT,
     Administration: Kind.ADMINISTRATION, Lot: Kind.LOT, Organization: Kind.ORGANIZATION, Location: Kind.LOCATION,
     Shipment: Kind.SHIPMENT, ClinicSession: Kind.CLINIC_SESSION, StandbyEntry: Kind.STANDBY_ENTRY,
-    LedgerEntry: Kind.LEDGER_ENTRY, QuarantinedDoses: Kind.QUARANTINE,
+    LedgerEntry: Kind.LEDGER_ENTRY, QuarantinedDoses: Kind.QUARANTINE, Enrollment: Kind.ENROLLMENT,
 }
 
 _LABELS = {Kind.UPLOAD: 'upload', Kind.ADMINISTRATION: 'vaccination record', Kind.CLINIC_SESSION: 'clinic session',
            Kind.STANDBY_ENTRY: 'stand-by entry', Kind.LEDGER_ENTRY: 'stock record',
-           Kind.QUARANTINE: 'quarantined doses'}
+           Kind.QUARANTINE: 'quarantined doses', Kind.ENROLLMENT: 'Provider Agreement'}

@@ -316,3 +316,49 @@ def due_reminders(count: int, *, code: str = 'DEMO1') -> list[int]:
         session.add_all(reminders)
         session.flush()
         return [r.id for r in reminders]
+
+
+# ---------------------------------------------------------------- provider enrollment (services/enrollment)
+
+ENROLLING = 'enroll@sandhills.example.org'  # the contact of the provider `invited_provider` invites
+COORDINATOR = 'coordinator@sandhills.example.org'  # its location's primary vaccine coordinator
+
+
+def invited_provider(name: str = 'Sandhills Pharmacy', email: str = ENROLLING, group: str = 'G1') -> int:
+    """A provider organization the state admin invited (status Invited); returns the enrollment's id."""
+    from services.enrollment import invitations
+    return invitations.invite(principal=principal(ADMIN), organization_name=name, contact_email=email,
+                              priority_group=group)
+
+
+def agreement_draft(*, legal_name: str = 'Sandhills Pharmacy', coordinator: str = COORDINATOR,
+                    redistribution: bool = False) -> dict:
+    """A complete Provider Agreement: the demo's, renamed, with its own coordinator email."""
+    from services.enrollment.demo import demo_draft
+    draft = demo_draft()
+    draft['organization']['legal_name'] = legal_name
+    draft['locations'][0].update(name=f'{legal_name} Main', primary_email=coordinator, primary_name='Casey Coord')
+    draft['redistribution'] = redistribution
+    return draft
+
+
+def signed_agreement(email: str = ENROLLING, **draft_options: object) -> Principal:
+    """The contact fills the agreement and both officers (and the redistribution part, when asked) sign it."""
+    from services.enrollment import agreement, form
+    who = principal(email)
+    draft = agreement_draft(**draft_options)  # type: ignore[arg-type]
+    agreement.save_draft(principal=who, draft=draft, step=4)
+    for part in ('cmo', 'ceo'):
+        agreement.sign(principal=who, part=part, typed_name=draft[part]['name'], attestations=list(form.ATTESTATIONS))
+    if draft['redistribution']:
+        agreement.sign(principal=who, part='redistribution', typed_name=draft['ceo']['name'],
+                       attestations=list(form.REDISTRIBUTION_ATTESTATIONS))
+    return who
+
+
+def submitted_provider(name: str = 'Sandhills Pharmacy', email: str = ENROLLING, **draft_options: object) -> int:
+    """Invited, filled, signed and submitted; returns the enrollment's id."""
+    from services.enrollment import agreement
+    enrollment_id = invited_provider(name, email)
+    agreement.submit(principal=signed_agreement(email, legal_name=name, **draft_options))
+    return enrollment_id

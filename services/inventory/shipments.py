@@ -52,6 +52,16 @@ def storage_problem(location: Location, product: Product) -> str | None:
     return None
 
 
+def enrollment_problem(session: Session, location: Location) -> str | None:
+    """Why vaccine cannot go to this location, or None: only locations of organizations whose enrollment is
+    approved receive allocations and shipments (not invited, submitted, returned, rejected or suspended ones)."""
+    organization = session.get(Organization, location.organization_id)
+    if organization is None or organization.enrollment_status != EnrollmentStatus.APPROVED:
+        status = EnrollmentStatus(organization.enrollment_status).label.lower() if organization else 'unknown'
+        return f'{location.name} belongs to an organization whose enrollment is not approved ({status}).'
+    return None
+
+
 def allocation_choices(*, principal: Principal) -> list[dict]:
     """Locations of approved provider organizations with the storage they hold, for the allocation form."""
     require(principal, Action.ALLOCATE_VACCINE)
@@ -77,9 +87,8 @@ def allocate(*, principal: Principal, location_id: int, product_id: int, doses: 
             raise NotFound('Choose a location and a product.')
         if not product.is_active:
             raise ServiceError(f'{product.name} is no longer active.')
-        organization = session.get(Organization, location.organization_id)
-        if organization is None or organization.enrollment_status != EnrollmentStatus.APPROVED:
-            raise ServiceError(f'{location.name} belongs to an organization whose enrollment is not approved.')
+        if (problem := enrollment_problem(session, location)) is not None:
+            raise ServiceError(problem)
         if (problem := storage_problem(location, product)) is not None:
             raise ServiceError(problem)
         if doses % product.doses_per_vial:
@@ -104,6 +113,9 @@ def mark_shipped(*, principal: Principal, shipment_id: int, tracking_number: str
         shipment = _locked_shipment(session, principal, shipment_id)
         if shipment.status != ShipmentStatus.ALLOCATED:
             raise ServiceError(f'This shipment is already {shipment.status}.')
+        location = session.get(Location, shipment.location_id)
+        if location is not None and (problem := enrollment_problem(session, location)) is not None:
+            raise ServiceError(problem)
         shipment.status = ShipmentStatus.SHIPPED
         shipment.shipped_at = utcnow()
         shipment.tracking_number = (tracking_number or '').strip()[:64]

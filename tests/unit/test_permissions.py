@@ -11,14 +11,15 @@ from services.core.errors import NotAllowed
 from services.permissions import Action, can, may_see_health_data, require, works_at
 from services.principal import Principal
 
-A, L, H, E, R = 'A', 'L', 'H', 'E', 'R'  # state admin, location manager, healthcare provider, employer, recipient
+A, L, H, E, R, P = 'A', 'L', 'H', 'E', 'R', 'P'  # state admin, location manager, healthcare provider, employer,
+# recipient, a provider organization's enrollment contact (while it enrolls)
 ROLE_CODES = {A: Role.STATE_ADMIN, L: Role.LOCATION_MANAGER, H: Role.HEALTHCARE_PROVIDER, E: Role.EMPLOYER,
-              R: Role.RECIPIENT}
+              R: Role.RECIPIENT, P: Role.ENROLLMENT_CONTACT}
 
 # Which roles may do each action.
 EXPECTED = {
-    Action.VIEW_DASHBOARD: 'ALHER',
-    Action.CHANGE_OWN_PASSWORD: 'ALHER',
+    Action.VIEW_DASHBOARD: 'ALHERP',
+    Action.CHANGE_OWN_PASSWORD: 'ALHERP',
     Action.VIEW_RECIPIENTS: 'ALH',
     Action.REGISTER_RECIPIENT: 'LH',
     Action.BULK_UPLOAD: 'LE',
@@ -44,6 +45,7 @@ EXPECTED = {
     Action.INVITE_EMPLOYEES: 'E',
     Action.VIEW_INVITATIONS: 'E',
     Action.USE_PORTAL: 'R',
+    Action.ENROLL_ORGANIZATION: 'P',
 }
 
 

@@ -33,6 +33,8 @@ from services.clinic.administration import DoseDetails
 from services.core.csv_safe import to_csv_bytes
 from services.core.db import session_scope
 from services.core.errors import NotAllowed
+from services.enrollment import agreement as enrollment_agreement
+from services.enrollment import review as enrollment_review
 from services.inventory import ledger, quarantine, reports, shipments
 from services.organizations import employers
 from services.permissions import Kind, scope, visible
@@ -311,6 +313,13 @@ def _registration(w: World, who: Principal) -> registration_form.Registration:
     return registration_form.Registration(recipient_id=w.there.recipient_id, name='Olga Otherplace')
 
 
+def _demo_enrollment() -> int:
+    """The Provider Agreement of the demo's Piedmont Family Clinic (submitted): not the manager's to see."""
+    from models.enrollment import Enrollment
+    with session_scope(read_only=True) as session:
+        return session.exec(select(Enrollment.id)).first() or 0
+
+
 Call = Callable[[World, Principal], object]
 # Each public service function that takes the id of a record, with calls that each pass one record outside the
 # caller's scope (another location's, another household's), made as Clinic Location1's manager ('staff') and, for
@@ -434,6 +443,16 @@ CASES: dict[str, tuple[tuple[str, ...], list[Call]]] = {
         lambda w, p: quarantine.waste(principal=p, hold_id=w.quarantine_there, reason='not viable')]),
     'registry.reporting.messages_for': (('staff', 'household'), [
         lambda w, p: reporting.messages_for(principal=p, administration_id=w.there.administration_id)]),
+    'enrollment.agreement.agreement_pdf': (('staff', 'household'), [
+        lambda w, p: enrollment_agreement.agreement_pdf(principal=p, enrollment_id=_demo_enrollment())]),
+    'enrollment.review.approve': (('staff',), [
+        lambda w, p: enrollment_review.approve(principal=p, enrollment_id=_demo_enrollment())]),
+    'enrollment.review.open_agreement': (('staff',), [
+        lambda w, p: enrollment_review.open_agreement(principal=p, enrollment_id=_demo_enrollment())]),
+    'enrollment.review.reject': (('staff',), [
+        lambda w, p: enrollment_review.reject(principal=p, enrollment_id=_demo_enrollment(), reason='No')]),
+    'enrollment.review.return_for_changes': (('staff',), [
+        lambda w, p: enrollment_review.return_for_changes(principal=p, enrollment_id=_demo_enrollment(), note='No')]),
     'inventory.reports.location_report': (('staff',), [
         lambda w, p: reports.location_report(principal=p, location_id=w.location_there)]),
     'inventory.shipments.allocate': (('staff',), [lambda w, p: shipments.allocate(
