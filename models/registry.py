@@ -24,6 +24,19 @@ class RegistryStatus(StrEnum):
     REJECTED = 'rejected'
     RETRYING = 'retrying'
 
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {
+    RegistryStatus.QUEUED: 'Queued', RegistryStatus.ACCEPTED: 'Accepted',
+    RegistryStatus.WARNINGS: 'Accepted with warnings', RegistryStatus.REJECTED: 'Rejected',
+    RegistryStatus.RETRYING: 'Retrying',
+}
+# Still to be sent: a worker claims these (the others are the registry's final answer).
+WAITING_STATUSES = (RegistryStatus.QUEUED.value, RegistryStatus.RETRYING.value)
+
 
 class RegistryMessage(SQLModel, table=True):
     """A VXU for one dose event (recorded, corrected, voided), built in the transaction of the event from the record
@@ -32,7 +45,7 @@ class RegistryMessage(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     administration_id: int = Field(foreign_key='administration.id', index=True)
     location_id: int = Field(foreign_key='location.id', index=True)
-    filler_order_id: int
+    filler_order_id: int = Field(index=True)  # messages of one dose go out in id order
     action: str = Field(sa_type=String(1))
     control_id: str = Field(max_length=40, unique=True)  # MSH-10
     body: str = Field(sa_type=Text)
@@ -41,4 +54,14 @@ class RegistryMessage(SQLModel, table=True):
     exported_at: datetime | None = Field(default=None, index=True)  # written to a batch file
     attempts: int = 0
     ack_code: str | None = Field(default=None, sa_type=String(2))  # MSA-1: AA, AE, AR
-    ack_text: str | None = Field(default=None, max_length=2000)
+    ack_text: str | None = Field(default=None, max_length=2000)  # the registry's answer in plain words
+    # Sending (services/registry/sending.py): a worker claims a message until `claimed_until` (a lease: a dead
+    # worker's claim expires and another worker takes the message); a registry out of reach means another try at
+    # `next_attempt_at`.
+    next_attempt_at: datetime | None = Field(default=None, index=True)
+    claimed_by: str | None = Field(default=None, max_length=120)
+    claimed_until: datetime | None = None
+    answered_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=500)  # why the last try did not reach the registry
+    ack_body: str | None = Field(default=None, sa_type=Text)  # the registry's answer as it came (help desk)
+    resent_as_id: int | None = Field(default=None, foreign_key='registrymessage.id')  # a rejected one sent again

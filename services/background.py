@@ -1,7 +1,7 @@
-"""All background work in one place: High Volume upload jobs, the mail sender, and the clinic's dose reminders and
-no-shows. `main.py worker` runs it alone; `main.py serve` runs it in-process too unless started with --no-jobs
-(or CVMS_RUN_JOBS=false). On PostgreSQL the job engine (services/core/queue.py, docs/adr/0010) shares the jobs
-among every running worker; on SQLite the same task functions run in loops of this process.
+"""All background work in one place: High Volume upload jobs, the mail sender, the clinic's dose reminders and
+no-shows, and the registry messages. `main.py worker` runs it alone; `main.py serve` runs it in-process too unless
+started with --no-jobs (or CVMS_RUN_JOBS=false). On PostgreSQL the job engine (services/core/queue.py, docs/adr/0010)
+shares the jobs among every running worker; on SQLite the same task functions run in loops of this process.
 Nothing here is reset at start-up: work belongs to whoever holds its lease (the engine's worker heartbeat, the
 outbox's claims), and only work whose owner has gone silent is taken over."""
 from __future__ import annotations
@@ -20,6 +20,7 @@ from services.core import mail, queue
 from services.core.db import session_scope
 from services.core.jobs import wait_or_stop
 from services.core.settings import get_settings
+from services.registry import sending as registry_sending
 
 if TYPE_CHECKING:
     import procrastinate
@@ -43,6 +44,16 @@ def register_tasks(app: procrastinate.App) -> None:
         if summary is not None and summary.status == 'queued':
             raise procrastinate.exceptions.JobAborted(f'upload {upload_id} stopped between chunks')
 
+    @app.task(name=registry_sending.SEND_TASK)
+    def send_registry_message(message_id: int) -> None:
+        registry_sending.send_message(message_id)
+
+    # Retries after a back-off, messages that waited behind an earlier one of their dose, and claims of dead workers.
+    @app.periodic(cron=f'* * * * * */{get_settings().iis_sweep_seconds}', periodic_id='registry-sweep')
+    @app.task(name=registry_sending.SWEEP_TASK, queueing_lock=registry_sending.SWEEP_TASK)
+    def sweep_registry_messages(timestamp: int) -> None:  # noqa: ARG001 - the engine passes the period's time
+        registry_sending.send_due()
+
     @app.periodic(cron=get_settings().clinic_jobs_cron, periodic_id='clinic')
     @app.task(name=CLINIC_TASK, queueing_lock=CLINIC_TASK)
     def clinic_daily_jobs(timestamp: int) -> None:  # noqa: ARG001 - the engine passes the period's time
@@ -62,7 +73,8 @@ async def run_background(stop: asyncio.Event) -> None:
     if queue.uses_engine():
         loops.append(queue.run_engine_worker(queue.engine_app(register_tasks), stop))
     else:
-        loops += [bulk.run_worker(stop), _every_period(stop, get_settings().clinic_jobs_cron, clinic_jobs)]
+        loops += [bulk.run_worker(stop), _every_period(stop, get_settings().clinic_jobs_cron, clinic_jobs),
+                  registry_sending.run_sender(stop)]
     await asyncio.gather(*loops)
 
 

@@ -219,3 +219,33 @@ def body_of(message: EmailMessage) -> str:
     """The plain-text body of a received email."""
     part = message.get_body(preferencelist=('plain',))
     return part.get_content() if part is not None else ''
+
+
+@pytest.fixture
+def registry() -> Iterator[object]:
+    """The state registry simulator (tests/registry_sim.py), reached over MLLP; clients time out after 1 s."""
+    yield from _registry_over('mllp')
+
+
+@pytest.fixture
+def soap_registry() -> Iterator[object]:
+    """The same simulator, reached over SOAP (the CDC WSDL's submitSingleMessage)."""
+    yield from _registry_over('soap')
+
+
+def _registry_over(transport: str) -> Iterator[object]:
+    from tests.registry_sim import RegistrySimulator
+    sim = RegistrySimulator()
+    settings = {'CVMS_IIS_TIMEOUT_SECONDS': '1', 'CVMS_IIS_QUERY_TIMEOUT_SECONDS': '1'}
+    if transport == 'mllp':
+        settings.update({'CVMS_IIS_MLLP_HOST': '127.0.0.1', 'CVMS_IIS_MLLP_PORT': str(sim.mllp_port)})
+    else:
+        settings.update({'CVMS_IIS_SOAP_URL': sim.soap_url, 'CVMS_IIS_SOAP_USERNAME': 'cvms',
+                         'CVMS_IIS_SOAP_PASSWORD': 'secret', 'CVMS_IIS_SOAP_FACILITY_ID': 'NC0001'})
+    os.environ.update(settings)
+    reset_settings()
+    yield sim
+    sim.stop()
+    for name in settings:
+        os.environ.pop(name, None)
+    reset_settings()

@@ -286,6 +286,21 @@ def give_dose(case_number: str, lot_id: int) -> None:
                                                                          consent=True))
 
 
+def walk_in_dose(first: str, last: str, *, born: date = date(1958, 5, 17), lot_id: int | None = None,
+                 code: str = 'DEMO1') -> int:
+    """A dose given to a new walk-in at the location (a registry message is queued with it); the dose's id."""
+    from models.clinic import Administration
+    from services.clinic import walkin
+    lot_id = lot_id or stocked_lot(product_id('207'), doses=5, code=code)
+    provider = principal(PROVIDER) if code == 'DEMO1' else manager_of(code)
+    visit = walkin.start_walk_in(principal=provider, recipient_id=recipient(first, last, born=born, code=code),
+                                 screening=None)
+    administration.record_vaccination(principal=provider, appointment_id=visit.id, details=administration.DoseDetails(
+        lot_id=lot_id, screening={key: 'no' for key, _ in common.SCREENING_QUESTIONS}, consent=True))
+    with session_scope(read_only=True) as session:
+        return session.exec(select(Administration.id).where(Administration.appointment_id == visit.id)).one()
+
+
 # ---------------------------------------------------------------- background work
 
 def due_reminders(count: int, *, code: str = 'DEMO1') -> list[int]:

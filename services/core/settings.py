@@ -95,6 +95,24 @@ class Settings(BaseSettings):
     iis_receiving_facility: str = 'IIS'
     iis_processing_id: str = Field(default='P', pattern='^[PTD]$')
     iis_assigning_authority: str = 'CVMS'
+    # How messages reach it (README "Registry reporting"): MLLP over TCP when the host is set, else the CDC WSDL's
+    # SOAP submitSingleMessage when the URL is set, else only the batch file (`main.py iis-export`).
+    iis_mllp_host: str = ''
+    iis_mllp_port: int = Field(default=2575, ge=1, le=65535)
+    iis_soap_url: str = ''
+    iis_soap_username: str = ''
+    iis_soap_password: str = ''
+    iis_soap_facility_id: str = ''
+    iis_timeout_seconds: float = Field(default=15.0, gt=0)  # one message's send and answer
+    iis_query_timeout_seconds: float = Field(default=8.0, gt=0)  # a history query at the desk: someone waits
+    iis_sweep_seconds: int = Field(default=30, ge=1, le=59)  # how often workers look for messages due again
+
+    @property
+    def iis_transport(self) -> str:
+        """'mllp', 'soap' or '' (no live registry: messages wait for the batch file)."""
+        if self.iis_mllp_host:
+            return 'mllp'
+        return 'soap' if self.iis_soap_url else ''
 
     @property
     def resolved_database_url(self) -> str:

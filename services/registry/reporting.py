@@ -21,7 +21,7 @@ from services.core.localtime import state_zone
 from services.core.settings import get_settings
 from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import Principal
-from services.registry import vxu
+from services.registry import sending, vxu
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def queue_dose_event(session: Session, *, administration_id: int, action: Regist
                               body=vxu.build(event), created_at=now)
     session.add(message)
     session.flush()
+    sending.defer_send(session, message)
     return message
 
 
