@@ -1,7 +1,7 @@
 """registry sending: claims, retries and the registry's answer on each registry message
 
-Revision ID: 0019_registry_sending
-Revises: 0018_outbox_list
+Revision ID: 0020_registry_sending
+Revises: 0019_enrollment
 Create Date: 2026-12-02
 """
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0019_registry_sending'
-down_revision: str | Sequence[str] | None = '0018_outbox_list'
+revision: str = '0020_registry_sending'
+down_revision: str | Sequence[str] | None = '0019_enrollment'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
