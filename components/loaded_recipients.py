@@ -102,13 +102,13 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
 
             async def submit() -> None:
                 try:
-                    await run.io_bound(listing.request_removal, principal=acting(), recipient_id=int(row['id']),
-                                       reason=reason.value or '')
+                    number = await run.io_bound(listing.request_removal, principal=acting(),
+                                                recipient_id=int(row['id']), reason=reason.value or '')
                 except ServiceError as error:
                     message.set_text(str(error))
                     return
                 dialog.close()
-                ui.notify('Removal request sent to the state help desk.', type='positive')
+                ui.notify(f'Removal request sent to the state help desk: case {number}.', type='positive')
 
             with ui.row():
                 ui.button('Submit request', on_click=submit)

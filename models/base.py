@@ -17,6 +17,8 @@ class Role(StrEnum):
     EMPLOYER = 'employer'
     RECIPIENT = 'recipient'
     ENROLLMENT_CONTACT = 'enrollment_contact'  # a provider organization's contact while it enrolls
+    HELP_DESK_AGENT = 'help_desk_agent'  # state staff working the help desk's cases
+    SUPPORT_USER = 'support_user'  # a provider registered on the support portal: opens and follows own cases
 
     @property
     def label(self) -> str:
@@ -30,6 +32,8 @@ ROLE_LABELS = {
     Role.EMPLOYER: 'Employer',
     Role.RECIPIENT: 'Recipient',
     Role.ENROLLMENT_CONTACT: 'Enrollment Contact',
+    Role.HELP_DESK_AGENT: 'Help Desk Agent',
+    Role.SUPPORT_USER: 'Support Portal User',
 }
 
 

@@ -21,6 +21,7 @@ DEMO_LOGINS = [
     ('provider@demo.cvms.example.org', Role.HEALTHCARE_PROVIDER, 'Pat Provider'),
     ('employer@demo.cvms.example.org', Role.EMPLOYER, 'Erin Employer'),
     ('recipient@demo.cvms.example.org', Role.RECIPIENT, 'Grace Wilms'),
+    ('agent@demo.cvms.example.org', Role.HELP_DESK_AGENT, 'Alex Agent'),
 ]
 
 
@@ -48,8 +49,9 @@ def _seed(session: Session) -> None:
         city='Durham', county='Durham', zip_code='27701', storage_capabilities='refrigerated'))
     employer = create_organization(session, OrganizationCreate(
         name='Demo Manufacturing Co.', kind=OrganizationKind.EMPLOYER, enrollment_status=EnrollmentStatus.APPROVED))
-    admin, manager, provider_user, employer_user, recipient_login = DEMO_LOGINS
-    create_user(session, email=admin[0], role=admin[1], full_name=admin[2], password=DEMO_PASSWORD)
+    admin, manager, provider_user, employer_user, recipient_login, agent = DEMO_LOGINS
+    for email, role, name in (admin, agent):
+        create_user(session, email=email, role=role, full_name=name, password=DEMO_PASSWORD)
     for email, role, name in (manager, provider_user):
         create_user(session, email=email, role=role, full_name=name, location_code=clinic.code, password=DEMO_PASSWORD)
     create_user(session, email=employer_user[0], role=employer_user[1], full_name=employer_user[2],

@@ -21,6 +21,7 @@ from models import Location, Organization, Recipient, RecipientSource, Role, Use
 from models.bulk import BulkUpload
 from models.clinic import Administration, Appointment, ClinicSession, StandbyEntry
 from models.enrollment import Enrollment
+from models.helpdesk import Case
 from models.inventory import LedgerEntry, Lot, QuarantinedDoses, Shipment, StockBalance
 from services.core import audit
 from services.core.errors import NotAllowed, NotFound
@@ -57,18 +58,21 @@ class Action(StrEnum):
     USE_PORTAL = 'use_portal'  # a recipient's own household, registration, appointments, proof
     CHANGE_OWN_PASSWORD = 'change_own_password'
     ENROLL_ORGANIZATION = 'enroll_organization'  # fill, sign and submit the organization's Provider Agreement
+    OPEN_CASE = 'open_case'  # ask the help desk, and follow one's own cases
+    WORK_CASES = 'work_cases'  # the help desk's queue: every case, assignment, internal notes, resolution
 
 
 _A = Action
 _STAFF_DESK = {_A.VIEW_RECIPIENTS, _A.REGISTER_RECIPIENT, _A.MANAGE_APPOINTMENTS, _A.CHECK_IN,
                _A.RECORD_VACCINATION, _A.VIEW_INVENTORY, _A.VIEW_SHIPMENTS}
-_EVERYONE = {_A.VIEW_DASHBOARD, _A.CHANGE_OWN_PASSWORD}
+_EVERYONE = {_A.VIEW_DASHBOARD, _A.CHANGE_OWN_PASSWORD, _A.OPEN_CASE}
+_HELP_DESK = {_A.WORK_CASES}
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.STATE_ADMIN: frozenset(_EVERYONE | {
         _A.VIEW_RECIPIENTS, _A.VIEW_INVENTORY, _A.VIEW_SHIPMENTS, _A.VIEW_REPORTS, _A.VIEW_ALL_LOCATIONS,
         _A.MANAGE_PRODUCTS, _A.ALLOCATE_VACCINE, _A.APPROVE_ORGANIZATIONS, _A.MANAGE_USERS, _A.VIEW_OUTBOX,
-        _A.VIEW_AUDIT, _A.MANAGE_SETTINGS}),
+        _A.VIEW_AUDIT, _A.MANAGE_SETTINGS} | _HELP_DESK),  # state admins can do everything an agent can
     # Only the Location Manager profile may manage inventory and invite recipients (training page, steps 3-4).
     Role.LOCATION_MANAGER: frozenset(_EVERYONE | _STAFF_DESK | {
         _A.BULK_UPLOAD, _A.REQUEST_RECIPIENT_REMOVAL, _A.MANAGE_CLINIC_SESSIONS, _A.CORRECT_VACCINATION,
@@ -77,6 +81,8 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.EMPLOYER: frozenset(_EVERYONE | {_A.BULK_UPLOAD, _A.INVITE_EMPLOYEES, _A.VIEW_INVITATIONS}),
     Role.RECIPIENT: frozenset(_EVERYONE | {_A.USE_PORTAL}),
     Role.ENROLLMENT_CONTACT: frozenset(_EVERYONE | {_A.ENROLL_ORGANIZATION}),
+    Role.HELP_DESK_AGENT: frozenset(_EVERYONE | _HELP_DESK),
+    Role.SUPPORT_USER: frozenset(_EVERYONE),
 }
 
 
@@ -122,7 +128,7 @@ class Kind(StrEnum):
     STANDBY_ENTRY = 'standby_entry'
     LEDGER_ENTRY = 'ledgerentry'
     QUARANTINE = 'quarantineddoses'
-    CASE = 'case'  # the help desk's record (to come): state admins only
+    CASE = 'case'  # the help desk's record: agents and state admins all, everyone else their own
     ENROLLMENT = 'enrollment'
 
 
@@ -314,8 +320,11 @@ def _enrollments(principal: Principal) -> ColumnElement[bool]:
     return false()
 
 
-def _state_admins_only(principal: Principal) -> ColumnElement[bool]:
-    return true() if principal.is_admin else false()
+def _cases(principal: Principal) -> ColumnElement[bool]:
+    """Help desk cases: agents and state admins see every case, anyone else the cases they opened."""
+    if can(principal, Action.WORK_CASES):
+        return true()
+    return col(Case.requester_user_id) == principal.user_id
 
 
 RULES: dict[Kind, Callable[[Principal], ColumnElement[bool]]] = {
@@ -331,7 +340,7 @@ RULES: dict[Kind, Callable[[Principal], ColumnElement[bool]]] = {
     Kind.STANDBY_ENTRY: _at_their_location(StandbyEntry.location_id),
     Kind.LEDGER_ENTRY: _at_their_location(LedgerEntry.location_id),
     Kind.QUARANTINE: _at_their_location(QuarantinedDoses.location_id),
-    Kind.CASE: _state_admins_only,  # the help desk's cases: the model registers in KIND_OF when it lands
+    Kind.CASE: _cases,
     Kind.ENROLLMENT: _enrollments,
 }
 
@@ -340,6 +349,7 @@ KIND_OF: dict[type[SQLModel], Kind] = {
     Administration: Kind.ADMINISTRATION, Lot: Kind.LOT, Organization: Kind.ORGANIZATION, Location: Kind.LOCATION,
     Shipment: Kind.SHIPMENT, ClinicSession: Kind.CLINIC_SESSION, StandbyEntry: Kind.STANDBY_ENTRY,
     LedgerEntry: Kind.LEDGER_ENTRY, QuarantinedDoses: Kind.QUARANTINE, Enrollment: Kind.ENROLLMENT,
+    Case: Kind.CASE,
 }
 
 _LABELS = {Kind.UPLOAD: 'upload', Kind.ADMINISTRATION: 'vaccination record', Kind.CLINIC_SESSION: 'clinic session',

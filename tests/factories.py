@@ -35,12 +35,17 @@ MANAGER = 'manager@demo.cvms.example.org'  # location manager of DEMO1
 PROVIDER = 'provider@demo.cvms.example.org'  # healthcare provider at DEMO1
 EMPLOYER = 'employer@demo.cvms.example.org'
 RECIPIENT = 'recipient@demo.cvms.example.org'  # a portal account; its household holds Grace Wilms
+AGENT = 'agent@demo.cvms.example.org'  # help desk agent (state staff)
 
 
 def principal(email: str) -> Principal:
     """The principal of an existing account, as services receive it from a page."""
     with session_scope(read_only=True) as session:
         return principal_for(session, session.exec(select(User).where(User.email == email)).one())
+
+
+def help_desk_agent() -> Principal:
+    return principal(AGENT)
 
 
 def manager_of(code: str) -> Principal:

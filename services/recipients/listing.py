@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, not_, or_, union_all
 from sqlmodel import col, select
 
 from models import Location, Recipient, Role
-from models.bulk import RecipientCount, RemovalRequest
+from models.bulk import RecipientCount
 from services.core import audit
 from services.core.db import session_scope
 from services.core.errors import ValidationFailed
@@ -193,8 +193,11 @@ def _top_ids(session, principal: Principal, location_id: int | None, branches: l
     return list(session.execute(query).scalars())
 
 
-def request_removal(*, principal: Principal, recipient_id: int, reason: str) -> int:
-    """Loaded recipients cannot be deleted; this opens a request state admins work through."""
+def request_removal(*, principal: Principal, recipient_id: int, reason: str) -> str:
+    """Loaded recipients cannot be deleted: this opens a "Remove a recipient" case for the state help desk
+    (services.helpdesk.cases), whose agent removes the record or declines. Returns the case's number."""
+    from services.helpdesk.cases import open_removal_case  # local import: the help desk builds on this module
+
     require(principal, Action.REQUEST_RECIPIENT_REMOVAL) if principal.role != Role.EMPLOYER \
         else require(principal, Action.BULK_UPLOAD)
     reason = reason.strip()
@@ -202,23 +205,8 @@ def request_removal(*, principal: Principal, recipient_id: int, reason: str) -> 
         raise ValidationFailed('Say why this recipient should be removed (at least a few words).')
     with session_scope() as session:
         recipient = fetch(session, Recipient, recipient_id, principal=principal, action='request_recipient_removal')
-        existing = session.exec(select(RemovalRequest.id).where(RemovalRequest.recipient_id == recipient_id)
-                                .where(RemovalRequest.status == 'open')).first()
-        if existing is not None:
-            raise ValidationFailed('A removal request for this recipient is already open.')
-        request = RemovalRequest(recipient_id=recipient_id, location_id=recipient.location_id,
-                                 organization_id=recipient.organization_id, requested_by_user_id=principal.user_id,
-                                 requested_by_email=principal.email, reason=reason[:2000])
-        session.add(request)
-        session.flush()
+        case = open_removal_case(session, principal=principal, recipient=recipient, reason=reason[:2000],
+                                 recipient_name=f'{recipient.first_name} {recipient.last_name}')
         audit.record(session, action='recipient_removal_requested', actor=principal, entity_type='recipient',
-                     entity_id=recipient_id, detail=f'request={request.id}: {reason[:500]}')
-        return request.id or 0
-
-
-def open_removal_requests(*, principal: Principal) -> list[RemovalRequest]:
-    """For the help-desk queue (state admins)."""
-    require(principal, Action.VIEW_ALL_LOCATIONS)
-    with session_scope(read_only=True) as session:
-        return list(session.exec(select(RemovalRequest).where(RemovalRequest.status == 'open')
-                                 .order_by(col(RemovalRequest.id))))
+                     entity_id=recipient_id, detail=f'case={case.number}: {reason[:500]}')
+        return case.number

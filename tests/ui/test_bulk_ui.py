@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from models import Recipient
-from models.bulk import RemovalRequest
+from models.helpdesk import Case
 from services.bulk import registration as bulk
 from services.core.db import session_scope
 from tests.conftest import body_of
@@ -160,9 +160,10 @@ async def test_loaded_list_search_sort_and_removal_request(demo, user: User) -> 
     await user.should_see('Request removal of Tej19849 Par19849')
     user.find(marker='removal-reason').type('Left the company before the clinic')
     user.find('Submit request').click()
-    await user.should_see('Removal request sent to the state help desk.', retries=50)
+    await user.should_see('Removal request sent to the state help desk: case VACHCP', retries=50)
     with session_scope() as session:
-        assert session.exec(select(RemovalRequest.recipient_id)).all() == [target['id']]
+        assert session.exec(select(Case.recipient_id).where(Case.request_type == 'remove_recipient')).all() \
+            == [target['id']]
 
 
 async def test_recipient_tab_lists_every_location_for_state_admins(demo, user: User) -> None:

@@ -16,6 +16,7 @@ from services.bulk import registration as bulk
 from services.bulk.pipeline import DUPLICATE, FileRejected
 from services.core.db import session_scope
 from services.core.errors import NotAllowed, ValidationFailed
+from services.helpdesk import cases
 from services.recipients import listing
 from services.recipients.fields import email_problem
 from tests.factories import ADMIN, EMPLOYER, MANAGER, PROVIDER, count_rows, principal
@@ -388,13 +389,14 @@ def test_loaded_list_search_sort_pages_and_removal_request(demo) -> None:
     target = found.rows[0]
     with pytest.raises(ValidationFailed):
         listing.request_removal(principal=manager, recipient_id=target.id, reason='')
-    request_id = listing.request_removal(principal=manager, recipient_id=target.id,
-                                         reason='Duplicate of an existing employee record')
-    with session_scope() as session:
-        request = session.get(RemovalRequest, request_id)
-        assert request.status == 'open' and request.requested_by_email == MANAGER
+    number = listing.request_removal(principal=manager, recipient_id=target.id,
+                                     reason='Duplicate of an existing employee record')
     assert count_rows(Recipient, Recipient.id == target.id) == 1  # nothing is deleted
-    assert [r.id for r in listing.open_removal_requests(principal=principal(ADMIN))] == [request_id]
+    # the request is a "Remove a recipient" case in the help desk's queue
+    [case] = cases.queue(principal=principal(ADMIN), group='Recipient Records').rows
+    assert case.number == number and case.requester_email == MANAGER and case.state == 'new'
+    with pytest.raises(ValidationFailed, match='already open'):
+        listing.request_removal(principal=manager, recipient_id=target.id, reason='Asked again by mistake')
 
 
 def test_audit_events_name_who_which_file_and_counts(demo) -> None:

@@ -11,15 +11,16 @@ from services.core.errors import NotAllowed
 from services.permissions import Action, can, may_see_health_data, require, works_at
 from services.principal import Principal
 
-A, L, H, E, R, P = 'A', 'L', 'H', 'E', 'R', 'P'  # state admin, location manager, healthcare provider, employer,
-# recipient, a provider organization's enrollment contact (while it enrolls)
+# state admin, location manager, healthcare provider, employer, recipient, a provider organization's enrollment
+# contact (while it enrolls), help desk agent, support portal user
+A, L, H, E, R, P, D, S = 'A', 'L', 'H', 'E', 'R', 'P', 'D', 'S'
 ROLE_CODES = {A: Role.STATE_ADMIN, L: Role.LOCATION_MANAGER, H: Role.HEALTHCARE_PROVIDER, E: Role.EMPLOYER,
-              R: Role.RECIPIENT, P: Role.ENROLLMENT_CONTACT}
+              R: Role.RECIPIENT, P: Role.ENROLLMENT_CONTACT, D: Role.HELP_DESK_AGENT, S: Role.SUPPORT_USER}
 
 # Which roles may do each action.
 EXPECTED = {
-    Action.VIEW_DASHBOARD: 'ALHERP',
-    Action.CHANGE_OWN_PASSWORD: 'ALHERP',
+    Action.VIEW_DASHBOARD: 'ALHERPDS',
+    Action.CHANGE_OWN_PASSWORD: 'ALHERPDS',
     Action.VIEW_RECIPIENTS: 'ALH',
     Action.REGISTER_RECIPIENT: 'LH',
     Action.BULK_UPLOAD: 'LE',
@@ -46,6 +47,8 @@ EXPECTED = {
     Action.VIEW_INVITATIONS: 'E',
     Action.USE_PORTAL: 'R',
     Action.ENROLL_ORGANIZATION: 'P',
+    Action.OPEN_CASE: 'ALHERPDS',
+    Action.WORK_CASES: 'AD',
 }
 
 
