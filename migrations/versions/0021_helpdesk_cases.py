@@ -1,7 +1,7 @@
 """help desk: cases with VACHCP numbers, their conversation, attachments and the number counter
 
-Revision ID: 0020_helpdesk_cases
-Revises: 0019_enrollment
+Revision ID: 0021_helpdesk_cases
+Revises: 0020_registry_sending
 Create Date: 2026-12-02
 """
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0020_helpdesk_cases'
-down_revision: str | Sequence[str] | None = '0019_enrollment'
+revision: str = '0021_helpdesk_cases'
+down_revision: str | Sequence[str] | None = '0020_registry_sending'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
