@@ -57,6 +57,8 @@ def build_app(*, run_jobs: bool | None = None) -> None:
     # Upload bodies past the Bulk Registration limit (the largest of the app's uploads) are cut off as they arrive.
     app.add_middleware(UploadSizeLimit, limit_bytes=lambda: get_settings().bulk_max_file_mb * 1024 * 1024)
     error_pages.register()
+    from pages.fhir.api import router as fhir_routes
+    app.include_router(fhir_routes)  # the FHIR read API (and the health cards' public keys)
     from components import theme
     theme.register_static()
 

@@ -30,6 +30,7 @@ MORE = [
     ('Organizations', '/admin/organizations', Action.APPROVE_ORGANIZATIONS),
     ('Recipient portal', '/admin/portal', Action.MANAGE_SETTINGS),
     ('Users', '/admin/users', Action.MANAGE_USERS),
+    ('FHIR API tokens', '/admin/fhir-tokens', Action.MANAGE_USERS),
     ('Outbox', '/outbox', Action.VIEW_OUTBOX),
     ('Audit log', '/audit', Action.VIEW_AUDIT),
     ('Change password', '/account/password', Action.CHANGE_OWN_PASSWORD),

@@ -306,6 +306,18 @@ def walk_in_dose(first: str, last: str, *, born: date = date(1958, 5, 17), lot_i
         return session.exec(select(Administration.id).where(Administration.appointment_id == visit.id)).one()
 
 
+def recorded_dose(first: str = 'Rosa', last: str | None = None, *, born: date = date(1950, 7, 4),
+                  cvx: str = '207') -> tuple[int, int]:
+    """A demo product's dose recorded at the DEMO1 desk for a new recipient: returns (recipient id, dose id)."""
+    from models.clinic import Administration
+    product = product_id(cvx)
+    lot = stocked_lot(product, doses=5)
+    clinic_session([product])
+    person = recipient(first, last, born=born)
+    give_dose(appointment(product, person).case_number, lot)
+    with session_scope(read_only=True) as session:
+        return person, session.exec(select(Administration.id).where(Administration.recipient_id == person)).one()
+
 # ---------------------------------------------------------------- background work
 
 def due_reminders(count: int, *, code: str = 'DEMO1') -> list[int]:

@@ -21,7 +21,7 @@ PAGES = {
               '/bulk-registration', '/inventory', '/shipments', '/reports', '/forms', '/forms/registration',
               '/account/password'],
     ADMIN: ['/', '/recipients', '/reports', '/admin/products', '/admin/allocation', '/admin/organizations',
-            '/admin/portal', '/admin/users', '/outbox', '/audit'],
+            '/admin/portal', '/admin/users', '/admin/fhir-tokens', '/outbox', '/audit'],
     EMPLOYER: ['/', '/invitations', '/bulk-registration'],
     RECIPIENT: ['/portal', '/portal/registration', '/portal/household', '/portal/appointments', '/portal/record',
                 '/portal/password'],

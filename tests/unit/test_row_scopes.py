@@ -36,6 +36,8 @@ from services.core.errors import NotAllowed
 from services.enrollment import agreement as enrollment_agreement
 from services.enrollment import review as enrollment_review
 from services.helpdesk import cases
+from services.fhir import api as fhir_api
+from services.fhir import tokens as fhir_tokens
 from services.inventory import ledger, quarantine, reports, shipments
 from services.organizations import employers
 from services.permissions import Kind, scope
@@ -537,6 +539,13 @@ CASES: dict[str, tuple[tuple[str, ...], list[Call]]] = {
         lambda w, p: cases.set_priority(principal=p, case_id=w.case_there, priority=1)]),
     'helpdesk.cases.set_state': (('staff', 'household'), [
         lambda w, p: cases.set_state(principal=p, case_id=w.case_there, state='in_progress')]),
+    'fhir.api.read_immunization': (('staff', 'household'), [
+        lambda w, p: fhir_api.read_immunization(principal=p, immunization_id=str(w.there.administration_id))]),
+    'fhir.api.read_patient': (('staff', 'household'), [
+        lambda w, p: fhir_api.read_patient(principal=p, patient_id=str(w.there.recipient_id))]),
+    'fhir.tokens.issue_token': (('staff',), [
+        lambda w, p: fhir_tokens.issue_token(principal=p, name='Mine', location_id=w.location_there)]),
+    'fhir.tokens.revoke_token': (('staff',), [lambda w, p: fhir_tokens.revoke_token(principal=p, token_id=1)]),
     'recipients.listing.list_recipients': (('staff',), [
         lambda w, p: listing.list_recipients(principal=p, location_id=w.location_there)]),
     'recipients.listing.request_removal': (('staff',), [lambda w, p: listing.request_removal(
