@@ -35,9 +35,9 @@ from services.core.db import session_scope
 from services.core.errors import NotAllowed
 from services.enrollment import agreement as enrollment_agreement
 from services.enrollment import review as enrollment_review
-from services.helpdesk import cases
 from services.fhir import api as fhir_api
 from services.fhir import tokens as fhir_tokens
+from services.helpdesk import cases
 from services.inventory import ledger, quarantine, reports, shipments
 from services.organizations import employers
 from services.permissions import Kind, scope
