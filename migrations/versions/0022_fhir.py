@@ -1,9 +1,7 @@
 """FHIR read API bearer tokens (fhiraccesstoken)
 
-Revision ID: 0021_fhir
-Revises: 0020_helpdesk_cases, 0020_registry_sending
-
-Also joins the two heads main had at the time (help desk cases and registry sending), both after 0019_enrollment.
+Revision ID: 0022_fhir
+Revises: 0021_helpdesk_cases
 Create Date: 2026-12-02
 """
 from collections.abc import Sequence
@@ -12,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0021_fhir'
-down_revision: str | Sequence[str] | None = ('0020_helpdesk_cases', '0020_registry_sending')
+revision: str = '0022_fhir'
+down_revision: str | Sequence[str] | None = '0021_helpdesk_cases'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
