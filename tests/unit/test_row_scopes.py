@@ -564,6 +564,8 @@ UNCHECKED = {
     'core.outbox.list_outbox': 'before_id is a page cursor, not a record; only state admins see the outbox',
     'background.finish_upload': 'the job engine finishing an upload its uploader submitted (and was checked for)',
     'inventory.quarantine.hold': 'inside the receiving unit of work of shipments.receive, which checked the shipment',
+    'registry.ack.parse_ack': 'control_id is the HL7 control id the answer must echo, not a record',
+    'registry.sending.send_message': 'the job engine sending a message a checked dose event queued',
     'registry.reporting.queue_dose_event': 'inside the unit of work recording the dose event, which checked it',
     'bulk.pipeline.insert_ready': 'inside the bulk upload\'s unit of work; the id is the uploader\'s own',
     'bulk.registration.run_job': 'the job engine running an upload its uploader submitted (and was checked for)',
