@@ -23,11 +23,13 @@ NAV = [
     ('Shipments', '/shipments', Action.VIEW_SHIPMENTS),
     ('Reports', '/reports', Action.VIEW_REPORTS),
     ('Invitations', '/invitations', Action.VIEW_INVITATIONS),
+    ('Provider Agreement', '/enrollment', Action.ENROLL_ORGANIZATION),
 ]
 MORE = [
     ('Vaccine products', '/admin/products', Action.MANAGE_PRODUCTS),
     ('Allocation', '/admin/allocation', Action.ALLOCATE_VACCINE),
     ('Organizations', '/admin/organizations', Action.APPROVE_ORGANIZATIONS),
+    ('Provider enrollment', '/admin/enrollments', Action.APPROVE_ORGANIZATIONS),
     ('Recipient portal', '/admin/portal', Action.MANAGE_SETTINGS),
     ('Users', '/admin/users', Action.MANAGE_USERS),
     ('FHIR API tokens', '/admin/fhir-tokens', Action.MANAGE_USERS),

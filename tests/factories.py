@@ -394,3 +394,22 @@ def submitted_provider(name: str = 'Sandhills Pharmacy', email: str = ENROLLING,
     enrollment_id = invited_provider(name, email)
     agreement.submit(principal=signed_agreement(email, legal_name=name, **draft_options))
     return enrollment_id
+
+
+def with_password(email: str, password: str = DEMO_PASSWORD) -> None:
+    """An account invited by email, as if its owner had followed the link and chosen `password`."""
+    from services.accounts.passwords import hash_password
+    with session_scope() as session:
+        user = session.exec(select(User).where(User.email == email)).one()
+        user.password_hash = hash_password(password)
+        session.add(user)
+
+
+def fill_agreement_fields(user, draft: dict, paths: list[str]) -> None:  # noqa: ANN001 - NiceGUI's testing User
+    """Type the draft's answers into the agreement form's fields named by `paths` ('organization.legal_name',
+    'locations.0.hours', 'locations.0.storage_units.1.capacity'...)."""
+    for path in paths:
+        value: object = draft
+        for part in path.split('.'):
+            value = value[int(part)] if isinstance(value, list) else value[part]  # type: ignore[index]
+        set_value(user, f'agreement-{path.replace(".", "-")}', value)

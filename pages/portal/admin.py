@@ -6,6 +6,7 @@ from nicegui import ui
 
 from components.guard import acting
 from components.page import page
+from models import EnrollmentStatus
 from services.core.errors import ServiceError
 from services.organizations import employers
 from services.permissions import Action
@@ -107,8 +108,11 @@ def organizations_page(principal: Principal) -> None:
                     with ui.row().classes('items-center gap-3 w-full'):
                         ui.label(org.name).classes('text-lg font-semibold')
                         ui.label(f'{org.kind.title()}{" · " + org.provider_pin if org.provider_pin else ""}')
-                        ui.label(org.status.title()).classes('font-medium').mark('organization-status')
-                        if org.status != 'approved':
+                        ui.label(EnrollmentStatus(org.status).label).classes('font-medium') \
+                            .mark('organization-status')
+                        if org.status not in ('approved', 'pending', 'suspended'):  # enrolling: its agreement decides
+                            ui.link('Provider enrollment', '/admin/enrollments')
+                        elif org.status != 'approved':
                             ui.button('Approve', on_click=lambda o=org: _guarded(employers.approve,
                                                                                  organization_id=o.id)
                                       and draw.refresh())

@@ -17,7 +17,7 @@ from models import (
 from services.accounts.auth import issue_token, link, normalize_email
 from services.accounts.passwords import hash_password, password_problem
 from services.core import audit, mail
-from services.core.errors import ValidationFailed
+from services.core.errors import ServiceError, ValidationFailed
 from services.core.localtime import zone_problem
 from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import Principal
@@ -152,6 +152,12 @@ def set_enrollment_status(session: Session, *, principal: Principal, organizatio
     require(principal, Action.APPROVE_ORGANIZATIONS)
     organization = fetch(session, Organization, organization_id, principal=principal,
                          action=str(Action.APPROVE_ORGANIZATIONS))
+    if status == EnrollmentStatus.APPROVED and organization.enrollment_status not in (EnrollmentStatus.PENDING,
+                                                                                      EnrollmentStatus.SUSPENDED):
+        # a provider still enrolling is approved through its Provider Agreement (services/enrollment/review.py),
+        # which gives its PIN and creates its locations
+        raise ServiceError(f'{organization.name} is enrolling: approve its Provider Agreement on the Provider '
+                           'enrollment screen.')
     organization.enrollment_status = status
     session.add(organization)
     audit.record(session, action=f'organization_{status}', actor=principal, entity_type='organization',

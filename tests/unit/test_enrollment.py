@@ -234,3 +234,13 @@ def test_invitation_requests_only_while_the_state_takes_them(demo) -> None:
     assert invitations.list_invitation_requests(principal=admin) == []  # invited: off the list
     with pytest.raises(NotAllowed):
         invitations.set_invitation_requests_open(principal=fx.principal(fx.MANAGER), open_=False)
+
+
+def test_an_enrolling_organization_is_approved_only_through_its_agreement(demo) -> None:
+    from services.organizations import employers
+    enrollment_id = fx.submitted_provider()
+    with session_scope(read_only=True) as session:
+        organization_id = session.get(Enrollment, enrollment_id).organization_id
+    with pytest.raises(ServiceError, match='approve its Provider Agreement'):
+        employers.approve(principal=fx.principal(fx.ADMIN), organization_id=organization_id)
+    assert status_of(enrollment_id) == 'submitted'

@@ -1,0 +1,1 @@
+"""The Provider Enrollment Portal screens (services/enrollment)."""
