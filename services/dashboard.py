@@ -8,6 +8,7 @@ from models import Location, Organization, OutboxMessage, PortalAccount, Recipie
 from services.core.db import session_scope
 from services.permissions import Action, Kind, require, scope
 from services.principal import Principal
+from services.recipients.visibility import listed
 
 
 def admin_summary(*, principal: Principal) -> dict[str, int]:
@@ -46,6 +47,6 @@ def employer_summary(*, principal: Principal) -> dict[str, int]:
 def household(*, principal: Principal) -> list[RecipientPublic]:
     require(principal, Action.USE_PORTAL)
     with session_scope(read_only=True) as session:
-        people = session.exec(scope(select(Recipient), principal=principal, kind=Kind.RECIPIENT)
+        people = session.exec(scope(select(Recipient), principal=principal, kind=Kind.RECIPIENT).where(listed())
                               .order_by(Recipient.id)).all()
         return [RecipientPublic.model_validate(p, from_attributes=True) for p in people]

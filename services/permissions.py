@@ -60,13 +60,16 @@ class Action(StrEnum):
     ENROLL_ORGANIZATION = 'enroll_organization'  # fill, sign and submit the organization's Provider Agreement
     OPEN_CASE = 'open_case'  # ask the help desk, and follow one's own cases
     WORK_CASES = 'work_cases'  # the help desk's queue: every case, assignment, internal notes, resolution
+    MANAGE_RECIPIENT_RECORDS = 'manage_recipient_records'  # the help desk: remove, mark inactive, merge records
+    WRITE_ARTICLES = 'write_articles'  # the help desk's knowledge base: drafts and publishing
 
 
 _A = Action
 _STAFF_DESK = {_A.VIEW_RECIPIENTS, _A.REGISTER_RECIPIENT, _A.MANAGE_APPOINTMENTS, _A.CHECK_IN,
                _A.RECORD_VACCINATION, _A.VIEW_INVENTORY, _A.VIEW_SHIPMENTS}
 _EVERYONE = {_A.VIEW_DASHBOARD, _A.CHANGE_OWN_PASSWORD, _A.OPEN_CASE}
-_HELP_DESK = {_A.WORK_CASES}
+# the help desk (agents; state admins too): cases, recipient records, the knowledge base
+_HELP_DESK = {_A.WORK_CASES, _A.MANAGE_RECIPIENT_RECORDS, _A.WRITE_ARTICLES}
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.STATE_ADMIN: frozenset(_EVERYONE | {
@@ -108,8 +111,10 @@ def require(principal: Principal | None, action: Action, *, location_id: int | N
 def may_see_health_data(principal: Principal | None) -> bool:
     """Doses, screening answers, registration health answers and appointments: state admins, location staff and
     the person's own household (within their scopes). Employers never: they see whom they invited, nothing else."""
-    return principal is not None and principal.role in (Role.STATE_ADMIN, Role.LOCATION_MANAGER,
-                                                        Role.HEALTHCARE_PROVIDER, Role.RECIPIENT)
+    return principal is not None and (principal.role in (Role.STATE_ADMIN, Role.LOCATION_MANAGER,
+                                                         Role.HEALTHCARE_PROVIDER, Role.RECIPIENT)
+                                      # the help desk decides on removals and merges from a person's doses
+                                      or can(principal, Action.MANAGE_RECIPIENT_RECORDS))
 
 
 # ---------------------------------------------------------------- row scopes: which records a person may see
@@ -267,8 +272,8 @@ def _invited_by(principal: Principal) -> ColumnElement[bool]:
 def _recipients(principal: Principal) -> ColumnElement[bool]:
     """State admins: everyone. Location staff: the people registered at their location (people from elsewhere
     only through their appointment here, or named exactly: see `fetch`). Employers: the people they invited.
-    Recipients: their household."""
-    if principal.is_admin:
+    Recipients: their household. The help desk (who removes, inactivates and merges records): everyone."""
+    if principal.is_admin or can(principal, Action.MANAGE_RECIPIENT_RECORDS):
         return true()
     if _is_location_staff(principal):
         return col(Recipient.location_id) == principal.location_id

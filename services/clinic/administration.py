@@ -40,6 +40,7 @@ from services.core.localtime import as_utc, day_span, local_date, local_today, z
 from services.inventory import ledger
 from services.permissions import Action, Kind, fetch, require, visible
 from services.principal import Principal
+from services.recipients.visibility import listed
 from services.registry import reporting
 
 REMINDER_DAYS_BEFORE = 3
@@ -372,6 +373,7 @@ def administrations_at(*, principal: Principal, day: date | None = None) -> list
                             .join(Product, col(Product.id) == col(Administration.product_id))
                             .join(Lot, col(Lot.id) == col(Administration.lot_id))
                             .where(visible(principal=principal, kind=Kind.ADMINISTRATION))
+                            .where(listed(Administration.recipient_id))
                             .where(col(Administration.administered_at) >= start)
                             .where(col(Administration.administered_at) < end)
                             .order_by(col(Administration.administered_at))).all()

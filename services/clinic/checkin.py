@@ -21,6 +21,7 @@ from services.core.errors import ServiceError, ValidationFailed
 from services.core.localtime import as_utc, local_today, time_label, zone_of
 from services.permissions import Action, Kind, fetch, require, visible
 from services.principal import Principal
+from services.recipients.visibility import listed
 
 # ---------------------------------------------------------------- Today's Appointments
 
@@ -68,6 +69,7 @@ def today_appointments(*, principal: Principal, status: str | None = None) -> li
                  .outerjoin(Product, col(Product.id) == col(Appointment.product_id))
                  .where(visible(principal=principal, kind=Kind.APPOINTMENT))
                  .where(Appointment.local_date == local_today(zone))
+                 .where(listed(Appointment.recipient_id))
                  .order_by(col(Appointment.scheduled_at), col(Appointment.id)))
         if status:
             query = query.where(Appointment.status == status)

@@ -37,6 +37,7 @@ from services.core.localtime import as_utc, local_moment, local_today, time_labe
 from services.inventory import ledger
 from services.permissions import Action, fetch, require
 from services.principal import Principal
+from services.recipients.visibility import listed
 
 BOOKING_LOCK_NAMESPACE = 4004  # pg_advisory_xact_lock(namespace, location id): one booking at a time per location
 
@@ -483,6 +484,7 @@ def upcoming_appointments(*, principal: Principal, location_id: int, limit: int 
                             .join(Recipient, col(Recipient.id) == col(Appointment.recipient_id))
                             .where(Appointment.location_id == location_id)
                             .where(Appointment.local_date >= local_today(location))
+                            .where(listed(Appointment.recipient_id))
                             .order_by(col(Appointment.scheduled_at)).limit(limit)).all()
         return [to_public(session, a, recipient=r, location=location) for a, r in rows]
 

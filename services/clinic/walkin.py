@@ -32,6 +32,7 @@ from services.recipients import codes
 from services.recipients.fields import RECIPIENT_FIELDS, check_recipient
 from services.recipients.registry import IDENTITY_FIELDS, create_recipient
 from services.recipients.search import exact_identity_keys, name_branches, similar_recipients
+from services.recipients.visibility import listed
 
 # ---------------------------------------------------------------- Appointment Walk-In
 
@@ -60,7 +61,7 @@ def search_walk_in(*, principal: Principal, name: str, date_of_birth: date, limi
         # The few people born that day are read first, through the birth-date index: SQLite keeps no statistics,
         # and with the location's condition beside it walked the whole location's index (150 ms at 200,000).
         born = (select(Recipient.id).where(Recipient.date_of_birth == date_of_birth).where(or_(*branches))
-                .cte('born').prefix_with('MATERIALIZED'))
+                .where(listed()).cte('born').prefix_with('MATERIALIZED'))
         query = scope(select(Recipient, Location).join(born, born.c.id == col(Recipient.id))
                       .outerjoin(Location, col(Location.id) == col(Recipient.location_id)),
                       principal=principal, kind=Kind.RECIPIENT)
@@ -71,7 +72,7 @@ def search_walk_in(*, principal: Principal, name: str, date_of_birth: date, limi
             found = {h.recipient_id for h in hits}
             exact = session.exec(select(Recipient, Location)
                                  .outerjoin(Location, col(Location.id) == col(Recipient.location_id))
-                                 .where(col(Recipient.identity_key).in_(keys)).order_by(col(Recipient.id))).all()
+                                 .where(col(Recipient.identity_key).in_(keys)).where(listed()).order_by(col(Recipient.id))).all()
             hits += [_hit(session, r, loc, elsewhere=True, named=(r.first_name, r.last_name, r.date_of_birth))
                      for r, loc in exact if r.id not in found]
         return hits

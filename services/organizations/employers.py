@@ -17,6 +17,7 @@ from services.core.db import session_scope
 from services.core.errors import NotAllowed, NotFound
 from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import Principal
+from services.recipients.visibility import listed
 
 INVITED, REGISTERED = 'Invited', 'Registered'
 
@@ -74,7 +75,7 @@ def invitations(*, principal: Principal, search: str = '', limit: int = 500) -> 
                              Recipient.created_at, User.password_hash)
                       .outerjoin(PortalAccount, col(PortalAccount.id) == col(Recipient.portal_account_id))
                       .outerjoin(User, col(User.id) == col(PortalAccount.user_id)),
-                      principal=principal, kind=Kind.RECIPIENT)
+                      principal=principal, kind=Kind.RECIPIENT).where(listed())
         rows = []
         invited = registered = 0
         needle = search.strip().casefold()

@@ -14,6 +14,7 @@ from services.core.i18n import normalize_language
 from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import Principal
 from services.recipients.registry import create_recipient
+from services.recipients.visibility import listed
 
 # ---------------------------------------------------------------- account, language, household
 
@@ -54,7 +55,7 @@ def set_language(*, principal: Principal, lang: str) -> str:
 def household(*, principal: Principal) -> list[HouseholdMember]:
     with session_scope(read_only=True) as session:
         _account(session, principal)
-        people = session.exec(scope(select(Recipient), principal=principal, kind=Kind.RECIPIENT)
+        people = session.exec(scope(select(Recipient), principal=principal, kind=Kind.RECIPIENT).where(listed())
                               .order_by(col(Recipient.id))).all()
         return [HouseholdMember(p.id or 0, p.first_name, p.last_name, p.date_of_birth) for p in people]
 

@@ -19,6 +19,7 @@ from services.core.errors import ValidationFailed
 from services.permissions import Action, Kind, can, fetch, require, scope, works_at
 from services.principal import Principal
 from services.recipients.search import name_branches
+from services.recipients.visibility import inactive_count, listed
 
 # Sort keys, each ending in id so pages are stable; the (location, ...) indexes hold them in this order (people by
 # last then first name, as a list of people reads), so a page is an ordered index scan on SQLite and PostgreSQL.
@@ -53,8 +54,8 @@ class RecipientPage:
 
 def _scope(principal: Principal, query, location_id: int | None):  # noqa: ANN001, ANN202
     """The people this principal may see (permissions: location staff their location's, employers their invitees,
-    state admins everyone), at one location when a state admin asks for one."""
-    query = scope(query, principal=principal, kind=Kind.RECIPIENT)
+    state admins everyone), at one location when a state admin asks for one; never records marked inactive."""
+    query = scope(query, principal=principal, kind=Kind.RECIPIENT).where(listed())
     return query.where(col(Recipient.location_id) == location_id) if location_id and principal.is_admin else query
 
 
@@ -73,7 +74,7 @@ def _total(session, principal: Principal, location_id: int | None) -> int:  # no
     query = select(func.coalesce(func.sum(RecipientCount.n), 0))
     if where:
         query = query.where(RecipientCount.location_id == where)
-    return int(session.exec(query).one())
+    return int(session.exec(query).one()) - inactive_count(session, location_id=where)
 
 
 def _require_list(principal: Principal) -> None:

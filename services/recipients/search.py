@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from models import Recipient
 from services.recipients.identity import NAME_KEY_MAX, fold
+from services.recipients.visibility import listed
 
 MAX_WORDS = 6  # more words than a name has: the rest are left out rather than multiplying the ways to split
 # People read per birth date when looking for similar names: about 35 share a birth date at a million recipients.
@@ -84,7 +85,7 @@ def similar_recipients(session: Session, *, name: str, date_of_birth: date, limi
     if not words:
         return []
     columns = (Recipient.id, Recipient.first_name, Recipient.last_name)
-    born = select(*columns).where(Recipient.date_of_birth == date_of_birth)
+    born = select(*columns).where(Recipient.date_of_birth == date_of_birth).where(listed())
     people = session.exec(born.limit(SAME_BIRTH_DATE_CAP + 1)).all()
     if len(people) > SAME_BIRTH_DATE_CAP:
         starts = [condition for w in words for condition in (_prefix(col(Recipient.last_name_key), w[:2]),

@@ -49,6 +49,8 @@ EXPECTED = {
     Action.ENROLL_ORGANIZATION: 'P',
     Action.OPEN_CASE: 'ALHERPDS',
     Action.WORK_CASES: 'AD',
+    Action.MANAGE_RECIPIENT_RECORDS: 'AD',
+    Action.WRITE_ARTICLES: 'AD',
 }
 
 
@@ -84,7 +86,7 @@ def test_location_staff_work_only_at_their_own_location() -> None:
 
 
 def test_employers_never_see_health_data() -> None:
-    assert [code for code, role in ROLE_CODES.items() if may_see_health_data(person(role))] == [A, L, H, R]
+    assert [code for code, role in ROLE_CODES.items() if may_see_health_data(person(role))] == [A, L, H, R, D]
     assert not may_see_health_data(None)
 
 

@@ -43,7 +43,7 @@ from services.organizations import employers
 from services.permissions import Kind, scope
 from services.portal import booking, program_status, proof, registration_form, vaccine_groups
 from services.principal import Principal
-from services.recipients import listing
+from services.recipients import listing, removal
 from services.registry import reporting
 from tests import factories as fx
 
@@ -550,6 +550,16 @@ CASES: dict[str, tuple[tuple[str, ...], list[Call]]] = {
         lambda w, p: listing.list_recipients(principal=p, location_id=w.location_there)]),
     'recipients.listing.request_removal': (('staff',), [lambda w, p: listing.request_removal(
         principal=p, recipient_id=w.there.recipient_id, reason='Registered twice by mistake')]),
+    'recipients.removal.removal_preview': (('staff', 'household'), [
+        lambda w, p: removal.removal_preview(principal=p, recipient_id=w.there.recipient_id)]),
+    'recipients.removal.merge_history': (('staff', 'household'), [
+        lambda w, p: removal.merge_history(principal=p, recipient_id=w.there.recipient_id)]),
+    'recipients.removal.remove_recipient': (('staff', 'household'), [lambda w, p: removal.remove_recipient(
+        principal=p, recipient_id=w.here_recipient, reason='Registered twice by mistake')]),
+    'recipients.removal.mark_inactive': (('staff', 'household'), [lambda w, p: removal.mark_inactive(
+        principal=p, recipient_id=w.there.recipient_id, reason='Moved out of state')]),
+    'recipients.removal.merge_recipients': (('staff', 'household'), [lambda w, p: removal.merge_recipients(
+        principal=p, source_id=w.here_recipient, survivor_id=w.there.recipient_id, reason='The same person')]),
 }
 
 # Functions that receive a record holding an id (a Registration's recipient id) rather than an id parameter.
@@ -592,6 +602,8 @@ UNCHECKED = {
     'portal.booking.slots_at': 'public: the open times of a clinic, for booking',
     'portal.program_status.doses_for_verification': 'the public verification link: its unguessable code is the key',
     'recipients.registry.create_recipient': 'inside the unit of work of a registration path, after its check',
+    'recipients.visibility.listed': 'a condition (recipient_id names a column), added beside a list\'s row scope',
+    'recipients.visibility.inactive_count': 'a count inside a list\'s unit of work, after its check',
 }
 
 
