@@ -10,6 +10,7 @@ from services.accounts.staff import create_location, create_organization, create
 from services.clinic.demo import seed_clinic
 from services.core.db import session_scope
 from services.enrollment.demo import seed_enrollment
+from services.helpdesk.kb_demo import seed_articles
 from services.inventory.demo import seed_inventory
 from services.portal.accounts import attach_recipient
 from services.recipients.identity import fold, identity_key
@@ -73,3 +74,4 @@ def _seed(session: Session) -> None:
     seed_inventory(session)
     seed_clinic(session)
     seed_enrollment(session, password=DEMO_PASSWORD)
+    seed_articles(session)

@@ -37,7 +37,7 @@ from services.enrollment import agreement as enrollment_agreement
 from services.enrollment import review as enrollment_review
 from services.fhir import api as fhir_api
 from services.fhir import tokens as fhir_tokens
-from services.helpdesk import cases
+from services.helpdesk import cases, knowledge
 from services.inventory import ledger, quarantine, reports, shipments
 from services.organizations import employers
 from services.permissions import Kind, scope
@@ -550,6 +550,12 @@ CASES: dict[str, tuple[tuple[str, ...], list[Call]]] = {
         lambda w, p: listing.list_recipients(principal=p, location_id=w.location_there)]),
     'recipients.listing.request_removal': (('staff',), [lambda w, p: listing.request_removal(
         principal=p, recipient_id=w.there.recipient_id, reason='Registered twice by mistake')]),
+    'helpdesk.knowledge.article_for_editing': (('staff', 'household'), [
+        lambda w, p: knowledge.article_for_editing(principal=p, article_id=1)]),
+    'helpdesk.knowledge.save_article': (('staff', 'household'), [lambda w, p: knowledge.save_article(
+        principal=p, article_id=1, title='Changed', body='Changed', audience='both', language='en')]),
+    'helpdesk.knowledge.set_published': (('staff', 'household'), [
+        lambda w, p: knowledge.set_published(principal=p, article_id=1, published=False)]),
     'recipients.removal.removal_preview': (('staff', 'household'), [
         lambda w, p: removal.removal_preview(principal=p, recipient_id=w.there.recipient_id)]),
     'recipients.removal.merge_history': (('staff', 'household'), [
@@ -602,6 +608,8 @@ UNCHECKED = {
     'portal.booking.slots_at': 'public: the open times of a clinic, for booking',
     'portal.program_status.doses_for_verification': 'the public verification link: its unguessable code is the key',
     'recipients.registry.create_recipient': 'inside the unit of work of a registration path, after its check',
+    'helpdesk.knowledge.published_article': 'public: a published article, for anyone; drafts are NotFound',
+    'helpdesk.knowledge.article_url': 'the address of an article: no record is read',
     'recipients.visibility.listed': 'a condition (recipient_id names a column), added beside a list\'s row scope',
     'recipients.visibility.inactive_count': 'a count inside a list\'s unit of work, after its check',
 }
