@@ -1,5 +1,5 @@
 """The help desk's knowledge base: articles agents write for providers, recipients or both, in English or Spanish.
-Full-text search is the database's own (migration 0022: SQLite FTS5, PostgreSQL text search with a GIN index),
+Full-text search is the database's own (migration 0023: SQLite FTS5, PostgreSQL text search with a GIN index),
 outside these models: services/helpdesk/knowledge.py."""
 from __future__ import annotations
 

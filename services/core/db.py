@@ -178,7 +178,7 @@ def is_postgres() -> bool:
 
 def engine_object(name: str | None) -> bool:
     """A table or index of the job engine (migration 0009), or of the knowledge base's full-text search (migration
-    0022: an FTS5 table on SQLite, a GIN index on PostgreSQL): their own schema, which our models do not describe."""
+    0023: an FTS5 table on SQLite, a GIN index on PostgreSQL): their own schema, which our models do not describe."""
     return bool(name) and (name.startswith(('procrastinate_', 'idx_procrastinate_', 'kbsearch_')))
 
 

@@ -1,7 +1,7 @@
 """The help desk's knowledge base: articles agents write (Markdown; for providers, recipients or both; English or
 Spanish; a draft until published) and everyone reads, found with the database's own full-text search.
 
-Search (migration 0022): SQLite's FTS5 table `kbsearch_fts` (porter stemming, accents aside; ranked by bm25 with the
+Search (migration 0023): SQLite's FTS5 table `kbsearch_fts` (porter stemming, accents aside; ranked by bm25 with the
 title weighing more), PostgreSQL's text search on a GIN-indexed tsvector (English or Spanish stemming by the
 article's language; ranked by ts_rank, title weight A). Each typed word matches as a prefix ("passw" finds
 "password") and any word may match, best first: the case intake form suggests articles while the subject is typed.
@@ -32,7 +32,7 @@ TITLE_MAX = 200
 BODY_MAX = 50_000
 MAX_WORDS = 12  # a subject line's words; more only slow the search down
 
-# The same expression as migration 0022's GIN index (a query uses the index only when its expression matches).
+# The same expression as migration 0023's GIN index (a query uses the index only when its expression matches).
 PG_DOCUMENT = ("setweight(to_tsvector(CASE WHEN language = 'es' THEN 'spanish'::regconfig ELSE 'english'::regconfig "
                "END, title), 'A') || setweight(to_tsvector(CASE WHEN language = 'es' THEN 'spanish'::regconfig "
                "ELSE 'english'::regconfig END, body), 'B')")

@@ -85,7 +85,7 @@ def test_markdown_renders_without_running_anything() -> None:
 
 
 def test_postgresql_answers_from_the_gin_index(db: str) -> None:
-    """The search's document expression is the index's own (migration 0022), so PostgreSQL reads the index."""
+    """The search's document expression is the index's own (migration 0023), so PostgreSQL reads the index."""
     if db != 'postgres':
         pytest.skip("the GIN index is PostgreSQL's; SQLite searches its FTS5 table")
     with session_scope() as session:

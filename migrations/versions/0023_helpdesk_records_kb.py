@@ -1,7 +1,7 @@
 """help desk: inactive and merged recipient records; the knowledge base with the database's own full-text search
 
-Revision ID: 0022_helpdesk_records_kb
-Revises: 0021_helpdesk_cases
+Revision ID: 0023_helpdesk_records_kb
+Revises: 0022_fhir
 Create Date: 2026-12-02
 
 Knowledge base search (services/helpdesk/knowledge.py) is the database's own: on SQLite an FTS5 table over the
@@ -18,8 +18,8 @@ from alembic import op
 UTCDateTime = sqlmodel.sql.sqltypes.UTCDateTime
 AutoString = sqlmodel.sql.sqltypes.AutoString
 
-revision: str = '0022_helpdesk_records_kb'
-down_revision: str | Sequence[str] | None = '0021_helpdesk_cases'
+revision: str = '0023_helpdesk_records_kb'
+down_revision: str | Sequence[str] | None = '0022_fhir'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
