@@ -24,6 +24,14 @@ class AuditEvent(SQLModel, table=True):
     row_hash: str | None = Field(default=None, max_length=64)
 
 
+class AuditSubject(SQLModel, table=True):
+    """The people an audit row is about (its recipient, or each person a list or search showed): the index behind
+    the audit page's person filter. Derived from the row (its entity or the ids its detail names), so it is not
+    part of the chain."""
+    recipient_id: int = Field(primary_key=True, sa_column_kwargs={'autoincrement': False})
+    event_id: int = Field(primary_key=True, sa_column_kwargs={'autoincrement': False})  # no FK, as actor_user_id
+
+
 class AuditChainHead(SQLModel, table=True):
     """The last row of the audit chain: updated in the transaction that adds a row (its lock orders the writers
     on PostgreSQL), so a row deleted from the end is noticed too. One row, id 1."""

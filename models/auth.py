@@ -30,8 +30,8 @@ class PasswordToken(SQLModel, table=True):
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Failed attempts per client address (per-account counters live on the user row)."""
+    """Recent failed log-ins (and password-reset requests) per account and per client address: they slow further
+    attempts, never lock (services.accounts.auth). Rows past their window are pruned by the background work."""
     key: str = Field(primary_key=True, max_length=128)
     failures: int = 0
-    last_failure_at: datetime = Field(default_factory=utcnow)
-    locked_until: datetime | None = None
+    last_failure_at: datetime = Field(default_factory=utcnow, index=True)

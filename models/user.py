@@ -20,8 +20,6 @@ class UserBase(SQLModel):
 class User(UserBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     password_hash: str | None = Field(default=None, max_length=255)  # None until the welcome link is used
-    failed_logins: int = 0
-    locked_until: datetime | None = None
     password_changed_at: datetime | None = None
     last_login_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -32,7 +30,7 @@ class UserCreate(UserBase):
 
 
 class UserPublic(UserBase):
-    """What pages receive: never the password hash or lock counters."""
+    """What pages receive: never the password hash."""
     id: int
     location_name: str | None = None
     location_code: str | None = None

@@ -1,7 +1,8 @@
 """All background work in one place: High Volume upload jobs, the mail sender, the clinic's dose reminders and
-no-shows, and the registry messages. `main.py worker` runs it alone; `main.py serve` runs it in-process too unless
-started with --no-jobs (or CVMS_RUN_JOBS=false). On PostgreSQL the job engine (services/core/queue.py, docs/adr/0010)
-shares the jobs among every running worker; on SQLite the same task functions run in loops of this process.
+no-shows, the registry messages and deleting expired log-in failure counters. `main.py worker` runs it alone;
+`main.py serve` runs it in-process too unless started with --no-jobs (or CVMS_RUN_JOBS=false). On PostgreSQL the job
+engine (services/core/queue.py, docs/adr/0010) shares the jobs among every running worker; on SQLite the same task
+functions run in loops of this process.
 Nothing here is reset at start-up: work belongs to whoever holds its lease (the engine's worker heartbeat, the
 outbox's claims), and only work whose owner has gone silent is taken over."""
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from models.bulk import BulkUpload
+from services.accounts import auth
 from services.bulk import registration as bulk
 from services.clinic import reminders
 from services.core import mail, queue
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLINIC_TASK = 'clinic.daily_jobs'
+PRUNE_TASK = 'accounts.prune_login_throttle'
+PRUNE_CRON = '17 * * * *'  # hourly: a counter lives at most its window (an hour) plus this
 
 
 def register_tasks(app: procrastinate.App) -> None:
@@ -59,12 +63,23 @@ def register_tasks(app: procrastinate.App) -> None:
     def clinic_daily_jobs(timestamp: int) -> None:  # noqa: ARG001 - the engine passes the period's time
         clinic_jobs()
 
+    @app.periodic(cron=PRUNE_CRON, periodic_id='prune-login-throttle')
+    @app.task(name=PRUNE_TASK, queueing_lock=PRUNE_TASK)
+    def prune_login_throttle(timestamp: int) -> None:  # noqa: ARG001 - the engine passes the period's time
+        login_throttle_upkeep()
+
 
 def clinic_jobs() -> None:
     """Dose reminders and no-shows: once per CVMS_CLINIC_JOBS_CRON period."""
     counts = reminders.run_daily_jobs()
     if any(counts.values()):
         log.info('clinic jobs: %s', counts)
+
+
+def login_throttle_upkeep() -> None:
+    """Expired log-in failure counters deleted: once per PRUNE_CRON period."""
+    if removed := auth.prune_login_throttle():
+        log.info('log-in throttle: %s expired counters deleted', removed)
 
 
 async def run_background(stop: asyncio.Event) -> None:
@@ -74,7 +89,7 @@ async def run_background(stop: asyncio.Event) -> None:
         loops.append(queue.run_engine_worker(queue.engine_app(register_tasks), stop))
     else:
         loops += [bulk.run_worker(stop), _every_period(stop, get_settings().clinic_jobs_cron, clinic_jobs),
-                  registry_sending.run_sender(stop)]
+                  registry_sending.run_sender(stop), _every_period(stop, PRUNE_CRON, login_throttle_upkeep)]
     await asyncio.gather(*loops)
 
 

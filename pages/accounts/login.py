@@ -61,8 +61,8 @@ def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A00
                 return
             button.disable()
             try:
-                result = await run.io_bound(auth.login, email=email.value, password=password.value,
-                                            browser=browser_id(), client_ip=client_ip())
+                result = await auth.login_async(email=email.value, password=password.value, browser=browser_id(),
+                                                client_ip=client_ip(), in_thread=run.io_bound)
             except auth.LoginRefused as refusal:
                 message.set_text(refusal.translated(t))
                 message.set_visibility(True)

@@ -144,9 +144,11 @@ def _upload() -> None:
             for notice in outcome.notices:
                 ui.label(notice).classes('text-sm')
             if outcome.error_file:
-                error_file = outcome.error_file
-                ui.button('Download the error file', on_click=lambda: ui.download.content(
-                    error_file, 'BackEntryError.csv')).props('outline').mark('back-entry-errors')
+                async def download() -> None:
+                    data = await run.io_bound(back_entry.error_file_download, principal=acting(), outcome=outcome)
+                    ui.download.content(data, 'BackEntryError.csv', 'text/csv')
+
+                ui.button('Download the error file', on_click=download).props('outline').mark('back-entry-errors')
                 ui.label('The error file was also emailed to you.').classes('text-sm')
 
     summary(None, '')

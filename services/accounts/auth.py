@@ -7,14 +7,16 @@ the token again, so idle and absolute timeouts, log-out and password changes tak
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -93,18 +95,48 @@ def principal_for(session: Session, user: User, *, client_ip: str | None = None)
                      portal_account_id=portal_id, client_ip=client_ip)
 
 
-def login(*, email: str, password: str, browser: str, client_ip: str | None = None) -> LoginResult:
+async def login_async(*, email: str, password: str, browser: str, client_ip: str | None = None,
+                      in_thread: Callable[..., Awaitable[Any]] = asyncio.to_thread) -> LoginResult:
     """Check the password and hand out a sign-in code for this browser (`browser`: the pre-log-in cookie's
-    identity); start_session trades it for the session. Slow on purpose: call off the event loop.
+    identity); start_session trades it for the session. The log-in page's path: `in_thread` runs the database
+    work and the password hash in a worker thread (the page passes NiceGUI's run.io_bound).
 
     Recent failures on the account or from the client make every attempt wait first (audited), up to a few
-    seconds: guessing gets slow, while the right password still works. Unknown and known emails take the same
-    path, counters included, and get the same answer."""
+    seconds: guessing gets slow, while the right password still works. The wait is served on the event loop, so a
+    flood of bad log-ins holds no worker thread while it waits and every other request is still served. Unknown
+    and known emails take the same path, counters included, and get the same answer."""
     email = normalize_email(email)
-    with session_scope() as session:  # the wait is audited before it is served
-        wait = _throttle_wait(session, email, client_ip)
+    wait = await in_thread(_throttle_wait_now, email, client_ip)
     if wait:
-        time.sleep(wait)  # in the worker thread that hashes, never on the event loop
+        await asyncio.sleep(wait)
+    return await in_thread(_attempt_now, email, password, client_ip, browser)
+
+
+def login(*, email: str, password: str, browser: str, client_ip: str | None = None) -> LoginResult:
+    """login_async for callers without an event loop (the command line, tests): the wait blocks this thread."""
+    email = normalize_email(email)
+    wait = _throttle_wait_now(email, client_ip)
+    if wait:
+        time.sleep(wait)
+    return _attempt_now(email, password, client_ip, browser)
+
+
+def prune_login_throttle() -> int:
+    """Delete failure counters nobody has added to within their window (they no longer slow anything, and
+    guessed or mistyped emails would pile up forever); returns how many. Background work, once per period."""
+    settings = get_settings()
+    window = timedelta(minutes=max(settings.login_failure_minutes, settings.reset_links_window_minutes))
+    with session_scope() as session:
+        removed = session.execute(delete(LoginThrottle).where(col(LoginThrottle.last_failure_at) < utcnow() - window))
+        return removed.rowcount or 0
+
+
+def _throttle_wait_now(email: str, client_ip: str | None) -> float:
+    with session_scope() as session:  # the wait is audited before it is served
+        return _throttle_wait(session, email, client_ip)
+
+
+def _attempt_now(email: str, password: str, client_ip: str | None, browser: str) -> LoginResult:
     with session_scope() as session:  # failures are committed too: they are audited and counted
         result = _attempt(session, email, password, client_ip, browser)
     if result is None:
@@ -117,7 +149,7 @@ def _attempt(session: Session, email: str, password: str, client_ip: str | None,
     user = session.exec(select(User).where(User.email == email)).first()
     ok = verify_password(password, user.password_hash if user and user.is_active else None)
     if ok and user is not None:
-        user.failed_logins, user.locked_until, user.last_login_at = 0, None, utcnow()
+        user.last_login_at = utcnow()
         session.add(user)
         session.execute(delete(LoginThrottle).where(col(LoginThrottle.key) == _account_key(email)))
         principal = principal_for(session, user, client_ip=client_ip)
@@ -263,7 +295,6 @@ def _set_password(session: Session, user: User, new_password: str) -> None:
         raise ServiceError(problem)
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
-    user.failed_logins, user.locked_until = 0, None
     session.add(user)
     end_sessions(session, user.id or 0, reason='password_changed')
 

@@ -17,7 +17,7 @@ from models import Location, Recipient
 from models.inventory import Lot, Product
 from services.bulk.pipeline import FileLayout, FileRejected, error_report, records, sniff
 from services.clinic.administration import ROUTES, SITES, DoseDetails, OverrideNeeded, record_paper_administration
-from services.core import mail
+from services.core import audit, mail
 from services.core.db import session_scope
 from services.core.errors import ServiceError
 from services.core.localtime import local_moment, zone_of
@@ -107,6 +107,14 @@ def load_file(*, principal: Principal, data: bytes | Path, file_name: str = 'upl
                                     'Correct them, delete the Error column, and upload the file again.\n'),
                          attachments=[mail.Attachment('BackEntryError.csv', error_file)])
     return BackEntryOutcome(loaded=loaded, failed=len(failed), error_file=error_file, notices=notices)
+
+
+def error_file_download(*, principal: Principal, outcome: BackEntryOutcome) -> bytes:
+    """The error file of a back-entry load, for the person who loaded it; each download is audited."""
+    require(principal, Action.RECORD_VACCINATION, location_id=principal.location_id, check_location=True)
+    audit.record_now(action='download_back_entry_errors', actor=principal, entity_type='location',
+                     entity_id=principal.location_id, detail=f'BackEntryError.csv, {outcome.failed} lines')
+    return outcome.error_file or b''
 
 
 def _cell(values: list[str], columns: dict[str, int], key: str) -> str:

@@ -75,7 +75,8 @@ def search_walk_in(*, principal: Principal, name: str, date_of_birth: date, limi
                                  .where(col(Recipient.identity_key).in_(keys)).where(listed()).order_by(col(Recipient.id))).all()
             hits += [_hit(session, r, loc, elsewhere=True, named=(r.first_name, r.last_name, r.date_of_birth))
                      for r, loc in exact if r.id not in found]
-        return hits
+    _audit_people_shown('search_walk_in', principal, name, date_of_birth, [h.recipient_id for h in hits])
+    return hits
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,18 @@ def similar_people(*, principal: Principal, name: str, date_of_birth: date, limi
     require(principal, Action.CHECK_IN)
     with session_scope(read_only=True) as session:
         found = similar_recipients(session, name=name, date_of_birth=date_of_birth, limit=limit)
+    if found:  # the search itself was audited by search_walk_in
+        _audit_people_shown('view_similar_people', principal, name, date_of_birth, [s.recipient_id for s in found])
     return [SimilarPerson(recipient_id=s.recipient_id, name=f'{s.first_name} {s.last_name}',
                           date_of_birth=s.date_of_birth, named=(s.first_name, s.last_name, s.date_of_birth))
             for s in found]
+
+
+def _audit_people_shown(action: str, principal: Principal, name: str, date_of_birth: date, shown: list[int]) -> None:
+    # Names and dates of birth of people, possibly registered anywhere: who looked whom up, as for the list.
+    audit.record_now(action=action, actor=principal, entity_type='location', entity_id=principal.location_id,
+                     detail=f'search {name.strip()[:100]!r} born {date_of_birth:%m/%d/%Y}: recipients '
+                            + ','.join(map(str, shown)), subjects=shown)
 
 
 def _hit(session: Session, recipient: Recipient, location: Location | None, *, elsewhere: bool,

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import or_, text
+from sqlalchemy import text
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from models import AuditChainHead, AuditEvent, AuditEventPublic
+from models.audit import AuditSubject
 from services.core import localtime
 from services.core.db import session_scope
 from services.principal import Principal
@@ -24,8 +26,10 @@ CHAINED = ('id', 'at', 'actor_user_id', 'actor_email', 'action', 'entity_type', 
 
 def record(session: Session, *, action: str, actor: Principal | None = None, actor_email: str | None = None,
            entity_type: str | None = None, entity_id: object = None, detail: str = '',
-           client_ip: str | None = None) -> None:
-    """Add an audit row to the caller's unit of work (it commits or rolls back with the change itself)."""
+           client_ip: str | None = None, subjects: Iterable[int] = ()) -> None:
+    """Add an audit row to the caller's unit of work (it commits or rolls back with the change itself).
+    `subjects`: the recipients (ids) the row is about besides its entity, e.g. each person a list showed; name them
+    in `detail` too, which the chain covers. They index the audit page's person filter."""
     event = AuditEvent(
         actor_user_id=actor.user_id if actor else None,
         actor_email=actor.email if actor else actor_email,
@@ -42,13 +46,18 @@ def record(session: Session, *, action: str, actor: Principal | None = None, act
     event.row_hash = row_hash(event, event.prev_hash)
     head.last_id, head.last_hash = event.id or 0, event.row_hash
     session.add_all([event, head])
+    people = set(subjects)
+    if entity_type == 'recipient' and str(entity_id).isdigit():
+        people.add(int(str(entity_id)))
+    session.add_all(AuditSubject(recipient_id=person, event_id=event.id or 0) for person in sorted(people))
 
 
 def record_now(*, action: str, actor: Principal | None = None, entity_type: str | None = None,
-               entity_id: object = None, detail: str = '') -> None:
+               entity_id: object = None, detail: str = '', subjects: Iterable[int] = ()) -> None:
     """An audit row in a unit of work of its own: for reads and downloads, which change nothing else."""
     with session_scope() as session:
-        record(session, action=action, actor=actor, entity_type=entity_type, entity_id=entity_id, detail=detail)
+        record(session, action=action, actor=actor, entity_type=entity_type, entity_id=entity_id, detail=detail,
+               subjects=subjects)
 
 
 def canonical(event: AuditEvent) -> bytes:
@@ -144,20 +153,29 @@ class AuditPage:
 def search(*, principal: Principal, person: int | None = None, user: str = '', action: str = '',
            start: date | None = None, end: date | None = None, page: int = 1, per_page: int = 50) -> AuditPage:
     """The audit log, newest first, filtered in the database: rows about one recipient (`person`, their id: their
-    record, or a list page that showed them), by a user (part of the email), an action, and days (`start`..`end`,
-    in the state's time zone)."""
+    record, or a list or search that showed them; a range of auditsubject's key), by a user (part of the email),
+    an action, and days (`start`..`end`, in the state's time zone)."""
     from services.permissions import Action, require  # permissions audits its refusals through this module
 
     require(principal, Action.VIEW_AUDIT)
     per_page, page = max(1, min(per_page, 200)), max(1, page)
+    query = search_query(person=person, user=user, action=action, start=start, end=end)
+    with session_scope(read_only=True) as session:
+        rows = session.exec(query.offset((page - 1) * per_page).limit(per_page + 1)).all()
+        public = [AuditEventPublic.model_validate(e, from_attributes=True) for e in rows[:per_page]]
+    return AuditPage(rows=public, has_more=len(rows) > per_page)
+
+
+def search_query(*, person: int | None = None, user: str = '', action: str = '', start: date | None = None,
+                 end: date | None = None) -> Select:
+    """search's query, newest first; a person's rows are a range of auditsubject's primary key read backwards,
+    never a scan of the log."""
     query = select(AuditEvent)
+    newest_first = col(AuditEvent.id).desc()
     if person is not None:
-        shown = f'recipients {person}'
-        query = query.where(or_(
-            (col(AuditEvent.entity_type) == 'recipient') & (col(AuditEvent.entity_id) == str(person)),
-            (col(AuditEvent.action) == 'view_recipient_list') & or_(
-                col(AuditEvent.detail).endswith(shown), col(AuditEvent.detail).contains(shown + ','),
-                col(AuditEvent.detail).contains(f',{person},'), col(AuditEvent.detail).endswith(f',{person}'))))
+        query = query.join(AuditSubject, col(AuditSubject.event_id) == col(AuditEvent.id)) \
+            .where(col(AuditSubject.recipient_id) == person)
+        newest_first = col(AuditSubject.event_id).desc()  # read backwards along the key (recipient_id, event_id)
     if user.strip():
         query = query.where(col(AuditEvent.actor_email).contains(user.strip().lower()))
     if action.strip():
@@ -166,11 +184,7 @@ def search(*, principal: Principal, person: int | None = None, user: str = '', a
         query = query.where(col(AuditEvent.at) >= localtime.day_span(start)[0])
     if end is not None:
         query = query.where(col(AuditEvent.at) < localtime.day_span(end)[1])
-    with session_scope(read_only=True) as session:
-        rows = session.exec(query.order_by(col(AuditEvent.id).desc()).offset((page - 1) * per_page)
-                            .limit(per_page + 1)).all()
-        public = [AuditEventPublic.model_validate(e, from_attributes=True) for e in rows[:per_page]]
-    return AuditPage(rows=public, has_more=len(rows) > per_page)
+    return query.order_by(newest_first)
 
 
 def actions() -> list[str]:

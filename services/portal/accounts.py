@@ -123,9 +123,9 @@ def accounts_for_emails(session: Session,
         now = utcnow()
         user_ids = allocate_ids(conn, User.__table__, len(to_create))
         account_ids = allocate_ids(conn, PortalAccount.__table__, len(to_create))
-        insert_rows(conn, User.__table__, ('id', 'email', 'full_name', 'role', 'is_active', 'failed_logins'),
-                    [(i, e, names[e][:200], str(Role.RECIPIENT), True, 0) for i, e in zip(user_ids, to_create,
-                                                                                         strict=True)],
+        insert_rows(conn, User.__table__, ('id', 'email', 'full_name', 'role', 'is_active'),
+                    [(i, e, names[e][:200], str(Role.RECIPIENT), True) for i, e in zip(user_ids, to_create,
+                                                                                      strict=True)],
                     constants={'created_at': now})
         insert_rows(conn, PortalAccount.__table__, ('id', 'user_id', 'email', 'language'),
                     [(a, u, e, 'en') for a, u, e in zip(account_ids, user_ids, to_create, strict=True)],

@@ -128,7 +128,7 @@ def list_recipients(*, principal: Principal, search: str = '', sort: str = 'last
     # Who saw whom: the search and the people shown (their ids), one row per page viewed.
     audit.record_now(action='view_recipient_list', actor=principal, entity_type='location', entity_id=location_id,
                      detail=f'search {search.strip()[:100]!r}, page {page}: recipients '
-                            + ','.join(str(r.id) for r in result.rows))
+                            + ','.join(str(r.id) for r in result.rows), subjects=[r.id for r in result.rows])
     return result
 
 

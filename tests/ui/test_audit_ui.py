@@ -22,7 +22,8 @@ async def test_the_audit_log_filters_by_person_user_action_and_day(demo, user: U
     manager, provider = principal(MANAGER), principal(PROVIDER)
     audit.record_now(action='view_vaccination_form', actor=manager, entity_type='recipient', entity_id=4242)
     audit.record_now(action='view_vaccination_form', actor=provider, entity_type='recipient', entity_id=77)
-    audit.record_now(action='view_recipient_list', actor=provider, detail="search 'x', page 1: recipients 5,4242,9")
+    audit.record_now(action='view_recipient_list', actor=provider, detail="search 'x', page 1: recipients 5,4242,9",
+                     subjects=[5, 4242, 9])
     for i in range(60):
         audit.record_now(action='test_filler', actor=manager, detail=f'filler {i}')
     await log_in(user, ADMIN)

@@ -1,14 +1,16 @@
-"""Logging in, throttling and locking, sessions and their timeouts, emailed password links."""
+"""Logging in, throttling (never locking), sessions and their timeouts, emailed password links."""
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
-from models import AuditEvent, AuthSession, OutboxMessage, PasswordToken, utcnow
+from models import AuditEvent, AuthSession, LoginThrottle, OutboxMessage, PasswordToken, utcnow
 from services.accounts import auth
 from services.core.db import session_scope
 from services.core.errors import ServiceError
@@ -276,3 +278,63 @@ def test_a_sign_in_code_works_once_only_in_its_browser_and_within_a_minute(demo)
         row.expires_at = utcnow() - timedelta(seconds=1)
         session.add(row)
     assert auth.start_session(sign_in_code=late.sign_in_code, browser=BROWSER) is None
+
+
+async def test_pending_log_in_delays_hold_no_worker_thread(demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood of bad log-ins on a throttled account waits on the event loop: the thread pool the pages share
+    stays free for everyone else (before: each wait slept in a pool thread, and 4 of them starved the pool)."""
+    monkeypatch.setenv('CVMS_LOGIN_MAX_DELAY_SECONDS', '3')
+    reset_settings()
+    with session_scope() as session:  # a guesser's streak on the account: every attempt now waits the longest
+        session.add(LoginThrottle(key=f'account:{auth.token_digest(MANAGER)}', failures=20))
+    pool = ThreadPoolExecutor(max_workers=4)  # as NiceGUI's run.io_bound pool, smaller
+
+    async def in_pool(fn, *args):  # noqa: ANN001, ANN202
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    async def guess(n: int) -> None:
+        with pytest.raises(auth.LoginRefused):
+            await auth.login_async(email=MANAGER, password=f'wrong {n}', browser=BROWSER, client_ip=f'10.6.0.{n}',
+                                   in_thread=in_pool)
+    try:
+        flood = [asyncio.create_task(guess(n)) for n in range(12)]
+        await asyncio.sleep(1.0)  # every guess has been counted and is now waiting
+        assert not any(task.done() for task in flood)
+        started = time.monotonic()
+        assert await in_pool(lambda: 'served') == 'served'
+        assert time.monotonic() - started < 0.5  # other requests are served while the delays are pending
+        await asyncio.gather(*flood)
+        assert actions().count('login_throttled') == 12
+    finally:
+        pool.shutdown(wait=True)
+        monkeypatch.undo()
+        reset_settings()
+
+
+def test_expired_log_in_counters_are_pruned_and_recent_ones_kept(db, no_slowdown) -> None:
+    for n in range(3):
+        with pytest.raises(auth.LoginRefused):
+            auth.login(browser=BROWSER, email=f'someone{n}@example.org', password='guess', client_ip=f'10.5.0.{n}')
+    with session_scope() as session:
+        rows = session.exec(select(LoginThrottle).order_by(LoginThrottle.key)).all()
+        assert len(rows) == 6  # per email and per address
+        for row in rows[:4]:  # a window (an hour: the reset-link one, the longer) and a minute ago
+            row.last_failure_at = utcnow() - timedelta(minutes=61)
+            session.add(row)
+    assert auth.prune_login_throttle() == 4
+    with session_scope() as session:
+        assert len(session.exec(select(LoginThrottle)).all()) == 2
+    assert auth.prune_login_throttle() == 0
+
+
+def test_pruning_runs_once_per_period_across_workers() -> None:
+    """On PostgreSQL the job engine defers the pruning once per period for all workers (a periodic task with a
+    queueing lock); on SQLite this process's loop runs it."""
+    import procrastinate.testing
+
+    from services import background
+    app = procrastinate.App(connector=procrastinate.testing.InMemoryConnector())
+    background.register_tasks(app)
+    task = app.tasks[background.PRUNE_TASK]
+    assert task.queueing_lock == background.PRUNE_TASK
+    assert any(p.task is task for p in app.periodic_registry.periodic_tasks.values())

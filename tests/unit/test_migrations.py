@@ -72,3 +72,22 @@ def test_instances_starting_at_once_migrate_a_fresh_postgres_database_once(fresh
         engine.dispose()
     assert sorted(versions) == sorted(ScriptDirectory.from_config(db_module.alembic_config()).get_heads())
     assert diffs == []
+
+
+def test_existing_audit_rows_get_their_people_indexed(tmp_path: Path) -> None:
+    """0023_harden fills auditsubject from the rows already written: a recipient's record and each person a
+    recipient-list page named, so the person filter finds old rows as well as new ones."""
+    url = f'sqlite:///{tmp_path / "old.sqlite3"}'
+    command.upgrade(db_module.alembic_config(url), '0022_fhir')
+    with sqlite3.connect(tmp_path / 'old.sqlite3') as connection:
+        connection.executemany(
+            'INSERT INTO auditevent (id, at, action, entity_type, entity_id, detail) '
+            "VALUES (?, '2026-12-01', ?, ?, ?, ?)",
+            [(1, 'view_vaccination_form', 'recipient', '42', ''),
+             (2, 'view_recipient_list', 'location', '3', "search 'a, b', page 1: recipients 5,42,9"),
+             (3, 'view_recipient_list', 'location', '3', 'search \'\', page 2: recipients '),
+             (4, 'lot_saved', 'lot', '42', 'recipients 7')])
+    db_module.migrate(url)
+    with sqlite3.connect(tmp_path / 'old.sqlite3') as connection:
+        indexed = connection.execute('SELECT recipient_id, event_id FROM auditsubject ORDER BY 1, 2').fetchall()
+    assert indexed == [(5, 2), (9, 2), (42, 1), (42, 2)]
