@@ -29,6 +29,7 @@ os.environ.setdefault('NICEGUI_STORAGE_PATH', str((get_settings().data_dir / 'ni
 from services.bulk import cli as bulk_cli  # noqa: E402
 from services.clinic import events, reminders  # noqa: E402
 from services.core import audit, db, health, runtime  # noqa: E402
+from services.fhir import cli as fhir_cli  # noqa: E402
 from services.registry import cli as registry_cli  # noqa: E402
 
 log = logging.getLogger('cvms')
@@ -193,6 +194,7 @@ CLI_EXTENSIONS.append(bulk_cli.register)  # import-recipients
 CLI_EXTENSIONS.append(reminders.register_cli)  # clinic-jobs
 CLI_EXTENSIONS.append(registry_cli.register)  # iis-export
 CLI_EXTENSIONS.append(audit.register_cli)  # verify-audit
+CLI_EXTENSIONS.append(fhir_cli.register)  # health-card, health-card-key
 
 if __name__ in {'__main__', '__mp_main__'}:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')

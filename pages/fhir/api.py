@@ -12,11 +12,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.core.errors import NotAllowed
-from services.fhir import api
+from services.fhir import api, health_cards
 from services.fhir.resources import FHIR_JSON
 from services.principal import Principal
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get('/.well-known/jwks.json')
+def health_card_keys() -> Response:
+    """The health cards' public keys, readable from any origin (verifier apps fetch them from web pages)."""
+    body = json.dumps(health_cards.jwks(), separators=(',', ':'))
+    return Response(body, media_type='application/json', headers={'Access-Control-Allow-Origin': '*'})
 
 
 @router.get('/fhir/metadata')

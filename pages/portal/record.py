@@ -7,6 +7,7 @@ from components.change_password import change_password_form
 from components.page import PORTAL, page
 from components.portal_frame import PortalContext, acting_recipient
 from services.core.i18n import marked as _
+from services.fhir import health_cards
 from services.permissions import Action
 from services.portal import program_status, proof
 
@@ -41,6 +42,11 @@ def record_page(ctx: PortalContext) -> None:
         qr.props['aria-label'] = t('QR code of the verification link')
         ui.label(t('Scan the code or open this link to check this record:')).classes('text-sm')
         ui.link(url, url).classes('text-sm break-all').mark('verification-link')
+        card = health_cards.health_card(principal=ctx.principal, recipient_id=ctx.person.id)
+        shc = ui.html(card.qr().svg_inline(scale=3, dark='#000', light='#fff'), sanitize=False).classes('mt-2') \
+            .props('role=img').mark('health-card-qr')
+        shc.props['aria-label'] = t('SMART Health Card QR code')
+        ui.label(t('SMART Health Card: scan it with a health wallet or verifier app.')).classes('text-sm')
     person_id = ctx.person.id
 
     async def download() -> None:
@@ -48,8 +54,14 @@ def record_page(ctx: PortalContext) -> None:
                                   lang=ctx.lang)
         ui.download.content(data, 'proof-of-vaccination.pdf', 'application/pdf')
 
+    def download_card() -> None:
+        card_file = health_cards.health_card(principal=acting_recipient(), recipient_id=person_id).file_content
+        ui.download.content(card_file, 'vaccination.smart-health-card', health_cards.FILE_MEDIA_TYPE)
+
     with ui.row().classes('gap-2 cvms-no-print'):
         ui.button(t('Download PDF'), icon='download', on_click=download).mark('download-pdf')
+        ui.button(t('Download SMART Health Card'), icon='download', on_click=download_card).props('outline') \
+            .mark('download-health-card')
         ui.button(t('Print'), icon='print', on_click=lambda: ui.run_javascript('window.print()')).props('outline')
 
 

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     iis_receiving_facility: str = 'IIS'
     iis_processing_id: str = Field(default='P', pattern='^[PTD]$')
     iis_assigning_authority: str = 'CVMS'
+    # SMART Health Cards: the signing keys (ES256), newest first; default data_dir/health_card_keys.json. Every
+    # instance must read the same file (or cards signed by one would not verify against another's published keys).
+    health_card_key_file: Path | None = None
     # How messages reach it (README "Registry reporting"): MLLP over TCP when the host is set, else the CDC WSDL's
     # SOAP submitSingleMessage when the URL is set, else only the batch file (`main.py iis-export`).
     iis_mllp_host: str = ''

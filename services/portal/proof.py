@@ -20,6 +20,7 @@ from services.accounts.auth import link
 from services.core import audit
 from services.core.db import session_scope
 from services.core.i18n import translator
+from services.fhir import health_cards
 from services.portal import program_status
 from services.principal import Principal
 
@@ -121,16 +122,25 @@ def proof_pdf(*, principal: Principal, recipient_id: int, lang: str) -> bytes:
     if not record.doses:
         pdf.cell(0, 8, text(t('No dose has been recorded yet.')), new_x='LMARGIN', new_y='NEXT')
     pdf.ln(6)
-    qr = segno.make(url, error='m')
     size = 45.0
-    module = size / qr.symbol_size(scale=1, border=0)[0]
     left, top = pdf.get_x(), pdf.get_y()
+    _draw_qr(pdf, segno.make(url, error='m'), left, top, size)
+    if record.doses:  # the SMART Health Card beside the verification link's code
+        card = health_cards.health_card(principal=principal, recipient_id=recipient_id)
+        _draw_qr(pdf, card.qr(), left + size + 20, top, 70.0)
+        pdf.set_xy(left + size + 20, top + 71)
+        pdf.set_font(family, '', 8)
+        pdf.cell(70, 4, text(t('SMART Health Card')), align='C')
+    pdf.set_xy(left, top + max(size, 75.0) + 4)
+    pdf.set_font(family, '', 9)
+    pdf.multi_cell(0, 5, text(t('Scan the code or open this link to check this record:') + f'\n{url}'))
+    return bytes(pdf.output())
+
+
+def _draw_qr(pdf: FPDF, qr, left: float, top: float, size: float) -> None:  # noqa: ANN001 - a segno QRCode
+    module = size / qr.symbol_size(scale=1, border=0)[0]
     pdf.set_fill_color(0, 0, 0)
     for row_index, row in enumerate(qr.matrix):
         for col_index, dark in enumerate(row):
             if dark:
                 pdf.rect(left + col_index * module, top + row_index * module, module, module, style='F')
-    pdf.set_y(top + size + 4)
-    pdf.set_font(family, '', 9)
-    pdf.multi_cell(0, 5, text(t('Scan the code or open this link to check this record:') + f'\n{url}'))
-    return bytes(pdf.output())
