@@ -36,6 +36,7 @@ from services.core.errors import NotAllowed
 from services.enrollment import agreement as enrollment_agreement
 from services.enrollment import review as enrollment_review
 from services.fhir import api as fhir_api
+from services.fhir import health_cards
 from services.fhir import tokens as fhir_tokens
 from services.helpdesk import cases, knowledge
 from services.inventory import ledger, quarantine, reports, shipments
@@ -543,6 +544,8 @@ CASES: dict[str, tuple[tuple[str, ...], list[Call]]] = {
         lambda w, p: fhir_api.read_immunization(principal=p, immunization_id=str(w.there.administration_id))]),
     'fhir.api.read_patient': (('staff', 'household'), [
         lambda w, p: fhir_api.read_patient(principal=p, patient_id=str(w.there.recipient_id))]),
+    'fhir.health_cards.health_card': (('staff', 'household'), [
+        lambda w, p: health_cards.health_card(principal=p, recipient_id=w.there.recipient_id)]),
     'fhir.tokens.issue_token': (('staff',), [
         lambda w, p: fhir_tokens.issue_token(principal=p, name='Mine', location_id=w.location_there)]),
     'fhir.tokens.revoke_token': (('staff',), [lambda w, p: fhir_tokens.revoke_token(principal=p, token_id=1)]),
