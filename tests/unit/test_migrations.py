@@ -75,10 +75,10 @@ def test_instances_starting_at_once_migrate_a_fresh_postgres_database_once(fresh
 
 
 def test_existing_audit_rows_get_their_people_indexed(tmp_path: Path) -> None:
-    """0023_harden fills auditsubject from the rows already written: a recipient's record and each person a
+    """0024_harden fills auditsubject from the rows already written: a recipient's record and each person a
     recipient-list page named, so the person filter finds old rows as well as new ones."""
     url = f'sqlite:///{tmp_path / "old.sqlite3"}'
-    command.upgrade(db_module.alembic_config(url), '0022_fhir')
+    command.upgrade(db_module.alembic_config(url), '0023_helpdesk_records_kb')
     with sqlite3.connect(tmp_path / 'old.sqlite3') as connection:
         connection.executemany(
             'INSERT INTO auditevent (id, at, action, entity_type, entity_id, detail) '

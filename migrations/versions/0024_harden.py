@@ -1,7 +1,7 @@
 """audit subjects (the person filter's index), log-in throttle pruning, no lock-out columns
 
-Revision ID: 0023_harden
-Revises: 0022_fhir
+Revision ID: 0024_harden
+Revises: 0023_helpdesk_records_kb
 Create Date: 2026-12-02
 
 - auditsubject (recipient_id, event_id): the people each audit row is about, so the audit page's person filter
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0023_harden'
-down_revision: str | Sequence[str] | None = '0022_fhir'
+revision: str = '0024_harden'
+down_revision: str | Sequence[str] | None = '0023_helpdesk_records_kb'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
