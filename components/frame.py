@@ -31,6 +31,7 @@ MORE = [
     ('Organizations', '/admin/organizations', Action.APPROVE_ORGANIZATIONS),
     ('Provider enrollment', '/admin/enrollments', Action.APPROVE_ORGANIZATIONS),
     ('Recipient portal', '/admin/portal', Action.MANAGE_SETTINGS),
+    ('Immunization registry', '/registry', Action.VIEW_REPORTS),
     ('Users', '/admin/users', Action.MANAGE_USERS),
     ('FHIR API tokens', '/admin/fhir-tokens', Action.MANAGE_USERS),
     ('Outbox', '/outbox', Action.VIEW_OUTBOX),

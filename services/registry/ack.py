@@ -91,15 +91,15 @@ class Ack:
         return '\n'.join(lines)
 
 
-def parse_ack(text: str, *, control_id: str | None = None) -> Ack:
-    """The acknowledgement in `text`. AnswerUnreadable when it holds no MSA segment, or (with `control_id`)
-    answers another message."""
+def parse_ack(text: str, *, answering: str | None = None) -> Ack:
+    """The acknowledgement in `text`. AnswerUnreadable when it holds no MSA segment, or (with `answering`)
+    answers another message than the one whose control id (MSH-10) is `answering`."""
     segments = split_segments(text)
     msa = next((s for s in segments if s[0] == 'MSA'), None)
     if msa is None or _at(msa, 1) not in ('AA', 'AE', 'AR', 'CA', 'CE', 'CR'):
         raise AnswerUnreadable('The registry answered with something that is not an HL7 acknowledgement.')
-    if control_id is not None and _at(msa, 2) and _at(msa, 2) != control_id:
-        raise AnswerUnreadable(f'The registry acknowledged message {_at(msa, 2)}, not {control_id}.')
+    if answering is not None and _at(msa, 2) and _at(msa, 2) != answering:
+        raise AnswerUnreadable(f'The registry acknowledged message {_at(msa, 2)}, not {answering}.')
     return Ack(code=_at(msa, 1), control_id=_at(msa, 2), text=unescape(_at(msa, 3)),
                errors=[_error(s) for s in segments if s[0] == 'ERR'])
 

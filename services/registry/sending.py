@@ -162,7 +162,7 @@ def _send_claimed(claimed: Claimed, owner: str) -> str:
     except transport.Unreachable as error:
         return _record(claimed.id, owner, problem=str(error))
     try:
-        reply = ack.parse_ack(answer, control_id=claimed.control_id)
+        reply = ack.parse_ack(answer, answering=claimed.control_id)
     except ack.AnswerUnreadable as error:
         return _record(claimed.id, owner, problem=str(error), body=answer)
     return _record(claimed.id, owner, status=reply.status, text=reply.plain, code=reply.code, body=answer)

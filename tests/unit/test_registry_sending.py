@@ -238,7 +238,7 @@ def test_soap_faults(demo, soap_registry) -> None:
 # ---------------------------------------------------------------- reading acknowledgements
 
 def test_ack_reading() -> None:
-    aa = ack.parse_ack('MSH|^~\\&|IIS|IIS|CVMS|CVMS|20261202||ACK^V04^ACK|1|P|2.5.1\rMSA|AA|X1\r', control_id='X1')
+    aa = ack.parse_ack('MSH|^~\\&|IIS|IIS|CVMS|CVMS|20261202||ACK^V04^ACK|1|P|2.5.1\rMSA|AA|X1\r', answering='X1')
     assert (aa.status, aa.plain) == ('accepted', '')
     informed = ack.parse_ack('MSA|AA|X1\nERR||PID^1^13|0^Message accepted^HL70357|I||||Phone not stored\n')
     assert informed.status == 'accepted'
@@ -253,7 +253,7 @@ def test_ack_reading() -> None:
             continue
         raise AssertionError(f'{unreadable!r} was read as an acknowledgement')
     try:
-        ack.parse_ack('MSA|AA|OTHER\r', control_id='X1')
+        ack.parse_ack('MSA|AA|OTHER\r', answering='X1')
     except ack.AnswerUnreadable as error:
         assert 'OTHER' in str(error)
     else:

@@ -45,7 +45,7 @@ from services.permissions import Kind, scope
 from services.portal import booking, program_status, proof, registration_form, vaccine_groups
 from services.principal import Principal
 from services.recipients import listing, removal
-from services.registry import reporting
+from services.registry import overview, reporting
 from tests import factories as fx
 
 ALL_NO = {key: 'no' for key, _ in common.SCREENING_QUESTIONS}
@@ -460,6 +460,10 @@ CASES: dict[str, tuple[tuple[str, ...], list[Call]]] = {
         lambda w, p: quarantine.waste(principal=p, hold_id=w.quarantine_there, reason='not viable')]),
     'registry.reporting.messages_for': (('staff', 'household'), [
         lambda w, p: reporting.messages_for(principal=p, administration_id=w.there.administration_id)]),
+    'registry.overview.location_registry': (('staff', 'household'), [
+        lambda w, p: overview.location_registry(principal=p, location_id=w.location_there)]),
+    'registry.overview.resend': (('staff', 'household'), [
+        lambda w, p: overview.resend(principal=p, message_id=_registry_message_of(w.there.administration_id))]),
     'enrollment.agreement.agreement_pdf': (('staff', 'household'), [
         lambda w, p: enrollment_agreement.agreement_pdf(principal=p, enrollment_id=_demo_enrollment())]),
     'enrollment.review.approve': (('staff',), [
@@ -586,6 +590,7 @@ UNCHECKED = {
     'registry.ack.parse_ack': 'control_id is the HL7 control id the answer must echo, not a record',
     'registry.sending.send_message': 'the job engine sending a message a checked dose event queued',
     'registry.reporting.queue_dose_event': 'inside the unit of work recording the dose event, which checked it',
+    'registry.sending.send_message': 'the job engine sending a message queued by a dose event that was checked',
     'bulk.pipeline.insert_ready': 'inside the bulk upload\'s unit of work; the id is the uploader\'s own',
     'bulk.registration.run_job': 'the job engine running an upload its uploader submitted (and was checked for)',
     'clinic.dose_rules.doses_before': 'inside a unit of work that fetched the person through permissions',
@@ -616,6 +621,13 @@ UNCHECKED = {
     'recipients.visibility.listed': 'a condition (recipient_id names a column), added beside a list\'s row scope',
     'recipients.visibility.inactive_count': 'a count inside a list\'s unit of work, after its check',
 }
+
+
+def _registry_message_of(administration_id: int) -> int:
+    from models.registry import RegistryMessage
+    with session_scope(read_only=True) as session:
+        return session.exec(select(RegistryMessage.id).where(RegistryMessage.administration_id == administration_id)
+                            ).first()
 
 
 def functions_taking_a_record_id() -> set[str]:
