@@ -20,6 +20,7 @@ from services.recipients.dates import parse_date
 
 from .focus import focus
 from .guard import acting, session_token
+from .registry_history import registry_history_button
 
 TODAY_COLUMNS = [
     {'name': 'time', 'label': 'TIME', 'field': 'time', 'align': 'left'},
@@ -122,6 +123,7 @@ def _show_appointment(found: AppointmentPublic) -> None:
         action = ui.button('Record vaccination', on_click=lambda: ui.navigate.to(vaccinate_path(found.id))) \
             .props('color=positive').mark('record-vaccination')
     focus(action)  # the scanner's Enter looked the number up; the next Enter checks in
+    registry_history_button(found.recipient_id)
 
 
 class TodayTable:
@@ -255,6 +257,7 @@ def _walk_in_hit(hit: walkin.WalkInHit) -> None:
             ui.label(f'{hit.date_of_birth:%m/%d/%Y} · {where}'
                      + (f' · booked ({hit.open_case_number})' if hit.open_case_number else '')).classes('text-xs')
         _walk_in_button(hit.recipient_id, named=hit.named)
+    registry_history_button(hit.recipient_id, named=hit.named)
 
 
 def _similar_people(people: list[walkin.SimilarPerson], *, register_query: str) -> None:

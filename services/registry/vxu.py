@@ -65,9 +65,10 @@ def escape(text: str | None) -> str:
 
 # ---------------------------------------------------------------- segments
 
-def _pid(person: Recipient) -> str:
+def build_pid_fields(person: Recipient) -> dict[str, str]:
+    """The person as PID (and the history query's QPD) names them: id with assigning authority and type MR, legal
+    name, birth date, sex, address and phone, each escaped."""
     settings = get_settings()
-    name = f'{_escaped(person.last_name)}^{_escaped(person.first_name)}^^^^^L'
     address = ''
     if person.address_line1 or person.city or person.zip_code:
         address = (f'{_escaped(person.address_line1)}^^{_escaped(person.city)}^{_escaped(person.state)}'
@@ -76,9 +77,17 @@ def _pid(person: Recipient) -> str:
     digits = ''.join(ch for ch in person.phone or '' if ch.isdigit())[-10:]
     if len(digits) == 10:
         phone = f'^PRN^PH^^^{digits[:3]}^{digits[3:]}'
-    return _segment('PID', '1', '', f'{person.id}^^^{_escaped(settings.iis_assigning_authority)}^MR', '', name, '',
-                    f'{person.date_of_birth:%Y%m%d}', person.sex or '', '', _coded_race(person.race), address, '',
-                    phone, '', '', '', '', '', '', '', '', _coded_ethnicity(person.ethnicity))
+    return {'id': f'{person.id}^^^{_escaped(settings.iis_assigning_authority)}^MR',
+            'name': f'{_escaped(person.last_name)}^{_escaped(person.first_name)}^^^^^L',
+            'birth_date': f'{person.date_of_birth:%Y%m%d}', 'sex': person.sex or '', 'address': address,
+            'phone': phone}
+
+
+def _pid(person: Recipient) -> str:
+    pid = build_pid_fields(person)
+    return _segment('PID', '1', '', pid['id'], '', pid['name'], '', pid['birth_date'], pid['sex'], '',
+                    _coded_race(person.race), pid['address'], '', pid['phone'], '', '', '', '', '', '', '', '',
+                    _coded_ethnicity(person.ethnicity))
 
 
 def _rxa(event: DoseEvent, local) -> str:  # noqa: ANN001 - a tzinfo

@@ -45,7 +45,7 @@ from services.permissions import Kind, scope
 from services.portal import booking, program_status, proof, registration_form, vaccine_groups
 from services.principal import Principal
 from services.recipients import listing, removal
-from services.registry import overview, reporting
+from services.registry import history, overview, reporting
 from tests import factories as fx
 
 ALL_NO = {key: 'no' for key, _ in common.SCREENING_QUESTIONS}
@@ -460,6 +460,8 @@ CASES: dict[str, tuple[tuple[str, ...], list[Call]]] = {
         lambda w, p: quarantine.waste(principal=p, hold_id=w.quarantine_there, reason='not viable')]),
     'registry.reporting.messages_for': (('staff', 'household'), [
         lambda w, p: reporting.messages_for(principal=p, administration_id=w.there.administration_id)]),
+    'registry.history.query_history': (('staff', 'household'), [
+        lambda w, p: history.query_history(principal=p, recipient_id=w.there.recipient_id)]),
     'registry.overview.location_registry': (('staff', 'household'), [
         lambda w, p: overview.location_registry(principal=p, location_id=w.location_there)]),
     'registry.overview.resend': (('staff', 'household'), [
