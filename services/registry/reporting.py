@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -17,11 +17,13 @@ from models.inventory import Lot, Product
 from models.registry import RegistryAction, RegistryMessage
 from services.core.db import session_scope
 from services.core.errors import NotFound
-from services.core.localtime import state_zone
+from services.core.localtime import local_date, state_zone
 from services.core.settings import get_settings
 from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import Principal
 from services.registry import sending, vxu
+
+ADULT_AGE = 18
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ def queue_dose_event(session: Session, *, administration_id: int, action: Regist
         administration=dose, recipient=session.get(Recipient, dose.recipient_id), product=session.get(
             Product, dose.product_id), lot=lot, location=session.get(Location, dose.location_id),
         administered_by=session.get(User, dose.administered_by_user_id) if dose.administered_by_user_id else None,
-        action=action, filler_order_id=root.id or 0, control_id=control_id, created_at=now)
+        action=action, filler_order_id=root.id or 0, control_id=control_id, created_at=now,
+        guardian=_guardian_of(session, recipient_id=dose.recipient_id, on=dose.administered_at))
     message = RegistryMessage(administration_id=dose.id or 0, location_id=dose.location_id,
                               filler_order_id=root.id or 0, action=action.value, control_id=control_id,
                               body=vxu.build(event), created_at=now)
@@ -58,6 +61,26 @@ def queue_dose_event(session: Session, *, administration_id: int, action: Regist
     session.flush()
     sending.defer_send(session, message)
     return message
+
+
+def _guardian_of(session: Session, *, recipient_id: int, on: datetime) -> Recipient | None:
+    """The parent or guardian the registry is told of (NK1) when the person was a minor on the day of the dose:
+    the oldest adult of their portal household (who registered the child). None for adults and for minors without
+    a household (loaded by a provider), of whom we know no guardian."""
+    person = session.get(Recipient, recipient_id)
+    if person is None or person.portal_account_id is None:
+        return None
+    day = local_date(on)
+    if _age(person.date_of_birth, day) >= ADULT_AGE:
+        return None
+    household = session.exec(select(Recipient).where(Recipient.portal_account_id == person.portal_account_id)
+                             .where(col(Recipient.id) != person.id)
+                             .order_by(col(Recipient.date_of_birth), col(Recipient.id))).all()
+    return next((r for r in household if _age(r.date_of_birth, day) >= ADULT_AGE), None)
+
+
+def _age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 def messages_for(*, principal: Principal, administration_id: int) -> list[RegistryMessage]:

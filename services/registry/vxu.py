@@ -33,6 +33,7 @@ class DoseEvent:
     filler_order_id: int  # ORC-3: the first record of this dose
     control_id: str  # MSH-10
     created_at: datetime
+    guardian: Recipient | None = None  # NK1: the parent or guardian of a minor (the household's adult)
 
 
 def build(event: DoseEvent) -> str:
@@ -46,6 +47,7 @@ def build(event: DoseEvent) -> str:
                  settings.iis_processing_id, '2.5.1', '', '', 'ER', 'AL', '', '', '', '', 'Z22^CDCPHINVS',
                  ),
         _pid(event.recipient),
+        *([_nk1(event.guardian)] if event.guardian is not None else []),
         _segment('ORC', 'RE', '', f'{event.filler_order_id}^{_escaped(settings.iis_assigning_authority)}'),
         _rxa(event, local),
     ]
@@ -88,6 +90,12 @@ def _pid(person: Recipient) -> str:
     return _segment('PID', '1', '', pid['id'], '', pid['name'], '', pid['birth_date'], pid['sex'], '',
                     _coded_race(person.race), pid['address'], '', pid['phone'], '', '', '', '', '', '', '', '',
                     _coded_ethnicity(person.ethnicity))
+
+
+def _nk1(guardian: Recipient) -> str:
+    """NK1-3 GRD: the portal knows who holds the household's account, not the kinship (HL7 table 0063)."""
+    fields = build_pid_fields(guardian)
+    return _segment('NK1', '1', fields['name'], 'GRD^Guardian^HL70063', fields['address'], fields['phone'])
 
 
 def _rxa(event: DoseEvent, local) -> str:  # noqa: ANN001 - a tzinfo

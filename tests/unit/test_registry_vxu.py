@@ -48,7 +48,12 @@ def assert_z22(body: str) -> dict[str, list[list[str]]]:
     formats right. Returns the segments for further checks."""
     parse_message(body, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)  # 2.5.1 structure
     seg = _segments(body)
-    assert list(seg)[:4] == ['MSH', 'PID', 'ORC', 'RXA']
+    assert [name for name in seg if name != 'NK1'][:4] == ['MSH', 'PID', 'ORC', 'RXA']
+    if 'NK1' in seg:  # the parent or guardian of a minor, right after PID
+        assert list(seg)[:3] == ['MSH', 'PID', 'NK1']
+        nk1 = seg['NK1'][0]
+        assert _field(nk1, 1) == '1' and _field(nk1, 2).endswith('^^^^^L') and _field(nk1, 2).split('^')[0]
+        assert _field(nk1, 3) == 'GRD^Guardian^HL70063'
     msh, pid, orc, rxa = seg['MSH'][0], seg['PID'][0], seg['ORC'][0], seg['RXA'][0]
     assert _field(msh, 2) == '^~\\&'
     assert all(_field(msh, n) for n in (3, 4, 5, 6, 7, 10))
@@ -192,3 +197,28 @@ def test_every_route_the_desk_offers_has_its_code(label: str) -> None:
     from services.registry import codes
     assert label in administration.ROUTES and label in codes.ROUTE
     assert set(administration.SITES) == set(codes.SITE) and set(administration.ROUTES) == set(codes.ROUTE)
+
+
+def test_a_minor_s_dose_names_the_household_adult_as_guardian_in_nk1(demo) -> None:
+    from datetime import timedelta
+
+    from models import PortalAccount
+    with session_scope(read_only=True) as session:
+        account = session.exec(select(PortalAccount).where(PortalAccount.email == fx.RECIPIENT)).one()
+        adult = session.exec(select(Recipient).where(Recipient.portal_account_id == account.id)).first()
+    today = fx.local_today()
+    child = fx.recipient('Kiddo', adult.last_name + 'x', born=today.replace(year=today.year - 12))
+    grown = fx.recipient('Adulto', adult.last_name + 'y', born=today.replace(year=today.year - 30))
+    with session_scope() as session:
+        for person in (child, grown):
+            session.get(Recipient, person).portal_account_id = account.id
+    product = fx.product_id('207')
+    lot = fx.stocked_lot(product, doses=5)
+    fx.clinic_session([product])
+    fx.give_dose(fx.appointment(product, child).case_number, lot)
+    fx.give_dose(fx.appointment(product, grown).case_number, lot)
+    minor, adult_dose = _messages()
+    seg = assert_z22(minor.body)
+    assert _field(seg['NK1'][0], 2) == f'{adult.last_name}^{adult.first_name}^^^^^L'  # the oldest adult
+    assert 'NK1' not in _segments(adult_dose.body)
+    assert adult.date_of_birth < today - timedelta(days=365 * 30)
