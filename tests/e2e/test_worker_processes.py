@@ -208,3 +208,39 @@ def test_two_workers_running_clinic_jobs_at_once_process_each_reminder_once(post
     assert sent == len(ids)  # a reminder processed twice would count twice
     assert count_rows(OutboxMessage, OutboxMessage.dedupe_key.like('dose-reminder:%')) == len(ids)
     assert len({pid for pid in re.findall(r'worker [^:]+:(\d+) started', logs)}) == 2
+
+
+def test_two_workers_send_each_registry_message_once(postgres, registry, tmp_path: Path) -> None:
+    """Dose events defer their registry message to the engine; two workers (jobs and the periodic sweep) send each
+    one to the registry simulator exactly once, and an update after its add."""
+    from models.registry import RegistryMessage
+    from services.clinic import administration
+    from tests import factories as fx
+    workers = Workers(tmp_path, CVMS_SMTP_HOST='', CVMS_IIS_SWEEP_SECONDS='1')
+    try:
+        for _ in range(2):
+            workers.start()
+        workers.wait_until_registered(2)
+        doses = [fx.walk_in_dose(f'Sent{i}', 'Once') for i in range(10)]
+        with session_scope(read_only=True) as session:
+            lot_id = session.get(administration.Administration, doses[0]).lot_id
+        administration.correct_administration(
+            principal=principal(MANAGER), administration_id=doses[0], reason='Wrong arm',
+            details=administration.DoseDetails(lot_id=lot_id, site='Right deltoid', screening={}, consent=True))
+
+        def messages() -> list[RegistryMessage]:
+            with session_scope(read_only=True) as session:
+                return list(session.exec(select(RegistryMessage).order_by(RegistryMessage.id)))
+
+        until(lambda: {m.status for m in messages()} == {'accepted'}, 90, 'every message accepted', workers)
+        time.sleep(3)  # more sweeps: nothing is sent again
+    finally:
+        workers.stop()
+    logs = workers.logs()
+    assert 'Traceback' not in logs and ' ERROR ' not in logs, logs[-5000:]
+    sent = Counter(registry.control_ids())
+    assert sorted(sent) == sorted(m.control_id for m in messages()) and set(sent.values()) == {1}
+    first = messages()[0]
+    update = next(m for m in messages() if m.action == 'U')
+    order = registry.control_ids()
+    assert order.index(first.control_id) < order.index(update.control_id)
