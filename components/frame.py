@@ -34,6 +34,7 @@ MORE = [
     ('Immunization registry', '/registry', Action.VIEW_REPORTS),
     ('Users', '/admin/users', Action.MANAGE_USERS),
     ('FHIR API tokens', '/admin/fhir-tokens', Action.MANAGE_USERS),
+    ('Knowledge base', '/helpdesk/articles', Action.WRITE_ARTICLES),
     ('Outbox', '/outbox', Action.VIEW_OUTBOX),
     ('Audit log', '/audit', Action.VIEW_AUDIT),
     ('Change password', '/account/password', Action.CHANGE_OWN_PASSWORD),
