@@ -25,6 +25,7 @@ from services.principal import Principal
 from services.recipients import codes
 from services.recipients.dates import parse_date
 from services.recipients.registry import DuplicateRecipient
+from services.registry.codes import DEFAULT_FUNDING_ELIGIBILITY, FUNDING_ELIGIBILITY
 
 
 def lot_label(lot: LotStock) -> str:
@@ -116,6 +117,9 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, *, an
             route = ui.select(administration.ROUTES, value=form.route, label='Route').classes('w-48').mark('route')
             volume = ui.number('Dose volume (mL)', value=form.dose_volume_ml, step=0.05, min=0.05, max=2.0,
                                format='%.2f').classes('w-40').mark('volume')
+            funding = ui.select({code: f'{code} {label}' for code, label in FUNDING_ELIGIBILITY.items()},
+                                value=DEFAULT_FUNDING_ELIGIBILITY, label='Funding eligibility (VFC)') \
+                .classes('w-96').mark('funding-eligibility')
         ui.label(f'Administered by: {form.administered_by}').classes('text-sm')
         earlier = ui.checkbox('Given earlier (for example recorded on paper during an outage)').mark('earlier')
         with ui.row().classes('w-full gap-4').bind_visibility_from(earlier, 'value'):
@@ -177,7 +181,8 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, *, an
             details = DoseDetails(lot_id=lot.value, site=site.value, route=route.value,
                                   dose_volume_ml=float(volume.value or 0), administered_at=given_at,
                                   backdate_reason=backdate_reason.value or '', override_reason=override.value or '',
-                                  screening=screening.values(), consent=bool(consent.value))
+                                  screening=screening.values(), consent=bool(consent.value),
+                                  funding_eligibility=funding.value)
             if details.lot_id is None:
                 raise ServiceError('Choose the product and lot.')
             result = await run.io_bound(lambda: administration.record_vaccination(

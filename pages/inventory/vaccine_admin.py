@@ -14,14 +14,15 @@ from services.permissions import Action
 from services.principal import Principal
 
 PRODUCT_COLUMNS = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': True} for n, label in [
-    ('name', 'Product'), ('manufacturer', 'Manufacturer'), ('cvx_code', 'CVX'), ('ndc', 'NDC'),
+    ('name', 'Product'), ('manufacturer', 'Manufacturer'), ('cvx_code', 'CVX'), ('mvx_code', 'MVX'), ('ndc', 'NDC'),
     ('series', 'Doses in series'), ('interval', 'Days between doses'), ('doses_per_vial', 'Doses per vial'),
     ('storage', 'Storage'), ('hours', 'Hours usable after puncture'), ('active', 'Active')]]
 STORAGE_OPTIONS = {s.value: s.label for s in Storage}
 
 
 def product_rows(products: list[ProductPublic]) -> list[dict]:
-    return [{'id': p.id, 'name': p.name, 'manufacturer': p.manufacturer, 'cvx_code': p.cvx_code, 'ndc': p.ndc,
+    return [{'id': p.id, 'name': p.name, 'manufacturer': p.manufacturer, 'cvx_code': p.cvx_code,
+             'mvx_code': p.mvx_code, 'ndc': p.ndc,
              'series': p.doses_in_series, 'interval': p.days_between_doses or '', 'doses_per_vial': p.doses_per_vial,
              'storage': Storage(p.storage).label, 'hours': p.hours_usable_after_puncture,
              'active': 'Yes' if p.is_active else 'No'} for p in products]
@@ -48,6 +49,7 @@ def products_page(principal: Principal) -> None:
             name = ui.input('Name').classes('w-80').mark('product-name')
             manufacturer = ui.input('Manufacturer').classes('w-64').mark('product-manufacturer')
             cvx = ui.input('CVX code').classes('w-28').mark('product-cvx')
+            mvx = ui.input('MVX code (manufacturer)').classes('w-48').mark('product-mvx')
             ndc = ui.input('NDC').classes('w-40').mark('product-ndc')
         with ui.row().classes('gap-2'):
             series = ui.number('Doses in series', value=2, min=1, max=10, precision=0).classes('w-36') \
@@ -65,12 +67,13 @@ def products_page(principal: Principal) -> None:
         def load(product_id: int) -> None:
             p = known.get(product_id)
             if p is None:
-                for field in (name, manufacturer, cvx, ndc):
+                for field in (name, manufacturer, cvx, mvx, ndc):
                     field.value = ''
                 series.value, interval.value, per_vial.value, storage.value = 2, 21, 10, 'refrigerated'
                 hours.value, active.value = 6, True
                 return
             name.value, manufacturer.value, cvx.value, ndc.value = p.name, p.manufacturer, p.cvx_code, p.ndc
+            mvx.value = p.mvx_code
             series.value, interval.value, per_vial.value = p.doses_in_series, p.days_between_doses, p.doses_per_vial
             storage.value, hours.value, active.value = p.storage, p.hours_usable_after_puncture, p.is_active
 
@@ -80,6 +83,7 @@ def products_page(principal: Principal) -> None:
             try:
                 data = ProductCreate(
                     name=name.value or '', manufacturer=manufacturer.value or '', cvx_code=cvx.value or '',
+                    mvx_code=(mvx.value or '').strip().upper(),
                     ndc=ndc.value or '', doses_in_series=int(series.value or 1),
                     days_between_doses=int(interval.value) if interval.value else None,
                     doses_per_vial=int(per_vial.value or 1), storage=storage.value,

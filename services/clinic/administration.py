@@ -41,6 +41,7 @@ from services.inventory import ledger
 from services.permissions import Action, Kind, fetch, require, visible
 from services.principal import Principal
 from services.recipients.visibility import listed
+from services.registry import codes as registry_codes
 from services.registry import reporting
 
 REMINDER_DAYS_BEFORE = 3
@@ -160,6 +161,9 @@ class DoseDetails:
     screening: dict[str, str] = field(default_factory=dict)
     consent: bool = False
     expected_dose_number: int | None = None  # as written on a paper form: checked against the history
+    # VFC funding eligibility (HL7 table 0064, the VXU's OBX 64994-7); None: not VFC eligible (V01), or on a
+    # correction the original's
+    funding_eligibility: str | None = None
 
 
 def record_vaccination(*, principal: Principal, appointment_id: int, details: DoseDetails) -> RecordedDose:
@@ -213,6 +217,9 @@ def _administer(session: Session, principal: Principal, *, recipient_id: int, lo
             raise ValidationFailed(f'Answer every screening question ({len(unanswered)} left).')
     if details.site not in SITES:
         raise ValidationFailed(f'Site: choose one of {", ".join(SITES)}.')
+    eligibility = details.funding_eligibility or registry_codes.DEFAULT_FUNDING_ELIGIBILITY
+    if eligibility not in registry_codes.FUNDING_ELIGIBILITY:
+        raise ValidationFailed(f'Funding eligibility: choose one of {", ".join(registry_codes.FUNDING_ELIGIBILITY)}.')
     if details.route not in ROUTES:
         raise ValidationFailed(f'Route: choose one of {", ".join(ROUTES)}.')
     if not 0.05 <= float(details.dose_volume_ml) <= 2.0:
@@ -239,7 +246,8 @@ def _administer(session: Session, principal: Principal, *, recipient_id: int, lo
     administration = Administration(
         recipient_id=recipient_id, appointment_id=appointment.id if appointment else None, location_id=location_id,
         product_id=product.id or 0, lot_id=lot.id or 0, dose_number=dose_number, site=details.site,
-        route=details.route, dose_volume_ml=float(details.dose_volume_ml), administered_by_user_id=principal.user_id,
+        route=details.route, dose_volume_ml=float(details.dose_volume_ml), funding_eligibility=eligibility,
+        administered_by_user_id=principal.user_id,
         administered_at=given_at, screening=_screening_json(details.screening), consent=True, source=source,
         backdate_reason=details.backdate_reason.strip()[:300] if backdated else None,
         override_reason=details.override_reason.strip()[:300] if problems else None,
@@ -326,6 +334,7 @@ def void_administration(*, principal: Principal, administration_id: int, reason:
             _replacement.override_reason = _replacement.override_reason or f'Correction: {reason}'
             _replacement.backdate_reason = _replacement.backdate_reason or f'Correction: {reason}'
             _replacement.consent = True
+            _replacement.funding_eligibility = _replacement.funding_eligibility or original.funding_eligibility
             _replacement.screening = _replacement.screening or screening_answers(original.screening)
             if _replacement.administered_at is None:
                 _replacement.administered_at = as_utc(original.administered_at)

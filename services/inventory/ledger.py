@@ -220,6 +220,9 @@ def save_product(*, principal: Principal, data: ProductCreate, product_id: int |
     data.name, data.manufacturer, data.cvx_code = data.name.strip(), data.manufacturer.strip(), data.cvx_code.strip()
     if not data.name or not data.manufacturer or not data.cvx_code:
         raise ValidationFailed('Name, manufacturer and CVX code are required.')
+    data.mvx_code = data.mvx_code.strip().upper()
+    if data.mvx_code and not (data.mvx_code.isascii() and data.mvx_code.isalpha() and 2 <= len(data.mvx_code) <= 3):
+        raise ValidationFailed('MVX code: the CDC manufacturer code, 2-3 letters (e.g. PFR, MOD, JSN).')
     if data.storage not in set(Storage):
         raise ValidationFailed('Storage must be refrigerated, frozen or ultra-cold.')
     if data.doses_in_series > 1 and not data.days_between_doses:

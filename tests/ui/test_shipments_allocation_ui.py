@@ -41,9 +41,14 @@ async def test_shipments_products_admin_lists_the_2021_vaccines_and_adds_one(dem
     user.find(marker='product-name').type('Novavax COVID-19 Vaccine')
     user.find(marker='product-manufacturer').type('Novavax, Inc.')
     user.find(marker='product-cvx').type('211')
+    user.find(marker='product-mvx').type('n1x')
+    user.find(marker='product-save').click()
+    await user.should_see('MVX code: the CDC manufacturer code, 2-3 letters')
+    user.find(marker='product-mvx').clear().type('nvx')
     user.find(marker='product-save').click()
     await user.should_see('Novavax COVID-19 Vaccine saved.')
-    assert '211' in {r['cvx_code'] for r in user.find(marker='products-table').elements.pop().rows}
+    saved = {r['cvx_code']: r for r in user.find(marker='products-table').elements.pop().rows}
+    assert saved['211']['mvx_code'] == 'NVX' and saved['208']['mvx_code'] == 'PFR'
     user.find(marker='product-name').type('Copy')
     user.find(marker='product-manufacturer').type('X')
     user.find(marker='product-cvx').type('211')

@@ -222,3 +222,29 @@ def test_a_minor_s_dose_names_the_household_adult_as_guardian_in_nk1(demo) -> No
     assert _field(seg['NK1'][0], 2) == f'{adult.last_name}^{adult.first_name}^^^^^L'  # the oldest adult
     assert 'NK1' not in _segments(adult_dose.body)
     assert adult.date_of_birth < today - timedelta(days=365 * 30)
+
+
+def test_the_dose_s_funding_eligibility_is_reported_and_kept_by_a_correction(demo) -> None:
+    from services.clinic import checkin
+    from services.core.errors import ValidationFailed
+    product = fx.product_id('207')
+    lot = fx.stocked_lot(product, doses=5)
+    fx.clinic_session([product])
+    manager = fx.principal(fx.MANAGER)
+    visit = fx.appointment(product, fx.recipient('Vera', 'Vfc', born=date(2014, 2, 3)))
+    checkin.check_in(principal=manager, appointment_id=visit.id)
+    answers = {key: 'no' for key, _ in fx.common.SCREENING_QUESTIONS}
+    with pytest.raises(ValidationFailed, match='Funding eligibility'):
+        administration.record_vaccination(
+            principal=manager, appointment_id=visit.id, details=administration.DoseDetails(
+                lot_id=lot, screening=answers, consent=True, funding_eligibility='V09'))
+    recorded = administration.record_vaccination(
+        principal=manager, appointment_id=visit.id, details=administration.DoseDetails(
+            lot_id=lot, screening=answers, consent=True, funding_eligibility='V03'))
+    administration.correct_administration(principal=manager, administration_id=recorded.administration_id,
+                                          reason='Wrong arm', details=administration.DoseDetails(
+                                              lot_id=lot, site='Right deltoid'))
+    added, updated = _messages()
+    for message in (added, updated):
+        eligibility = assert_z22(message.body)['OBX'][0]
+        assert _field(eligibility, 5) == 'V03^VFC eligible - Uninsured^HL70064'
