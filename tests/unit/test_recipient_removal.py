@@ -17,6 +17,7 @@ from services.clinic import administration, checkin, common, scheduling, walkin
 from services.clinic.administration import DoseDetails
 from services.core.db import session_scope
 from services.core.errors import NotAllowed, ServiceError, ValidationFailed
+from services.helpdesk import cases
 from services.organizations import employers
 from services.portal import household_members
 from services.recipients import listing, removal
@@ -117,6 +118,29 @@ def test_a_removal_for_a_person_with_doses_cannot_delete_them(demo) -> None:  # 
     assert _count(Recipient, col(Recipient.id) == dora) == 1
     assert _count(Administration, col(Administration.recipient_id) == dora) == 1
     assert _audit('recipient_removed') == []
+
+
+def test_a_removal_case_for_a_person_with_doses_cannot_delete_them(demo) -> None:  # noqa: ANN001
+    """The whole path: the location's Request removal opens a "Remove a recipient" case; the agent working it
+    cannot delete a person with a dose, and marks the record inactive instead, on the case."""
+    agent = fx.help_desk_agent()
+    dora = fx.recipient('Dora', 'Casework', born=BORN)
+    _dose_for(dora)
+    number = listing.request_removal(principal=fx.principal(fx.MANAGER), recipient_id=dora,
+                                     reason='Loaded twice, please remove')
+    case_id = cases.case_id_of(principal=agent, number=number)
+    view = cases.case_view(principal=agent, case_id=case_id)
+    assert view.summary.request_type == cases.RequestType.REMOVE_RECIPIENT and view.recipient_id == dora
+    preview = removal.removal_preview(principal=agent, recipient_id=view.recipient_id)
+    assert not preview.may_delete and len(preview.doses) == 1
+    with pytest.raises(ServiceError, match='never deleted'):
+        removal.remove_recipient(principal=agent, recipient_id=dora, reason='As the provider asked', case_id=case_id)
+    assert _count(Recipient, col(Recipient.id) == dora) == 1
+    removal.mark_inactive(principal=agent, recipient_id=dora, reason='Has a dose: kept, inactive', case_id=case_id)
+    [event] = _audit('recipient_marked_inactive')
+    assert f'case {case_id}' in event.detail and event.actor_email == fx.AGENT
+    assert not any(r.id == dora for r in listing.list_recipients(principal=fx.principal(fx.MANAGER),
+                                                                 search='Dora Casework').rows)
 
 
 def test_only_the_help_desk_and_state_admins_change_records(demo) -> None:  # noqa: ANN001
