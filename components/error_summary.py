@@ -58,7 +58,9 @@ def required(field: ui.element) -> ui.element:
     label = str(field.props.get('label') or '')
     if label and not label.endswith('*'):
         field.props['label'] = f'{label} *'
-    field.props['aria-required'] = 'true'
+    if not isinstance(field, ui.select) or field.props.get('use-input'):
+        # a QSelect without typing puts attributes on its outer element, where aria-required is not allowed (axe)
+        field.props['aria-required'] = 'true'
     field.update()
     return field
 

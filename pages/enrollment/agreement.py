@@ -4,6 +4,7 @@ removed before submitting), the Supplemental Redistribution Agreement, a review 
 the State's notes and the signed agreement as a PDF."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from nicegui import run, ui
@@ -30,7 +31,8 @@ OPTIONS = {'org_type': form.ORGANIZATION_TYPES, 'county': {c: c for c in NC_COUN
 @page('/enrollment', title='Provider Agreement', action=Action.ENROLL_ORGANIZATION)
 def agreement_page(principal: Principal, resume: str = '') -> None:
     agreement = service.my_agreement(principal=principal)
-    status_card(agreement)
+    status = ui.refreshable(status_card)
+    status(agreement)
     if not agreement.editable:
         notes(agreement)
         pdf_button(agreement.enrollment_id)
@@ -50,7 +52,7 @@ def agreement_page(principal: Principal, resume: str = '') -> None:
                      f'locations: {len(agreement.draft["locations"])}').classes('text-sm')
             ui.button('Continue', on_click=lambda: ui.navigate.to('/enrollment?resume=1')).mark('agreement-continue')
         return
-    AgreementForm(agreement).draw()
+    AgreementForm(agreement, on_started=lambda: status.refresh(agreement)).draw()
 
 
 def status_card(agreement: service.Agreement) -> None:
@@ -98,8 +100,9 @@ class AgreementForm:
     """The stepper. Every field writes into `draft` as it changes; Next, Previous, adding or removing a location
     and Pause keep the draft on the server, so nothing entered is lost."""
 
-    def __init__(self, agreement: service.Agreement) -> None:
+    def __init__(self, agreement: service.Agreement, *, on_started: Callable[[], None]) -> None:
         self.agreement = agreement
+        self.on_started = on_started  # the status shown above the form moves from Invited to In progress
         self.draft: dict[str, Any] = agreement.draft
         self.fields: dict[str, ui.element] = {}
         self.stepper: ui.stepper | None = None
@@ -154,6 +157,9 @@ class AgreementForm:
         except ServiceError as failure:
             ui.notify(str(failure), type='negative')
             return False
+        if self.agreement.status == EnrollmentStatus.INVITED:  # the first save started it (save_draft)
+            self.agreement.status = EnrollmentStatus.IN_PROGRESS
+            self.on_started()
         return True
 
     async def go(self, index: int) -> None:

@@ -37,7 +37,7 @@ def enrollments_page(principal: Principal) -> None:
                    {'name': 'submitted', 'label': 'Submitted', 'field': 'submitted', 'align': 'left'},
                    {'name': 'priority', 'label': 'Priority group', 'field': 'priority', 'align': 'left'},
                    {'name': 'locations', 'label': 'Locations', 'field': 'locations'},
-                   {'name': 'note', 'label': '', 'field': 'note', 'align': 'left'},
+                   {'name': 'note', 'label': 'Note', 'field': 'note', 'align': 'left'},
                    {'name': 'open', 'label': 'Open', 'field': 'open'}]
         rows = [{'id': r.enrollment_id, 'organization': r.organization_name,
                  'submitted': time_label(r.submitted_at, named=True) if r.submitted_at else '',

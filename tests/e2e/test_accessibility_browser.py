@@ -22,13 +22,16 @@ STAFF = {
     'location manager': 'manager@demo.cvms.example.org',
     'healthcare provider': 'provider@demo.cvms.example.org',
     'employer': 'employer@demo.cvms.example.org',
+    'enrollment contact': 'enroll@piedmont.demo.cvms.example.org',  # the demo's submitted Provider Agreement
 }
 RECIPIENT = 'recipient@demo.cvms.example.org'
 # Screens reached from a page rather than from the header (the desk's side pages, the paper forms list).
-LINKED_PAGES = ['/forms', '/desk/standby', '/desk/doses', '/desk/back-entry', '/desk/register']
+LINKED_PAGES = ['/forms', '/desk/standby', '/desk/doses', '/desk/back-entry', '/desk/register',
+                '/admin/enrollments/1']  # the demo's submitted Provider Agreement, opened from the queue
 PORTAL_PAGES = ['/portal', '/portal/registration', '/portal/appointments', '/portal/record', '/portal/household',
                 '/portal/password']
-PUBLIC_PAGES = ['/login', '/forgot-password', '/portal/sign-up', '/help', '/help/providers', '/help/articles/1']
+PUBLIC_PAGES = ['/login', '/forgot-password', '/portal/sign-up', '/help', '/help/providers', '/help/articles/1',
+                '/enrollment/request']
 
 # (path, rule) still failing for some role, with why and whose screen it is: axe rules, and `one-h1` / `lang` for
 # the checks below. Keep it short; remove entries as they are fixed.
