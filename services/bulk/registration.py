@@ -513,6 +513,8 @@ def _finish(upload_id: int, last_line: int) -> UploadSummary | None:
                             f'loaded={upload.loaded} failed={upload.failed}')
         if upload.uploaded_by_user_id is not None:
             _queue_result_email(session, upload, _failures(session, upload_id))
+        from services.helpdesk.bulk_loads import report_load  # a load the help desk made for a provider's case
+        report_load(session, upload)
         session.execute(delete(BulkUploadFile).where(col(BulkUploadFile.upload_id) == upload_id))
         return _summary(upload)  # only the failed rows are kept, in BulkUploadError
 

@@ -655,10 +655,11 @@ def _attach(session: Session, case: Case, new_file: NewFile, *, uploaded_by: str
 
 
 def _link(case: Case) -> str:
-    """The requester's link to the case's summary: their account's page, or the key for people without one."""
-    if case.requester_user_id is not None:
+    """The requester's link to the case's summary: the support portal's page for account holders; for a recipient's
+    question (asked with or without an account) the recipients' page in their language, opened by the key."""
+    if case.requester_user_id is not None and case.request_type != RequestType.RECIPIENT_QUESTION:
         return link(f'/support/cases/{case.number}')
-    return link(f'/support/cases/{case.number}?key={case.view_key}')
+    return link(f'/help/case/{case.number}?key={case.view_key}')
 
 
 def _confirm(session: Session, case: Case) -> None:

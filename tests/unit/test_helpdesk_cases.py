@@ -208,7 +208,7 @@ async def test_recipient_question_without_an_account_answered_in_spanish(demo, s
     await mail.deliver_due()
     confirmation, answer = smtp_server.to('rosa@example.org')
     assert case.number in confirmation['Subject'] and 'recibimos' in confirmation['Subject']
-    path = fx.link_in(body_of(confirmation), '/support/cases/')
+    path = fx.link_in(body_of(confirmation), '/help/case/')
     key = path.split('key=')[1]
     view = cases.case_view_with_key(number=case.number, key=key)
     assert view.summary.number == case.number and view.may_work is False

@@ -38,7 +38,7 @@ from services.enrollment import review as enrollment_review
 from services.fhir import api as fhir_api
 from services.fhir import health_cards
 from services.fhir import tokens as fhir_tokens
-from services.helpdesk import cases, knowledge
+from services.helpdesk import bulk_loads, cases, knowledge
 from services.inventory import ledger, quarantine, reports, shipments
 from services.organizations import employers
 from services.permissions import Kind, scope
@@ -526,6 +526,10 @@ CASES: dict[str, tuple[tuple[str, ...], list[Call]]] = {
     'portal.vaccine_groups.save_question': (('staff',), [lambda w, p: vaccine_groups.save_question(
         principal=p, question_id=1, code='Q1', text_en='Question?', text_es='¿Pregunta?', sort_order=1,
         active=True)]),
+    'helpdesk.bulk_loads.load_choices': (('staff', 'household'), [
+        lambda w, p: bulk_loads.load_choices(principal=p, case_id=w.case_there)]),
+    'helpdesk.bulk_loads.load_on_behalf': (('staff', 'household'), [lambda w, p: bulk_loads.load_on_behalf(
+        principal=p, case_id=w.case_there, attachment_id=w.case_file_there, location_id=fx.location_id())]),
     'helpdesk.cases.add_comment': (('staff', 'household'), [
         lambda w, p: cases.add_comment(principal=p, case_id=w.case_there, body='Any news?'),
         lambda w, p: cases.add_comment(principal=p, case_id=w.case_there, body='Noted', internal=True)]),
