@@ -24,6 +24,7 @@ NAV = [
     ('Reports', '/reports', Action.VIEW_REPORTS),
     ('Invitations', '/invitations', Action.VIEW_INVITATIONS),
     ('Provider Agreement', '/enrollment', Action.ENROLL_ORGANIZATION),
+    ('Help Desk', '/help-desk', Action.WORK_CASES),
 ]
 MORE = [
     ('Vaccine products', '/admin/products', Action.MANAGE_PRODUCTS),
@@ -37,6 +38,7 @@ MORE = [
     ('Knowledge base', '/helpdesk/articles', Action.WRITE_ARTICLES),
     ('Outbox', '/outbox', Action.VIEW_OUTBOX),
     ('Audit log', '/audit', Action.VIEW_AUDIT),
+    ('Vaccine Support Portal', '/support', Action.OPEN_CASE),
     ('Change password', '/account/password', Action.CHANGE_OWN_PASSWORD),
 ]
 

@@ -16,6 +16,10 @@ from services.principal import Principal
 def home_page(principal: Principal) -> RedirectResponse | None:
     if principal.role == Role.RECIPIENT:  # recipients' Home is the portal (pages/portal.py), built for phones
         return RedirectResponse('/portal')
+    if principal.role == Role.HELP_DESK_AGENT:  # the help desk's home is its queue; providers' their cases
+        return RedirectResponse('/help-desk')
+    if principal.role == Role.SUPPORT_USER:
+        return RedirectResponse('/support')
     if principal.role == Role.ENROLLMENT_CONTACT:  # a provider enrolling: the Provider Agreement is all they do
         return RedirectResponse('/enrollment')
     if principal.role in (Role.LOCATION_MANAGER, Role.HEALTHCARE_PROVIDER):

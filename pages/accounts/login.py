@@ -77,6 +77,10 @@ def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A00
         ui.link(t('Forgot password?'), '/forgot-password')
         if self_registration_enabled():
             ui.link(t('Create a COVID-19 Vaccine Portal account'), '/portal/sign-up')
+        with ui.column().classes('gap-1 mt-2').mark('help-links'):
+            ui.label(t('Need Assistance?')).classes('font-medium')
+            ui.link(t('Vaccine Recipient: ask the help desk'), '/help/recipient')
+            ui.link(t('Providers: register for the Vaccine Support Portal'), '/support/register')
     return None
 
 

@@ -211,6 +211,20 @@ def open_case(*, principal: Principal, request_type: str, subject: str, descript
         return _summary(session, case)
 
 
+def intake_defaults(*, principal: Principal) -> dict[str, str]:
+    """The bulk upload form's fields filled from the person's account: their name, email, organization and PIN."""
+    require(principal, Action.OPEN_CASE)
+    with session_scope(read_only=True) as session:
+        user = session.get(User, principal.user_id)
+        organization = session.get(Organization, principal.organization_id) if principal.organization_id else None
+        if organization is None and principal.location_id:
+            location = session.get(Location, principal.location_id)
+            organization = session.get(Organization, location.organization_id) if location else None
+        return {'request_type': BULK_REQUEST_TYPE, 'vfc_pin': (organization.provider_pin or '') if organization else '',
+                'organization': organization.name if organization else '',
+                'requestor_name': (user.full_name if user else '') or '', 'requestor_email': principal.email}
+
+
 def ask_as_recipient(*, name: str, date_of_birth: date | None, email: str, question: str, language: str = 'en',
                      principal: Principal | None = None) -> CaseSummary:
     """The public "Vaccine Recipient" form (signed in or not): a Recipient question case; the answer reaches the

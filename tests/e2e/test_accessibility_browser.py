@@ -23,15 +23,17 @@ STAFF = {
     'healthcare provider': 'provider@demo.cvms.example.org',
     'employer': 'employer@demo.cvms.example.org',
     'enrollment contact': 'enroll@piedmont.demo.cvms.example.org',  # the demo's submitted Provider Agreement
+    'help desk agent': 'agent@demo.cvms.example.org',
 }
 RECIPIENT = 'recipient@demo.cvms.example.org'
 # Screens reached from a page rather than from the header (the desk's side pages, the paper forms list).
 LINKED_PAGES = ['/forms', '/desk/standby', '/desk/doses', '/desk/back-entry', '/desk/register',
-                '/admin/enrollments/1']  # the demo's submitted Provider Agreement, opened from the queue
+                '/admin/enrollments/1',  # the demo's submitted Provider Agreement, opened from the queue
+                '/support/new']
 PORTAL_PAGES = ['/portal', '/portal/registration', '/portal/appointments', '/portal/record', '/portal/household',
                 '/portal/password']
 PUBLIC_PAGES = ['/login', '/forgot-password', '/portal/sign-up', '/help', '/help/providers', '/help/articles/1',
-                '/enrollment/request']
+                '/enrollment/request', '/support/register', '/help/recipient']
 
 # (path, rule) still failing for some role, with why and whose screen it is: axe rules, and `one-h1` / `lang` for
 # the checks below. Keep it short; remove entries as they are fixed.
