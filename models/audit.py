@@ -22,6 +22,7 @@ class AuditEvent(SQLModel, table=True):
     # inserted or deleted row breaks it where it happened (`main.py verify-audit`).
     prev_hash: str | None = Field(default=None, max_length=64)
     row_hash: str | None = Field(default=None, max_length=64)
+    chain_seq: int | None = Field(default=None, unique=True, index=True)  # place in the chain; None until sealed
 
 
 class AuditSubject(SQLModel, table=True):
@@ -33,10 +34,11 @@ class AuditSubject(SQLModel, table=True):
 
 
 class AuditChainHead(SQLModel, table=True):
-    """The last row of the audit chain: updated in the transaction that adds a row (its lock orders the writers
-    on PostgreSQL), so a row deleted from the end is noticed too. One row, id 1."""
+    """The last row of the audit chain: updated in the transaction that seals rows (services.core.audit), so a row
+    deleted from the end is noticed too. One row, id 1."""
     id: int = Field(default=1, primary_key=True, sa_column_kwargs={'autoincrement': False})
     last_id: int = 0
+    last_seq: int = 0
     last_hash: str = Field(default='', max_length=64)
 
 

@@ -18,7 +18,7 @@ from models.bulk import BulkUpload
 from services.accounts import auth
 from services.bulk import registration as bulk
 from services.clinic import reminders
-from services.core import mail, queue
+from services.core import audit, mail, queue
 from services.core.db import session_scope
 from services.core.jobs import wait_or_stop
 from services.core.settings import get_settings
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 CLINIC_TASK = 'clinic.daily_jobs'
 PRUNE_TASK = 'accounts.prune_login_throttle'
+SEAL_AUDIT_TASK = 'audit.seal_pending'
 PRUNE_CRON = '17 * * * *'  # hourly: a counter lives at most its window (an hour) plus this
 
 
@@ -67,6 +68,12 @@ def register_tasks(app: procrastinate.App) -> None:
     @app.task(name=PRUNE_TASK, queueing_lock=PRUNE_TASK)
     def prune_login_throttle(timestamp: int) -> None:  # noqa: ARG001 - the engine passes the period's time
         login_throttle_upkeep()
+
+    # Writers seal their audit rows right after their commit; this catches any that one could not (ADR 0014).
+    @app.periodic(cron='* * * * *', periodic_id='seal-audit-rows')
+    @app.task(name=SEAL_AUDIT_TASK, queueing_lock=SEAL_AUDIT_TASK)
+    def seal_audit_rows(timestamp: int) -> None:  # noqa: ARG001 - the engine passes the period's time
+        audit.seal_pending()
 
 
 def clinic_jobs() -> None:

@@ -1,15 +1,18 @@
 """The audit trail: one AuditEvent row per security- or data-relevant action, reads of a person's record and
 downloads included. Rows form a hash chain: each row's hash covers its own fields and the previous row's hash, and
 a one-row head holds the last one, so `main.py verify-audit` finds the first changed, inserted or deleted row
-(docs/adr/0014-audit-chain.md)."""
+(docs/adr/0014-audit-chain.md). On PostgreSQL a row is sealed into the chain just after its unit of work commits
+(seal_pending), so writers never queue behind each other's commits; on SQLite, within it."""
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
@@ -19,6 +22,8 @@ from models.audit import AuditSubject
 from services.core import localtime
 from services.core.db import session_scope
 from services.principal import Principal
+
+log = logging.getLogger(__name__)
 
 GENESIS = '0' * 64  # the "previous hash" of the first row
 CHAINED = ('id', 'at', 'actor_user_id', 'actor_email', 'action', 'entity_type', 'entity_id', 'detail', 'client_ip')
@@ -39,17 +44,21 @@ def record(session: Session, *, action: str, actor: Principal | None = None, act
         detail=detail[:4000],
         client_ip=client_ip or (actor.client_ip if actor else None),
     )
-    head = _locked_head(session)  # taken before the id: ids then follow the chain's order
     session.add(event)
     session.flush()
-    event.prev_hash = head.last_hash or GENESIS
-    event.row_hash = row_hash(event, event.prev_hash)
-    head.last_id, head.last_hash = event.id or 0, event.row_hash
-    session.add_all([event, head])
     people = set(subjects)
     if entity_type == 'recipient' and str(entity_id).isdigit():
         people.add(int(str(entity_id)))
     session.add_all(AuditSubject(recipient_id=person, event_id=event.id or 0) for person in sorted(people))
+    if session.get_bind().dialect.name == 'postgresql':
+        # Sealed right after this unit of work commits, by whoever holds the sealing lock then: no writer waits for
+        # another's commit (a lock on the head held until commit made audited reads queue, ADR 0014).
+        if not session.info.get('audit_seal_after_commit'):
+            session.info['audit_seal_after_commit'] = True
+            sa_event.listen(session, 'after_commit', _seal_after_commit, once=True)
+    else:
+        # SQLite: this unit of work holds the database's write lock from BEGIN IMMEDIATE: seal the row now.
+        _seal(session, [event], _head(session))
 
 
 def record_now(*, action: str, actor: Principal | None = None, entity_type: str | None = None,
@@ -83,7 +92,7 @@ class ChainProblem:
 
 
 def verify_chain(*, batch: int = 5000) -> ChainProblem | None:
-    """The first break in the chain, or None when every row is as it was written."""
+    """The first break in the chain, or None when every sealed row is as it was written."""
     with session_scope(read_only=True) as session:
         head = session.get(AuditChainHead, 1)
         previous: AuditEvent | None = None
@@ -120,25 +129,79 @@ def verify_chain(*, batch: int = 5000) -> ChainProblem | None:
 
 
 def _rows(session: Session, batch: int) -> Iterator[AuditEvent]:
+    """The sealed rows in chain order (rows written a moment ago may not be sealed yet: unsealed_count)."""
     last = -1
     while True:
-        rows = session.exec(select(AuditEvent).where(col(AuditEvent.id) > last)
-                            .order_by(col(AuditEvent.id)).limit(batch)).all()
+        rows = session.exec(select(AuditEvent).where(col(AuditEvent.chain_seq) > last)
+                            .order_by(col(AuditEvent.chain_seq)).limit(batch)).all()
         yield from rows
         if len(rows) < batch:
             return
-        last = rows[-1].id or 0
+        last = rows[-1].chain_seq or 0
 
 
-def _locked_head(session: Session) -> AuditChainHead:
-    """The head row, locked for this unit of work on PostgreSQL (SQLite's write units hold the database's write
-    lock from BEGIN IMMEDIATE already); created when missing."""
+def seal_pending() -> int:
+    """Chain the rows written but not sealed yet (PostgreSQL), in id order, after the last sealed one; returns how
+    many. One sealer at a time (a transaction-scoped advisory lock); the others skip instead of waiting, and each
+    sealer looks again once it has released the lock, so a row committed while the lock was held is not left
+    behind. Writers call it after their commit; the background work too, once a minute, in case one could not."""
+    sealed = 0
+    while True:
+        with session_scope() as session:
+            postgres = session.get_bind().dialect.name == 'postgresql'
+            if postgres and not session.execute(text('SELECT pg_try_advisory_xact_lock(:key)'),
+                                                {'key': SEAL_LOCK_KEY}).scalar():
+                return sealed  # the holder looks again after releasing it
+            head = _head(session)
+            while rows := list(session.exec(select(AuditEvent).where(col(AuditEvent.chain_seq).is_(None))
+                                            .order_by(col(AuditEvent.id)).limit(1000))):
+                _seal(session, rows, head)
+                session.flush()
+                sealed += len(rows)
+        if not _pending_exists():  # committed while the lock was held, after this sealer's last look
+            return sealed
+
+
+def unsealed_count() -> int:
+    with session_scope(read_only=True) as session:
+        return len(session.exec(select(AuditEvent.id).where(col(AuditEvent.chain_seq).is_(None))).all())
+
+
+SEAL_LOCK_KEY = 0x63766D73_61756474  # 'cvms' 'audt': a PostgreSQL advisory lock key, any fixed number
+
+
+def _seal(session: Session, rows: list[AuditEvent], head: AuditChainHead) -> None:
+    for row in rows:
+        row.chain_seq = head.last_seq + 1
+        row.prev_hash = head.last_hash or GENESIS
+        row.row_hash = row_hash(row, row.prev_hash)
+        head.last_id, head.last_seq, head.last_hash = row.id or 0, row.chain_seq, row.row_hash
+    session.add_all([*rows, head])
+
+
+def _pending_exists() -> bool:
+    with session_scope(read_only=True) as session:
+        return session.exec(select(AuditEvent.id).where(col(AuditEvent.chain_seq).is_(None)).limit(1)).first() \
+            is not None
+
+
+def _seal_after_commit(session: Session) -> None:
+    session.info.pop('audit_seal_after_commit', None)
+    try:
+        seal_pending()
+    except Exception:  # the change itself committed; the background work seals what is left within a minute
+        log.exception('sealing audit rows failed')
+
+
+def _head(session: Session) -> AuditChainHead:
+    """The head row (locked on PostgreSQL: only the sealer, which holds the sealing lock, ever asks); created
+    when missing."""
     query = select(AuditChainHead).where(AuditChainHead.id == 1)
     if session.get_bind().dialect.name == 'postgresql':
         query = query.with_for_update()
     head = session.exec(query).first()
     if head is None:
-        session.execute(text("INSERT INTO auditchainhead (id, last_id, last_hash) VALUES (1, 0, '') "
+        session.execute(text("INSERT INTO auditchainhead (id, last_id, last_seq, last_hash) VALUES (1, 0, 0, '') "
                              'ON CONFLICT (id) DO NOTHING'))
         head = session.exec(query).one()
     return head
@@ -209,7 +272,9 @@ def register_cli(commands) -> None:  # noqa: ANN001 - argparse's subparsers obje
 def _verify_cli(_args: object) -> int:
     problem = verify_chain()
     if problem is None:
-        print('The audit trail is intact.')
+        waiting = unsealed_count()
+        print('The audit trail is intact.' + (f' {waiting} row(s) written a moment ago are not sealed yet.'
+                                              if waiting else ''))
         return 0
     print(f'The audit trail was tampered with: {problem.message}')
     return 1

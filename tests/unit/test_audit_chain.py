@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
 from models import AuditEvent, utcnow
 from services.core import audit
-from services.core.db import session_scope
+from services.core.db import is_postgres, session_scope
 from tests.unit.test_cli import data_dir, run_cli  # noqa: F401 - data_dir is a fixture
 
 
@@ -62,24 +64,24 @@ def test_deleted_rows_at_the_start_or_the_end_are_found(db) -> None:
     assert audit.verify_chain().kind == 'deleted'
 
 
-def _forged(row_id: int, prev_hash: str) -> dict:
+def _forged(row_id: int, prev_hash: str, place: int) -> dict:
     event = AuditEvent(id=row_id, at=utcnow(), action='login', actor_email='intruder@example.org', detail='')
-    return {'id': row_id, 'at': event.at, 'prev': prev_hash, 'hash': audit.row_hash(event, prev_hash)}
+    return {'id': row_id, 'at': event.at, 'prev': prev_hash, 'hash': audit.row_hash(event, prev_hash), 'seq': place}
 
 
-INSERT = ("INSERT INTO auditevent (id, at, action, actor_email, detail, prev_hash, row_hash) "
-          "VALUES (:id, :at, 'login', 'intruder@example.org', '', :prev, :hash)")
+INSERT = ("INSERT INTO auditevent (id, at, action, actor_email, detail, prev_hash, row_hash, chain_seq) "
+          "VALUES (:id, :at, 'login', 'intruder@example.org', '', :prev, :hash, :seq)")
 
 
 def test_an_inserted_row_is_found_even_with_a_correctly_computed_hash(db) -> None:
     ids = chain_of(3)
-    execute(INSERT, **_forged(0, audit.GENESIS))  # before the first row, chained as the algorithm says
+    execute(INSERT, **_forged(0, audit.GENESIS, place=0))  # before the first row, chained as the algorithm says
     problem = audit.verify_chain()
     assert (problem.kind, problem.row_id) == ('inserted', 0)
     execute('DELETE FROM auditevent WHERE id = 0')
     with session_scope(read_only=True) as session:
         last = session.exec(select(AuditEvent).where(AuditEvent.id == ids[-1])).one()
-    execute(INSERT, **_forged(ids[-1] + 1, last.row_hash))  # after the last one
+    execute(INSERT, **_forged(ids[-1] + 1, last.row_hash, place=last.chain_seq + 1))  # after the last one
     problem = audit.verify_chain()
     assert (problem.kind, problem.row_id) == ('inserted', ids[-1] + 1)
     execute('UPDATE auditevent SET row_hash = :h WHERE id = :id', h='f' * 64, id=ids[-1] + 1)  # a clumsy forgery
@@ -98,6 +100,50 @@ def test_writers_at_once_keep_one_chain(db) -> None:
         thread.join()
     with session_scope(read_only=True) as session:
         assert len(session.exec(select(AuditEvent.id)).all()) == 40
+    assert audit.unsealed_count() == 0  # each writer's row was sealed before record_now returned
+    assert audit.verify_chain() is None
+
+
+def test_an_audit_row_waits_for_no_other_writers_commit(db) -> None:
+    """A long unit of work that wrote an audit row (a bulk chunk, a desk's dose) does not hold up everyone else's
+    audited reads until it commits (before: its lock on the chain's head did, on PostgreSQL; SQLite writers take
+    turns anyway), and its row joins the chain once it commits."""
+    if not is_postgres():
+        pytest.skip('SQLite has one writer at a time: its writers queue on the database, not on the chain')
+    audit.record_now(action='test_event', detail='before')
+    written, release = threading.Event(), threading.Event()
+
+    def long_unit() -> None:
+        with session_scope() as session:
+            audit.record(session, action='test_event', detail='long unit of work')
+            session.flush()
+            written.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=long_unit)
+    holder.start()
+    try:
+        assert written.wait(10)
+        started = time.monotonic()
+        for i in range(5):
+            audit.record_now(action='test_event', detail=f'read {i}')
+        assert time.monotonic() - started < 2.0
+        assert audit.verify_chain() is None
+    finally:
+        release.set()
+        holder.join()
+    assert audit.unsealed_count() == 0 and audit.verify_chain() is None
+    with session_scope(read_only=True) as session:
+        order = session.exec(select(AuditEvent.detail).order_by(AuditEvent.chain_seq)).all()
+    assert order[-1] == 'long unit of work'  # chained when it committed, after the reads it had let through
+
+
+def test_a_row_left_unsealed_is_sealed_by_the_background_work(db) -> None:
+    chain_of(2)
+    execute("INSERT INTO auditevent (at, action, detail) VALUES (:at, 'test_event', 'written, not sealed')",
+            at=utcnow())
+    assert audit.unsealed_count() == 1
+    assert audit.seal_pending() == 1 and audit.unsealed_count() == 0
     assert audit.verify_chain() is None
 
 

@@ -335,6 +335,7 @@ def test_pruning_runs_once_per_period_across_workers() -> None:
     from services import background
     app = procrastinate.App(connector=procrastinate.testing.InMemoryConnector())
     background.register_tasks(app)
-    task = app.tasks[background.PRUNE_TASK]
-    assert task.queueing_lock == background.PRUNE_TASK
-    assert any(p.task is task for p in app.periodic_registry.periodic_tasks.values())
+    for name in (background.PRUNE_TASK, background.SEAL_AUDIT_TASK):  # and audit rows a writer could not seal
+        task = app.tasks[name]
+        assert task.queueing_lock == name
+        assert any(p.task is task for p in app.periodic_registry.periodic_tasks.values())
