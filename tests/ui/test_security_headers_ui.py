@@ -46,3 +46,39 @@ async def test_an_error_in_a_page_shows_a_reference_not_the_exception(db, user: 
     reference = response.text.split('this reference: ')[1][:8]
     assert f'page error {reference}' in caplog.text and 'secret internals' in caplog.text  # for the operators
     caplog.clear()  # the error was expected: the fixture fails a test on ERROR logs
+
+
+async def test_on_https_responses_pin_https_and_the_session_cookie_is_secure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Served as https (CVMS_BASE_URL), every response carries Strict-Transport-Security and the session cookie
+    is Secure, HttpOnly and SameSite; over plain http neither is pinned (the test above)."""
+    import httpx
+    from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
+
+    from components.guard import SESSION_COOKIE, set_session_cookie
+    from services.core.http_headers import HSTS, SecurityHeaders
+    from services.core.settings import get_settings, reset_settings
+
+    monkeypatch.setenv('CVMS_BASE_URL', 'https://cvms.example.org')
+    reset_settings()
+    try:
+        assert get_settings().uses_https
+        site = FastAPI()
+
+        @site.get('/signed-in')
+        def signed_in() -> PlainTextResponse:
+            response = PlainTextResponse('ok')
+            set_session_cookie(response, 'a-token')
+            return response
+
+        site.add_middleware(SecurityHeaders, https=get_settings().uses_https)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=site), base_url='https://cvms.example.org') \
+                as client:
+            response = await client.get('/signed-in')
+        assert response.headers['strict-transport-security'] == HSTS
+        cookie = response.headers['set-cookie'].lower()
+        assert cookie.startswith(f'{SESSION_COOKIE}=a-token') and '; secure' in cookie and '; httponly' in cookie \
+            and 'samesite=lax' in cookie
+    finally:
+        monkeypatch.undo()
+        reset_settings()
