@@ -73,6 +73,7 @@ def portal_frame(ctx: PortalContext, title: str) -> Iterator[None]:
                                              (t('Vaccination record'), '/portal/record'),
                                              (t('Household'), '/portal/household'),
                                              (t('Change password'), '/portal/password'),
+                                             (t('Ask the help desk'), '/help/recipient'),
                                              (t('Log out'), '/logout')], icon='menu')
     with main:
         heading(title, level=1).props('tabindex=-1')

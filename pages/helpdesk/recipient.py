@@ -12,6 +12,7 @@ from services.core.errors import ServiceError
 from services.core.i18n import marked as _
 from services.helpdesk import cases
 from services.helpdesk.cases import FieldProblems
+from services.helpdesk.suggestions import articles_for
 from services.permissions import Action
 from services.recipients.dates import date_or_none
 
@@ -34,7 +35,19 @@ def recipient_form_page(ctx: PortalContext) -> None:
         inputs['name'].value = ctx.person.name
         inputs['date_of_birth'].value = ctx.person.date_of_birth.strftime('%m/%d/%Y')
         inputs['email'].value = ctx.principal.email if ctx.principal else ''
+    suggestions = ui.column().classes('gap-1').mark('ask-suggestions')
     done = ui.label('').classes('text-green-800 font-medium').props('role=status').mark('ask-done')
+
+    async def suggest() -> None:
+        found = await run.io_bound(articles_for, str(inputs['question'].value or ''), 'recipients', ctx.lang)
+        suggestions.clear()
+        if found:
+            with suggestions:
+                ui.label(t('These articles may answer it:')).classes('text-sm font-medium')
+                for article in found:
+                    ui.link(article.title, article.url, new_tab=True).classes('text-sm')
+
+    inputs['question'].on_value_change(suggest)
 
     async def submit() -> None:
         born_text = str(inputs['date_of_birth'].value or '').strip()

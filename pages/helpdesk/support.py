@@ -15,6 +15,7 @@ from services.core.errors import ServiceError
 from services.core.localtime import time_label
 from services.helpdesk import cases, support_accounts
 from services.helpdesk.cases import BULK_FIELDS, BULK_FILE_LABEL, BULK_REQUEST_TYPE, REQUEST_TYPES, FieldProblems
+from services.helpdesk.suggestions import articles_for
 from services.permissions import Action
 from services.principal import Principal
 
@@ -79,14 +80,14 @@ async def new_case_page(principal: Principal) -> None:
         suggestions.clear()
         if len(text) < 3:
             return
-        found = await run.io_bound(_articles, text)
+        found = await run.io_bound(articles_for, text, 'providers', 'en')
         if found:
             with suggestions:
                 ui.label('These articles may answer it:').classes('text-sm font-medium')
                 for article in found:
                     ui.link(article.title, article.url, new_tab=True).classes('text-sm')
 
-    subject.on('update:model-value', suggest, throttle=0.6, leading_events=False)
+    subject.on_value_change(suggest)
 
     async def submit() -> None:
         kind = request_type.value or ''
@@ -110,18 +111,6 @@ async def new_case_page(principal: Principal) -> None:
         ui.navigate.to(f'/support/cases/{opened.number}')
 
     ui.button('Submit', on_click=submit).mark('case-submit')
-
-
-def _articles(text: str) -> list:
-    """Matching knowledge base articles, when the knowledge base is there (services/helpdesk/knowledge.py)."""
-    try:
-        from services.helpdesk.knowledge import search_articles
-    except ImportError:
-        return []
-    try:
-        return list(search_articles(query=text, audience='providers', language='en', limit=5))
-    except ServiceError:
-        return []
 
 
 @page('/support/cases/{number}', title='Case', action=Action.OPEN_CASE)

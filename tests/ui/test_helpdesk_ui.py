@@ -62,6 +62,9 @@ async def test_intake_marks_missing_fields_then_opens_a_bulk_upload_case(demo, u
     user.find(marker='case-submit').click()
     await user.should_see('Enter a subject: a few words saying what you need.', retries=50)
     await user.should_see('Attach the Recipient Bulk Upload file (.csv or .xlsx).', retries=50)
+    set_value(user, 'case-subject', 'BulkError lines')  # the knowledge base suggests its articles
+    await user.should_see('These articles may answer it:', retries=50)
+    await user.should_see('Fix and re-upload BulkError.csv')
     set_value(user, 'case-subject', 'Please load our staff')
     await upload(user, 'bulk-file', 'staff.csv', PEOPLE)
     await user.should_see('staff.csv', retries=50)
@@ -135,6 +138,8 @@ async def test_vaccine_recipient_form_in_spanish(demo, user: User) -> None:  # n
     set_value(user, 'ask-name', 'Rosa Reyes')
     set_value(user, 'ask-dob', '02/03/1980')
     set_value(user, 'ask-email', 'rosa@example.org')
+    set_value(user, 'ask-question', 'olvidó contraseña')
+    await user.should_see('¿Olvidó su contraseña? Cómo restablecerla', retries=50)
     set_value(user, 'ask-question', '¿Dónde está mi segunda dosis?')
     user.find(marker='ask-submit').click()
     await user.should_see('Gracias. Su pregunta es el caso VACHCP0000001', retries=50)
