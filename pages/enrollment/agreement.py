@@ -111,7 +111,7 @@ class AgreementForm:
 
     def draw(self) -> None:
         start = self.agreement.step if self.agreement.status != EnrollmentStatus.INVITED else 0
-        with ui.stepper(value=STEP_NAMES[start]).props('vertical').classes('w-full') as stepper:
+        with ui.stepper(value=STEP_NAMES[start]).props('vertical').classes('w-full cvms-stepper') as stepper:
             self.stepper = stepper
             with ui.step(STEP_NAMES[0], title=form.STEPS[0]):
                 summary0 = ErrorSummary()
@@ -215,7 +215,7 @@ class AgreementForm:
     def signature_card(self, part: str, attestations: dict[str, str]) -> None:
         officer = 'ceo' if part == 'redistribution' else part
         with ui.card().classes('w-full gap-2').mark(f'signature-{part}'):
-            heading(form.SIGNATURE_PARTS[part], level=3)
+            heading(form.SIGNATURE_PARTS[part])  # level 2: the first heading of its step under the page's h1
 
             @ui.refreshable
             def signed_line() -> None:
@@ -258,7 +258,7 @@ class AgreementForm:
         for index, location in enumerate(self.draft['locations']):
             with ui.card().classes('w-full gap-2').mark(f'location-{index}'):
                 with ui.row().classes('w-full items-center justify-between'):
-                    heading(f'Location {index + 1}' + (f': {location["name"]}' if location['name'] else ''), level=3)
+                    heading(f'Location {index + 1}' + (f': {location["name"]}' if location['name'] else ''))
                     if len(self.draft['locations']) > 1:
                         ui.button('Remove this location', icon='delete',
                                   on_click=lambda i=index: self.remove_location(i)) \
@@ -266,7 +266,7 @@ class AgreementForm:
                 with ui.grid().classes('w-full grid-cols-1 md:grid-cols-2 gap-2'):
                     for name, label in form.LOCATION_FIELDS.items():
                         self.field(f'locations.{index}.{name}', label, location, name)
-                heading('Storage units', level=4)
+                heading('Storage units', level=3)
                 for number, unit in enumerate(location['storage_units']):
                     with ui.row().classes('w-full items-start gap-2 no-wrap'):
                         self.field(f'locations.{index}.storage_units.{number}.type', 'Type of unit', unit, 'type') \

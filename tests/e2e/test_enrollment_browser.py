@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SmtpServer
+from tests.e2e.axe import violations
 from tests.e2e.conftest import log_in, screenshot, start_app, stop_app
 from tests.e2e.test_portal_browser import choose, wait_for_mail
 
@@ -29,6 +30,23 @@ def enrollment_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     smtp.stop()
 
 
+@pytest.fixture
+def tab(browser) -> Iterator[object]:  # noqa: ANN001
+    # bypass_csp: axe is injected as a script tag, which a strict Content-Security-Policy would refuse.
+    context = browser.new_context(viewport={'width': 1280, 'height': 900}, bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def accessible(page, where: str) -> None:  # noqa: ANN001
+    """axe-core, every rule and impact, as the staff pages' sweep (the stepper's steps are not reached by it)."""
+    page.wait_for_timeout(300)  # the last round trip drawn
+    found = [(v['id'], v['impact'], v['nodes']) for v in violations(page)]
+    assert not found, f'axe-core on {where}: {found}'
+
+
 def set_password_from(page, smtp: SmtpServer, address: str, subject: str) -> None:  # noqa: ANN001
     body = wait_for_mail(smtp, address, subject)
     page.goto(re.search(r'http://\S+/set-password/\S+', body).group(0))
@@ -42,8 +60,9 @@ def fill(page, label: str, value: str, nth: int = 0) -> None:  # noqa: ANN001
     page.get_by_label(label, exact=True).nth(nth).fill(value)
 
 
-def test_provider_enrolls_and_the_approved_location_manager_logs_in(enrollment_app, page) -> None:  # noqa: ANN001
+def test_provider_enrolls_and_the_approved_location_manager_logs_in(enrollment_app, tab) -> None:  # noqa: ANN001
     base_url, _data_dir, smtp = enrollment_app
+    page = tab
 
     # The state admin invites the provider organization.
     log_in(page, base_url, 'admin@demo.cvms.example.org')
@@ -59,6 +78,9 @@ def test_provider_enrolls_and_the_approved_location_manager_logs_in(enrollment_a
     # The contact creates the enrollment account from the email and lands on the Provider Agreement.
     set_password_from(page, smtp, CONTACT, 'Enroll in the COVID-19 Vaccination Program')
     page.get_by_text('Enrollment status: Invited').wait_for()
+    page.get_by_role('button', name='Next').click()  # nothing entered yet: the error summary and the fields
+    page.get_by_text('There is a problem').wait_for()
+    accessible(page, 'Section A with its errors')
     assert page.get_by_label('Legal name of the organization *').input_value() == 'Sandhills Pharmacy'
     choose(page, 'Type of organization *', 'Pharmacy')
     fill(page, 'Street address *', '14 Pine Street')
@@ -78,6 +100,7 @@ def test_provider_enrolls_and_the_approved_location_manager_logs_in(enrollment_a
 
     # Both officers sign: every requirement ticked, the name typed.
     page.get_by_text('Not signed yet.').first.wait_for()
+    accessible(page, 'Signatures')
     boxes = page.get_by_role('checkbox')
     for box in boxes.all():
         box.click()  # the server ticks it: wait for the round trip below
@@ -108,10 +131,12 @@ def test_provider_enrolls_and_the_approved_location_manager_logs_in(enrollment_a
     fill(page, 'Expected people vaccinated per week *', '150')
     fill(page, 'Capacity (doses) *', '900')
     screenshot(page, 'enrollment-section-b')
+    accessible(page, 'Section B')
     page.get_by_role('button', name='Next').click()
     page.get_by_text('We will redistribute vaccine between our locations').wait_for()
     page.get_by_role('button', name='Next').click()
     page.get_by_text('Location 1: Sandhills Pharmacy Pine Street, Southern Pines; coordinator Casey Coord').wait_for()
+    accessible(page, 'Review and submit')
     page.get_by_role('button', name='Submit the agreement').click()
     page.get_by_text('Enrollment status: Submitted').wait_for()
     wait_for_mail(smtp, CONTACT, 'Provider Agreement received')
@@ -123,6 +148,7 @@ def test_provider_enrolls_and_the_approved_location_manager_logs_in(enrollment_a
     page.goto(base_url + '/admin/enrollments')
     page.get_by_role('link', name='Review Sandhills Pharmacy').click()
     page.get_by_text('Primary vaccine coordinator: Casey Coord').wait_for()
+    accessible(page, 'the state admin\'s review of the agreement')
     page.get_by_role('button', name='Approve', exact=True).click()
     page.get_by_text('Enrollment status: Approved').wait_for()
     pin = re.search(r'Provider PIN: (NCA\d{6})', page.get_by_text('Provider PIN:').inner_text()).group(1)
