@@ -31,6 +31,8 @@ MORE = [
     ('Allocation', '/admin/allocation', Action.ALLOCATE_VACCINE),
     ('Organizations', '/admin/organizations', Action.APPROVE_ORGANIZATIONS),
     ('Provider enrollment', '/admin/enrollments', Action.APPROVE_ORGANIZATIONS),
+    ('Readiness items', '/admin/readiness', Action.MANAGE_SETTINGS),
+    ('Readiness checklist', '/readiness', Action.TICK_READINESS),
     ('Recipient portal', '/admin/portal', Action.MANAGE_SETTINGS),
     ('Immunization registry', '/registry', Action.VIEW_REPORTS),
     ('Users', '/admin/users', Action.MANAGE_USERS),

@@ -12,6 +12,7 @@ from services.core.db import session_scope
 from services.enrollment.demo import seed_enrollment
 from services.helpdesk.kb_demo import seed_articles
 from services.inventory.demo import seed_inventory
+from services.organizations.readiness import seed_demo as seed_readiness
 from services.portal.accounts import attach_recipient
 from services.recipients.identity import fold, identity_key
 
@@ -75,3 +76,4 @@ def _seed(session: Session) -> None:
     seed_clinic(session)
     seed_enrollment(session, password=DEMO_PASSWORD)
     seed_articles(session)
+    seed_readiness(session)

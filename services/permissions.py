@@ -62,6 +62,7 @@ class Action(StrEnum):
     WORK_CASES = 'work_cases'  # the help desk's queue: every case, assignment, internal notes, resolution
     MANAGE_RECIPIENT_RECORDS = 'manage_recipient_records'  # the help desk: remove, mark inactive, merge records
     WRITE_ARTICLES = 'write_articles'  # the help desk's knowledge base: drafts and publishing
+    TICK_READINESS = 'tick_readiness'  # a location's readiness checklist (the state edits its items: MANAGE_SETTINGS)
 
 
 _A = Action
@@ -79,7 +80,7 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     # Only the Location Manager profile may manage inventory and invite recipients (training page, steps 3-4).
     Role.LOCATION_MANAGER: frozenset(_EVERYONE | _STAFF_DESK | {
         _A.BULK_UPLOAD, _A.REQUEST_RECIPIENT_REMOVAL, _A.MANAGE_CLINIC_SESSIONS, _A.CORRECT_VACCINATION,
-        _A.MANAGE_INVENTORY, _A.RECEIVE_SHIPMENT, _A.VIEW_REPORTS}),
+        _A.MANAGE_INVENTORY, _A.RECEIVE_SHIPMENT, _A.VIEW_REPORTS, _A.TICK_READINESS}),
     Role.HEALTHCARE_PROVIDER: frozenset(_EVERYONE | _STAFF_DESK),
     Role.EMPLOYER: frozenset(_EVERYONE | {_A.BULK_UPLOAD, _A.INVITE_EMPLOYEES, _A.VIEW_INVITATIONS}),
     Role.RECIPIENT: frozenset(_EVERYONE | {_A.USE_PORTAL}),

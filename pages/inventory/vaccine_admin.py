@@ -10,6 +10,7 @@ from pages.inventory.shipments import COLUMNS as SHIPMENT_COLUMNS
 from pages.inventory.shipments import shipment_rows
 from services.core.errors import ServiceError
 from services.inventory import ledger, shipments
+from services.organizations import readiness
 from services.permissions import Action
 from services.principal import Principal
 
@@ -115,11 +116,18 @@ def allocation_page(principal: Principal) -> None:
                                 label='Product').classes('w-96').mark('allocate-product')
             doses = ui.number('Doses', min=1, precision=0).classes('w-32').mark('allocate-doses')
         storage_note = ui.label('').classes('text-sm').mark('allocate-storage-note')
+        ready = readiness.readiness_of_locations(principal=principal)  # a location not ready is warned of, not refused
+        ready_note = ui.label('').classes('text-sm text-orange-900 font-medium').props('role=status') \
+            .mark('allocate-readiness-note')
         note = ui.input('Note (optional)').classes('w-96').mark('allocate-note')
 
         def describe() -> None:
             place = next((p for p in places if p['id'] == location.value), None)
             chosen = by_id.get(product.value)
+            state = ready.get(location.value) if location.value is not None else None
+            ready_note.set_text('' if state is None or state.is_ready else
+                                f'Warning: this location is not ready ({state.label}). Missing: '
+                                f'{"; ".join(state.missing)}. You can still allocate.')
             if place is None:
                 storage_note.set_text('')
                 return

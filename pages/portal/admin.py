@@ -7,8 +7,9 @@ from nicegui import ui
 from components.guard import acting
 from components.page import page
 from models import EnrollmentStatus
+from pages.organizations.readiness import readiness_line
 from services.core.errors import ServiceError
-from services.organizations import employers
+from services.organizations import employers, readiness
 from services.permissions import Action
 from services.portal import vaccine_groups
 from services.principal import Principal
@@ -102,6 +103,7 @@ def _question_row(question: vaccine_groups.Question | None, redraw) -> None:  # 
 def organizations_page(principal: Principal) -> None:
     @ui.refreshable
     def draw() -> None:
+        ready = readiness.readiness_of_locations(principal=acting())
         with ui.column().classes('w-full gap-3'):
             for org in employers.organizations(principal=acting()):
                 with ui.card().classes('w-full gap-1').mark('organization'):
@@ -121,6 +123,8 @@ def organizations_page(principal: Principal) -> None:
                                                                                  organization_id=o.id)
                                       and draw.refresh()) \
                                 .props('flat color=negative')
+                    for place in (r for r in ready.values() if r.organization_id == org.id):
+                        readiness_line(place)
                     for user_id, email, name, active in org.users:
                         with ui.row().classes('items-center gap-3'):
                             ui.label(f'{name} <{email}>' if name else email)

@@ -51,6 +51,7 @@ EXPECTED = {
     Action.WORK_CASES: 'AD',
     Action.MANAGE_RECIPIENT_RECORDS: 'AD',
     Action.WRITE_ARTICLES: 'AD',
+    Action.TICK_READINESS: 'L',
 }
 
 

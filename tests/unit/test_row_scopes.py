@@ -25,6 +25,7 @@ from models import (
 from models.clinic import Administration, Appointment, StandbyEntry
 from models.helpdesk import Case
 from models.inventory import LedgerEntry, ProductCreate, Shipment
+from models.readiness import ReadinessItem
 from services import dashboard
 from services.accounts import staff
 from services.bulk import registration as bulk
@@ -40,7 +41,7 @@ from services.fhir import health_cards
 from services.fhir import tokens as fhir_tokens
 from services.helpdesk import bulk_loads, cases, knowledge
 from services.inventory import ledger, quarantine, reports, shipments
-from services.organizations import employers
+from services.organizations import employers, readiness
 from services.permissions import Kind, scope
 from services.portal import booking, program_status, proof, registration_form, vaccine_groups
 from services.principal import Principal
@@ -326,6 +327,12 @@ def _dose(w: World, **more) -> DoseDetails:  # noqa: ANN003
     return DoseDetails(lot_id=w.here_lot, screening=ALL_NO, consent=True, **more)
 
 
+def _readiness_item() -> int:
+    """The first item of the state's readiness checklist (the demo seeds the default list)."""
+    with session_scope(read_only=True) as session:
+        return session.exec(select(ReadinessItem.id).order_by(ReadinessItem.id)).first() or 0
+
+
 def _registration(w: World, who: Principal) -> registration_form.Registration:
     return registration_form.Registration(recipient_id=w.there.recipient_id, name='Olga Otherplace')
 
@@ -493,6 +500,16 @@ CASES: dict[str, tuple[tuple[str, ...], list[Call]]] = {
         lambda w, p: employers.set_user_active(principal=p, user_id=w.employer_user, active=False)]),
     'organizations.employers.suspend': (('staff',), [
         lambda w, p: employers.suspend(principal=p, organization_id=w.employer_organization)]),
+    'organizations.readiness.checklist': (('staff',), [
+        lambda w, p: readiness.checklist(principal=p, location_id=w.location_there)]),
+    'organizations.readiness.set_ticked': (('staff',), [lambda w, p: readiness.set_ticked(
+        principal=p, location_id=w.location_there, item_id=_readiness_item(), ticked=True)]),
+    'organizations.readiness.rename_item': (('staff',), [lambda w, p: readiness.rename_item(
+        principal=p, item_id=_readiness_item(), label='Renamed')]),
+    'organizations.readiness.retire_item': (('staff',), [lambda w, p: readiness.retire_item(
+        principal=p, item_id=_readiness_item())]),
+    'organizations.readiness.move_item': (('staff',), [lambda w, p: readiness.move_item(
+        principal=p, item_id=_readiness_item(), step=1)]),
     'portal.booking.book': (('staff', 'household'), [
         lambda w, p: booking.book(principal=p, recipient_id=w.there.recipient_id, slot_id=w.here_slot)]),
     'portal.booking.cancel_booking': (('staff', 'household'), [
