@@ -35,7 +35,7 @@ MORE = [
     ('Readiness checklist', '/readiness', Action.TICK_READINESS),
     ('Recipient portal', '/admin/portal', Action.MANAGE_SETTINGS),
     ('Immunization registry', '/registry', Action.VIEW_REPORTS),
-    ('Users', '/admin/users', Action.MANAGE_USERS),
+    ('Users', '/admin/users', Action.MANAGE_STAFF),
     ('FHIR API tokens', '/admin/fhir-tokens', Action.MANAGE_USERS),
     ('Knowledge base', '/helpdesk/articles', Action.WRITE_ARTICLES),
     ('Outbox', '/outbox', Action.VIEW_OUTBOX),

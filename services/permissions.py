@@ -62,6 +62,7 @@ class Action(StrEnum):
     WORK_CASES = 'work_cases'  # the help desk's queue: every case, assignment, internal notes, resolution
     MANAGE_RECIPIENT_RECORDS = 'manage_recipient_records'  # the help desk: remove, mark inactive, merge records
     WRITE_ARTICLES = 'write_articles'  # the help desk's knowledge base: drafts and publishing
+    MANAGE_STAFF = 'manage_staff'  # staff accounts of the locations in one's scope (Kind.STAFF_ACCOUNT)
     TICK_READINESS = 'tick_readiness'  # a location's readiness checklist (the state edits its items: MANAGE_SETTINGS)
 
 
@@ -76,11 +77,11 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.STATE_ADMIN: frozenset(_EVERYONE | {
         _A.VIEW_RECIPIENTS, _A.VIEW_INVENTORY, _A.VIEW_SHIPMENTS, _A.VIEW_REPORTS, _A.VIEW_ALL_LOCATIONS,
         _A.MANAGE_PRODUCTS, _A.ALLOCATE_VACCINE, _A.APPROVE_ORGANIZATIONS, _A.MANAGE_USERS, _A.VIEW_OUTBOX,
-        _A.VIEW_AUDIT, _A.MANAGE_SETTINGS} | _HELP_DESK),  # state admins can do everything an agent can
+        _A.VIEW_AUDIT, _A.MANAGE_SETTINGS, _A.MANAGE_STAFF} | _HELP_DESK),  # and everything a help desk agent can
     # Only the Location Manager profile may manage inventory and invite recipients (training page, steps 3-4).
     Role.LOCATION_MANAGER: frozenset(_EVERYONE | _STAFF_DESK | {
         _A.BULK_UPLOAD, _A.REQUEST_RECIPIENT_REMOVAL, _A.MANAGE_CLINIC_SESSIONS, _A.CORRECT_VACCINATION,
-        _A.MANAGE_INVENTORY, _A.RECEIVE_SHIPMENT, _A.VIEW_REPORTS, _A.TICK_READINESS}),
+        _A.MANAGE_INVENTORY, _A.RECEIVE_SHIPMENT, _A.VIEW_REPORTS, _A.TICK_READINESS, _A.MANAGE_STAFF}),
     Role.HEALTHCARE_PROVIDER: frozenset(_EVERYONE | _STAFF_DESK),
     Role.EMPLOYER: frozenset(_EVERYONE | {_A.BULK_UPLOAD, _A.INVITE_EMPLOYEES, _A.VIEW_INVITATIONS}),
     Role.RECIPIENT: frozenset(_EVERYONE | {_A.USE_PORTAL}),
@@ -136,6 +137,7 @@ class Kind(StrEnum):
     QUARANTINE = 'quarantineddoses'
     CASE = 'case'  # the help desk's record: agents and state admins all, everyone else their own
     ENROLLMENT = 'enrollment'
+    STAFF_ACCOUNT = 'user'  # staff and employer logins, never recipients' portal logins
 
 
 def works_at(principal: Principal | None, location_id: int | None) -> bool:
@@ -317,6 +319,18 @@ def _organizations(principal: Principal) -> ColumnElement[bool]:
     return false()
 
 
+def _staff_accounts(principal: Principal) -> ColumnElement[bool]:
+    """Logins of staff, employers and enrolling organizations (never recipients' portal logins nor the support
+    portal's): state admins see every one, a location manager the location staff of their own location, nobody else
+    any."""
+    if principal.is_admin:
+        return col(User.role).not_in([Role.RECIPIENT, Role.SUPPORT_USER])
+    if principal.role == Role.LOCATION_MANAGER and principal.location_id is not None:
+        return and_(col(User.location_id) == principal.location_id,
+                    col(User.role).in_([Role.LOCATION_MANAGER, Role.HEALTHCARE_PROVIDER]))
+    return false()
+
+
 def _enrollments(principal: Principal) -> ColumnElement[bool]:
     """Provider Agreements: state admins see all, an enrollment contact their own organization's."""
     if principal.is_admin:
@@ -346,6 +360,7 @@ RULES: dict[Kind, Callable[[Principal], ColumnElement[bool]]] = {
     Kind.STANDBY_ENTRY: _at_their_location(StandbyEntry.location_id),
     Kind.LEDGER_ENTRY: _at_their_location(LedgerEntry.location_id),
     Kind.QUARANTINE: _at_their_location(QuarantinedDoses.location_id),
+    Kind.STAFF_ACCOUNT: _staff_accounts,
     Kind.CASE: _cases,
     Kind.ENROLLMENT: _enrollments,
 }
@@ -355,9 +370,10 @@ KIND_OF: dict[type[SQLModel], Kind] = {
     Administration: Kind.ADMINISTRATION, Lot: Kind.LOT, Organization: Kind.ORGANIZATION, Location: Kind.LOCATION,
     Shipment: Kind.SHIPMENT, ClinicSession: Kind.CLINIC_SESSION, StandbyEntry: Kind.STANDBY_ENTRY,
     LedgerEntry: Kind.LEDGER_ENTRY, QuarantinedDoses: Kind.QUARANTINE, Enrollment: Kind.ENROLLMENT,
-    Case: Kind.CASE,
+    Case: Kind.CASE, User: Kind.STAFF_ACCOUNT,
 }
 
 _LABELS = {Kind.UPLOAD: 'upload', Kind.ADMINISTRATION: 'vaccination record', Kind.CLINIC_SESSION: 'clinic session',
            Kind.STANDBY_ENTRY: 'stand-by entry', Kind.LEDGER_ENTRY: 'stock record',
-           Kind.QUARANTINE: 'quarantined doses', Kind.ENROLLMENT: 'Provider Agreement'}
+           Kind.QUARANTINE: 'quarantined doses', Kind.ENROLLMENT: 'Provider Agreement',
+           Kind.STAFF_ACCOUNT: 'account'}

@@ -74,6 +74,26 @@ async def log_in(user, email: str, password: str = DEMO_PASSWORD, *,  # noqa: AN
         await user.should_see('Log out', retries=100)
 
 
+def staff_rows(user) -> list[list[str]]:  # noqa: ANN001 - NiceGUI's testing User
+    """The Users screen's accounts as the simulated browser shows them: [name, email, role, location, organization,
+    status, actions] of each row."""
+    from nicegui import ui
+    return [[label.text for label in row.descendants() if isinstance(label, ui.label)]
+            for row in user.find(marker='staff-row').elements if not row.is_deleted]
+
+
+async def staff_row(user, email: str, *, showing: str | None = None) -> list[str]:  # noqa: ANN001
+    """The Users screen's row of this account once it shows (with the text `showing` in a cell, when given): the
+    list redraws just after the click's handler."""
+    import asyncio
+    for _ in range(100):
+        rows = [row for row in staff_rows(user) if row[1] == email and (showing is None or showing in row)]
+        if rows:
+            return rows[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f'no row for {email} showing {showing} in {staff_rows(user)}')
+
+
 def set_value(user, marker: str, value: object) -> None:  # noqa: ANN001 - NiceGUI's testing User
     """Choose a value in the simulated browser's input, select or radio with this marker."""
     with user:

@@ -1,18 +1,13 @@
-"""State admin screens: the outbox (emails of the demo) and the audit log, users."""
+"""State admin screens: the outbox (emails of the demo) and the audit log (users: pages/accounts/users.py)."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 
 from nicegui import run, ui
 
 from components.guard import acting
 from components.page import page
-from models import Role
-from services.accounts.staff import add_user, list_users, organization_choices
 from services.core import audit, localtime, outbox
-from services.core.db import session_scope
-from services.core.errors import ServiceError
 from services.permissions import Action
 from services.principal import Principal
 
@@ -153,52 +148,3 @@ def audit_page(principal: Principal) -> None:
     show()
     for field in (person, user, action, start, end):
         field.on_value_change(filtered)
-
-
-@page('/admin/users', title='Users', action=Action.MANAGE_USERS)
-def users_page(principal: Principal) -> None:
-    @ui.refreshable
-    def users_table() -> None:
-        with session_scope() as session:
-            users = list_users(principal=principal, session=session)
-        columns = [{'name': n, 'label': label, 'field': n, 'align': 'left', 'sortable': True} for n, label in
-                   [('email', 'Email'), ('full_name', 'Name'), ('role', 'Role'), ('location', 'Location'),
-                    ('organization', 'Organization'), ('active', 'Active')]]
-        rows = [{'id': u.id, 'email': u.email, 'full_name': u.full_name, 'role': u.role,
-                 'location': u.location_code or '', 'organization': u.organization_name or '',
-                 'active': 'yes' if u.is_active else 'no'} for u in users]
-        table = ui.table(columns=columns, rows=rows, row_key='id', pagination=25).classes('w-full') \
-            .mark('users-table')
-        ui.input('Search').bind_value(table, 'filter').classes('w-80')
-
-    _add_user_form(principal, on_added=users_table.refresh)
-    users_table()
-
-
-def _add_user_form(principal: Principal, *, on_added: Callable[[], None]) -> None:
-    """Add a staff or employer account; the service refuses what the rules refuse (an employer account outside an
-    employer organization, location staff without a location) with a message saying what to change."""
-    with ui.card().classes('w-full').mark('add-user'):
-        ui.label('Add a user').classes('text-lg font-semibold')
-        with ui.row().classes('items-end gap-3'):
-            email = ui.input('Email').classes('w-72').mark('new-user-email')
-            name = ui.input('Name').classes('w-56').mark('new-user-name')
-            role = ui.select({r.value: r.label for r in Role if r != Role.RECIPIENT}, label='Role') \
-                .classes('w-48').mark('new-user-role')
-            location = ui.input('Location code (location staff)').classes('w-56').mark('new-user-location')
-            organization = ui.select(dict(organization_choices(principal=principal)), label='Organization (employers)',
-                                     clearable=True).classes('w-72').mark('new-user-organization')
-        message = ui.label('').props('role=alert').mark('new-user-message')
-
-        def add() -> None:
-            try:
-                added = add_user(principal=acting(), email=email.value or '', role=role.value or '',
-                                 full_name=name.value or '', location_code=location.value or None,
-                                 organization_id=organization.value)
-            except ServiceError as error:
-                message.set_text(str(error))
-                return
-            message.set_text(f'{added.email} was added; a welcome email with a set-password link is in the outbox.')
-            on_added()
-
-        ui.button('Add user', on_click=add).props('color=primary').mark('new-user-add')

@@ -52,6 +52,7 @@ EXPECTED = {
     Action.MANAGE_RECIPIENT_RECORDS: 'AD',
     Action.WRITE_ARTICLES: 'AD',
     Action.TICK_READINESS: 'L',
+    Action.MANAGE_STAFF: 'AL',
 }
 
 

@@ -279,6 +279,7 @@ class World:
     employer_user: int
     case_there: int  # a help desk case Clinic Location2's manager opened, with a file
     case_file_there: int
+    staff_there: int  # Clinic Location2's manager
 
 
 @pytest.fixture
@@ -315,7 +316,8 @@ def world(elsewhere: Elsewhere) -> World:
                  slot_there=fx.first_slot(elsewhere.product_id, there), here_lot=here_lot,
                  here_recipient=here_recipient, here_appointment=here_appointment,
                  here_slot=fx.first_slot(here_product), employer_organization=fx.organization_id('employer'),
-                 employer_user=employer_user, case_there=case.id, case_file_there=case_file)
+                 employer_user=employer_user, case_there=case.id, case_file_there=case_file,
+                 staff_there=manager2.user_id)
 
 
 def _in_unit_of_work(work: Callable) -> None:
@@ -352,6 +354,15 @@ Call = Callable[[World, Principal], object]
 CASES: dict[str, tuple[tuple[str, ...], list[Call]]] = {
     'accounts.staff.add_user': (('staff',), [lambda w, p: staff.add_user(
         principal=p, email='new@example.org', role='employer', organization_id=w.employer_organization)]),
+    'accounts.staff.add_staff_account': (('staff',), [lambda w, p: staff.add_staff_account(
+        principal=p, full_name='Nina Nurse', email='nina@example.org', role='healthcare_provider',
+        location_id=w.location_there)]),
+    'accounts.staff.change_staff_role': (('staff',), [lambda w, p: staff.change_staff_role(
+        principal=p, user_id=w.staff_there, role='healthcare_provider')]),
+    'accounts.staff.set_staff_active': (('staff',), [lambda w, p: staff.set_staff_active(
+        principal=p, user_id=w.staff_there, active=False)]),
+    'accounts.staff.resend_invitation': (('staff',), [lambda w, p: staff.resend_invitation(
+        principal=p, user_id=w.staff_there)]),
     'accounts.staff.approve_organization': (('staff',), [lambda w, p: _in_unit_of_work(
         lambda s: staff.approve_organization(s, principal=p, organization_id=w.employer_organization))]),
     'accounts.staff.set_enrollment_status': (('staff',), [lambda w, p: _in_unit_of_work(
