@@ -17,7 +17,7 @@ from services.core.errors import NotFound, ValidationFailed
 from services.permissions import Action, Kind, fetch, require, scope
 from services.principal import Principal
 
-# The list a new state starts with (the migration 0024_readiness seeds a frozen copy; the demo seeds this one).
+# The list a new state starts with (the migration 0026_readiness seeds a frozen copy; the demo seeds this one).
 DEFAULT_ITEMS = [
     'Storage units monitored with a continuous temperature data logger',
     'Staff trained on vaccine storage, handling and administration',

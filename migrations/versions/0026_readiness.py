@@ -1,7 +1,7 @@
 """readiness: the state's checklist for vaccination locations and each location's ticks
 
-Revision ID: 0024_readiness
-Revises: 0023_helpdesk_records_kb
+Revision ID: 0026_readiness
+Revises: 0025_audit_sealing
 Create Date: 2026-12-02
 
 Seeds the default list (a frozen copy of services.organizations.readiness.DEFAULT_ITEMS at this revision); the
@@ -17,8 +17,8 @@ from alembic import op
 UTCDateTime = sqlmodel.sql.sqltypes.UTCDateTime
 AutoString = sqlmodel.sql.sqltypes.AutoString
 
-revision: str = '0024_readiness'
-down_revision: str | Sequence[str] | None = '0023_helpdesk_records_kb'
+revision: str = '0026_readiness'
+down_revision: str | Sequence[str] | None = '0025_audit_sealing'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
