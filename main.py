@@ -100,6 +100,7 @@ def run_server(*, demo_data: bool, run_jobs: bool | None = None) -> None:
         from services import demo
         if demo.database_is_empty():
             _print_logins(demo.seed_demo())
+            demo.seed_dose_history()
     build_app(run_jobs=run_jobs)
     # Once the app has started, what the imports and pages built is frozen out of later collections (not in the
     # tests' simulated user, whose process runs many apps one after another).
@@ -164,6 +165,7 @@ def cli(argv: list[str]) -> int:
             print('The database already holds data; demo data is only added to an empty database.', file=sys.stderr)
             return 1
         _print_logins(demo.seed_demo())
+        demo.seed_dose_history()
         return 0
     if command == 'create-user':
         return _create_user(args)

@@ -39,6 +39,12 @@ def seed_demo() -> list[tuple[str, str, str]]:
     return [(email, role.label, DEMO_PASSWORD) for email, role, _ in DEMO_LOGINS]
 
 
+def seed_dose_history() -> int:
+    """Past doses at DEMO1 for `serve --demo` and `seed-demo` (not the tests' demo data): services.clinic.demo."""
+    from services.clinic.demo import seed_dose_history as seed
+    return seed()
+
+
 def _seed(session: Session) -> None:
     provider = create_organization(session, OrganizationCreate(
         name='Demo Health System', kind=OrganizationKind.PROVIDER, provider_pin='NCA650001',

@@ -6,7 +6,7 @@ from datetime import date, time, timedelta
 
 from sqlmodel import Session, select
 
-from models import Location, Recipient, RecipientSource
+from models import Location, Recipient, RecipientSource, User
 from models.clinic import Appointment, ClinicSession, ClinicSlot
 from models.inventory import Product
 from services.clinic.scheduling import new_case_number
@@ -58,3 +58,47 @@ def _session(session: Session, clinic: Location, day: date, products: list[int])
         start += timedelta(minutes=15)
     session.flush()
     return clinic_session
+
+
+HISTORY = [('Grace', 'Wilms', '208', (63, 42)), ('Henry', 'History', '212', (50,))]  # person, product, days ago
+
+
+def seed_dose_history() -> int:
+    """Past doses at Clinic Location1, back-entered as a clinic's paper records are (each draws its dose from stock
+    and queues its registry message), so a fresh demo's proof of vaccination, reports, FHIR API and registry export
+    have something to show. Only `serve --demo` and `seed-demo` add them: the tests' demo data stays without doses.
+    Returns the number of doses recorded."""
+    from datetime import UTC, datetime
+
+    from services.accounts.auth import principal_for
+    from services.clinic.administration import DoseDetails, record_paper_administration
+    from services.core.db import session_scope
+    from services.inventory import ledger
+    from services.recipients.registry import create_recipient
+    with session_scope() as session:
+        clinic = session.exec(select(Location).where(Location.code == 'DEMO1')).one()
+        manager = principal_for(session, session.exec(select(User).where(
+            User.email == 'manager@demo.cvms.example.org')).one())
+        people = {}
+        for first, last, _cvx, _ in HISTORY:
+            person = session.exec(select(Recipient).where(Recipient.first_name == first,
+                                                          Recipient.last_name == last)).first()
+            if person is None:
+                person = create_recipient(session=session, values={
+                    'first_name': first, 'last_name': last, 'date_of_birth': date(1958, 11, 2)},
+                    source=RecipientSource.BULK_UPLOAD, location_id=clinic.id,
+                    organization_id=clinic.organization_id)
+            people[(first, last)] = person.id
+        lots = {s.product_id: s.lot_id for s in ledger.stock(session, location_id=clinic.id or 0) if s.on_hand > 0}
+        products = {p.cvx_code: p.id for p in session.exec(select(Product)).all()}
+    recorded = 0
+    for first, last, cvx, days_ago in HISTORY:
+        lot_id = lots.get(products.get(cvx))
+        if lot_id is None:
+            continue
+        for days in days_ago:
+            record_paper_administration(principal=manager, recipient_id=people[(first, last)], details=DoseDetails(
+                lot_id=lot_id, consent=True, administered_at=datetime.now(UTC) - timedelta(days=days),
+                backdate_reason='Demo data: a paper record entered later'))
+            recorded += 1
+    return recorded
