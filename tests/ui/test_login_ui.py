@@ -15,6 +15,7 @@ NAV_BY_ROLE = {
     'admin@demo.cvms.example.org': ['Home', 'Organizations', 'Recipients'],
     'employer@demo.cvms.example.org': ['Home', 'Invited'],
     'recipient@demo.cvms.example.org': ['Your household', 'Grace Wilms'],
+    'agent@demo.cvms.example.org': ['Help Desk', 'Provider Onboarding (0)'],  # the agent's home is the queue
 }
 
 
@@ -71,9 +72,10 @@ HEADER_BY_ROLE = {
     'manager@demo.cvms.example.org': ['Home', 'Recipient', 'Appointments', 'Bulk Registration', 'Vaccine Inventory',
                                       'Shipments', 'Reports'],
     'provider@demo.cvms.example.org': ['Home', 'Recipient', 'Appointments', 'Vaccine Inventory', 'Shipments'],
-    'admin@demo.cvms.example.org': ['Home', 'Recipient', 'Vaccine Inventory', 'Shipments', 'Reports'],
+    'admin@demo.cvms.example.org': ['Home', 'Recipient', 'Vaccine Inventory', 'Shipments', 'Reports', 'Help Desk'],
     'employer@demo.cvms.example.org': ['Home', 'Bulk Registration', 'Invitations'],
     'recipient@demo.cvms.example.org': [],  # recipients get the portal's own frame
+    'agent@demo.cvms.example.org': ['Home', 'Help Desk'],
 }
 
 
