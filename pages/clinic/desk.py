@@ -25,6 +25,7 @@ from services.principal import Principal
 from services.recipients import codes
 from services.recipients.dates import parse_date
 from services.recipients.registry import DuplicateRecipient
+from services.registry import reporting
 from services.registry.codes import DEFAULT_FUNDING_ELIGIBILITY, FUNDING_ELIGIBILITY
 
 
@@ -357,11 +358,16 @@ def doses_page(principal: Principal, day: str = '') -> None:
                 'the original stays in the audit trail.' if may_correct else '')).classes('text-sm')
     if not records:
         ui.label('No doses recorded.')
+    registry = reporting.statuses_of(principal=principal,
+                                     administration_ids=[r.administration_id for r, _, _ in records])
     for record, name, voided in records:
         with ui.row().classes('w-full items-center gap-3'):
             ui.label(f'{localtime.clock_label(record.administered_at, zone, named=True)} · {name} · '
                      f'dose {record.dose_number} · {record.product_name} lot {record.lot_number} · {record.site}'
                      + (' · VOID' if voided else '')).classes('line-through' if voided else '').mark('dose-row')
+            if record.administration_id in registry:
+                ui.label(f'Registry: {registry[record.administration_id]}').classes('text-xs') \
+                    .mark('dose-registry-status')
             if may_correct and not voided:
                 ui.button('Correct…', on_click=lambda r=record: _correct_dialog(principal, r)).props('dense flat') \
                     .mark('correct-dose')

@@ -14,12 +14,12 @@ from sqlmodel import Session, col, select
 from models import Location, Recipient, User, utcnow
 from models.clinic import Administration
 from models.inventory import Lot, Product
-from models.registry import RegistryAction, RegistryMessage
+from models.registry import WAITING_STATUSES, RegistryAction, RegistryMessage, RegistryStatus
 from services.core.db import session_scope
 from services.core.errors import NotFound
 from services.core.localtime import local_date, state_zone
 from services.core.settings import get_settings
-from services.permissions import Action, Kind, fetch, require, scope
+from services.permissions import Action, Kind, fetch, require, scope, visible
 from services.principal import Principal
 from services.registry import sending, vxu
 
@@ -90,6 +90,26 @@ def messages_for(*, principal: Principal, administration_id: int) -> list[Regist
               health_data=True)
         return list(session.exec(select(RegistryMessage).where(RegistryMessage.administration_id == administration_id)
                                  .order_by(col(RegistryMessage.id))).all())
+
+
+def statuses_of(*, principal: Principal, administration_ids: list[int]) -> dict[int, str]:
+    """The registry status label of each dose record's latest message (records the principal may see; a record
+    without a message is left out), for lists of doses."""
+    if not administration_ids:
+        return {}
+    with session_scope(read_only=True) as session:
+        rows = session.exec(
+            select(RegistryMessage.administration_id, RegistryMessage.status, RegistryMessage.exported_at)
+            .join(Administration, col(Administration.id) == col(RegistryMessage.administration_id))
+            .where(col(RegistryMessage.administration_id).in_(administration_ids))
+            .where(col(RegistryMessage.resent_as_id).is_(None))
+            .where(visible(principal=principal, kind=Kind.ADMINISTRATION))
+            .order_by(col(RegistryMessage.id))).all()
+        labels = {}
+        for administration_id, status, exported_at in rows:  # the latest message of each record wins
+            waiting = status in WAITING_STATUSES and exported_at is not None
+            labels[administration_id] = 'In a batch file' if waiting else RegistryStatus(status).label
+        return labels
 
 
 def export_batch(*, principal: Principal, location_code: str, output: Path, include_exported: bool = False

@@ -80,6 +80,25 @@ async def test_the_state_admin_sees_each_locations_backlog_and_rejection_rate(de
     await user.should_not_see('Resend')  # the state admin reads; the location corrects and resends
 
 
+async def test_doses_recorded_show_each_doses_registry_status(demo, registry, user: User) -> None:
+    registry.by_family_name.update({'Rejected': 'AR', 'Warned': 'AE'})
+    fx.walk_in_dose('Rita', 'Rejected')
+    fx.walk_in_dose('Wanda', 'Warned')
+    sending.send_due()
+    registry.stop()
+    fx.walk_in_dose('Quentin', 'Queued')
+    await fx.log_in(user, fx.MANAGER)
+    await user.open('/desk/doses')
+    await user.should_see('Rita Rejected', retries=50)
+    with user:
+        labels = [e.text for e in user.find(marker='dose-registry-status').elements]
+    # Quentin's: queued, or retrying if a worker of the app already tried the registry, now out of reach
+    assert len(labels) == 3
+    for answered in ('Registry: Accepted with warnings', 'Registry: Rejected'):
+        labels.remove(answered)
+    assert labels[0] in ('Registry: Queued', 'Registry: Retrying')
+
+
 async def test_a_provider_has_no_registry_view(demo, user: User) -> None:
     await fx.log_in(user, fx.PROVIDER)
     await user.open('/registry')
