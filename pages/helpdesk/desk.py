@@ -11,6 +11,7 @@ from components.error_summary import ErrorSummary, required
 from components.guard import acting
 from components.page import page
 from components.theme import heading
+from pages.helpdesk.removal_panel import removal_panel
 from services.core.errors import ServiceError
 from services.core.localtime import time_label
 from services.helpdesk import bulk_loads, cases
@@ -241,16 +242,6 @@ async def bulk_upload_panel(view: CaseView, refresh: Callable[[], None]) -> None
             refresh()
 
         button = ui.button('Load into location', icon='upload', on_click=load).mark('bulk-load')
-
-
-async def removal_panel(view: CaseView, refresh: Callable[[], None]) -> None:
-    """A "Remove a recipient" case: the person's record and the agent's Remove / Decline / Inactive / Merge
-    (services/recipients/removal.py, from the removal work) go here."""
-    with ui.card().classes('w-full gap-2').mark('removal-panel'):
-        heading('Recipient', level=2)
-        ui.label(view.fields.get('recipient', '') or f'Recipient {view.recipient_id}')
-        ui.label('Remove, decline, mark inactive or merge the record with the recipient removal actions; '
-                 'then resolve the case with what was done.').classes('text-sm')
 
 
 # A request type's own actions on the agent's case page: an async function (view, refresh).
