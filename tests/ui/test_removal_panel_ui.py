@@ -8,6 +8,7 @@ from nicegui.testing import User
 from sqlmodel import col
 
 from models import Recipient
+from models.clinic import Administration
 from models.recipient_records import InactiveRecipient
 from services.clinic import administration, common, walkin
 from services.clinic.administration import DoseDetails
@@ -64,4 +65,20 @@ async def test_a_person_with_a_dose_is_marked_inactive_not_removed(demo, user: U
     await user.should_see('Marked inactive: Has a dose on record', retries=100)
     assert fx.count_rows(InactiveRecipient, col(InactiveRecipient.recipient_id) == person) == 1
     assert fx.count_rows(Recipient, col(Recipient.id) == person) == 1
+    assert state_of(case_id) == cases.State.RESOLVED
+
+
+async def test_the_agent_merges_a_duplicate_into_the_record_to_keep(demo, user: User) -> None:  # noqa: ANN001
+    keep = fx.recipient('Daniela', 'Panel', born=date(1979, 4, 5))
+    person, case_id = removal_case('Danielle', dose=True)  # the same person loaded twice, the first name spelled apart
+    await fx.log_in(user, fx.AGENT)
+    await user.should_see(marker='queue-table', retries=50)
+    await user.open(f'/help-desk/cases/{case_id}')
+    await user.should_see('Merge into another record of the person', retries=50)
+    fx.set_value(user, 'removal-survivor', keep)
+    fx.set_value(user, 'removal-reason', 'Loaded twice with a typo in the first name')
+    user.find(marker='removal-merge').click()
+    await user.should_see('This record no longer exists', retries=100)
+    assert fx.count_rows(Recipient, col(Recipient.id) == person) == 0
+    assert fx.count_rows(Administration, col(Administration.recipient_id) == keep) == 1
     assert state_of(case_id) == cases.State.RESOLVED
