@@ -68,8 +68,10 @@ def defer_send(session: Session, message: RegistryMessage) -> None:
 def send_message(message_id: int, *, owner: str | None = None) -> SendCounts:
     """The job of one new message: send it if it is due (no other worker holds it, no earlier message of its dose
     waits), then the messages of the same dose that were waiting behind it."""
-    owner = owner or new_owner()
     counts = SendCounts()
+    if not transport.configured():  # the settings changed since the job was deferred: the file will carry it
+        return counts
+    owner = owner or new_owner()
     claimed = _claim(owner, message_id=message_id)
     while claimed is not None:
         outcome = _send_claimed(claimed, owner)
@@ -125,12 +127,14 @@ def _lease() -> timedelta:
 def _claim(owner: str, *, message_id: int | None = None, filler_order_id: int | None = None) -> Claimed | None:
     """Claim the oldest due message (or that one, or the oldest due of that dose) for `owner`, in its own unit of
     work. Due: to be sent, not in a batch file, past its back-off, claimed by nobody (or by a worker whose lease
-    ran out), and no earlier message of its dose still to be sent."""
+    ran out), and no earlier message of its dose still to be sent (over a connection: one already written to a batch
+    file holds nothing back)."""
     now = utcnow()
     earlier = aliased(RegistryMessage)
     waiting_before = select(earlier.id).where(col(earlier.filler_order_id) == col(RegistryMessage.filler_order_id),
                                               col(earlier.id) < col(RegistryMessage.id),
-                                              col(earlier.status).in_(WAITING_STATUSES)).exists()
+                                              col(earlier.status).in_(WAITING_STATUSES),
+                                              col(earlier.exported_at).is_(None)).exists()  # a file carried it
     query = (select(RegistryMessage).where(
         col(RegistryMessage.status).in_(WAITING_STATUSES), col(RegistryMessage.exported_at).is_(None),
         or_(col(RegistryMessage.next_attempt_at).is_(None), col(RegistryMessage.next_attempt_at) <= now),

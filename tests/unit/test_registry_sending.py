@@ -195,7 +195,25 @@ def test_a_new_message_is_deferred_to_the_job_engine_on_postgres(demo, registry)
 def test_without_a_registry_messages_wait_for_the_batch_file(demo) -> None:
     dose = fx.walk_in_dose('Bea', 'Batch')
     assert not transport.configured()
-    assert sending.send_due().sent == 0 and _message_of(dose).status == 'queued'
+    assert sending.send_due().sent == 0 and sending.send_message(_message_of(dose).id).sent == 0
+    assert _message_of(dose).status == 'queued' and _message_of(dose).attempts == 0
+
+
+def test_a_message_in_a_batch_file_is_not_sent_and_holds_nothing_back(demo, registry, tmp_path) -> None:
+    from services.principal import SYSTEM
+    from services.registry import reporting
+    dose = fx.walk_in_dose('Fay', 'File')
+    reporting.export_batch(principal=SYSTEM, location_code='DEMO1', output=tmp_path / 'out.hl7')
+    with session_scope(read_only=True) as session:
+        from models.clinic import Administration
+        lot_id = session.get(Administration, dose).lot_id
+    corrected = administration.correct_administration(
+        principal=fx.principal(fx.MANAGER), administration_id=dose, reason='Wrong arm',
+        details=administration.DoseDetails(lot_id=lot_id, site='Right deltoid', screening={}, consent=True))
+    sending.send_due()
+    added, updated = _message_of(dose), _message_of(corrected.administration_id)
+    assert added.status == 'queued' and added.control_id not in registry.control_ids()  # the file carried it
+    assert updated.status == 'accepted'
 
 
 # ---------------------------------------------------------------- SOAP
