@@ -6,6 +6,7 @@ from nicegui import run, ui
 from components.change_password import change_password_form
 from components.page import PORTAL, page
 from components.portal_frame import PortalContext, acting_recipient
+from services.core.errors import ServiceError
 from services.core.i18n import marked as _
 from services.fhir import health_cards
 from services.permissions import Action
@@ -42,11 +43,15 @@ def record_page(ctx: PortalContext) -> None:
         qr.props['aria-label'] = t('QR code of the verification link')
         ui.label(t('Scan the code or open this link to check this record:')).classes('text-sm')
         ui.link(url, url).classes('text-sm break-all').mark('verification-link')
-        card = health_cards.health_card(principal=ctx.principal, recipient_id=ctx.person.id)
-        shc = ui.html(card.qr().svg_inline(scale=3, dark='#000', light='#fff'), sanitize=False).classes('mt-2') \
-            .props('role=img').mark('health-card-qr')
-        shc.props['aria-label'] = t('SMART Health Card QR code')
-        ui.label(t('SMART Health Card: scan it with a health wallet or verifier app.')).classes('text-sm')
+        try:
+            card = health_cards.health_card(principal=ctx.principal, recipient_id=ctx.person.id)
+        except ServiceError:  # a record too large for one code: the verification link above still serves
+            card = None
+        if card is not None:
+            shc = ui.html(card.qr().svg_inline(scale=3, dark='#000', light='#fff'), sanitize=False) \
+                .classes('mt-2').props('role=img').mark('health-card-qr')
+            shc.props['aria-label'] = t('SMART Health Card QR code')
+            ui.label(t('SMART Health Card: scan it with a health wallet or verifier app.')).classes('text-sm')
     person_id = ctx.person.id
 
     async def download() -> None:
@@ -55,7 +60,11 @@ def record_page(ctx: PortalContext) -> None:
         ui.download.content(data, 'proof-of-vaccination.pdf', 'application/pdf')
 
     def download_card() -> None:
-        card_file = health_cards.health_card(principal=acting_recipient(), recipient_id=person_id).file_content
+        try:
+            card_file = health_cards.health_card(principal=acting_recipient(), recipient_id=person_id).file_content
+        except ServiceError as error:
+            ui.notify(str(error), type='warning')
+            return
         ui.download.content(card_file, 'vaccination.smart-health-card', health_cards.FILE_MEDIA_TYPE)
 
     with ui.row().classes('gap-2 cvms-no-print'):

@@ -5,6 +5,7 @@ scans it sees only what a checker needs: the name's initials and each dose's num
 code shows nothing at all."""
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +20,7 @@ from models.portal import ProofCode
 from services.accounts.auth import link
 from services.core import audit
 from services.core.db import session_scope
+from services.core.errors import ServiceError
 from services.core.i18n import translator
 from services.fhir import health_cards
 from services.portal import program_status
@@ -125,8 +127,11 @@ def proof_pdf(*, principal: Principal, recipient_id: int, lang: str) -> bytes:
     size = 45.0
     left, top = pdf.get_x(), pdf.get_y()
     _draw_qr(pdf, segno.make(url, error='m'), left, top, size)
-    if record.doses:  # the SMART Health Card beside the verification link's code
-        card = health_cards.health_card(principal=principal, recipient_id=recipient_id)
+    card = None
+    if record.doses:  # the SMART Health Card beside the verification link's code (none for a record too large)
+        with contextlib.suppress(ServiceError):
+            card = health_cards.health_card(principal=principal, recipient_id=recipient_id)
+    if card is not None:
         _draw_qr(pdf, card.qr(), left + size + 20, top, 70.0)
         pdf.set_xy(left + size + 20, top + 71)
         pdf.set_font(family, '', 8)
