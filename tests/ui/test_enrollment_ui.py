@@ -3,6 +3,7 @@ Pause and resume, signs and submits, the state returns it, the provider answers,
 rejects."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 from nicegui import ui
@@ -20,6 +21,17 @@ ORGANIZATION_PATHS = [f'organization.{name}' for name in form.ORGANIZATION_FIELD
     f'{officer}.{name}' for officer in form.OFFICERS for name in form.OFFICER_FIELDS]
 LOCATION_PATHS = [f'locations.0.{name}' for name in form.LOCATION_FIELDS] + [
     'locations.0.storage_units.0.type', 'locations.0.storage_units.0.capacity']
+
+
+async def on_step(user: User, index: int) -> None:
+    """Wait until the stepper shows step `index` (Next keeps the draft first, off the event loop)."""
+    with user:
+        stepper = user.find(kind=ui.stepper).elements.pop()
+    for _ in range(200):
+        if stepper.value == f'step{index}':
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f'the stepper stayed at {stepper.value}, not step{index}')
 
 
 def status_of(name: str) -> str:
@@ -76,7 +88,8 @@ async def test_provider_fills_pauses_resumes_signs_and_submits(demo, user: User)
     await user.should_see('Phone: enter a 10-digit phone number, like 919-555-0100.', retries=50)
     fx.set_value(user, 'agreement-cmo-phone', '336-555-0141')
     user.find(marker='agreement-next-0').click()
-    await user.should_see('Enrollment status: In progress', retries=100)
+    await on_step(user, 1)
+    await user.should_see('Enrollment status: In progress')
 
     # Pause on the signatures step; back later, everything is kept
     user.find(marker='agreement-pause-1').click()
@@ -102,6 +115,7 @@ async def test_provider_fills_pauses_resumes_signs_and_submits(demo, user: User)
     user.find(marker='sign-ceo').click()
     await user.should_see(marker='signed-ceo', retries=50)
     user.find(marker='agreement-next-1').click()
+    await on_step(user, 2)
 
     # Section B: a second location added, then removed again
     await user.should_see(marker='add-location', retries=50)
@@ -111,8 +125,10 @@ async def test_provider_fills_pauses_resumes_signs_and_submits(demo, user: User)
     await user.should_not_see(marker='location-1', retries=50)
     fx.fill_agreement_fields(user, draft, LOCATION_PATHS)
     user.find(marker='agreement-next-2').click()
+    await on_step(user, 3)
     await user.should_see('Supplemental COVID-19 Vaccine Redistribution Agreement', retries=50)
     user.find(marker='agreement-next-3').click()
+    await on_step(user, 4)
     await user.should_see('Check the agreement before you submit it', retries=50)
     await user.should_see('Location 1: Sandhills Pharmacy Main, Greensboro; coordinator Casey Coord', retries=100)
     await user.should_not_see(marker='agreement-problems')
