@@ -23,22 +23,22 @@
     return 'Table (scrolls)';
   }
 
-  // Quasar's sortable column headers answer only to a mouse and do not say how the table is sorted: they take
-  // focus, Enter or Space sorts (Quasar's own click), and aria-sort tells the current order.
+  // Quasar's sortable column headers answer only to a mouse and do not say how the table is sorted: each gets a
+  // button over it, named by the column (the WAI-ARIA sortable table: a button in the header; Enter or Space clicks
+  // it and the click reaches Quasar's own on the header), and aria-sort on the header tells the current order.
   function sortableHeaders() {
     document.querySelectorAll('th.sortable').forEach(function (th) {
       var order = !th.classList.contains('sorted') ? 'none'
         : (th.classList.contains('sort-desc') ? 'descending' : 'ascending');
       if (th.getAttribute('aria-sort') !== order) th.setAttribute('aria-sort', order);
-      if (!th.hasAttribute('tabindex')) {
-        th.setAttribute('tabindex', '0');
-        th.addEventListener('keydown', function (event) {
-          if (event.key === 'Enter' || event.key === ' ') {
-            event.preventDefault();
-            th.click();
-          }
-        });
-      }
+      if (th.querySelector(':scope > .cvms-sort')) return;
+      var label = th.cloneNode(true);
+      label.querySelectorAll('.q-icon').forEach(function (icon) { icon.remove(); });  // "arrow_upward" ligatures
+      var button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'cvms-sort';
+      button.setAttribute('aria-label', label.textContent.trim());
+      th.appendChild(button);
     });
   }
 
@@ -58,6 +58,65 @@
       }
     });
   }
+
+  // A Quasar select keeps attributes on its outer <label>: components/error_summary.py gives it data-cvms-aria-*
+  // (required, invalid, describedby), carried here to its combobox, where a screen reader reads them.
+  var SELECT_STATES = ['required', 'invalid', 'describedby'];
+
+  function selectStates() {
+    document.querySelectorAll('.q-select').forEach(function (field) {
+      var box = field.querySelector('[role="combobox"]');
+      if (!box) return;
+      SELECT_STATES.forEach(function (name) {
+        var value = field.getAttribute('data-cvms-aria-' + name);
+        if (value === null) {
+          if (box.hasAttribute('data-cvms-set-' + name)) {
+            box.removeAttribute('aria-' + name);
+            box.removeAttribute('data-cvms-set-' + name);
+          }
+        } else if (box.getAttribute('aria-' + name) !== value) {
+          box.setAttribute('aria-' + name, value);
+          box.setAttribute('data-cvms-set-' + name, '');
+        }
+      });
+    });
+  }
+
+  // Radio groups (Quasar's option groups, the desk's screening questions): one Tab stop per group, the chosen
+  // answer or else the first (WAI-ARIA radio group); arrow keys move to the next answer and choose it (below).
+  var RADIO_GROUP = '.q-option-group, [role="radiogroup"]';
+
+  function radiosOf(group) {
+    return Array.prototype.filter.call(group.querySelectorAll('[role="radio"]'), function (radio) {
+      return radio.getAttribute('aria-disabled') !== 'true' && radio.closest(RADIO_GROUP) === group;
+    });
+  }
+
+  function radioGroups() {
+    document.querySelectorAll(RADIO_GROUP).forEach(function (group) {
+      var radios = radiosOf(group);
+      var chosen = radios.filter(function (radio) { return radio.getAttribute('aria-checked') === 'true'; })[0];
+      radios.forEach(function (radio) {
+        var stop = radio === (chosen || radios[0]) ? '0' : '-1';
+        if (radio.getAttribute('tabindex') !== stop) radio.setAttribute('tabindex', stop);
+      });
+    });
+  }
+
+  document.addEventListener('keydown', function (event) {
+    var step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+    var radio = step && event.target.closest && event.target.closest('[role="radio"]');
+    var group = radio && radio.closest(RADIO_GROUP);
+    if (!group) return;
+    var radios = radiosOf(group);
+    var at = radios.indexOf(radio);
+    if (at < 0) return;
+    event.preventDefault();
+    var next = radios[(at + step + radios.length) % radios.length];
+    next.click();
+    next.focus();  // after the click: Quasar's click moves focus to a helper inside the radio
+    radios.forEach(function (other) { other.setAttribute('tabindex', other === next ? '0' : '-1'); });
+  });
 
   // After navigation the new page's heading takes focus (a screen reader reads where it is), unless the page put
   // focus on a control itself (autofocus).
@@ -112,12 +171,14 @@
       scrollAreas();
       sortableHeaders();
       uploadInputs();
+      radioGroups();
+      selectStates();
     });
   }
 
   function start() {
     new MutationObserver(sweep).observe(document.body, { childList: true, subtree: true, attributes: true,
-      attributeFilter: ['class'] });
+      attributeFilter: ['class', 'data-cvms-aria-required', 'data-cvms-aria-invalid', 'data-cvms-aria-describedby'] });
     window.addEventListener('resize', sweep);
     sweep();
     window.setTimeout(focusHeading, 300);

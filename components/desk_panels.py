@@ -18,9 +18,11 @@ from services.permissions import Action, can
 from services.principal import Principal
 from services.recipients.dates import parse_date
 
+from .error_summary import ErrorSummary
 from .focus import focus
 from .guard import acting, session_token
 from .registry_history import registry_history_button
+from .theme import heading
 
 TODAY_COLUMNS = [
     {'name': 'time', 'label': 'TIME', 'field': 'time', 'align': 'left'},
@@ -70,7 +72,7 @@ def desk(principal: Principal) -> None:
 
 
 def _check_in_panel() -> None:
-    ui.label('Recipient Check-In').classes('text-lg font-semibold')
+    heading('Recipient Check-In')
     number = ui.input('Appointment confirmation number').props('autofocus inputmode=numeric clearable') \
         .classes('w-full').mark('confirmation-number')
     go = ui.button('Go').mark('check-in-go')
@@ -137,7 +139,7 @@ class TodayTable:
         self.pending = False
         self.unsubscribe: Callable[[], None] | None = None
         with ui.row().classes('w-full items-center justify-between'):
-            ui.label("Today's Appointments").classes('text-lg font-semibold')
+            heading("Today's Appointments")
             self.status = ui.select(STATUS_FILTER, value='', label='Status',
                                     on_change=lambda: self.refresh_soon()).classes('w-40').mark('today-status')
         # wrap-cells: the five columns fit the panel at 1366 px instead of hiding Location and Status in a scroll area
@@ -200,21 +202,20 @@ class TodayTable:
 
 
 def _walk_in_panel() -> None:
-    ui.label('Appointment Walk-In').classes('text-lg font-semibold')
-    name = ui.input('Name', placeholder='Last name (or its first letters), or First Last') \
-        .classes('w-full').mark('walk-in-name')
-    born = ui.input('Date of birth (MM/DD/YYYY)').classes('w-full').mark('walk-in-dob')
+    heading('Appointment Walk-In')
+    summary = ErrorSummary()
+    name = summary.require(ui.input('Name', placeholder='Last name (or its first letters), or First Last')
+                           .classes('w-full').mark('walk-in-name'),
+                           'Enter at least the first letters of the last name.')
+    born = summary.require(ui.input('Date of birth (MM/DD/YYYY)').classes('w-full').mark('walk-in-dob'),
+                           'Enter the date of birth (MM/DD/YYYY).')
     search = ui.button('Search').mark('walk-in-search')
 
     @ui.refreshable
-    def results(hits: list[walkin.WalkInHit] | None, similar: list[walkin.SimilarPerson], query: str,
-                problem: str) -> None:
+    def results(hits: list[walkin.WalkInHit] | None, similar: list[walkin.SimilarPerson], query: str) -> None:
         """The people found, else those alike or the way to register the person (`query`: name and date of birth
-        for the registration form), or what is wrong with the search."""
+        for the registration form); what is wrong with the search is in the error summary."""
         with ui.column().classes('w-full gap-1').mark('walk-in-results'):
-            if problem:
-                ui.label(problem).classes('text-red-800').props('role=alert')
-                return
             if hits is None:
                 return
             for hit in hits:
@@ -228,21 +229,28 @@ def _walk_in_panel() -> None:
                 ui.button('Register at point of care', on_click=lambda: ui.navigate.to(f'/desk/register?{query}')) \
                     .props('outline').mark('walk-in-register')
 
-    results(None, [], '', '')
+    results(None, [], '')
 
     async def find() -> None:
         principal = acting()
-        await results.refresh(None, [], '', '')
+        await results.refresh(None, [], '')
+        if summary.missing():
+            return
         typed = name.value or ''
         try:
             day = parse_date(born.value, label='date of birth')
+        except ServiceError as error:
+            summary.refuse(str(error), born)
+            return
+        try:
             hits = await run.io_bound(lambda: walkin.search_walk_in(principal=principal, name=typed, date_of_birth=day))
             similar = [] if hits else await run.io_bound(
                 lambda: walkin.similar_people(principal=principal, name=typed, date_of_birth=day))
         except ServiceError as error:
-            await results.refresh(None, [], '', str(error))
+            summary.refuse(str(error), name)
             return
-        await results.refresh(hits, similar, urlencode({'name': typed, 'dob': f'{day:%m/%d/%Y}'}), '')
+        summary.hide()
+        await results.refresh(hits, similar, urlencode({'name': typed, 'dob': f'{day:%m/%d/%Y}'}))
 
     born.on('keydown.enter', find)
     name.on('keydown.enter', find)

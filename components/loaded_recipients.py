@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import run, ui
 
+from components.error_summary import ErrorSummary
 from components.guard import acting
 from components.theme import heading
 from services.core.errors import ServiceError
@@ -97,15 +98,18 @@ def loaded_recipients(principal: Principal, *, show_location: bool = False) -> C
             dialog.props(f'aria-labelledby={title.html_id}')
             ui.label('Loaded recipients cannot be deleted. The state help desk reviews removal requests.') \
                 .classes('text-sm')
-            reason = ui.textarea('Reason').classes('w-full').mark('removal-reason')
-            message = ui.label('').classes('text-red-700').props('role=alert')
+            summary = ErrorSummary()
+            reason = summary.require(ui.textarea('Reason').classes('w-full').mark('removal-reason'),
+                                     'Say why the record should be removed.')
 
             async def submit() -> None:
+                if summary.missing():
+                    return
                 try:
                     number = await run.io_bound(listing.request_removal, principal=acting(),
                                                 recipient_id=int(row['id']), reason=reason.value or '')
                 except ServiceError as error:
-                    message.set_text(str(error))
+                    summary.refuse(str(error), reason)
                     return
                 dialog.close()
                 ui.notify(f'Removal request sent to the state help desk: case {number}.', type='positive')

@@ -10,17 +10,6 @@ from nicegui import ui
 from services.clinic.common import SCREENING_QUESTIONS, unanswered_screening
 
 ANSWERS = {'no': 'No', 'yes': 'Yes'}
-# The radio group's arrow keys (the WAI-ARIA pattern Quasar's radios lack): move to the other answer and choose it.
-ARROW_KEYS = '''(e) => {
-  const step = {ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1}[e.key];
-  const radios = [...e.currentTarget.querySelectorAll('[role=radio]')];
-  const at = radios.findIndex((r) => r.contains(document.activeElement));
-  if (!step || at < 0) return;
-  e.preventDefault();
-  const next = radios[(at + step + radios.length) % radios.length];
-  next.click();
-  next.focus();  // after the click: Quasar's click moves focus to a helper inside the radio
-}'''
 THEIR_ANSWER = "The recipient's answer in the portal"
 
 
@@ -58,7 +47,6 @@ class ScreeningQuestions:
             described.append(f'c{error.id}')
         group.props(f'role=radiogroup aria-labelledby=c{name.id} aria-required=true '
                     f'aria-describedby="{" ".join(described)}"')
-        group.on('keydown', js_handler=ARROW_KEYS)
         group.on_value_change(lambda: self._answered(key))
         self.groups[key] = group
         self.errors[key] = error

@@ -5,6 +5,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, run, ui
 
+from components.error_summary import ErrorSummary, required
 from components.guard import browser_id, client_ip, current_principal, end_session, set_session_cookie, sign_in
 from components.portal_frame import browser_language, switch_language
 from components.theme import apply_theme, main_region
@@ -35,7 +36,7 @@ def _auth_card(title: str):  # noqa: ANN202
         other = next(code for code in LANGUAGES if code != lang)
         ui.button(LANGUAGES[other], on_click=lambda: switch_language(None, other)) \
             .props(f'flat dense no-caps lang={other}').classes('self-end').mark('auth-language')
-        ui.label(t('Vaccine Management System')).classes('text-2xl font-bold text-[#1f4e79] mt-4')
+        ui.label(t('Vaccine Management System')).classes('cvms-brand text-2xl font-bold text-[#1f4e79] mt-4')
         card = ui.card().classes('cvms-auth-card p-6 gap-3')
         with card:
             ui.label(t(title)).classes('text-xl font-semibold').props('role=heading aria-level=1')
@@ -48,24 +49,21 @@ def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A00
         return RedirectResponse(_safe_next(next))
     t = translator(browser_language())
     with _auth_card('Log in'):
-        email = ui.input(t('Email')).props('type=email autocomplete=username autofocus').classes('w-full')
-        password = ui.input(t('Password'), password=True, password_toggle_button=True) \
-            .props('autocomplete=current-password').classes('w-full')
-        message = ui.label('').classes('text-red-700').props('role=alert')
-        message.set_visibility(False)
+        summary = ErrorSummary(t('There is a problem'))
+        email = summary.require(ui.input(t('Email')).props('type=email autocomplete=username autofocus')
+                                .classes('w-full'), t('Enter the email address of your account.'))
+        password = summary.require(ui.input(t('Password'), password=True, password_toggle_button=True)
+                                   .props('autocomplete=current-password').classes('w-full'), t('Enter your password.'))
 
         async def try_login() -> None:
-            if not email.value.strip() or not password.value:
-                message.set_text(t('Enter your email and password.'))
-                message.set_visibility(True)
+            if summary.missing():
                 return
             button.disable()
             try:
                 result = await auth.login_async(email=email.value, password=password.value, browser=browser_id(),
                                                 client_ip=client_ip(), in_thread=run.io_bound)
             except auth.LoginRefused as refusal:
-                message.set_text(refusal.translated(t))
-                message.set_visibility(True)
+                summary.refuse(refusal.translated(t), password)
                 password.value = ''
                 return
             finally:
@@ -109,12 +107,15 @@ def forgot_password_page() -> None:
     t = translator(browser_language())
     with _auth_card('Forgot password'):
         ui.label(t('Enter the email address of your account. We will email you a link to choose a new password.'))
-        email = ui.input(t('Email')).props('type=email autocomplete=username').classes('w-full')
+        summary = ErrorSummary(t('There is a problem'))
+        email = summary.require(ui.input(t('Email')).props('type=email autocomplete=username').classes('w-full'),
+                                t('Enter the email address of your account.'))
         done = ui.label('').classes('text-green-800').props('role=status')
 
         async def send() -> None:
-            if '@' not in email.value:
-                done.set_text(t('Enter the email address of your account.'))
+            done.set_text('')
+            if summary.missing([] if '@' in (email.value or '@') else
+                               [(email, t('Enter the email address of your account.'))]):
                 return
             await run.io_bound(auth.request_password_reset, email=email.value, client_ip=client_ip())
             # The same answer whether or not the account exists: the page must not reveal who has one.
@@ -139,27 +140,28 @@ def set_password_page(token: str) -> None:
         ui.label(t('Username: {email}').format(email=email)).classes('font-medium')
         ui.label(t('Choose a password of at least {minimum} characters. Do not use your email address or a '
                    'common password.').format(minimum=MIN_LENGTH)).classes('text-sm')
-        first = ui.input(t('New password'), password=True, password_toggle_button=True) \
-            .props('autocomplete=new-password').classes('w-full')
-        second = ui.input(t('Repeat new password'), password=True).props('autocomplete=new-password') \
-            .classes('w-full')
-        message = ui.label('').classes('text-red-700').props('role=alert')
+        summary = ErrorSummary(t('There is a problem'))
+        first = required(ui.input(t('New password'), password=True, password_toggle_button=True)
+                         .props('autocomplete=new-password').classes('w-full'))
+        second = required(ui.input(t('Repeat new password'), password=True).props('autocomplete=new-password')
+                          .classes('w-full'))
 
         async def save() -> None:
-            if first.value != second.value:
-                message.set_text(t('The two passwords are not the same.'))
+            # the service checks again; this is the reason in the reader's language
+            if (problem := password_problem(first.value or '', email=email, translate=t)) is not None:
+                summary.show([(first, problem)], mark_fields=True)
                 return
-            if (problem := password_problem(first.value, email=email, translate=t)) is not None:
-                message.set_text(problem)  # the service checks again; this is the reason in the reader's language
+            if first.value != second.value:
+                summary.show([(second, t('The two passwords are not the same.'))], mark_fields=True)
                 return
             try:
                 result = await run.io_bound(auth.set_password_with_token, token=token, new_password=first.value,
                                             browser=browser_id(), client_ip=client_ip())
             except auth.Refusal as refusal:
-                message.set_text(refusal.translated(t))
+                summary.refuse(refusal.translated(t), first)
                 return
             except ServiceError as error:
-                message.set_text(str(error))
+                summary.refuse(str(error), first)
                 return
             if lang != 'en' and can(result.principal, Action.USE_PORTAL):
                 # keep the language they chose

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from nicegui import events, run, ui
 
+from components.error_summary import required
 from components.guard import acting
 from components.loaded_recipients import loaded_recipients
 from components.page import page
+from components.theme import heading
 from components.uploads import spooled
 from services.bulk import registration as bulk
 from services.bulk.pipeline import LOW_VOLUME_MAX, CheckedRow, FileRejected
@@ -81,7 +83,7 @@ class _LowVolume:
         self.content_type = 'text/csv'
         self.outcome: bulk.Outcome | None = None
         self.after_load = None
-        ui.label('Recipient Upload').classes('text-lg font-semibold')
+        heading('Recipient Upload')
         ui.label(f"If you're uploading {LOW_VOLUME_MAX} employees or less, upload file here.")
         self.upload = ui.upload(label='Drag and Drop CSV file here', auto_upload=True, on_upload=self.received,
                                 max_file_size=get_settings().bulk_max_file_mb * 1024 * 1024) \
@@ -168,7 +170,7 @@ class _LowVolume:
         outcome = self.outcome
         if outcome is None:
             return
-        ui.label('Alert').classes('text-lg font-semibold')
+        heading('Alert')
         ui.label(f'Successful records: {outcome.loaded}').mark('alert-successful')
         ui.label(f'Failed records: {outcome.failed}').mark('alert-failed')
         if outcome.loaded:
@@ -195,7 +197,7 @@ class _LowVolume:
             if outcome is None or not outcome.failed_rows:
                 return
             with ui.row().classes('items-center gap-4'):
-                ui.label('Failed records').classes('text-lg font-semibold')
+                heading('Failed records')
                 ui.button('Download BulkError.csv', icon='download', on_click=self.download_errors) \
                     .props('flat dense no-caps').mark('download-bulk-error')
             ui.label('Correct a row and press Resubmit; it is checked again and created when it passes.') \
@@ -205,13 +207,16 @@ class _LowVolume:
 
     def _failed_row(self, row: CheckedRow) -> None:
         with ui.card().classes('w-full p-2').mark(f'failed-line-{row.line}') as card:
-            error = ui.label(row.error).classes('text-red-700 text-sm')
+            # the line's error (read out when it changes) describes each of its fields
+            error = ui.label(row.error).classes('text-red-700 text-sm').props('role=alert')
             with ui.row().classes('items-end gap-2'):
                 first = ui.input('First name', value=row.first_name).props('dense').mark(f'fix-first-name-{row.line}')
                 last = ui.input('Last name', value=row.last_name).props('dense').mark(f'fix-last-name-{row.line}')
                 dob = ui.input('Date of birth', value=row.date_of_birth_text).props('dense') \
                     .mark(f'fix-date-of-birth-{row.line}')
                 email = ui.input('Email', value=row.email).props('dense').classes('w-72').mark(f'fix-email-{row.line}')
+                for field in (first, last, dob, email):
+                    required(field).props(f'aria-describedby={error.html_id}')
 
                 async def resubmit() -> None:
                     outcome = self.outcome
@@ -248,7 +253,7 @@ class _HighVolume:
         self.known_status: dict[int, str] = {}
         self.followed: int | None = None  # the upload the banner tells about
         self.principal_email = principal.email
-        ui.label('Recipient Upload').classes('text-lg font-semibold')
+        heading('Recipient Upload')
         ui.label(f"If you're uploading between {LOW_VOLUME_MAX + 1} to {settings.bulk_max_rows:,} employees, upload "
                  'or drop file here. You can leave this page while it is processed.')
         self.upload = ui.upload(label='Upload or drop CSV file here', auto_upload=True, on_upload=self.received,
@@ -256,7 +261,7 @@ class _HighVolume:
             .props(f'accept="{ACCEPT}" flat bordered').classes('w-full max-w-xl').mark('high-volume-upload')
         self.message = ui.label('').classes('text-red-700').props('role=alert').mark('high-volume-message')
         self.show_progress([])
-        ui.label('Upload history').classes('text-md font-semibold mt-2')
+        heading('Upload history', level=3).classes('mt-2')
         self.history = ui.table(columns=HISTORY_COLUMNS, rows=[], row_key='id').classes('w-full') \
             .props('no-data-label="No files uploaded yet"').mark('upload-history')
         self.history.add_slot('body-cell-error_file', '''

@@ -6,8 +6,10 @@ from datetime import time, timedelta
 
 from nicegui import run, ui
 
+from components.error_summary import ErrorSummary, required
 from components.guard import acting
 from components.page import page
+from components.theme import heading
 from services.clinic import administration, reminders, scheduling, walkin
 from services.core import localtime
 from services.core.errors import ServiceError
@@ -61,7 +63,7 @@ class _Upcoming:
         self.location_id = location_id
         with ui.card().classes('w-full').mark('upcoming'):
             with ui.row().classes('w-full items-center justify-between'):
-                ui.label('Upcoming appointments').classes('text-lg font-semibold')
+                heading('Upcoming appointments')
                 if can(principal, Action.MANAGE_APPOINTMENTS):
                     ui.button('End of day: mark unattended as No-show', on_click=self.no_shows).props('flat') \
                         .mark('end-of-day')
@@ -131,18 +133,23 @@ def _upcoming(principal: Principal, location_id: int) -> _Upcoming:
 
 def _sessions(principal: Principal, location_id: int, products: dict[int, str], changed) -> None:  # noqa: ANN001
     with ui.card().classes('w-full').mark('clinic-sessions'):
-        ui.label('Clinic sessions').classes('text-lg font-semibold')
+        heading('Clinic sessions')
+        summary = ErrorSummary()
         with ui.row().classes('items-end gap-3'):
             tomorrow = localtime.local_today(administration.location_time_zone(principal=principal)) + timedelta(days=1)
-            day = ui.input('Date (MM/DD/YYYY)', value=f'{tomorrow:%m/%d/%Y}') \
-                .mark('session-date')
-            start = ui.input('Start (HH:MM)', value='09:00').classes('w-28').mark('session-start')
-            end = ui.input('End (HH:MM)', value='12:00').classes('w-28').mark('session-end')
-            minutes = ui.number('Slot length (min)', value=15, min=5, max=240).classes('w-32').mark('session-slot')
-            capacity = ui.number('Capacity per slot', value=4, min=1, max=500).classes('w-32') \
-                .mark('session-capacity')
-            offered = ui.select(products, multiple=True, label='Products offered',
-                                value=list(products)[:1]).classes('w-72').mark('session-products')
+            day = summary.require(ui.input('Date (MM/DD/YYYY)', value=f'{tomorrow:%m/%d/%Y}').mark('session-date'),
+                                  'Enter the date of the session (MM/DD/YYYY).')
+            start = summary.require(ui.input('Start (HH:MM)', value='09:00').classes('w-28').mark('session-start'),
+                                    'Enter the start time (HH:MM).')
+            end = summary.require(ui.input('End (HH:MM)', value='12:00').classes('w-28').mark('session-end'),
+                                  'Enter the end time (HH:MM).')
+            minutes = summary.require(ui.number('Slot length (min)', value=15, min=5, max=240).classes('w-32')
+                                      .mark('session-slot'), 'Enter the length of a slot in minutes.')
+            capacity = summary.require(ui.number('Capacity per slot', value=4, min=1, max=500).classes('w-32')
+                                       .mark('session-capacity'), 'Enter how many people a slot takes.')
+            offered = summary.require(ui.select(products, multiple=True, label='Products offered',
+                                                value=list(products)[:1]).classes('w-72').mark('session-products'),
+                                      'Choose the products offered.')
             create = ui.button('Create clinic session').mark('session-create')
 
         @ui.refreshable
@@ -159,6 +166,8 @@ def _sessions(principal: Principal, location_id: int, products: dict[int, str], 
 
         async def add() -> None:
             principal_now = acting()
+            if summary.missing():
+                return
             try:
                 info = await run.io_bound(lambda: scheduling.create_clinic_session(
                     principal=principal_now, location_id=location_id,
@@ -167,8 +176,10 @@ def _sessions(principal: Principal, location_id: int, products: dict[int, str], 
                     slot_minutes=int(minutes.value or 0), capacity_per_slot=int(capacity.value or 0),
                     product_ids=list(offered.value or [])))
             except ServiceError as error:
-                ui.notify(str(error), type='negative')
+                summary.refuse(str(error), about={'session date': day, 'start': start, 'end': end, 'slot': minutes,
+                                                  'capacity': capacity, 'product': offered, 'date': day})
                 return
+            summary.hide()
             ui.notify(f'Clinic session created: {info.slots} slots.')
             await show.refresh()
             changed()
@@ -179,21 +190,21 @@ def _sessions(principal: Principal, location_id: int, products: dict[int, str], 
 
 def _booking(principal: Principal, location_id: int, products: dict[int, str], changed) -> None:  # noqa: ANN001
     with ui.card().classes('w-full').mark('book'):
-        ui.label('Book an appointment').classes('text-lg font-semibold')
+        heading('Book an appointment')
         chosen: dict[str, int | None] = {'recipient_id': None}
         named: dict[int, tuple | None] = {}  # a person registered elsewhere is booked as named in the search
+        summary = ErrorSummary()
         with ui.row().classes('items-end gap-3'):
-            name = ui.input('Name').mark('book-name')
-            born = ui.input('Date of birth (MM/DD/YYYY)').mark('book-dob')
+            name = summary.require(ui.input('Name').mark('book-name'),
+                                   'Enter at least the first letters of the last name.')
+            born = summary.require(ui.input('Date of birth (MM/DD/YYYY)').mark('book-dob'),
+                                   'Enter the date of birth (MM/DD/YYYY).')
             find = ui.button('Search').props('outline').mark('book-search')
 
         @ui.refreshable
-        def people(hits: list[walkin.WalkInHit] | None, problem: str) -> None:
-            """The people the search found to choose from (the first is chosen), or why the search failed."""
+        def people(hits: list[walkin.WalkInHit] | None) -> None:
+            """The people the search found to choose from (the first is chosen)."""
             with ui.column():
-                if problem:
-                    ui.label(problem).classes('text-red-800')
-                    return
                 if hits is None:
                     return
                 if not hits:
@@ -208,13 +219,14 @@ def _booking(principal: Principal, location_id: int, products: dict[int, str], c
                          on_change=lambda e: chosen.update(recipient_id=e.value)).mark('book-person')
                 chosen['recipient_id'] = next(iter(options))
 
-        people(None, '')
+        people(None)
         with ui.row().classes('items-end gap-3'):
             slot = ui.select({}, label='Time').classes('w-72').mark('book-slot')
+            required(slot)
             product = ui.select({0: 'As the session offers', **products}, value=0, label='Product') \
                 .classes('w-64').mark('book-product')
             book = ui.button('Book').props('color=positive').mark('book-confirm')
-        result = ui.label('').mark('book-result')
+        result = ui.label('').props('role=status').mark('book-result')
 
         def load_slots() -> None:
             slot.options = {s.slot_id: f'{s.local_time} · {", ".join(s.product_names)} ({s.remaining} left)'
@@ -224,30 +236,41 @@ def _booking(principal: Principal, location_id: int, products: dict[int, str], c
 
         async def search() -> None:
             chosen['recipient_id'] = None
-            await people.refresh(None, '')
+            await people.refresh(None)
             principal_now = acting()
+            if summary.missing():
+                return
             try:
                 born_on = parse_date(born.value, label='date of birth')
+            except ServiceError as error:
+                summary.refuse(str(error), born)
+                return
+            try:
                 hits = await run.io_bound(lambda: walkin.search_walk_in(
                     principal=principal_now, name=name.value or '', date_of_birth=born_on))
             except ServiceError as error:
-                await people.refresh(None, str(error))
+                summary.refuse(str(error), name)
                 return
-            await people.refresh(hits, '')
+            summary.hide()
+            await people.refresh(hits)
 
         async def confirm() -> None:
             principal_now = acting()
+            result.set_text('')
+            problems = [] if chosen['recipient_id'] is not None else [(name, 'Search for the person and choose '
+                                                                              'them first.')]
+            if slot.value is None:
+                problems.append((slot, 'Choose a time (open a clinic session first if there is none).'))
+            if summary.show(problems, mark_fields=True):
+                return
             try:
-                if chosen['recipient_id'] is None:
-                    raise ServiceError('Search for the person and choose them first.')
-                if slot.value is None:
-                    raise ServiceError('Choose a time (open a clinic session first if there is none).')
                 booked = await run.io_bound(lambda: scheduling.book_appointment(
                     principal=principal_now, recipient_id=chosen['recipient_id'], slot_id=slot.value,
                     product_id=product.value or None, named=named.get(chosen['recipient_id'] or 0)))
             except ServiceError as error:
-                result.set_text(str(error))
+                summary.refuse(str(error), about={'time': slot, 'slot': slot, 'product': product})
                 return
+            summary.hide()
             result.set_text(f'Booked {booked.recipient_name} for {booked.local_time}: confirmation number '
                             f'{booked.case_number} (emailed with its QR code).')
             load_slots()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nicegui import run, ui
 
+from components.error_summary import ErrorSummary, required
 from components.guard import acting
 from components.page import page
 from components.uploads import spooled
@@ -35,18 +36,18 @@ def _one_at_a_time(principal: Principal) -> None:
              'copy the line of the paper administration form.').classes('text-sm')
     chosen: dict[str, int | None] = {'recipient_id': None}
     named: dict[int, tuple | None] = {}  # a person registered elsewhere is reached as named in the search
+    summary = ErrorSummary()
     with ui.row().classes('items-end gap-3'):
-        name = ui.input('Name').mark('paper-name')
-        born = ui.input('Date of birth (MM/DD/YYYY)').mark('paper-dob')
+        name = summary.require(ui.input('Name').mark('paper-name'),
+                               'Enter at least the first letters of the last name.')
+        born = summary.require(ui.input('Date of birth (MM/DD/YYYY)').mark('paper-dob'),
+                               'Enter the date of birth (MM/DD/YYYY).')
         find = ui.button('Search').mark('paper-search')
 
     @ui.refreshable
-    def found(hits: list[walkin.WalkInHit] | None, problem: str) -> None:
-        """The people the search found to choose from (the first is chosen), or why the search failed."""
+    def found(hits: list[walkin.WalkInHit] | None) -> None:
+        """The people the search found to choose from (the first is chosen)."""
         with ui.column().classes('gap-1'):
-            if problem:
-                ui.label(problem).classes('text-red-800')
-                return
             if hits is None:
                 return
             if not hits:
@@ -60,29 +61,36 @@ def _one_at_a_time(principal: Principal) -> None:
                          on_change=lambda e: chosen.update(recipient_id=e.value)).mark('paper-person')
                 chosen['recipient_id'] = next(iter(options))
 
-    found(None, '')
+    found(None)
 
     async def search() -> None:
         chosen['recipient_id'] = None
-        await found.refresh(None, '')
+        await found.refresh(None)
         principal_now = acting()
+        if summary.missing():
+            return
         try:
             born_on = parse_date(born.value, label='date of birth')
+        except ServiceError as error:
+            summary.refuse(str(error), born)
+            return
+        try:
             hits = await run.io_bound(lambda: walkin.search_walk_in(principal=principal_now, name=name.value or '',
                                                                     date_of_birth=born_on))
         except ServiceError as error:
-            await found.refresh(None, str(error))
+            summary.refuse(str(error), name)
             return
-        await found.refresh(hits, '')
+        summary.hide()
+        await found.refresh(hits)
 
     find.on_click(search)
     lots = administration.lots_on_hand(principal=principal)
     with ui.row().classes('w-full gap-3 items-end'):
-        lot = ui.select({s.lot_id: lot_label(s) for s in lots}, label='Product and lot').classes('w-96') \
-            .mark('paper-lot')
+        lot = required(ui.select({s.lot_id: lot_label(s) for s in lots}, label='Product and lot').classes('w-96')
+                       .mark('paper-lot'))
         today = localtime.local_today(administration.location_time_zone(principal=principal))
-        day = ui.input('Date given (MM/DD/YYYY)', value=f'{today:%m/%d/%Y}').mark('paper-day')
-        at = ui.input('Time given (HH:MM)').mark('paper-time')
+        day = required(ui.input('Date given (MM/DD/YYYY)', value=f'{today:%m/%d/%Y}').mark('paper-day'))
+        at = required(ui.input('Time given (HH:MM)').mark('paper-time'))
         dose = ui.input('Dose number (from the form)').classes('w-40').mark('paper-dose')
     with ui.row().classes('w-full gap-3 items-end'):
         site = ui.select(administration.SITES, value=administration.SITES[0], label='Site').classes('w-44')
@@ -90,15 +98,21 @@ def _one_at_a_time(principal: Principal) -> None:
         volume = ui.number('Dose volume (mL)', value=0.5, step=0.05, format='%.2f').classes('w-36')
         reason = ui.input('Reason', value='Recorded on paper during an outage').classes('w-80')
         override = ui.input('Override reason (only if asked)').classes('w-72').mark('paper-override')
-    result = ui.label('').mark('paper-result')
+    result = ui.label('').props('role=status').mark('paper-result')
+    about = {'override': override, 'backdate': reason, 'reason': reason, 'dose number': dose, 'time': at,
+             'date': day, 'volume': volume, 'site': site, 'route': route, 'lot': lot}
 
     async def save() -> None:
         principal_now = acting()
+        result.set_text('')
+        problems = [] if chosen['recipient_id'] is not None else [(name, 'Search for the person and choose them '
+                                                                        'first.')]
+        problems += [(field, message) for field, message in (
+            (lot, 'Choose the product and lot.'), (day, 'Enter the date given (MM/DD/YYYY).'),
+            (at, 'Enter the time given (HH:MM).')) if not field.value]
+        if summary.show(problems, mark_fields=True):
+            return
         try:
-            if chosen['recipient_id'] is None:
-                raise ServiceError('Search for the person and choose them first.')
-            if lot.value is None:
-                raise ServiceError('Choose the product and lot.')
             details = DoseDetails(lot_id=lot.value, site=site.value, route=route.value,
                                   dose_volume_ml=float(volume.value or 0),
                                   administered_at=_when(day.value, at.value,
@@ -109,11 +123,12 @@ def _one_at_a_time(principal: Principal) -> None:
                 principal=principal_now, recipient_id=chosen['recipient_id'], details=details,
                 named=named.get(chosen['recipient_id'] or 0)))
         except OverrideNeeded as needed:
-            result.set_text(' '.join(needed.problems) + ' Give an override reason to record it anyway.')
+            summary.refuse(' '.join(needed.problems) + ' Give an override reason to record it anyway.', override)
             return
         except ServiceError as error:
-            result.set_text(str(error))
+            summary.refuse(str(error), about=about)
             return
+        summary.hide()
         result.set_text(f'Recorded dose {recorded.dose_number} of {recorded.product_name} (lot {recorded.lot_number}).')
         at.value, override.value, dose.value = '', '', ''
 

@@ -8,11 +8,12 @@ from datetime import datetime, time
 from nicegui import run, ui
 
 from components.desk_panels import vaccinate_path
-from components.error_summary import ErrorSummary
+from components.error_summary import ErrorSummary, required
 from components.focus import focus, focus_page_heading
 from components.guard import acting
 from components.page import page
 from components.screening import ScreeningQuestions
+from components.theme import heading
 from models.clinic import AppointmentPublic, AppointmentStatus
 from models.inventory import LotStock
 from services.clinic import administration, dose_rules, scheduling, standby, walkin
@@ -24,6 +25,7 @@ from services.permissions import Action, can
 from services.principal import Principal
 from services.recipients import codes
 from services.recipients.dates import parse_date
+from services.recipients.fields import check_recipient
 from services.recipients.registry import DuplicateRecipient
 from services.registry import reporting
 from services.registry.codes import DEFAULT_FUNDING_ELIGIBILITY, FUNDING_ELIGIBILITY
@@ -55,10 +57,10 @@ async def vaccinate_page(principal: Principal, appointment_id: int) -> None:
     visit = form.appointment
     with ui.card().classes('w-full'):
         with ui.row().classes('w-full items-baseline gap-6'):
-            ui.label(visit.recipient_name).classes('text-xl font-semibold').mark('vaccinate-name')
+            heading(visit.recipient_name).classes(replace='cvms-heading text-xl font-semibold').mark('vaccinate-name')
             ui.label(f'Date of birth {visit.date_of_birth:%m/%d/%Y}')
             ui.label(f'Confirmation number {visit.case_number}')
-            ui.label(f'Dose {form.dose_number}').classes('text-lg font-semibold').mark('dose-number')
+            ui.label(f'Dose {form.dose_number}').classes('text-lg font-medium').mark('dose-number')
         if form.history:
             ui.label('Earlier doses: ' + '; '.join(
                 f'dose {d.dose_number} {d.product_name} lot {d.lot_number} on {d.administered_on:%m/%d/%Y} '
@@ -98,7 +100,7 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, *, an
     visit = form.appointment
     summary = ErrorSummary()
     with ui.card().classes('w-full'):
-        ui.label('Screening').classes('text-lg font-semibold').props('role=heading aria-level=2')
+        heading('Screening')
 
         def none_applied(count: int) -> None:
             announce(f'{count} unanswered question(s) answered No.' if count else 'Every question was answered.')
@@ -107,12 +109,12 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, *, an
         screening = ScreeningQuestions(form.screening, by_recipient=form.screening_by_recipient,
                                        on_none_apply=none_applied)
     with ui.card().classes('w-full'):
-        ui.label('Vaccine').classes('text-lg font-semibold').props('role=heading aria-level=2')
+        heading('Vaccine')
         if not form.lots:
             ui.label('No unexpired lot has doses on hand at this location. Receive a shipment or transfer doses '
                      'in Vaccine Inventory first.').classes('text-red-800')
-        lot = ui.select({s.lot_id: lot_label(s) for s in form.lots}, value=form.lot_id, label='Product and lot') \
-            .classes('w-full').mark('lot')
+        lot = required(ui.select({s.lot_id: lot_label(s) for s in form.lots}, value=form.lot_id,
+                                 label='Product and lot').classes('w-full').mark('lot'))
         with ui.row().classes('w-full gap-4'):
             site = ui.select(administration.SITES, value=form.site, label='Site').classes('w-48').mark('site')
             route = ui.select(administration.ROUTES, value=form.route, label='Route').classes('w-48').mark('route')
@@ -153,7 +155,7 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, *, an
     lot.on_value_change(show_warnings)
 
     with ui.card().classes('w-full'):
-        ui.label('Consent').classes('text-lg font-semibold').props('role=heading aria-level=2')
+        heading('Consent')
         consent = ui.checkbox('The recipient (or guardian) gave consent to vaccination *').mark('consent')
         consent_error = ui.label('Record the person\'s consent before saving the dose.') \
             .classes('text-sm font-medium text-red-800').mark('consent-error')
@@ -194,9 +196,9 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, *, an
             ui.notify('This dose needs an override: give the reason.', type='warning')
             focus(override)
             return
-        except ServiceError as error:
-            announce(f'Not saved: {error}')
-            ui.notify(str(error), type='negative', multi_line=True)
+        except ServiceError as error:  # in the summary at the top (an alert, focused), beside the field it names
+            summary.refuse(str(error), about={'lot': lot, 'volume': volume, 'site': site, 'route': route,
+                                              'reason': backdate_reason, 'time': earlier_time, 'date': earlier_day})
             return
         await on_saved(result)
 
@@ -256,11 +258,16 @@ def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
         pass
     ui.label('The paper "CVMS Recipient Registration" form, entered at the desk. The person is checked in as a '
              'walk-in afterwards.').classes('text-sm')
+    summary = ErrorSummary()
     with ui.card().classes('w-full'):
+        heading('Recipient')
         with ui.row().classes('w-full gap-4'):
-            first = ui.input('First name *', value=first_guess.title()).mark('reg-first')
-            last = ui.input('Last name *', value=last_guess.title()).mark('reg-last')
-            born = ui.input('Date of birth (MM/DD/YYYY) *', value=dob).mark('reg-dob')
+            first = summary.require(ui.input('First name', value=first_guess.title()).mark('reg-first'),
+                                    'Enter the first name.')
+            last = summary.require(ui.input('Last name', value=last_guess.title()).mark('reg-last'),
+                                   'Enter the last name.')
+            born = summary.require(ui.input('Date of birth (MM/DD/YYYY)', value=dob).mark('reg-dob'),
+                                   'Enter the date of birth (MM/DD/YYYY).')
             sex = ui.select(codes.options('sex'), label='Sex').classes('w-44').mark('reg-sex')
         with ui.row().classes('w-full gap-4'):
             street = ui.input('Address').classes('w-80').mark('reg-address')
@@ -275,31 +282,36 @@ def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
             ethnicity = ui.select(codes.options('ethnicity'), label='Ethnicity').classes('w-56') \
                 .mark('reg-ethnicity')
     with ui.card().classes('w-full'):
-        ui.label('COVID-19 Vaccination Questionnaire').classes('text-lg font-semibold') \
-            .props('role=heading aria-level=2')
+        heading('COVID-19 Vaccination Questionnaire')
         screening = ScreeningQuestions({})
+
+    fields = {'first_name': first, 'last_name': last, 'date_of_birth': born, 'sex': sex, 'address_line1': street,
+              'city': city, 'county': county, 'state': state, 'zip_code': zip_code, 'phone': phone, 'email': email,
+              'race': race, 'ethnicity': ethnicity}
 
     async def save() -> None:
         acting_principal = acting()
+        data = PointOfCareRegistration(
+            first_name=first.value or '', last_name=last.value or '', date_of_birth=born.value or '',
+            sex=sex.value or '', address_line1=street.value or '', city=city.value or '',
+            county=county.value or '', state=state.value or '', zip_code=zip_code.value or '',
+            phone=phone.value or '', email=email.value or '', race=race.value or '',
+            ethnicity=ethnicity.value or '', screening=screening.values())
+        # the recipient module's field rules, each problem beside its field (the service applies them again)
+        problems = [(fields.get(p.field), p.text()) for p in check_recipient(data.recipient_values(), required=())
+                    .problems if p.field != 'required']
+        if summary.missing(problems + screening.show_errors()):
+            return
         try:
-            data = PointOfCareRegistration(
-                first_name=first.value or '', last_name=last.value or '', date_of_birth=born.value or '',
-                sex=sex.value or '', address_line1=street.value or '', city=city.value or '',
-                county=county.value or '', state=state.value or '', zip_code=zip_code.value or '',
-                phone=phone.value or '', email=email.value or '', race=race.value or '',
-                ethnicity=ethnicity.value or '', screening=screening.values())
             visit = await run.io_bound(walkin.register_at_point_of_care, principal=acting_principal, data=data)
         except ServiceError as error:
             message = str(error)
             if isinstance(error, DuplicateRecipient):
                 message += '. Search for them in Appointment Walk-In with the full name and date of birth.'
-            ui.notify(message, type='negative', multi_line=True)
-            problem.set_text(message)
-            screening.show_errors()
+            summary.refuse(message)
             return
         ui.navigate.to(vaccinate_path(visit.id))
 
-    problem = ui.label('').classes('text-red-800').props('role=alert').mark('reg-problem')
     ui.button('Register and check in', on_click=save).props('color=positive').mark('reg-save')
 
 
@@ -307,9 +319,11 @@ def register_page(principal: Principal, name: str = '', dob: str = '') -> None:
 def standby_page(principal: Principal) -> None:
     ui.label('People willing to come at short notice: call them when a punctured vial has doses left before they '
              'are wasted.').classes('text-sm')
+    summary = ErrorSummary()
     with ui.row().classes('items-end gap-3'):
-        full_name = ui.input('Name').mark('standby-name')
-        phone = ui.input('Phone').mark('standby-phone')
+        full_name = summary.require(ui.input('Name').mark('standby-name'), "Enter the person's name.")
+        phone = summary.require(ui.input('Phone').mark('standby-phone'),
+                                'Enter a 10-digit phone number so the person can be called at short notice.')
         email = ui.input('Email (optional)').mark('standby-email')
         note = ui.input('Note').classes('w-64').mark('standby-note')
         add = ui.button('Add').mark('standby-add')
@@ -333,12 +347,15 @@ def standby_page(principal: Principal) -> None:
         show.refresh()
 
     def add_entry() -> None:
+        if summary.missing():
+            return
         try:
             standby.add_to_standby(principal=acting(), full_name=full_name.value or '', phone=phone.value or '',
                                   email=email.value or '', note=note.value or '')
         except ServiceError as error:
-            ui.notify(str(error), type='negative')
+            summary.refuse(str(error), about={'phone': phone, 'email': email, 'name': full_name})
             return
+        ui.notify(f'{full_name.value} was added to the stand-by list.', type='positive')
         for field in (full_name, phone, email, note):
             field.value = ''
         show.refresh()
@@ -377,26 +394,30 @@ def doses_page(principal: Principal, day: str = '') -> None:
 def _correct_dialog(principal: Principal, record: dose_rules.DoseRecord) -> None:
     lots = administration.lots_on_hand(principal=principal)
     with ui.dialog() as dialog, ui.card().classes('min-w-[480px]'):
-        ui.label(f'Correct dose {record.dose_number} (lot {record.lot_number})').classes('text-lg font-semibold')
+        title = heading(f'Correct dose {record.dose_number} (lot {record.lot_number})')
+        dialog.props(f'aria-labelledby={title.html_id}')
         ui.label('The original record is voided (its dose returns to stock) and the corrected one is drawn.') \
             .classes('text-sm')
-        lot = ui.select({s.lot_id: lot_label(s) for s in lots}, label='Product and lot').classes('w-full') \
-            .mark('correct-lot')
+        summary = ErrorSummary()
+        lot = summary.require(ui.select({s.lot_id: lot_label(s) for s in lots}, label='Product and lot')
+                              .classes('w-full').mark('correct-lot'), 'Choose the product and lot.')
         site = ui.select(administration.SITES, value=record.site, label='Site')
         route = ui.select(administration.ROUTES, value=record.route, label='Route')
         volume = ui.number('Dose volume (mL)', value=record.dose_volume_ml, step=0.05, format='%.2f')
-        reason = ui.input('Reason (required)').classes('w-full').mark('correct-reason')
+        reason = summary.require(ui.input('Reason').classes('w-full').mark('correct-reason'),
+                                 'Enter the reason for the correction.')
 
         def correct() -> None:
+            if summary.missing():
+                return
             try:
-                if lot.value is None:
-                    raise ServiceError('Choose the product and lot.')
                 administration.correct_administration(principal=acting(), administration_id=record.administration_id,
                                               reason=reason.value or '', details=DoseDetails(
                                                   lot_id=lot.value, site=site.value, route=route.value,
                                                   dose_volume_ml=float(volume.value or 0)))
             except ServiceError as error:
-                ui.notify(str(error), type='negative', multi_line=True)
+                summary.refuse(str(error), about={'reason': reason, 'lot': lot, 'volume': volume, 'site': site,
+                                                  'route': route})
                 return
             dialog.close()
             ui.notify('Record corrected; stock adjusted by ledger rows.')
@@ -409,15 +430,20 @@ def _correct_dialog(principal: Principal, record: dose_rules.DoseRecord) -> None
 
 def _void_dialog(administration_id: int) -> None:
     with ui.dialog() as dialog, ui.card():
-        ui.label('Void this vaccination record').classes('text-lg font-semibold')
-        reason = ui.input('Reason (required)').classes('w-80').mark('void-reason')
+        title = heading('Void this vaccination record')
+        dialog.props(f'aria-labelledby={title.html_id}')
+        summary = ErrorSummary()
+        reason = summary.require(ui.input('Reason').classes('w-80').mark('void-reason'),
+                                 'Enter the reason for voiding the record.')
 
         def void() -> None:
+            if summary.missing():
+                return
             try:
                 administration.void_administration(principal=acting(), administration_id=administration_id,
                                                   reason=reason.value or '')
             except ServiceError as error:
-                ui.notify(str(error), type='negative')
+                summary.refuse(str(error), reason)
                 return
             dialog.close()
             ui.notify('Record voided; the dose is back in stock.')

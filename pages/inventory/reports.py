@@ -6,6 +6,7 @@ from nicegui import run, ui
 
 from components.guard import acting
 from components.page import page
+from components.theme import heading
 from services.inventory import reports
 from services.inventory.reports import LocationReport, LocationSummary
 from services.permissions import Action, can
@@ -89,7 +90,7 @@ async def state_view(principal: Principal) -> None:
     summaries = await run.io_bound(reports.state_overview, principal=principal)
     at_risk = [s for s in summaries if s.at_risk]
     with ui.card().classes('w-full'):
-        ui.label('All locations').classes('text-lg font-semibold')
+        heading('All locations')
         if at_risk:
             ui.label(f'{len(at_risk)} location(s) at risk: under {reports.SHORT_SUPPLY_DAYS} days of supply, or '
                      'holding doses that expire before they can be used at the current rate.') \
@@ -112,7 +113,7 @@ async def state_view(principal: Principal) -> None:
 
 def draw_location(report: LocationReport) -> None:
     s = report.summary
-    ui.label(f'{s.name} ({s.code}) · {report.start:%m/%d/%Y} to {report.end:%m/%d/%Y}').classes('text-lg font-semibold')
+    heading(f'{s.name} ({s.code}) · {report.start:%m/%d/%Y} to {report.end:%m/%d/%Y}')
     figures = [
         ('Doses on hand', f'{s.on_hand:,}'), ('Usable (not expired)', f'{s.usable_on_hand:,}'),
         ('Received', f'{s.received:,}'), ('Administered', f'{s.administered:,}'), ('Wasted', f'{s.wasted:,}'),

@@ -5,8 +5,10 @@ from datetime import date
 
 from nicegui import ui
 
+from components.error_summary import ErrorSummary
 from components.guard import acting
 from components.page import page
+from components.theme import heading
 from models.inventory import ArrivalCondition, ShipmentPublic, ShipmentStatus
 from services.core import localtime
 from services.core.errors import ServiceError
@@ -62,14 +64,15 @@ def shipments_page(principal: Principal) -> None:
                       for s in items if s.status == ShipmentStatus.SHIPPED}
         allocated = sum(1 for s in items if s.status == ShipmentStatus.ALLOCATED)
         with ui.card().classes('w-full'):
-            ui.label('Receive a shipment').classes('text-lg font-semibold')
+            heading('Receive a shipment')
             if not open_items:
                 ui.label('No shipments are waiting to be received.' + (
                     f' {allocated} allocated shipment{"s have" if allocated != 1 else " has"} not been shipped yet.'
                     if allocated else '')).mark('no-shipments-to-receive')
                 return
-            choice = ui.select(open_items, label='Shipment to receive', value=next(iter(open_items))) \
-                .classes('w-96').mark('receive-shipment')
+            summary = ErrorSummary()
+            choice = summary.require(ui.select(open_items, label='Shipment to receive', value=next(iter(open_items)))
+                                     .classes('w-96').mark('receive-shipment'), 'Choose the shipment to receive.')
             ui.label('Count each lot in the shipment: lot number and expiration date from the carton, and the doses '
                      'received.').classes('text-sm')
             lot_lines = ui.column().classes('w-full gap-1')
@@ -78,10 +81,12 @@ def shipments_page(principal: Principal) -> None:
             def add_line() -> None:
                 n = len(lines) + 1
                 with lot_lines, ui.row().classes('items-end gap-2'):
-                    lot = ui.input(f'Lot number {n}').classes('w-48').mark(f'lot-number-{n}')
+                    lot = summary.require(ui.input(f'Lot number {n}').classes('w-48').mark(f'lot-number-{n}'),
+                                          f'Lot number {n}: enter the lot number printed on the carton.')
                     expires = ui.input(f'Expiration date {n} (MM/DD/YYYY)').classes('w-56').mark(f'lot-expiration-{n}')
-                    quantity = ui.number(f'Doses received {n}', min=0, precision=0).classes('w-40') \
-                        .mark(f'lot-quantity-{n}')
+                    quantity = summary.require(ui.number(f'Doses received {n}', min=0, precision=0)
+                                               .classes('w-40').mark(f'lot-quantity-{n}'),
+                                               f'Doses received {n}: enter the doses counted.')
                 lines.append((lot, expires, quantity))
 
             add_line()
@@ -93,6 +98,8 @@ def shipments_page(principal: Principal) -> None:
             notes = ui.textarea('Receiving notes').classes('w-full').mark('receiving-notes')
 
             def receive() -> None:
+                if summary.missing():
+                    return
                 try:
                     received = [ReceivedLot(lot_number=lot.value or '', quantity=_whole(quantity.value),
                                             expiration_date=_parse_date(expires.value))
@@ -101,8 +108,12 @@ def shipments_page(principal: Principal) -> None:
                                                condition=condition.value, temperature_excursion=bool(excursion.value),
                                                notes=notes.value or '')
                 except ServiceError as error:
-                    ui.notify(str(error), type='negative', multi_line=True)
+                    summary.refuse(str(error), about={
+                        **{f'lot number {n}': lot for n, (lot, _, _) in enumerate(lines, 1)},
+                        **{f'expiration date {n}': expires for n, (_, expires, _) in enumerate(lines, 1)},
+                        'expiration': lines[0][1], 'dose': lines[0][2], 'lot': lines[0][0], 'condition': condition})
                     return
+                summary.hide()
                 message = f'Shipment #{result.id} received: {result.doses_received} doses added to inventory.'
                 if result.temperature_excursion:
                     message = (f'Shipment #{result.id} received with a temperature excursion: '

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from components.error_summary import ErrorSummary
 from components.guard import acting
 from components.page import page
+from components.theme import heading
 from models.inventory import WASTE_REASON_LABELS, LedgerEntryPublic, LotStock, QuarantinedDosesPublic
 from services.core import localtime
 from services.core.db import session_scope
@@ -102,7 +104,7 @@ def inventory_page(principal: Principal) -> None:
         who = acting()
         decides = may_manage and who.location_id == state['location_id']
         with ui.card().classes('w-full border-l-4 border-amber-700').mark('quarantine-card'):
-            ui.label('Quarantine: do not use').classes('text-lg font-semibold')
+            heading('Quarantine: do not use')
             ui.label('Doses received with a temperature excursion. They are not in usable stock until the '
                      'manufacturer confirms them viable (Release) or they are recorded as wasted.').classes('text-sm')
             for item in items:
@@ -114,15 +116,19 @@ def inventory_page(principal: Principal) -> None:
                      f'{item.doses} doses · shipment #{item.shipment_id}').classes('w-[30rem]')
             if not decides:
                 return
-            why = ui.input('Reason (e.g. the manufacturer\'s answer)').classes('w-80') \
-                .mark(f'quarantine-reason-{item.lot_number}')
+            summary = ErrorSummary()
+            why = summary.require(ui.input('Reason (e.g. the manufacturer\'s answer)').classes('w-80')
+                                  .mark(f'quarantine-reason-{item.lot_number}'),
+                                  "Say why: e.g. the manufacturer's answer and who gave it.")
 
             def decide(release: bool) -> None:
+                if summary.missing():
+                    return
                 try:
                     call = quarantine.release if release else quarantine.waste
                     call(principal=acting(), hold_id=item.id, reason=why.value or '')
                 except ServiceError as error:
-                    ui.notify(str(error), type='negative', multi_line=True)
+                    summary.refuse(str(error), why)
                     return
                 ui.notify(f'{item.doses} doses ' + ('released into stock.' if release else 'recorded as wasted.'),
                           type='positive')
@@ -145,14 +151,16 @@ def inventory_page(principal: Principal) -> None:
 
     def adjustment_card(who: Principal, lots: list[LotStock]) -> None:
         with ui.card().classes('w-full'):
-            ui.label('Adjust inventory').classes('text-lg font-semibold')
+            heading('Adjust inventory')
             if not lots:
                 ui.label('No doses on hand to adjust.')
                 return
+            summary = ErrorSummary()
             lot = ui.select({s.lot_id: f'{s.product_name} · lot {s.lot_number} · {s.on_hand} on hand' for s in lots},
                             label='Lot', value=lots[0].lot_id).classes('w-[28rem]').mark('adjust-lot')
             kind = ui.toggle(ADJUSTMENTS, value='waste').mark('adjust-kind')
-            doses = ui.number('Doses', min=1, precision=0).classes('w-40').mark('adjust-doses')
+            doses = summary.require(ui.number('Doses', min=1, precision=0).classes('w-40').mark('adjust-doses'),
+                                    'Enter the number of doses.')
             with ui.column().bind_visibility_from(kind, 'value', value='waste'):
                 waste_reason = ui.select({k.value: v for k, v in WASTE_REASON_LABELS.items()}, label='Why wasted') \
                     .classes('w-80').mark('waste-reason')
@@ -172,6 +180,8 @@ def inventory_page(principal: Principal) -> None:
             reason = ui.input('Reason / note').classes('w-96').mark('adjust-reason')
 
             def save() -> None:
+                if summary.missing():
+                    return
                 try:
                     count = _whole(doses.value)
                     if kind.value == 'waste':
@@ -191,8 +201,11 @@ def inventory_page(principal: Principal) -> None:
                                                 change=count * direction.value, reason=reason.value or '')
                         done = f'Count corrected by {count * direction.value:+d} doses.'
                 except ServiceError as error:
-                    ui.notify(str(error), type='negative', multi_line=True)
+                    summary.refuse(str(error), about={'whole number': doses, 'wasted': waste_reason,
+                                                      'other': other, 'transfer': destination, 'why': reason,
+                                                      'reason': reason, 'doses': doses, 'lot': lot})
                     return
+                summary.hide()
                 ui.notify(done, type='positive')
                 refresh()
 
@@ -200,12 +213,13 @@ def inventory_page(principal: Principal) -> None:
 
     def count_card(lots: list[LotStock]) -> None:
         with ui.card().classes('w-full'):
-            ui.label('Inventory Levels (daily count)').classes('text-lg font-semibold')
+            heading('Inventory Levels (daily count)')
             ui.label('Count the doses in storage for each lot. The difference from the book figure is recorded '
                      'as a count correction.').classes('text-sm')
             if not lots:
                 ui.label('No lots on record yet.')
                 return
+            summary = ErrorSummary()
             inputs: dict[int, ui.number] = {}
             for s in lots:
                 with ui.row().classes('items-center gap-4'):
@@ -221,14 +235,19 @@ def inventory_page(principal: Principal) -> None:
             note = ui.input('Note (optional)').classes('w-96')
 
             def record() -> None:
+                partial = [(field, f'{field.props["label"]}: enter a whole number of doses.')
+                           for field in inputs.values() if field.value is not None and field.value != int(field.value)]
+                if summary.missing(partial):
+                    return
                 try:
                     values = {lot_id: _whole(field.value) for lot_id, field in inputs.items()
                               if field.value is not None}
                     lines = ledger.record_inventory_count(principal=acting(), location_id=state['location_id'],
                                                              counted=values, note=note.value or '')
                 except ServiceError as error:
-                    ui.notify(str(error), type='negative', multi_line=True)
+                    summary.refuse(str(error), next(iter(inputs.values()), None))
                     return
+                summary.hide()
                 changed = [line for line in lines if line.difference]
                 ui.notify(f'Count recorded for {len(lines)} lot(s); {len(changed)} difference(s) recorded as '
                           'corrections.' if changed else f'Count recorded for {len(lines)} lot(s); it matches the '
@@ -239,21 +258,27 @@ def inventory_page(principal: Principal) -> None:
 
     def reversal_card() -> None:
         with ui.card().classes('w-full'):
-            ui.label('Reverse a mistaken record').classes('text-lg font-semibold')
+            heading('Reverse a mistaken record')
             ui.label('Records are never edited or deleted; a reversal adds the opposite change. Find the record '
                      'number in the history below.').classes('text-sm')
+            summary = ErrorSummary()
             with ui.row().classes('items-end gap-2'):
-                record_id = ui.number('Record', min=1, precision=0).classes('w-32').mark('reverse-id')
-                why = ui.input('Why').classes('w-96').mark('reverse-reason')
+                record_id = summary.require(ui.number('Record', min=1, precision=0).classes('w-32').mark('reverse-id'),
+                                            'Enter the number of the record to reverse.')
+                why = summary.require(ui.input('Why').classes('w-96').mark('reverse-reason'),
+                                      'Say why this record is being reversed.')
 
                 def reverse() -> None:
+                    if summary.missing():
+                        return
                     try:
                         who, entry_id = acting(), _whole(record_id.value)  # both before the unit of work starts
                         with session_scope() as session:
                             ledger.reverse_entry(session, principal=who, entry_id=entry_id, reason=why.value or '')
                     except ServiceError as error:
-                        ui.notify(str(error), type='negative', multi_line=True)
+                        summary.refuse(str(error), about={'why': why, 'record': record_id, 'number': record_id})
                         return
+                    summary.hide()
                     ui.notify('Record reversed.', type='positive')
                     refresh()
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from components.error_summary import ErrorSummary
 from components.guard import acting
 from components.page import page
+from components.theme import heading
 from models.inventory import ProductCreate, ProductPublic, ShipmentStatus, Storage
 from pages.inventory.shipments import COLUMNS as SHIPMENT_COLUMNS
 from pages.inventory.shipments import shipment_rows
@@ -44,12 +46,14 @@ def products_page(principal: Principal) -> None:
         load(0)  # a saved form starts over as a new product
 
     with ui.card().classes('w-full'):
-        ui.label('Add or change a product').classes('text-lg font-semibold')
+        heading('Add or change a product')
+        summary = ErrorSummary()
         editing = ui.select({0: 'New product'}, label='Product', value=0).classes('w-96').mark('product-choice')
         with ui.row().classes('gap-2'):
-            name = ui.input('Name').classes('w-80').mark('product-name')
-            manufacturer = ui.input('Manufacturer').classes('w-64').mark('product-manufacturer')
-            cvx = ui.input('CVX code').classes('w-28').mark('product-cvx')
+            name = summary.require(ui.input('Name').classes('w-80').mark('product-name'), "Enter the product's name.")
+            manufacturer = summary.require(ui.input('Manufacturer').classes('w-64').mark('product-manufacturer'),
+                                           'Enter the manufacturer.')
+            cvx = summary.require(ui.input('CVX code').classes('w-28').mark('product-cvx'), 'Enter the CVX code.')
             mvx = ui.input('MVX code (manufacturer)').classes('w-48').mark('product-mvx')
             ndc = ui.input('NDC').classes('w-40').mark('product-ndc')
         with ui.row().classes('gap-2'):
@@ -80,7 +84,14 @@ def products_page(principal: Principal) -> None:
 
         editing.on_value_change(lambda e: load(e.value))
 
+        fields = {'name': name, 'manufacturer': manufacturer, 'cvx_code': cvx, 'mvx_code': mvx, 'ndc': ndc,
+                  'doses_in_series': series,
+                  'days_between_doses': interval, 'doses_per_vial': per_vial, 'storage': storage,
+                  'hours_usable_after_puncture': hours}
+
         def save() -> None:
+            if summary.missing():
+                return
             try:
                 data = ProductCreate(
                     name=name.value or '', manufacturer=manufacturer.value or '', cvx_code=cvx.value or '',
@@ -90,9 +101,14 @@ def products_page(principal: Principal) -> None:
                     doses_per_vial=int(per_vial.value or 1), storage=storage.value,
                     hours_usable_after_puncture=int(hours.value or 0), is_active=bool(active.value))
                 saved = ledger.save_product(principal=acting(), data=data, product_id=editing.value or None)
-            except (ServiceError, ValueError) as error:
-                ui.notify(_message(error), type='negative', multi_line=True)
+            except ServiceError as error:
+                summary.refuse(str(error), about={'cvx': cvx, 'mvx': mvx, 'ndc': ndc, 'manufacturer': manufacturer,
+                                                  'name': name})
                 return
+            except ValueError as error:  # the model's limits (lengths, ranges), each beside its field
+                summary.missing(_problems(error, fields))
+                return
+            summary.hide()
             ui.notify(f'{saved.name} saved.', type='positive')
             refresh()
 
@@ -108,6 +124,8 @@ def allocation_page(principal: Principal) -> None:
     products = ledger.list_products(principal=principal, active_only=True)
     by_id = {p.id: p for p in products}
     with ui.card().classes('w-full'):
+        heading('Allocate doses')
+        summary = ErrorSummary()
         with ui.row().classes('items-end gap-2'):
             location = ui.select({p['id']: f'{p["name"]} ({p["code"]}) · {p["organization"]}'
                                   + ('' if p['approved'] else ' · enrollment not approved') for p in places},
@@ -115,6 +133,9 @@ def allocation_page(principal: Principal) -> None:
             product = ui.select({p.id: f'{p.name} ({Storage(p.storage).label})' for p in products},
                                 label='Product').classes('w-96').mark('allocate-product')
             doses = ui.number('Doses', min=1, precision=0).classes('w-32').mark('allocate-doses')
+            summary.require(location, 'Choose a location.')
+            summary.require(product, 'Choose a product.')
+            summary.require(doses, 'Enter the number of doses.')
         storage_note = ui.label('').classes('text-sm').mark('allocate-storage-note')
         ready = readiness.readiness_of_locations(principal=principal)  # a location not ready is warned of, not refused
         ready_note = ui.label('').classes('text-sm text-orange-900 font-medium').props('role=status') \
@@ -142,38 +163,42 @@ def allocation_page(principal: Principal) -> None:
         product.on_value_change(describe)
 
         def allocate() -> None:
+            whole = doses.value is None or doses.value == int(doses.value)
+            if summary.missing([] if whole else [(doses, 'Enter a whole number of doses.')]):
+                return
             try:
-                if location.value is None or product.value is None:
-                    raise ServiceError('Choose a location and a product.')
-                if doses.value is None or doses.value != int(doses.value):
-                    raise ServiceError('Enter a whole number of doses.')
                 shipment = shipments.allocate(principal=acting(), location_id=location.value, product_id=product.value,
                                               doses=int(doses.value), note=note.value or '')
             except ServiceError as error:
-                ui.notify(str(error), type='negative', multi_line=True)
+                summary.refuse(str(error), about={'dose': doses, 'store': product, 'product': product,
+                                                  'location': location})
                 return
+            summary.hide()
             ui.notify(f'Allocated {shipment.doses_expected} doses of {shipment.product_name} to '
                       f'{shipment.location_name}: shipment #{shipment.id}.', type='positive')
             refresh()
 
         ui.button('Allocate', on_click=allocate).props('color=primary no-caps').mark('allocate-button')
 
-    ui.label('Shipments').classes('text-lg font-semibold')
+    heading('Shipments')
     table = ui.table(columns=SHIPMENT_COLUMNS, rows=[], row_key='id', pagination=20).classes('w-full') \
         .mark('allocation-shipments')
+    ship_summary = ErrorSummary()
     with ui.row().classes('items-end gap-2'):
-        to_ship = ui.select({}, label='Mark as shipped').classes('w-96').mark('ship-choice')
+        to_ship = ship_summary.require(ui.select({}, label='Mark as shipped').classes('w-96').mark('ship-choice'),
+                                       'Choose the shipment that left the distributor.')
         tracking = ui.input('Tracking number').classes('w-64').mark('ship-tracking')
 
         def ship() -> None:
+            if ship_summary.missing():
+                return
             try:
-                if to_ship.value is None:
-                    raise ServiceError('Choose the shipment that left the distributor.')
                 shipments.mark_shipped(principal=acting(), shipment_id=to_ship.value,
                                        tracking_number=tracking.value or '')
             except ServiceError as error:
-                ui.notify(str(error), type='negative')
+                ship_summary.refuse(str(error), about={'tracking': tracking, 'shipment': to_ship})
                 return
+            ship_summary.hide()
             ui.notify('Shipment marked as shipped.', type='positive')
             refresh()
 
@@ -189,10 +214,14 @@ def allocation_page(principal: Principal) -> None:
     refresh()
 
 
-def _message(error: Exception) -> str:
-    if isinstance(error, ServiceError):
-        return str(error)
+def _problems(error: ValueError, fields: dict[str, ui.element]) -> list[tuple[ui.element | None, str]]:
+    """A model's validation errors as (field, message) pairs for the error summary."""
     errors = getattr(error, 'errors', lambda: [])()
-    if errors:
-        return '; '.join(f'{".".join(str(x) for x in e["loc"])}: {e["msg"]}' for e in errors)
-    return str(error)
+    if not errors:
+        return [(None, str(error))]
+    problems = []
+    for e in errors:
+        field = fields.get(str(e['loc'][0])) if e['loc'] else None
+        label = str(field.props.get('label', '')).rstrip(' *') if field is not None else ''
+        problems.append((field, f'{label or ".".join(str(x) for x in e["loc"])}: {e["msg"]}'))
+    return problems

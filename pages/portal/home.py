@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from nicegui import run, ui
 
+from components.error_summary import ErrorSummary
+from components.error_summary import required as mark_required
 from components.page import PORTAL, page
 from components.portal_frame import PortalContext, acting_recipient, choose_person
+from components.theme import heading
 from services.core.errors import ServiceError
 from services.core.i18n import marked as _
 from services.permissions import Action
@@ -34,7 +37,7 @@ def portal_home(ctx: PortalContext) -> None:
         ui.label(ctx.person.name).classes('text-lg font-medium')
         with ui.row().classes(f'items-center gap-2 {color}'):
             ui.icon(icon).props('aria-hidden=true').classes('text-2xl')
-            ui.label(t(choices.STATUS_LABELS[summary.status])).classes('text-xl font-semibold') \
+            heading(t(choices.STATUS_LABELS[summary.status])).classes(replace='cvms-heading text-xl font-semibold') \
                 .mark('status-label')
         if summary.status == choices.STATUS_NOT_ENROLLED:
             if summary.registration_status in ('paused', 'in_progress'):
@@ -74,7 +77,7 @@ def portal_home(ctx: PortalContext) -> None:
                             (t('Household'), '/portal/household')):
             ui.link(label, path).classes('text-base')
     with ui.card().classes('w-full gap-1'):
-        ui.label(t('Your household')).classes('text-lg font-semibold')
+        heading(t('Your household'))
         for member in ctx.household:
             ui.label(member.name)
     ui.label(t('Get accurate information about COVID-19 vaccines at')).classes('text-sm')
@@ -121,7 +124,7 @@ def registration_page(ctx: PortalContext, review: str | None = None) -> None:
 def _complete_card(ctx: PortalContext, registration: registration_form.Registration) -> None:
     t = ctx.t
     with ui.card().classes('w-full gap-2').mark('registration-complete'):
-        ui.label(t('Your registration is complete')).classes('text-xl font-semibold text-green-800')
+        heading(t('Your registration is complete')).classes(replace='cvms-heading text-xl font-semibold text-green-800')
         ui.label(t(registration_form.REGISTRATION_CAVEAT))
         ui.label(t('Get accurate information about COVID-19 vaccines at'))
         ui.link(FIND_YOUR_SPOT, FIND_YOUR_SPOT, new_tab=True).classes('break-all')
@@ -185,14 +188,10 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
 
     async def after_contact() -> None:
         errors = registration_form.contact_field_errors(registration.contact, ctx.lang)
-        for name, element in contact_inputs.items():
-            _mark_field(element, errors.get(name))
-        if errors:
-            error.set_text(t('Check the fields marked in red.'))
-            first = contact_inputs[next(iter(errors))]
-            # The button sits below the form: on a phone the first wrong field is out of view.
-            first.run_method('focus')
-            ui.run_javascript(f"document.getElementById('c{first.id}')?.scrollIntoView({{block: 'center'}})")
+        # each message beside its field and in the summary above the form, which takes focus (on a phone the
+        # first wrong field may be out of view; the summary's links lead to each)
+        if contact_summary.show([(contact_inputs[name], message) for name, message in errors.items()],
+                                mark_fields=True):
             return
         await go(2)
 
@@ -225,6 +224,7 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
                        'an appointment.')).classes('text-sm')
             nav(None, lambda: go(1), t('Start'))
         with ui.step(names[1], title=t(choices.STEPS[1])):
+            contact_summary = ErrorSummary(t('There is a problem'))
             contact_inputs = _contact_fields(ctx, registration.contact)
             nav(0, after_contact)
         with ui.step(names[2], title=t(choices.STEPS[2])):
@@ -268,7 +268,7 @@ def _contact_fields(ctx: PortalContext, contact: dict[str, str]) -> dict[str, ui
             _mark_field(element, None)  # the person is fixing it
         element.on_value_change(changed)
         inputs[name] = element
-        return element.classes('w-full').mark(f'contact-{name}')
+        return mark_required(element.classes('w-full').mark(f'contact-{name}'))
 
     bind(ui.input(required('address_line1'), value=contact.get('address_line1', ''))
          .props('autocomplete=street-address'), 'address_line1')
@@ -293,6 +293,8 @@ def _mark_field(element: ui.input | ui.select, message: str | None) -> None:
         return
     element.props['error'] = bool(message)
     element.props['error-message'] = message or ''
+    if not message:
+        element.props.pop('aria-invalid', None)
     element.update()
 
 
@@ -315,25 +317,37 @@ def household_page(ctx: PortalContext) -> None:
                     ui.button(t('Switch to {name}').format(name=member.first_name),
                               on_click=lambda m=member: _switch(m.id))
     with ui.card().classes('w-full gap-2'):
-        ui.label(t('Add a family member')).classes('text-lg font-semibold')
-        first = ui.input(t('First name')).classes('w-full').props('autocomplete=off')
-        last = ui.input(t('Last name')).classes('w-full').props('autocomplete=off')
-        born = ui.input(t('Date of birth (MM/DD/YYYY)')).classes('w-full').props('inputmode=numeric')
-        message = ui.label('').classes('text-red-700').props('role=alert')
+        heading(t('Add a family member'))
+        summary = ErrorSummary(t('There is a problem'))
+        first = summary.require(ui.input(t('First name')).classes('w-full').props('autocomplete=off'),
+                                t('Enter the first name.'))
+        last = summary.require(ui.input(t('Last name')).classes('w-full').props('autocomplete=off'),
+                               t('Enter the last name.'))
+        born = summary.require(ui.input(t('Date of birth (MM/DD/YYYY)')).classes('w-full').props('inputmode=numeric'),
+                               t('Enter the date of birth (MM/DD/YYYY).'))
 
         async def add() -> None:
+            if summary.missing():
+                return
             try:
                 new_id = await run.io_bound(household_members.add_dependent, principal=acting_recipient(),
                                             first_name=first.value, last_name=last.value, date_of_birth=born.value,
                                             lang=ctx.lang)
             except ServiceError as failure:
-                message.set_text(str(failure))
+                summary.refuse(str(failure), about=recipient_field_words(t, first=first, last=last, born=born))
                 return
             choose_person(new_id)
             ui.notify(t('Family member added.'), type='positive')
             ui.navigate.to('/portal')
 
         ui.button(t('Add family member'), on_click=add)
+
+
+def recipient_field_words(t, *, first: ui.input, last: ui.input, born: ui.input,  # noqa: ANN001
+                          **others: ui.input) -> dict[str, ui.input]:
+    """The recipient module's field labels (they start its messages) in the reader's language, to the fields."""
+    fields = {'date_of_birth': born, 'last_name': last, 'first_name': first, **others}
+    return {t(FIELD_LABELS[name]): field for name, field in fields.items()}
 
 
 def _switch(person_id: int) -> None:

@@ -30,7 +30,8 @@ def record_page(ctx: PortalContext) -> None:
             return
         for dose in record.doses:
             with ui.element('section').classes('w-full border-t pt-2 mt-2').mark('dose'):
-                ui.label(t('Dose {dose}').format(dose=dose.dose_number)).classes('font-semibold')
+                ui.label(t('Dose {dose}').format(dose=dose.dose_number)).classes('font-semibold') \
+                    .props('role=heading aria-level=3')
                 ui.label(t('Product') + f': {dose.product_name}')
                 ui.label(t('Lot') + f': {dose.lot_number}')
                 ui.label(t('Date') + f': {dose.administered_on:%m/%d/%Y}')
@@ -82,7 +83,8 @@ def verify_page(ctx: PortalContext, code: str) -> None:
         ui.label(t('No record was found for this code.')).classes('text-lg text-red-800').mark('verify-none')
         return
     with ui.card().classes('w-full gap-1').mark('verify-valid'):
-        ui.label(t('Valid COVID-19 vaccination record')).classes('text-lg font-semibold text-green-800')
+        ui.label(t('Valid COVID-19 vaccination record')).classes('text-lg font-semibold text-green-800') \
+            .props('role=heading aria-level=2')
         ui.label(t('Name initials') + f': {verified.initials}')
         for dose in verified.doses:
             ui.label(t('Dose {dose}').format(dose=dose.dose_number) + f': {dose.product_name}, '

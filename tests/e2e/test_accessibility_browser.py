@@ -1,7 +1,9 @@
 """axe-core (every rule, every impact) over every screen in real Chromium: each staff role's pages at 1366x768 with
-the "More" navigation and a dialog open, the log-in pages and a 404, and the recipient portal at 390 px in English
-and Spanish (issue 18). Also what axe cannot see: the html element's language, one level-1 heading, the skip link as
-the first Tab stop, focus on the new page's heading, and a visible focus indicator.
+the "More" navigation open, the desk's dialogs and forms showing their errors and a refusal notification, the log-in
+pages in English and Spanish and a 404, and the recipient portal at 390 px in both languages (issue 18). Also what
+axe cannot see: the html element's language, one level-1 heading, panel and section titles drawn as headings with no
+level skipped, the skip link as the first Tab stop, focus on the new page's heading, a visible focus indicator, and
+messages announced through a live region.
 
 What still fails is listed in REMAINING with the reason and who owns the screen: the test fails on anything not
 listed, and on a listed entry that no longer fails (so the list only shrinks)."""
@@ -37,7 +39,35 @@ PUBLIC_PAGES = ['/login', '/forgot-password', '/portal/sign-up', '/help', '/help
 
 # (path, rule) still failing for some role, with why and whose screen it is: axe rules, and `one-h1` / `lang` for
 # the checks below. Keep it short; remove entries as they are fixed.
-REMAINING: dict[tuple[str, str], str] = {}  # empty: every page passes
+REMAINING: dict[tuple[str, str], str] = {
+    ('/admin/users', 'headings'): '"Add a user" is plain text; the staff accounts work (issue "staff users") replaces '
+                                  'this page with pages/accounts/users.py, which uses theme.heading: remove this entry '
+                                  'when it lands',
+}
+
+# What axe does not check about headings (WCAG 1.3.1, 2.4.6): text drawn as a panel, dialog or section title (large
+# and bold, as theme.heading draws it) that is not a heading, and a heading that skips a level (h1 then h3).
+HEADING_OUTLINE = '''() => {
+  const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  const headings = 'h1, h2, h3, h4, h5, h6, [role="heading"]';
+  const text = (el) => el.textContent.trim().slice(0, 60);
+  const problems = [];
+  const titles = ['text-lg', 'text-xl', 'text-2xl'].flatMap((size) => ['font-semibold', 'font-bold']
+    .map((weight) => `.${size}.${weight}`)).join(', ');
+  for (const el of document.querySelectorAll(titles)) {
+    // a figure in a totals card (large and bold) and the site's name above the log-in card are not titles
+    if (shown(el) && !el.closest(headings) && !el.closest('header, .cvms-brand') && !el.querySelector(headings)
+        && !/^[0-9,.%\\s]*$/.test(text(el))) problems.push(`title not a heading: "${text(el)}"`);
+  }
+  let last = 0;
+  for (const el of document.querySelectorAll(headings)) {
+    if (!shown(el)) continue;
+    const level = Number(el.getAttribute('aria-level') || el.tagName.slice(1)) || 2;
+    if (level > last + 1) problems.push(`h${level} after h${last}: "${text(el)}"`);
+    last = level;
+  }
+  return problems;
+}'''
 
 
 @pytest.fixture
@@ -67,7 +97,8 @@ def settle(tab) -> None:  # noqa: ANN001
 
 
 def check(tab, where: str, found: dict[tuple[str, str], list], *, lang: str = 'en') -> None:  # noqa: ANN001
-    """axe-core's violations, and what axe does not check: the page's language, exactly one level-1 heading."""
+    """axe-core's violations, and what axe does not check: the page's language, exactly one level-1 heading, titles
+    drawn as headings with no level skipped."""
     for violation in violations(tab):
         found.setdefault((where, violation['id']), []).append(violation)
     html_lang = tab.evaluate('document.documentElement.lang')
@@ -76,6 +107,10 @@ def check(tab, where: str, found: dict[tuple[str, str], list], *, lang: str = 'e
     headings = tab.locator('[role="heading"][aria-level="1"]:visible, h1:visible').count()
     if headings != 1:
         found[(where, 'one-h1')] = [{'impact': 'moderate', 'help': f'{headings} level-1 headings', 'nodes': []}]
+    outline = tab.evaluate(HEADING_OUTLINE)
+    if outline:
+        found[(where, 'headings')] = [{'impact': 'moderate', 'help': 'panel and section titles are headings, '
+                                       'levels not skipped', 'nodes': outline[:5]}]
 
 
 def remaining(where: str, rule: str, path: str) -> bool:
@@ -127,14 +162,26 @@ def test_every_staff_page_of_a_role_passes_axe(live_app: str, desktop, role: str
 
 
 def test_log_in_pages_and_a_missing_page_pass_axe(live_app: str, desktop) -> None:  # noqa: ANN001
+    """In English and (chosen on the page) Spanish, also with the log-in form's error summary showing."""
     tab = desktop
     found: dict[tuple[str, str], list] = {}
     visited = [*PUBLIC_PAGES, '/no-such-page']
-    for path in visited:
-        tab.goto(live_app + path)
+    for lang in ('en', 'es'):
+        if lang == 'es':
+            tab.goto(f'{live_app}/login')
+            tab.get_by_role('button', name='Español').click()
+            tab.wait_for_function('document.documentElement.lang === "es"')
+        for path in visited if lang == 'en' else PUBLIC_PAGES:
+            tab.goto(live_app + path)
+            tab.wait_for_load_state()
+            tab.wait_for_timeout(600)
+            check(tab, f'{lang} {path}', found, lang=lang)
+        tab.goto(f'{live_app}/login')
         tab.wait_for_load_state()
-        tab.wait_for_timeout(600)
-        check(tab, path, found)
+        tab.get_by_role('button', name=re.compile('^(Log in|Iniciar sesión)$')).click()
+        tab.get_by_role('alert').filter(has_text=re.compile('There is a problem|Hay un problema')).wait_for()
+        tab.wait_for_function('/There is a problem|Hay un problema/.test(document.activeElement.textContent)')
+        check(tab, f'{lang} /login with its error summary', found, lang=lang)
     assert_clean(found, visited=visited)
 
 
@@ -199,8 +246,75 @@ def test_sortable_headers_take_focus_sort_by_keyboard_and_say_the_order(live_app
     header = tab.locator('th.sortable', has_text='Last Name').first
     header.wait_for()
     before = header.get_attribute('aria-sort')
-    header.focus()
+    button = header.get_by_role('button', name='Last Name', exact=True)  # the WAI-ARIA sortable table's button
+    button.focus()
     tab.keyboard.press('Enter')
     expected = 'descending' if before == 'ascending' else 'ascending'
     tab.wait_for_function(f'document.querySelector("th.sortable[aria-sort={expected}]") !== null')
     assert header.get_attribute('aria-sort') == expected
+
+
+def _record_a_dose_today(tab, base_url: str) -> None:  # noqa: ANN001
+    """Check in the first scheduled person at the desk and save their dose (so Doses recorded has a row)."""
+    row = tab.locator('tr', has_text=re.compile(r'Dose \d Scheduled')).first
+    row.wait_for()
+    tab.get_by_label('Appointment confirmation number').fill(re.search(r'\b\d{8}\b', row.inner_text()).group(0))
+    tab.keyboard.press('Enter')
+    tab.get_by_role('button', name='Check in').click()
+    tab.get_by_role('button', name='None of these apply').click()
+    tab.get_by_role('checkbox', name=re.compile('gave consent')).click()
+    tab.get_by_role('button', name='Save').click()
+    tab.get_by_role('button', name='Back to the desk').wait_for()
+
+
+def test_dialogs_forms_with_errors_and_messages_pass_axe(live_app: str, desktop) -> None:  # noqa: ANN001
+    """The desk's Correct and Void dialogs, open and refusing an empty reason; forms showing their error summary; a
+    refusal in a notification, which is announced (Quasar's notifications are role=alert live regions)."""
+    tab = desktop
+    found: dict[tuple[str, str], list] = {}
+    log_in(tab, live_app, STAFF['location manager'])
+    _record_a_dose_today(tab, live_app)
+    tab.goto(f'{live_app}/desk/doses')
+    settle(tab)
+    for opener, title, refuse in (('Correct…', 'Correct dose', 'Save correction'),
+                                  ('Void…', 'Void this vaccination record', 'Void record')):
+        tab.get_by_role('button', name=opener).first.click()
+        dialog = tab.get_by_role('dialog', name=re.compile(title))
+        dialog.wait_for()
+        tab.wait_for_timeout(500)  # the backdrop fades in; contrast is measured once it has
+        check(tab, f'/desk/doses with the {opener} dialog open', found)
+        dialog.get_by_role('button', name=refuse).click()
+        summary = dialog.get_by_role('alert').filter(has_text='There is a problem')
+        summary.wait_for()
+        tab.wait_for_function('document.activeElement.textContent.includes("There is a problem")')
+        reason = dialog.get_by_label(re.compile('^Reason'))
+        assert reason.get_attribute('aria-invalid') == 'true' and reason.get_attribute('aria-required') == 'true'
+        assert reason.get_attribute('aria-describedby'), 'the error is linked to its field'
+        check(tab, f'/desk/doses with the {opener} dialog refusing', found)
+        tab.keyboard.press('Escape')
+        dialog.wait_for(state='hidden')
+
+    tab.goto(f'{live_app}/appointments')
+    settle(tab)
+    tab.get_by_role('button', name='Reschedule').click()
+    tab.get_by_role('alert').filter(has_text='Select an appointment in the table first.').wait_for()
+    check(tab, '/appointments with a refusal notification', found)
+
+    for path, button in (('/desk/standby', 'Add'), ('/desk/register', 'Register and check in')):
+        tab.goto(live_app + path)
+        settle(tab)
+        tab.get_by_role('button', name=button, exact=True).click()
+        tab.get_by_role('alert').filter(has_text='There is a problem').wait_for()
+        tab.wait_for_function('document.activeElement.textContent.includes("There is a problem")')
+        check(tab, f'{path} with its error summary', found)
+    assert_clean(found, visited=['/desk/doses', '/appointments', '/desk/standby', '/desk/register'])
+
+    tab.goto(f'{live_app}/logout')
+    log_in(tab, live_app, STAFF['state admin'])
+    for path, button in (('/admin/products', 'Save product'), ('/admin/allocation', 'Allocate')):
+        tab.goto(live_app + path)
+        settle(tab)
+        tab.get_by_role('button', name=button, exact=True).click()
+        tab.get_by_role('alert').filter(has_text='There is a problem').wait_for()
+        check(tab, f'{path} with its error summary', found)
+    assert_clean(found, visited=['/admin/products', '/admin/allocation'])

@@ -117,6 +117,18 @@ def test_dose_form_names_each_screening_question_and_refuses_unanswered(live_app
     tab.keyboard.press('ArrowRight')  # a radio group's arrow keys choose the next answer
     expect(sick.get_by_role('radio', name='Yes')).to_have_attribute('aria-checked', 'true')
     assert _focused(tab)['label'] == 'Yes', tab.evaluate('document.activeElement.outerHTML.slice(0, 200)')
+    # One Tab stop per question (roving tabindex): the chosen answer, else the first; Tab goes on to the next question.
+    stops = tab.evaluate('[...document.querySelectorAll("[role=radiogroup]")]'
+                         '.map((g) => [...g.querySelectorAll("[role=radio]")].filter((r) => r.tabIndex === 0)'
+                         '.map((r) => r.getAttribute("aria-label")))')
+    assert stops == [['Yes']] + [['No']] * 6, stops
+    question = 'document.activeElement.closest("[role=radiogroup]")?.getAttribute("aria-labelledby")'
+    sick_id = tab.evaluate(question)
+    tab.keyboard.press('Tab')
+    assert _focused(tab)['role'] == 'radio' and _focused(tab)['label'] == 'No', _focused(tab)
+    assert tab.evaluate(question) not in (None, sick_id), 'Tab leaves the question for the next one'
+    tab.keyboard.press('Shift+Tab')
+    assert _focused(tab)['label'] == 'Yes' and tab.evaluate(question) == sick_id
     tab.get_by_role('button', name='Save').click()
     summary = tab.get_by_role('alert').filter(has_text='There is a problem')
     summary.wait_for()

@@ -61,7 +61,7 @@ async def test_portal_contact_step_marks_each_missing_field_beside_it(demo, user
     set_value(user, 'contact-city', 'Raleigh')
     set_value(user, 'contact-zip_code', '2760')
     user.find(marker='registration-next-1').click()
-    await user.should_see('Check the fields marked in red.', retries=50)
+    await user.should_see('There is a problem', retries=50)  # the summary above the form, each error linked
     fields = {name: user.find(marker=f'contact-{name}').elements.pop() for name in CONTACT}
     assert fields['address_line1'].props['error'] is True
     assert fields['address_line1'].props['error-message'] == 'Street address: required'
