@@ -57,8 +57,7 @@ def agreement_page(principal: Principal, resume: str = '') -> None:
 
 def status_card(agreement: service.Agreement) -> None:
     with ui.card().classes('w-full gap-1').mark('enrollment-status'):
-        ui.label(agreement.draft['organization']['legal_name'] or agreement.organization_name) \
-            .classes('text-lg font-semibold')
+        heading(agreement.draft['organization']['legal_name'] or agreement.organization_name)
         ui.label(f'Enrollment status: {EnrollmentStatus(agreement.status).label}').classes('font-medium')
         if agreement.provider_pin:
             ui.label(f'Provider PIN: {agreement.provider_pin}')

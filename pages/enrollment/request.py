@@ -17,7 +17,7 @@ def request_page() -> None:
     ui.query('html').props('lang=en')
     ui.query('body').classes('bg-slate-100')
     with main_region('w-full column items-center p-4'):
-        ui.label('Vaccine Management System').classes('text-2xl font-bold text-[#1f4e79] mt-4')
+        ui.label('Vaccine Management System').classes('cvms-brand text-2xl font-bold text-[#1f4e79] mt-4')
         with ui.card().classes('cvms-auth-card p-6 gap-3 w-full max-w-lg'):
             ui.label('Request an invitation to enroll').classes('text-xl font-semibold') \
                 .props('role=heading aria-level=1')
