@@ -208,8 +208,7 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, *, an
 
 def _saved(principal: Principal, visit, result: administration.RecordedDose) -> None:  # noqa: ANN001
     with ui.card().classes('w-full bg-green-50').mark('dose-saved'):
-        ui.label(f'Dose {result.dose_number} of {result.product_name} recorded (lot {result.lot_number}).') \
-            .classes('text-lg font-semibold')
+        heading(f'Dose {result.dose_number} of {result.product_name} recorded (lot {result.lot_number}).')
         if result.next_dose_due is None:
             ui.label('The series is complete.')
         else:

@@ -118,7 +118,7 @@ async def agent_case_page(principal: Principal, case_id: int) -> None:
             ui.label(str(refusal)).mark('case-refused')
             return
         ui.label(f'{view.summary.number}: {view.summary.subject}').classes('text-xl font-semibold') \
-            .mark('case-title')
+            .props('role=heading aria-level=2').mark('case-title')
         with ui.row().classes('w-full gap-6 items-start no-wrap'):
             with ui.column().classes('flex-1 min-w-0 gap-3'):
                 summary_grid(view)

@@ -130,7 +130,7 @@ async def case_body(case_id: int) -> None:
     async def body() -> None:
         view = await run.io_bound(cases.case_view, principal=acting(), case_id=case_id)
         ui.label(f'{view.summary.number}: {view.summary.subject}').classes('text-xl font-semibold') \
-            .mark('case-title')
+            .props('role=heading aria-level=2').mark('case-title')
         summary_grid(view)
         conversation(view)
         attachments(view, download)

@@ -27,7 +27,7 @@ def appointments_page(ctx: PortalContext, reschedule: int | None = None) -> None
     for appointment in upcoming:
         with ui.card().classes('w-full gap-1').mark('appointment-card'):
             ui.label(t('Dose {dose}: {when}').format(dose=appointment.dose_number, when=appointment.local_time)) \
-                .classes('text-lg font-semibold')
+                .classes('text-lg font-semibold').props('role=heading aria-level=2')
             ui.label(appointment.location_name)
             ui.label(t('Confirmation number: {number}').format(number=appointment.case_number)) \
                 .classes('font-mono text-lg').mark('confirmation-number')

@@ -40,11 +40,7 @@ OTHER_PUBLIC_PAGES = ['/help', '/help/providers', '/help/articles/1', '/enrollme
 
 # (path, rule) still failing for some role, with why and whose screen it is: axe rules, and `one-h1` / `lang` for
 # the checks below. Keep it short; remove entries as they are fixed.
-REMAINING: dict[tuple[str, str], str] = {
-    ('/admin/users', 'headings'): '"Add a user" is plain text; the staff accounts work (issue "staff users") replaces '
-                                  'this page with pages/accounts/users.py, which uses theme.heading: remove this entry '
-                                  'when it lands',
-}
+REMAINING: dict[tuple[str, str], str] = {}  # empty: every page passes
 
 # What axe does not check about headings (WCAG 1.3.1, 2.4.6): text drawn as a panel, dialog or section title (large
 # and bold, as theme.heading draws it) that is not a heading, and a heading that skips a level (h1 then h3).
