@@ -1,6 +1,7 @@
 """Provider enrollment in real Chromium, end to end over real SMTP: the state admin invites a provider, its contact
 sets a password from the email, fills Sections A and B, both officers sign, the contact submits; the state admin
-approves; the new location's manager sets a password from their email and logs in to their location."""
+approves; the new location's manager sets a password from their email, logs in to their location and adds a
+healthcare provider, who sets her password from her email and sees the desk."""
 from __future__ import annotations
 
 import re
@@ -16,6 +17,7 @@ from tests.e2e.test_portal_browser import choose, wait_for_mail
 
 CONTACT = 'enroll@sandhills.example.org'
 COORDINATOR = 'casey.coord@sandhills.example.org'
+NURSE = 'nia.nurse@sandhills.example.org'
 PASSWORD = 'a long enrollment passphrase'
 
 
@@ -165,3 +167,16 @@ def test_provider_enrolls_and_the_approved_location_manager_logs_in(enrollment_a
     page.wait_for_url(re.compile(r'/login'))
     log_in(page, base_url, COORDINATOR, PASSWORD)
     page.get_by_text('Sandhills Pharmacy Pine Street').first.wait_for()
+
+    # The manager adds the nurse who starts on Monday (Users, engineer "staff"'s screen); she sees the desk.
+    page.goto(base_url + '/admin/users')
+    fill(page, 'Name *', 'Nia Nurse')
+    fill(page, 'Email *', NURSE)
+    page.get_by_role('button', name='Add staff account').click()
+    page.get_by_text(f'{NURSE} was added').wait_for()
+    page.get_by_role('button', name='Log out').click()
+    page.wait_for_url(re.compile(r'/login'))
+    set_password_from(page, smtp, NURSE, 'Your Vaccine Management System account')
+    page.get_by_text('Recipient Check-In').first.wait_for()
+    page.get_by_text('Sandhills Pharmacy Pine Street').first.wait_for()
+    screenshot(page, 'enrollment-new-provider-desk')
