@@ -396,6 +396,8 @@ def run_job(upload_id: int, *, chunk: int | None = None, take_over: bool = False
             if stopped.rowcount == 1:
                 audit.record(session, action='bulk_upload_failed', actor_email=upload.uploaded_by_email,
                              entity_type='bulk_upload', entity_id=upload_id, detail=str(error)[:500])
+                from services.helpdesk.bulk_loads import report_stopped  # a help desk load: its case is told
+                report_stopped(session, upload_id)
         return None
     return _finish(upload_id, last_line)
 

@@ -115,3 +115,16 @@ def report_load(session: Session, upload: BulkUpload) -> None:
                      attachments=attachments or None, dedupe_key=f'case-load:{upload.id}')
     audit.record(session, action='case_bulk_load_reported', actor_email='system', entity_type='case',
                  entity_id=case.id, detail=f'upload={upload.id} loaded={upload.loaded} failed={len(failures)}')
+
+
+def report_stopped(session: Session, upload_id: int) -> None:
+    """In the unit of work that marks an upload failed (its job stopped): the case that asked for it says so to the
+    agent; the requester hears once the agent has looked (the records loaded so far are kept)."""
+    case = session.exec(select(Case).where(Case.bulk_upload_id == upload_id)).first()
+    upload = session.get(BulkUpload, upload_id)
+    if case is None or upload is None:
+        return
+    cases._event(session, case, None, f'Loading {upload.file_name} stopped: {upload.message} '
+                                      f'({upload.loaded:,} loaded, {upload.failed:,} failed so far).',
+                 action='case_bulk_load_stopped')
+    session.add(case)

@@ -106,3 +106,20 @@ async def test_agent_loads_the_file_on_the_providers_behalf(demo, smtp_server) -
         [attached] = cases.case_view(principal=agent, case_id=technical.id).attachments
         bulk_loads.load_on_behalf(principal=agent, case_id=technical.id, attachment_id=attached.id,
                                   location_id=fx.location_id('DEMO1'))
+
+
+def test_a_load_whose_job_stops_says_so_on_the_case(demo, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    case = bulk_case(fx.MANAGER)
+    agent = fx.help_desk_agent()
+    choices = bulk_loads.load_choices(principal=agent, case_id=case.id)
+    upload = bulk_loads.load_on_behalf(principal=agent, case_id=case.id, attachment_id=choices.files[0][0],
+                                       location_id=fx.location_id('DEMO1'))
+
+    def stops(*_args, **_kwargs) -> int:  # noqa: ANN002, ANN003
+        raise OSError('disk full')
+
+    monkeypatch.setattr(bulk, '_process', stops)
+    assert bulk.run_job(upload.id) is None
+    last = cases.case_view(principal=agent, case_id=case.id).entries[-1]
+    assert last.kind == 'event' and 'stopped: Processing stopped: disk full' in last.body
+    assert bulk_loads.load_choices(principal=agent, case_id=case.id).upload.status == 'failed'
