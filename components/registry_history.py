@@ -3,6 +3,7 @@ Check-In or Walk-In, and what the registry holds under it: doses given elsewhere
 candidates, nobody, or that the registry could not be reached (the desk goes on without it)."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 from nicegui import run, ui
@@ -24,28 +25,28 @@ def registry_history_button(recipient_id: int, *, named: tuple[str, str, date] |
             if asking:
                 ui.label('Asking the state registry…').classes('text-sm')
             elif answer is not None:
-                _answer(answer)
+                _answer(answer, pick=ask)
 
-    async def ask() -> None:
+    async def ask(candidate: str = '') -> None:
         principal = acting()
         button.disable()
         await shown.refresh(None, True)
         try:
             answer = await run.io_bound(history.query_history, principal=principal, recipient_id=recipient_id,
-                                        named=named)
+                                        named=named, candidate=candidate)
         except ServiceError as error:
             answer = history.RegistryHistory(history.REFUSED, str(error))
         finally:
             button.enable()
         await shown.refresh(answer, False)
 
-    button = ui.button('Registry history', on_click=ask).props('outline dense no-caps') \
+    button = ui.button('Registry history', on_click=lambda: ask()).props('outline dense no-caps') \
         .mark(f'registry-ask-{recipient_id}')
     with ui.column().classes('w-full').props('role=status aria-live=polite'):
         shown(None, False)
 
 
-def _answer(answer: history.RegistryHistory) -> None:
+def _answer(answer: history.RegistryHistory, *, pick: Callable[[str], Awaitable[None]]) -> None:
     tone = 'text-red-800' if answer.outcome in (history.UNAVAILABLE, history.REFUSED) else ''
     ui.label(answer.message).classes(f'text-sm {tone}').mark('registry-history-message')
     if answer.outcome == history.FOUND:
@@ -60,7 +61,12 @@ def _answer(answer: history.RegistryHistory) -> None:
             earliest = f' (not before {forecast.earliest:%m/%d/%Y})' if forecast.earliest else ''
             ui.label(f'Next dose of {forecast.vaccine}: {due}{earliest}').classes('text-sm font-semibold') \
                 .mark('registry-next-due')
-    for candidate in answer.candidates:
+    for number, candidate in enumerate(answer.candidates, start=1):
         born = f'{candidate.date_of_birth:%m/%d/%Y}' if candidate.date_of_birth else ''
-        ui.label(' · '.join(p for p in (candidate.name, born, candidate.address) if p)).classes('text-sm') \
-            .mark('registry-candidate')
+        with ui.row().classes('w-full items-center justify-between no-wrap gap-2'):
+            ui.label(' · '.join(p for p in (candidate.name, born, candidate.address) if p)).classes('text-sm') \
+                .mark('registry-candidate')
+            if candidate.registry_id:  # asked again with the registry's id of the one the person confirms
+                chosen = ui.button('This person', on_click=lambda c=candidate: pick(c.registry_id)) \
+                    .props('dense flat no-caps').mark(f'registry-pick-{number}')
+                chosen.props['aria-label'] = f'This person: {candidate.name} {born}'  # the registry's text, unparsed

@@ -61,6 +61,8 @@ class RegistrySimulator:
         if '|QBP^Q11' in message:
             qpd = _segment(message, 'QPD')
             choice = self.by_family_name.get(_field(qpd, 4).split('^')[0], self.query_answer)
+            if '^SR' in _field(qpd, 3):  # asked again with the id of one of the candidates: that one's record
+                choice = 'Z42'
             if choice == 'timeout':
                 time.sleep(self.silence_seconds)
                 return None

@@ -48,6 +48,7 @@ class Candidate:
     name: str
     date_of_birth: date | None
     address: str
+    registry_id: str  # the registry's own id (PID-3, as a CX) to ask again for this one
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,16 @@ def configured() -> bool:
     return transport.configured()
 
 
-def query_history(*, principal: Principal, recipient_id: int, named: tuple[str, str, date] | None = None
-                  ) -> RegistryHistory:
+def query_history(*, principal: Principal, recipient_id: int, named: tuple[str, str, date] | None = None,
+                  candidate: str = '') -> RegistryHistory:
     """The registry's history and forecast for the person (whom the desk may reach: registered here, served here,
-    or `named` exactly at Walk-In)."""
+    or `named` exactly at Walk-In). `candidate`: the registry id of the candidate the desk picked after a Z31
+    answer, sent beside ours in QPD-3."""
     require(principal, Action.CHECK_IN)
     with session_scope(read_only=True) as session:
         person = fetch(session, Recipient, recipient_id, principal=principal, action='query_registry_history',
                        health_data=True, named=named)
-        message = build_query(person, control=f'Q{uuid.uuid4().hex[:19]}'.upper(), at=utcnow())
+        message = build_query(person, control=f'Q{uuid.uuid4().hex[:19]}'.upper(), at=utcnow(), candidate=candidate)
     if not configured():
         return RegistryHistory(UNAVAILABLE, 'No registry is configured.')
     try:
@@ -86,7 +88,7 @@ def query_history(*, principal: Principal, recipient_id: int, named: tuple[str, 
     return read_response(answer)
 
 
-def build_query(person: Recipient, *, control: str, at: datetime) -> str:
+def build_query(person: Recipient, *, control: str, at: datetime, candidate: str = '') -> str:
     """QBP^Q11 Z44 (MSH-10 and the query tag QPD-2 both `control`): the person by our id, legal name, date of
     birth, sex, address and phone; up to 5 records."""
     settings = get_settings()
@@ -96,7 +98,8 @@ def build_query(person: Recipient, *, control: str, at: datetime) -> str:
                   settings.iis_receiving_application, settings.iis_receiving_facility,
                   at.astimezone(state_zone()).strftime('%Y%m%d%H%M%S%z'), '', 'QBP^Q11^QBP_Q11', control,
                   settings.iis_processing_id, '2.5.1', '', '', 'NE', 'AL', '', '', '', '', 'Z44^CDCPHINVS']),
-        '|'.join(['QPD', 'Z44^Request Evaluated History and Forecast^CDCPHINVS', control, pid['id'],
+        '|'.join(['QPD', 'Z44^Request Evaluated History and Forecast^CDCPHINVS', control,
+                  pid['id'] + (f'~{_cx(candidate)}' if candidate else ''),
                   pid['name'], '', pid['birth_date'], pid['sex'], pid['address'], pid['phone']]).rstrip('|'),
         'RCP|I|5^RD&Records&HL70126|R',
     ]
@@ -193,7 +196,14 @@ def _candidate(pid: list[str]) -> Candidate:
     where = ', '.join(p for p in (ack.component(address, 1), ack.component(address, 3), ack.component(address, 4))
                       if p)
     return Candidate(name=ack.unescape(f'{given} {ack.component(name, 1)}'.strip()),
-                     date_of_birth=_date(_at(pid, 7)), address=ack.unescape(where))
+                     date_of_birth=_date(_at(pid, 7)), address=ack.unescape(where),
+                     registry_id=_at(pid, 3).split('~')[0])
+
+
+def _cx(value: str) -> str:
+    """A registry id as the registry sent it (id^^^authority^type): only HL7's own delimiters in their places."""
+    parts = (value.split('^') + [''] * 5)[:5]
+    return '^'.join(vxu.escape(part) for part in parts).rstrip('^')
 
 
 def _facility(value: str) -> str:

@@ -43,6 +43,9 @@ async def test_walk_in_shows_candidates_nobody_or_a_registry_out_of_reach(demo, 
     user.find(marker=f'registry-ask-{candidate}').click()
     await user.should_see('Several people in the registry could be this person', retries=100)
     await user.should_see('Cara Ann Candidate · 01/02/1990 · 9 Elm Rd, Durham, NC')
+    user.find(marker='registry-pick-2').click()  # the person confirms their address: asked again by that id
+    await user.should_see('Doses given elsewhere', retries=100)
+    assert registry.received[-1].split('\r')[1].split('|')[3].endswith('~IIS-1002^^^NCIR^SR')
 
     user.find(marker='walk-in-name').clear()
     user.find(marker='walk-in-dob').clear()

@@ -44,11 +44,16 @@ def test_z42_shows_doses_given_elsewhere_and_the_next_dose_due(demo, registry) -
 
 def test_z31_lists_the_candidates(demo, registry) -> None:
     registry.query_answer = 'Z31'
-    answer = _ask(fx.recipient('Cara', 'Candidate', born=date(1990, 1, 2)))
+    person = fx.recipient('Cara', 'Candidate', born=date(1990, 1, 2))
+    answer = _ask(person)
     assert answer.outcome == history.CANDIDATES and answer.doses == []
-    assert [(c.name, c.date_of_birth, c.address) for c in answer.candidates] == [
-        ('Cara Candidate', date(1990, 1, 2), '12 Oak St, Raleigh, NC'),
-        ('Cara Ann Candidate', date(1990, 1, 2), '9 Elm Rd, Durham, NC')]
+    assert [(c.name, c.date_of_birth, c.address, c.registry_id) for c in answer.candidates] == [
+        ('Cara Candidate', date(1990, 1, 2), '12 Oak St, Raleigh, NC', 'IIS-1001^^^NCIR^SR'),
+        ('Cara Ann Candidate', date(1990, 1, 2), '9 Elm Rd, Durham, NC', 'IIS-1002^^^NCIR^SR')]
+    picked = history.query_history(principal=fx.principal(fx.PROVIDER), recipient_id=person,
+                                   candidate=answer.candidates[1].registry_id)
+    assert picked.outcome == history.FOUND
+    assert registry.received[-1].split('\r')[1].split('|')[3] == f'{person}^^^CVMS^MR~IIS-1002^^^NCIR^SR'
 
 
 @pytest.mark.parametrize(('answer', 'outcome', 'words'), [
