@@ -182,6 +182,20 @@ def test_log_in_pages_and_a_missing_page_pass_axe(live_app: str, desktop) -> Non
     assert_clean(found, visited=visited)
 
 
+def test_knowledge_base_editor_passes_axe(live_app: str, desktop) -> None:  # noqa: ANN001
+    """The article editor (reached from the knowledge base list, not the header), new and with an article."""
+    tab = desktop
+    log_in(tab, live_app, STAFF['state admin'])
+    settle(tab)
+    found: dict[tuple[str, str], list] = {}
+    visited = ['/helpdesk/articles/new', '/helpdesk/articles/1']
+    for path in visited:
+        tab.goto(live_app + path)
+        settle(tab)
+        check(tab, f'state admin {path}', found)
+    assert_clean(found, visited=visited)
+
+
 @pytest.mark.parametrize('lang', ['en', 'es'])
 def test_portal_pages_pass_axe_on_a_phone(live_app: str, phone, lang: str) -> None:  # noqa: ANN001
     tab = phone
