@@ -244,3 +244,30 @@ def test_an_enrolling_organization_is_approved_only_through_its_agreement(demo) 
     with pytest.raises(ServiceError, match='approve its Provider Agreement'):
         employers.approve(principal=fx.principal(fx.ADMIN), organization_id=organization_id)
     assert status_of(enrollment_id) == 'submitted'
+
+
+@pytest.mark.parametrize('redistribution', [True, False])
+def test_transfers_between_locations_only_after_the_redistribution_agreement(demo, redistribution: bool) -> None:
+    draft = fx.agreement_draft(redistribution=redistribution)
+    second = {**draft['locations'][0], 'name': 'Sandhills Pharmacy Annex',
+              'primary_email': 'annex@sandhills.example.org'}
+    enrollment_id = fx.invited_provider()
+    who = fx.signed_agreement(redistribution=redistribution)
+    agreement.save_draft(principal=who, draft={**agreement.my_agreement(principal=who).draft,
+                                               'locations': [draft['locations'][0], second]}, step=4)
+    agreement.submit(principal=who)
+    pin = review.approve(principal=fx.principal(fx.ADMIN), enrollment_id=enrollment_id)
+    manager = fx.principal(fx.COORDINATOR)
+    lot = fx.stocked_lot(doses=20, code=f'{pin}-1')
+    destinations = {d.code for d in ledger.transfer_destinations(principal=manager, location_id=manager.location_id,
+                                                                 lot_id=lot)}
+    if redistribution:
+        assert f'{pin}-2' in destinations
+        ledger.transfer(principal=manager, from_location_id=manager.location_id,
+                        to_location_id=fx.location_id(f'{pin}-2'), lot_id=lot, doses=5)
+        assert fx.on_hand(lot, code=f'{pin}-2') == 5
+    else:
+        assert destinations == set()
+        with pytest.raises(ServiceError):
+            ledger.transfer(principal=manager, from_location_id=manager.location_id,
+                            to_location_id=fx.location_id(f'{pin}-2'), lot_id=lot, doses=5)
