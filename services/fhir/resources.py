@@ -142,7 +142,6 @@ def capability_statement(*, published: datetime) -> dict[str, Any]:
         'kind': 'instance', 'fhirVersion': '4.0.1', 'format': ['json', FHIR_JSON],
         'software': {'name': 'CVMS'},
         'implementation': {'description': 'CVMS immunization records (read only)', 'url': api_base()},
-        'instantiates': ['http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server'],
         'rest': [{
             'mode': 'server',
             'documentation': 'Send "Authorization: Bearer <token>". A state admin issues tokens for one location or '
