@@ -37,6 +37,7 @@ from services.recipients.fields import email_problem
 NUMBER_PREFIX = 'VACHCP'
 REOPEN_DAYS = 7  # a requester may re-open a resolved case within this many days
 MAX_FILES = 5  # attachments per comment or intake
+PUBLIC_QUESTIONS_PER_HOUR = 5  # Vaccine Recipient form cases per email address
 
 
 class RequestType(StrEnum):
@@ -248,6 +249,14 @@ def ask_as_recipient(*, name: str, date_of_birth: date | None, email: str, quest
         raise FieldProblems(problems)
     signed_in = principal if principal is not None and can(principal, Action.OPEN_CASE) else None
     with session_scope() as session:
+        # The form is public and every case emails its address: a few questions an hour per address, so nobody
+        # fills someone's mailbox through it.
+        recent = session.exec(select(func.count()).select_from(Case).where(Case.requester_email == email)
+                              .where(col(Case.created_at) >= utcnow() - timedelta(hours=1))).one()
+        if recent >= PUBLIC_QUESTIONS_PER_HOUR:
+            audit.record(session, action='case_throttled', actor_email=email, detail='recipient form')
+            raise FieldProblems({'question': 'You sent several questions in the last hour. We answer them by email; '
+                                             'please wait for our answer.'})
         first_line = question.strip().splitlines()[0]
         case = _new_case(
             session, signed_in, request_type=RequestType.RECIPIENT_QUESTION,

@@ -217,3 +217,14 @@ async def test_recipient_question_without_an_account_answered_in_spanish(demo, s
     assert 'Su segunda dosis está programada.' in body_of(answer)
     cases.add_comment_with_key(number=case.number, key=key, body='¡Gracias!')
     assert cases.case_view(principal=agent, case_id=case.id).entries[-1].body == '¡Gracias!'
+
+
+def test_the_public_recipient_form_takes_a_few_questions_an_hour_per_address(demo) -> None:  # noqa: ANN001
+    for n in range(cases.PUBLIC_QUESTIONS_PER_HOUR):
+        cases.ask_as_recipient(name='Rosa Reyes', date_of_birth=date(1980, 2, 3), email='rosa@example.org',
+                               question=f'Question {n}')
+    with pytest.raises(FieldProblems) as refused:
+        cases.ask_as_recipient(name='Rosa Reyes', date_of_birth=date(1980, 2, 3), email='ROSA@example.org',
+                               question='One more')
+    assert 'several questions in the last hour' in refused.value.problems['question']
+    assert fx.count_rows(Case) == cases.PUBLIC_QUESTIONS_PER_HOUR
