@@ -624,6 +624,8 @@ UNCHECKED = {
     'registry.sending.send_message': 'the job engine sending a message a checked dose event queued',
     'registry.reporting.queue_dose_event': 'inside the unit of work recording the dose event, which checked it',
     'bulk.pipeline.insert_ready': 'inside the bulk upload\'s unit of work; the id is the uploader\'s own',
+    'helpdesk.bulk_loads.report_stopped': 'inside the unit of work of the job that stopped a load an agent was '
+                                          'checked for (load_on_behalf)',
     'bulk.registration.run_job': 'the job engine running an upload its uploader submitted (and was checked for)',
     'clinic.dose_rules.doses_before': 'inside a unit of work that fetched the person through permissions',
     'clinic.dose_rules.doses_for_verification': 'the public verification link: its unguessable code is the key',
