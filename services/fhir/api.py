@@ -127,8 +127,11 @@ def search_immunizations(*, principal: Principal, params: list[tuple[str, str]])
     kept = [(k, v) for k, v in params if k not in ('_after', '_format')]
     self_url = _search_url(kept + ([('_after', str(after))] if after else []))
     next_url = _search_url(kept + [('_after', str(page[-1].id))]) if more and page else None
+    people = sorted({dose.recipient_id for dose in page})
+    # a search over a location or the state shows many people: each is indexed for the audit page's person filter
     _audit_read(principal, action='fhir_search', entity_type='recipient' if patient_id else None,
-                entity_id=patient_id, detail=f'GET Immunization?{urlencode(params)}: {len(page)} of {total}')
+                entity_id=patient_id, subjects=people,
+                detail=f'GET Immunization?{urlencode(params)}: {len(page)} of {total}; people {people}')
     return resources.searchset(entries, kind='Immunization', total=total, self_url=self_url, next_url=next_url)
 
 
@@ -147,11 +150,11 @@ def _immunization(session: Session, dose: Administration) -> dict[str, Any]:
 
 
 def _audit_read(principal: Principal, *, action: str, entity_type: str | None, entity_id: object,
-                detail: str) -> None:
+                detail: str, subjects: list[int] | None = None) -> None:
     """The read's audit event and the token's last use, in one unit of work."""
     with session_scope() as session:
         audit.record(session, action=action, actor=principal, entity_type=entity_type, entity_id=entity_id,
-                     detail=detail)
+                     detail=detail, subjects=subjects or ())
         token_id = tokens.token_id_of(principal)
         row = session.get(FhirAccessToken, token_id) if token_id else None
         if row is not None:

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from models import AuditEvent, Recipient
 from models.fhir import FhirAccessToken
+from services.core import audit
 from services.core.db import session_scope
 from services.core.errors import NotAllowed
 from services.fhir import api, tokens
@@ -116,6 +117,17 @@ def test_date_and_location_narrow_a_search(demo) -> None:
     with pytest.raises(api.FhirError) as unsupported:
         api.search_immunizations(principal=reader, params=[('vaccine-code', '207')])
     assert unsupported.value.status == 400
+
+
+def test_a_location_wide_search_is_found_under_each_person_it_showed(demo) -> None:
+    first, _ = fx.recorded_dose('Listed', 'First')
+    second, _ = fx.recorded_dose('Listed', 'Second')
+    bundle = api.search_immunizations(principal=_as(_issue()), params=[('location', 'DEMO1')])
+    assert bundle['total'] >= 2
+    admin = fx.principal(fx.ADMIN)
+    for person in (first, second):
+        rows = audit.search(principal=admin, person=person, action='fhir_search').rows
+        assert len(rows) == 1 and rows[0].actor_email.startswith('fhir-token:'), person
 
 
 def test_a_location_token_reads_only_its_location(demo) -> None:
