@@ -215,8 +215,8 @@ def start_session(*, sign_in_code: str, browser: str, client_ip: str | None = No
                            .where(PasswordToken.token_hash == _sign_in_digest(sign_in_code, browser))).first()
         if row is None or row.used_at is not None or row.expires_at < now:
             return None
-        claimed = session.execute(update(PasswordToken).where(col(PasswordToken.id) == row.id)
-                                  .where(col(PasswordToken.used_at).is_(None)).values(used_at=now))
+        # used once, so kept no longer: a racing tab that traded it first deleted it already
+        claimed = session.execute(delete(PasswordToken).where(col(PasswordToken.id) == row.id))
         user = session.get(User, row.user_id)
         if claimed.rowcount != 1 or user is None or not user.is_active:  # a racing tab traded it first
             return None
@@ -231,6 +231,9 @@ def _sign_in_digest(code: str, browser: str) -> str:
 
 
 def _issue_sign_in_code(session: Session, user_id: int, browser: str) -> str:
+    # codes never traded (a browser closed within its minute) go at the account's next log-in: none piles up
+    session.execute(delete(PasswordToken).where(col(PasswordToken.user_id) == user_id)
+                    .where(col(PasswordToken.purpose) == SIGN_IN).where(col(PasswordToken.expires_at) < utcnow()))
     code = secrets.token_urlsafe(TOKEN_BYTES)
     session.add(PasswordToken(token_hash=_sign_in_digest(code, browser), user_id=user_id, purpose=SIGN_IN,
                               expires_at=utcnow() + SIGN_IN_LIFETIME))

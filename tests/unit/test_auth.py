@@ -280,6 +280,24 @@ def test_a_sign_in_code_works_once_only_in_its_browser_and_within_a_minute(demo)
     assert auth.start_session(sign_in_code=late.sign_in_code, browser=BROWSER) is None
 
 
+def test_sign_in_codes_do_not_pile_up(demo) -> None:
+    """Every log-in writes a one-minute code: a traded one is deleted, an abandoned one at the next log-in."""
+    def codes() -> int:
+        with session_scope(read_only=True) as session:
+            return len(session.exec(select(PasswordToken).where(PasswordToken.purpose == auth.SIGN_IN)).all())
+
+    for _ in range(3):
+        session_of(auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
+    assert codes() == 0
+    auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD)  # the browser never comes back
+    with session_scope() as session:
+        for row in session.exec(select(PasswordToken).where(PasswordToken.purpose == auth.SIGN_IN)):
+            row.expires_at = utcnow() - timedelta(seconds=1)
+            session.add(row)
+    session_of(auth.login(browser=BROWSER, email=MANAGER, password=DEMO_PASSWORD))
+    assert codes() == 0
+
+
 async def test_pending_log_in_delays_hold_no_worker_thread(demo, monkeypatch: pytest.MonkeyPatch) -> None:
     """A flood of bad log-ins on a throttled account waits on the event loop: the thread pool the pages share
     stays free for everyone else (before: each wait slept in a pool thread, and 4 of them starved the pool)."""
