@@ -119,7 +119,7 @@ def report_load(session: Session, upload: BulkUpload) -> None:
 
 def report_stopped(session: Session, upload_id: int) -> None:
     """In the unit of work that marks an upload failed (its job stopped): the case that asked for it says so to the
-    agent; the requester hears once the agent has looked (the records loaded so far are kept)."""
+    agent, and the requester is emailed in the same unit of work (the records loaded so far are kept)."""
     case = session.exec(select(Case).where(Case.bulk_upload_id == upload_id)).first()
     upload = session.get(BulkUpload, upload_id)
     if case is None or upload is None:
@@ -128,3 +128,12 @@ def report_stopped(session: Session, upload_id: int) -> None:
                                       f'({upload.loaded:,} loaded, {upload.failed:,} failed so far).',
                  action='case_bulk_load_stopped')
     session.add(case)
+    if case.requester_email:
+        mail.enqueue(session, to=case.requester_email, subject=f'{case.number}: loading your recipient file stopped',
+                     body_text=(f'The state help desk started loading your Recipient Bulk Upload file '
+                                f'{upload.file_name} for {case.number}, but loading stopped before the end.\n\n'
+                                f'Number of Records Successfully Loaded so far: {upload.loaded:,} (they are kept).\n'
+                                'The help desk has been told and will follow up on your case; '
+                                'you do not need to send the file again.\n\n'
+                                f'Your case: {cases._link(case)}\n'),
+                     dedupe_key=f'case-load-stopped:{upload.id}')

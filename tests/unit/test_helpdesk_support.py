@@ -108,7 +108,8 @@ async def test_agent_loads_the_file_on_the_providers_behalf(demo, smtp_server) -
                                   location_id=fx.location_id('DEMO1'))
 
 
-def test_a_load_whose_job_stops_says_so_on_the_case(demo, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+async def test_a_load_whose_job_stops_says_so_on_the_case_and_emails_the_requester(
+        demo, smtp_server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     case = bulk_case(fx.MANAGER)
     agent = fx.help_desk_agent()
     choices = bulk_loads.load_choices(principal=agent, case_id=case.id)
@@ -123,3 +124,7 @@ def test_a_load_whose_job_stops_says_so_on_the_case(demo, monkeypatch: pytest.Mo
     last = cases.case_view(principal=agent, case_id=case.id).entries[-1]
     assert last.kind == 'event' and 'stopped: Processing stopped: disk full' in last.body
     assert bulk_loads.load_choices(principal=agent, case_id=case.id).upload.status == 'failed'
+    await mail.deliver_due()
+    [told] = [m for m in smtp_server.to(fx.MANAGER) if 'stopped' in m['Subject']]
+    assert told['Subject'] == f'{case.number}: loading your recipient file stopped'
+    assert 'staff.csv' in body_of(told) and f'/support/cases/{case.number}' in body_of(told)
