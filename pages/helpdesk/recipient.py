@@ -101,6 +101,28 @@ async def recipient_case_page(ctx: PortalContext, number: str, key: str = '') ->
                 body.refresh()
 
             ui.button(t('Send'), on_click=send).mark('case-send')
+        # The requester closes their case, or re-opens a resolved one within the days allowed, as account holders do
+        # on the support portal (the rules: services/helpdesk/cases.py `_close`, `_reopen`).
+        with ui.row().classes('gap-2'):
+            if view.may_close:
+                ui.button(t('Close case'), on_click=close).props('outline').mark('case-close')
+            if view.may_reopen:
+                ui.button(t('Re-open case'), on_click=reopen).props('outline').mark('case-reopen')
+
+    async def close() -> None:
+        await act(cases.close_case_with_key, t('The case is closed.'))
+
+    async def reopen() -> None:
+        await act(cases.reopen_case_with_key, t('The case is open again.'))
+
+    async def act(action, done: str) -> None:  # noqa: ANN001 - a service function taking the number and key
+        try:
+            await run.io_bound(action, number=number, key=key)
+        except ServiceError as refusal:
+            ui.notify(t(str(refusal)), type='negative')
+            return
+        ui.notify(done, type='positive')
+        body.refresh()
 
     async def download(attachment_id: int) -> None:
         name, content_type, data = await run.io_bound(cases.attachment_file, principal=None,

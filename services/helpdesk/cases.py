@@ -417,9 +417,7 @@ def add_comment_with_key(*, number: str, key: str, body: str) -> None:
     if not body.strip():
         raise FieldProblems({'body': 'Write your comment.'})
     with session_scope() as session:
-        case = _by_number(session, number)
-        if not key or not secrets.compare_digest(key, case.view_key):
-            deny(None, action='comment_on_case', entity=f'case:{case.id}')
+        case = _keyed(session, number, key, action='comment_on_case')
         _comment(session, case, body=body, internal=False, from_requester=True, principal=None,
                  author_name=case.requester_name, attachments=())
 
@@ -503,13 +501,15 @@ def close_case(*, principal: Principal, case_id: int) -> None:
     require(principal, Action.OPEN_CASE)
     with session_scope() as session:
         case = fetch(session, Case, case_id, principal=principal, action='close_case')
-        if case.state == State.CLOSED:
-            raise ValidationFailed('This case is already closed.')
-        own = case.requester_user_id == principal.user_id
-        if not own and not (can(principal, Action.WORK_CASES) and case.state == State.RESOLVED):
-            raise ValidationFailed('Resolve the case first: a case is closed after its resolution.')
-        case.closed_at = utcnow()
-        _move(session, case, State.CLOSED, principal)
+        _close(session, case, principal, own=case.requester_user_id == principal.user_id,
+               may_work=can(principal, Action.WORK_CASES))
+
+
+def close_case_with_key(*, number: str, key: str) -> None:
+    """The public form's requester (no account) closes their case through their link: the same rule as `close_case`."""
+    with session_scope() as session:
+        case = _keyed(session, number, key, action='close_case')
+        _close(session, case, None, own=True, may_work=False)
 
 
 def reopen_case(*, principal: Principal, case_id: int, reason: str = '') -> None:
@@ -519,12 +519,44 @@ def reopen_case(*, principal: Principal, case_id: int, reason: str = '') -> None
         case = fetch(session, Case, case_id, principal=principal, action='reopen_case')
         if case.requester_user_id != principal.user_id and not can(principal, Action.WORK_CASES):
             deny(principal, action='reopen_case', entity=f'case:{case.id}')
-        _check_reopenable(case)
-        if reason.strip():
-            _comment(session, case, body=reason, internal=False, from_requester=True, principal=principal,
-                     author_name=principal.full_name or principal.email, attachments=())
-        case.resolved_at = None
-        _move(session, case, State.IN_PROGRESS, principal, note='Re-opened by the requester.')
+        _reopen(session, case, principal, reason=reason)
+
+
+def reopen_case_with_key(*, number: str, key: str, reason: str = '') -> None:
+    """The public form's requester (no account) re-opens their resolved case through their link, within
+    REOPEN_DAYS days: the same rule as `reopen_case`."""
+    with session_scope() as session:
+        case = _keyed(session, number, key, action='reopen_case')
+        _reopen(session, case, None, reason=reason)
+
+
+def _close(session: Session, case: Case, principal: Principal | None, *, own: bool, may_work: bool) -> None:
+    """Who may close a case, for account holders and key holders alike (principal None: the key's requester)."""
+    if case.state == State.CLOSED:
+        raise ValidationFailed('This case is already closed.')
+    if not own and not (may_work and case.state == State.RESOLVED):
+        raise ValidationFailed('Resolve the case first: a case is closed after its resolution.')
+    case.closed_at = utcnow()
+    _move(session, case, State.CLOSED, principal, author_name=None if principal else case.requester_name)
+
+
+def _reopen(session: Session, case: Case, principal: Principal | None, *, reason: str) -> None:
+    _check_reopenable(case)
+    author = (principal.full_name or principal.email) if principal else case.requester_name
+    if reason.strip():
+        _comment(session, case, body=reason, internal=False, from_requester=True, principal=principal,
+                 author_name=author, attachments=())
+    case.resolved_at = None
+    _move(session, case, State.IN_PROGRESS, principal, note='Re-opened by the requester.',
+          author_name=None if principal else author)
+
+
+def _keyed(session: Session, number: str, key: str, *, action: str) -> Case:
+    """The case whose link holds this key (NotAllowed, audited, otherwise)."""
+    case = _by_number(session, number)
+    if not key or not secrets.compare_digest(key, case.view_key):
+        deny(None, action=action, entity=f'case:{case.id}')
+    return case
 
 
 # ---------------------------------------------------------------- helpers
@@ -739,18 +771,23 @@ def _comment(session: Session, case: Case, *, body: str, internal: bool, from_re
                              number=case.number, subject=case.subject, body=body, link=_link(case)) + files_line)
 
 
-def _event(session: Session, case: Case, principal: Principal | None, text: str, *, action: str) -> None:
+def _event(session: Session, case: Case, principal: Principal | None, text: str, *, action: str,
+           author_name: str | None = None) -> None:
+    """`author_name` without a principal: the key holder (the requester with no account) who did it."""
     session.add(CaseEntry(case_id=case.id or 0, kind='event', author_user_id=principal.user_id if principal else None,
-                          author_name=(principal.full_name or principal.email) if principal else 'System', body=text))
+                          author_name=(principal.full_name or principal.email) if principal
+                          else author_name or 'System', body=text))
     case.updated_at = utcnow()
     audit.record(session, action=action, actor=principal, entity_type='case', entity_id=case.id,
+                 actor_email=None if principal or not author_name else case.requester_email,
                  detail=f'{case.number}: {text}'[:1000])
 
 
-def _move(session: Session, case: Case, state: State, principal: Principal, note: str = '') -> None:
+def _move(session: Session, case: Case, state: State, principal: Principal | None, note: str = '',
+          author_name: str | None = None) -> None:
     before = STATE_LABELS[State(case.state)]
     text = f'State changed from {before} to {STATE_LABELS[state]}.' + (f'\n{note}' if note else '')
-    _event(session, case, principal, text, action='case_state_changed')
+    _event(session, case, principal, text, action='case_state_changed', author_name=author_name)
     case.state = state
     session.add(case)
 
@@ -819,8 +856,7 @@ def _view(session: Session, case: Case, *, may_work: bool, viewer: Principal | N
         recipient_id=case.recipient_id, organization_id=case.organization_id, location_id=case.location_id,
         bulk_upload_id=case.bulk_upload_id, assigned_user_id=case.assigned_user_id,
         requester_user_id=case.requester_user_id, language=case.language, may_work=may_work,
-        may_close=case.state != State.CLOSED and (
-            (own and viewer is not None) or (may_work and case.state == State.RESOLVED)),
-        may_reopen=reopenable and own and viewer is not None)
+        may_close=case.state != State.CLOSED and (own or (may_work and case.state == State.RESOLVED)),
+        may_reopen=reopenable and own)
 
 

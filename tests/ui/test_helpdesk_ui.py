@@ -3,16 +3,21 @@ file, the agents' queue and case page, and the Vaccine Recipient form in Spanish
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 
+import pytest
 from nicegui import ui
 from nicegui.testing import User
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
-from models import Recipient
+from models import Recipient, utcnow
 from models import User as Account
+from models.helpdesk import Case
 from services.bulk import registration as bulk
 from services.core.csv_safe import to_csv_bytes
 from services.core.db import session_scope
+from services.core.errors import NotAllowed, ValidationFailed
 from services.helpdesk import cases
 from services.helpdesk.cases import NewFile
 from services.principal import SYSTEM
@@ -143,3 +148,39 @@ async def test_vaccine_recipient_form_in_spanish(demo, user: User) -> None:  # n
     set_value(user, 'ask-question', '¿Dónde está mi segunda dosis?')
     user.find(marker='ask-submit').click()
     await user.should_see('Gracias. Su pregunta es el caso VACHCP0000001', retries=50)
+
+
+async def test_requester_without_an_account_closes_and_reopens_through_the_key_link(demo, user: User) -> None:  # noqa: ANN001
+    asked = cases.ask_as_recipient(name='Rosa Reyes', date_of_birth=date(1980, 2, 3), email='rosa@example.org',
+                                   question='Where is my second dose?')
+    with session_scope(read_only=True) as session:
+        key = session.exec(select(Case.view_key).where(Case.id == asked.id)).one()
+    agent = fx.help_desk_agent()
+    cases.resolve(principal=agent, case_id=asked.id, notes='It is on your record now.')
+    await user.open(f'/help/case/{asked.number}?key={key}')
+    await user.should_see('It is on your record now.', retries=50)
+    user.find(marker='case-reopen').click()
+    await user.should_see('The case is open again.', retries=50)
+    assert cases.case_view(principal=agent, case_id=asked.id).summary.state == 'in_progress'
+    user.find(marker='case-close').click()  # the requester closes it themselves, before any resolution
+    await user.should_see('The case is closed.', retries=50)
+    view = cases.case_view(principal=agent, case_id=asked.id)
+    assert view.summary.state == 'closed' and view.entries[-1].author == 'Rosa Reyes'
+    await user.should_not_see(marker='case-close')
+    await user.should_not_see(marker='case-reopen')
+    with pytest.raises(ValidationFailed, match='already closed'):  # the same rules as for account holders
+        cases.close_case_with_key(number=asked.number, key=key)
+    other = cases.ask_as_recipient(name='Rosa Reyes', date_of_birth=date(1980, 2, 3), email='rosa@example.org',
+                                   question='And my card?')
+    cases.resolve(principal=agent, case_id=other.id, notes='Printed.')
+    with session_scope() as session:
+        session.execute(update(Case).where(col(Case.id) == other.id).values(resolved_at=utcnow() - timedelta(days=8)))
+        other_key = session.exec(select(Case.view_key).where(Case.id == other.id)).one()
+    with pytest.raises(NotAllowed):
+        cases.reopen_case_with_key(number=other.number, key=key)  # another case's key
+    with pytest.raises(ValidationFailed, match='more than 7 days'):
+        cases.reopen_case_with_key(number=other.number, key=other_key)
+    await user.open(f'/help/case/{other.number}?key={other_key}')
+    await user.should_see('Printed.', retries=50)
+    await user.should_see(marker='case-close')
+    await user.should_not_see(marker='case-reopen')
