@@ -22,7 +22,7 @@ _FOCUS_FIELD = ('(e) => { e.preventDefault(); const el = document.getElementById
 class ErrorSummary:
     def __init__(self, title: str = 'There is a problem') -> None:
         self.title = title
-        self.marked: list[ui.element] = []
+        self.marked: list[tuple[ui.element, str]] = []  # a marked field and the aria-describedby it had before
         self.needed: list[tuple[ui.element, str]] = []
         self.box = ui.column().classes('w-full gap-1 p-3 border-l-4 border-red-700 bg-red-50') \
             .props('role=alert tabindex=-1').mark('error-summary')
@@ -69,16 +69,21 @@ class ErrorSummary:
                         ui.link(message, f'#c{field.id}').classes('text-red-900 underline') \
                             .on('click', js_handler=_FOCUS_FIELD.replace('FIELD', f'c{field.id}'))
                     if mark_fields and isinstance(field, ValidationElement):  # a radio group marks its own
-                        _mark_invalid(field, message, described_by=f'c{item.id}')
-                        self.marked.append(field)
+                        # a field already described (e.g. by warnings beside it) stays described by them too
+                        before = str(field.props.get(_aria(field, 'describedby')) or '')
+                        _mark_invalid(field, message, described_by=f'c{item.id} {before}'.strip())
+                        self.marked.append((field, before))
         self.box.props(f'aria-labelledby=c{title.id}')
         self.box.set_visibility(True)
         focus_selector(f'#c{self.box.id}')
         return True
 
     def hide(self) -> None:
-        for field in self.marked:
+        for field, before in self.marked:
             field.props(remove=f'error error-message {_aria(field, "invalid")} {_aria(field, "describedby")}')
+            if before:
+                field.props[_aria(field, 'describedby')] = before
+                field.update()
         self.marked.clear()
         self.box.set_visibility(False)
         self.box.clear()

@@ -131,15 +131,19 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, *, an
             earlier_time = ui.input('Time given (HH:MM)').mark('earlier-time')
             backdate_reason = ui.input('Reason for the earlier time').classes('w-80').mark('backdate-reason')
 
+        # the warnings stay in one element the override field is described by (aria-describedby), so a screen
+        # reader hears them on the field; they are announced through the page's live region when they change
+        warnings_box = ui.column().classes('w-full gap-1').mark('dose-warnings')
+
         @ui.refreshable
         def warnings(problems: list[str]) -> None:
-            with ui.column().classes('w-full gap-1').mark('dose-warnings'):
-                for problem in problems:
-                    ui.label(problem).classes('text-orange-800 font-medium').props('role=alert')
+            for problem in problems:
+                ui.label(problem).classes('text-orange-800 font-medium')
 
-        warnings([])
-        override = ui.input('Override reason (required for the warnings above)').classes('w-full') \
-            .mark('override-reason')
+        with warnings_box:
+            warnings([])
+        override = required(ui.input('Override reason (required for the warnings above)').classes('w-full')
+                            .props(f'aria-describedby=c{warnings_box.id}').mark('override-reason'))
         override.set_visibility(False)
 
     async def show_warnings() -> None:
@@ -149,8 +153,13 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, *, an
             _warn(problems)
 
     def _warn(problems: list[str]) -> None:
+        if problems and problems != shown:
+            announce('This dose needs an override reason: ' + ' '.join(problems))
+        shown[:] = problems
         warnings.refresh(problems)
         override.set_visibility(bool(problems))
+
+    shown: list[str] = []
 
     lot.on_value_change(show_warnings)
 
@@ -191,10 +200,12 @@ def _dose_form(principal: Principal, form: administration.VaccinationForm, *, an
             result = await run.io_bound(lambda: administration.record_vaccination(
                 principal=acting_principal, appointment_id=visit.id, details=details))
         except OverrideNeeded as needed:
+            # the summary pattern: "There is a problem" at the top (focused, an alert) linking to the override
+            # field, the message beside it; the field is also described by the warnings above it
+            shown[:] = needed.problems  # read out with the summary, not twice
             _warn(needed.problems)
-            announce('Not saved: this dose needs an override. ' + ' '.join(needed.problems))
-            ui.notify('This dose needs an override: give the reason.', type='warning')
-            focus(override)
+            summary.show([(override, 'Not saved: give the reason for overriding the dose warnings')],
+                          mark_fields=True)
             return
         except ServiceError as error:  # in the summary at the top (an alert, focused), beside the field it names
             summary.refuse(str(error), about={'lot': lot, 'volume': volume, 'site': site, 'route': route,

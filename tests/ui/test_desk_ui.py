@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 from nicegui.testing import User
 from sqlmodel import select
 
-from models import Recipient
+from models import Recipient, utcnow
 from models.clinic import Administration
 from services.clinic import administration, common, walkin
+from services.clinic.administration import DoseDetails
 from services.core.db import session_scope
 from services.portal import household_members, registration_form
 from tests import factories as fx
@@ -267,3 +268,35 @@ async def test_desk_refuses_a_dose_with_a_screening_question_unanswered(demo, us
     user.find(marker='save-dose').click()
     await user.should_see('recorded (lot MOD-001)', retries=100)
     assert fx.on_hand(lot) == 9
+
+
+async def test_desk_dose_needing_an_override_uses_the_error_summary(demo, user: User) -> None:
+    """A dose a rule refuses without an override (here too early) gives "There is a problem" at the top linking to
+    the override field, which is marked invalid and described by the summary entry and by the warnings."""
+    product = fx.product(name='Test Moderna Vaccine', interval=28)
+    lot = fx.stocked_lot(product, doses=10, lot_number='MOD-001')
+    fx.today_session([product])
+    person = fx.recipient('Otto', 'Early')
+    administration.record_paper_administration(principal=fx.principal(fx.PROVIDER), recipient_id=person,
+                                               details=DoseDetails(lot_id=lot, administered_at=utcnow()
+                                                                   - timedelta(days=3)))
+    number = fx.appointment(product, person).case_number
+    await _open_dose_form(user, number)
+    await user.should_see('earlier than the 28-day interval', retries=100)
+    user.find(marker='screening-none-apply').click()
+    user.find(marker='consent').click()
+    user.find(marker='save-dose').click()
+    await user.should_see('There is a problem', retries=100)
+    with user:
+        override = user.find(marker='override-reason').elements.pop()
+        warnings = user.find(marker='dose-warnings').elements.pop()
+        summary = user.find(marker='error-summary').elements.pop()
+        links = [e for e in summary.descendants() if e.props.get('href') == f'#c{override.id}']
+        assert links, 'the summary links to the override field'
+        assert override.props['aria-invalid'] == 'true' and override.props['error']
+        described = override.props['aria-describedby'].split()
+        assert f'c{warnings.id}' in described and len(described) == 2
+        assert all(label.props.get('role') != 'alert' for label in warnings.descendants())  # the summary alerts
+        override.value = 'Travelling abroad'
+    user.find(marker='save-dose').click()
+    await user.should_see('Dose 2 of Test Moderna Vaccine recorded', retries=100)
