@@ -759,16 +759,31 @@ def _comment(session: Session, case: Case, *, body: str, internal: bool, from_re
     files_line = f'\n\nFiles: {names}' if names else ''
     if from_requester:
         agent = session.get(User, case.assigned_user_id) if case.assigned_user_id else None
-        if agent is not None:
-            mail.enqueue(session, to=agent.email, subject=f'{case.number}: new comment from the requester',
+        # Nobody assigned (or the agent left): the assignment group hears it, so the comment does not wait unseen.
+        # Groups have no members of their own, so that is every active help desk agent.
+        to = [agent.email] if agent is not None and agent.is_active else _group_agents(session)
+        for address in to:
+            mail.enqueue(session, to=address, subject=f'{case.number}: new comment from the requester',
                          body_text=f'{author_name} wrote on {case.number} ({case.subject}):\n\n{body}{files_line}\n\n'
-                                   f'Open it: {link(f"/help-desk/cases/{case.id}")}\n')
+                                   + ('' if agent is not None and agent.is_active else
+                                      f'No agent is assigned: this goes to the {case.assignment_group} group.\n\n')
+                                   + f'Open it: {link(f"/help-desk/cases/{case.id}")}\n')
     else:
         t = translator(case.language)
         _email_requester(session, case, subject=t('{number}: the help desk answered').format(number=case.number),
                          body=t('The state help desk wrote on your request {number} ({subject}):\n\n{body}\n\n'
                                 'Answer or follow it here: {link}\n').format(
                              number=case.number, subject=case.subject, body=body, link=_link(case)) + files_line)
+
+
+def _group_agents(session: Session) -> list[str]:
+    """Who works a group's cases: every active help desk agent (state admins, who may too, when there is none)."""
+    for roles in ([Role.HELP_DESK_AGENT], [Role.STATE_ADMIN]):
+        found = list(session.exec(select(User.email).where(col(User.role).in_(roles)).where(col(User.is_active))
+                                  .order_by(col(User.email))).all())
+        if found:
+            return found
+    return []
 
 
 def _event(session: Session, case: Case, principal: Principal | None, text: str, *, action: str,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from models import AuditEvent, utcnow
+from models import AuditEvent, Role, User, utcnow
 from models.helpdesk import Case
 from services.core import mail
 from services.core.csv_safe import to_csv_bytes
@@ -140,6 +140,29 @@ async def test_conversation_both_ways_notes_resolution_and_closing(demo, smtp_se
     assert audit_actions(case.id) == ['case_opened', 'case_assigned', 'case_comment_added', 'case_note_added',
                                       'case_state_changed', 'case_file_attached', 'case_comment_added',
                                       'case_state_changed', 'case_state_changed']
+
+
+async def test_a_comment_on_an_unassigned_case_reaches_every_active_agent(demo, smtp_server) -> None:  # noqa: ANN001
+    with session_scope() as session:
+        session.add(User(email='second.agent@demo.cvms.example.org', full_name='Second Agent',
+                         role=Role.HELP_DESK_AGENT))
+        session.add(User(email='former.agent@demo.cvms.example.org', full_name='Former Agent',
+                         role=Role.HELP_DESK_AGENT, is_active=False))
+    case = technical()
+    cases.add_comment(principal=fx.principal(fx.MANAGER), case_id=case.id, body='Any news?')
+    key = cases.ask_as_recipient(name='Rosa Reyes', date_of_birth=date(1980, 2, 3), email='rosa@example.org',
+                                 question='Where is my card?')
+    with session_scope(read_only=True) as session:
+        view_key = session.exec(select(Case.view_key).where(Case.id == key.id)).one()
+    cases.add_comment_with_key(number=key.number, key=view_key, body='Still waiting.')  # no account, no agent
+    await mail.deliver_due()
+    subject = f'{case.number}: new comment from the requester'
+    for agent in (fx.AGENT, 'second.agent@demo.cvms.example.org'):
+        got = {m['Subject']: body_of(m) for m in smtp_server.to(agent)}
+        assert 'Any news?' in got[subject] and 'the Technical Support group' in got[subject]
+        assert 'Still waiting.' in got[f'{key.number}: new comment from the requester']
+    assert smtp_server.to('former.agent@demo.cvms.example.org') == []
+    assert smtp_server.to(fx.ADMIN) == []  # state admins hear only when the desk has no agent at all
 
 
 def test_requester_reopens_a_resolved_case_within_seven_days_only(demo) -> None:  # noqa: ANN001
