@@ -171,7 +171,6 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
     t = ctx.t
     names = [f'step{i}' for i in range(len(choices.STEPS))]
     start = 0 if registration.status in ('new', 'complete') else registration.step
-    error = ui.label('').classes('text-red-700').props('role=alert').mark('registration-error')
 
     async def pause() -> None:
         registration.step = names.index(stepper.value)
@@ -181,7 +180,7 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
         ui.navigate.to('/portal')
 
     async def go(index: int) -> None:
-        error.set_text('')
+        submit_summary.hide()
         registration.step = index
         await run.io_bound(registration_form.save_progress, principal=acting_recipient(), registration=registration)
         stepper.set_value(names[index])
@@ -196,13 +195,22 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
         await go(2)
 
     async def submit() -> None:
-        error.set_text('')
+        submit_summary.hide()
         try:
             group = await run.io_bound(registration_form.complete_registration, principal=acting_recipient(),
                                        registration=registration,
                                        lang=ctx.lang)
         except ServiceError as failure:
-            error.set_text(str(failure))
+            # the summary pattern, as on the Contact step: a refusal about contact fields goes back to that step,
+            # each message beside its field and linked from the summary (focused); anything else is summarised here
+            errors = registration_form.contact_field_errors(registration.contact, ctx.lang)
+            if errors:
+                registration.step = 1
+                stepper.set_value(names[1])
+                contact_summary.show([(contact_inputs[name], message) for name, message in errors.items()],
+                                     mark_fields=True)
+            else:
+                submit_summary.show([(None, str(failure))])
             return
         registration.status = 'complete'
         registration.group_id = group.id if group else None
@@ -236,6 +244,8 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
                             lambda e, c=question.code: registration.group_answers.__setitem__(c, e.value))
             nav(1, lambda: go(3))
         with ui.step(names[3], title=t(choices.STEPS[3])):
+            submit_summary = ErrorSummary(t('There is a problem'))
+            submit_summary.box.mark('registration-error')
             ui.label(t('Answer for the person being vaccinated. The vaccinator reviews your answers with you.'))
             for code, question in choices.HEALTH_QUESTIONS.items():
                 _yes_no(code, t(question), _options(t, choices.HEALTH_ANSWER_OPTIONS),

@@ -13,7 +13,7 @@ from models import PortalAccount
 from services.clinic import common, scheduling
 from services.core.db import session_scope
 from services.core.errors import NotAllowed
-from services.portal import registration_form
+from services.portal import household_members, registration_form
 from tests.conftest import body_of
 from tests.factories import (
     RECIPIENT,
@@ -272,3 +272,28 @@ async def test_portal_change_password_in_spanish_logs_out_everywhere(demo, user:
     await user.should_see('Iniciar sesión', retries=100)
     result = auth_service.login(email=RECIPIENT, password='Amapolas en el campo', browser='b')
     assert result.principal.email == RECIPIENT
+
+
+async def test_portal_registration_submit_refusal_names_and_links_the_field(demo, user: User) -> None:
+    """A refusal at Submit (contact kept from an earlier visit that the rules now refuse) uses the summary pattern:
+    back on the Contact step, "There is a problem" linking to the field to fix, the message beside it."""
+    who = principal(RECIPIENT)
+    person = household_members.household(principal=who)[0]
+    registration = registration_form.load_registration(principal=who, recipient_id=person.id)
+    registration.contact.update({**CONTACT, 'zip_code': '276'})
+    registration.step = 3
+    registration_form.save_progress(principal=who, registration=registration)
+    await log_in(user, RECIPIENT)
+    await user.open('/portal/registration?review=1')
+    await user.should_see('Are you feeling sick today?', retries=50)
+    user.find(marker='registration-next-3').click()
+    await step_shown(user, 1)
+    await user.should_see('There is a problem', retries=50)
+    with user:
+        zip_input = user.find(marker='contact-zip_code').elements.pop()
+        assert zip_input.props.get('aria-invalid') == 'true' and zip_input.props.get('error')
+        summaries = [s for s in user.find(marker='error-summary').elements if s.visible]
+        assert len(summaries) == 1
+        assert [e for e in summaries[0].descendants() if e.props.get('href') == f'#c{zip_input.id}']
+        described = zip_input.props['aria-describedby']
+        assert any(f'c{e.id}' == described for e in summaries[0].descendants())
