@@ -91,3 +91,36 @@ def test_existing_audit_rows_get_their_people_indexed(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / 'old.sqlite3') as connection:
         indexed = connection.execute('SELECT recipient_id, event_id FROM auditsubject ORDER BY 1, 2').fetchall()
     assert indexed == [(5, 2), (9, 2), (42, 1), (42, 2)]
+
+
+def test_open_removal_requests_become_remove_a_recipient_cases(tmp_path: Path) -> None:
+    """0027_helpdesk_removals: each open RemovalRequest (the table before the help desk) becomes a "Remove a
+    recipient" case numbered from the cases' counter, asked by the same user, with the recipient and reason kept."""
+    url = f'sqlite:///{tmp_path / "old.sqlite3"}'
+    command.upgrade(db_module.alembic_config(url), '0026_readiness')
+    with sqlite3.connect(tmp_path / 'old.sqlite3') as connection:
+        connection.execute('INSERT INTO "user" (id, email, full_name, role, is_active, created_at) '
+                           "VALUES (7, 'mia@clinic.example.org', 'Mia Manager', 'location_manager', 1, '2026-11-01')")
+        connection.execute('INSERT INTO recipient (id, first_name, last_name, date_of_birth, identity_key, '
+                           'last_name_key, first_name_key, source, created_at) '
+                           "VALUES (42, 'Ada', 'Loaded', '1980-01-02', 'k', 'loaded', 'ada', 'bulk', '2026-11-01')")
+        connection.execute('INSERT INTO casecounter (id, last_number) VALUES (1, 3)')  # three cases so far
+        connection.executemany(
+            'INSERT INTO removalrequest (id, created_at, recipient_id, requested_by_user_id, requested_by_email, '
+            'reason, status) VALUES (?, ?, ?, ?, ?, ?, ?)',
+            [(1, '2026-11-20 10:00:00', 42, 7, 'mia@clinic.example.org', 'Loaded twice by mistake', 'open'),
+             (2, '2026-11-21 10:00:00', 43, 7, 'mia@clinic.example.org', 'Already handled', 'done'),
+             (3, '2026-11-22 10:00:00', 44, None, 'old@clinic.example.org', 'Moved away', 'open')])
+    db_module.migrate(url)
+    with sqlite3.connect(tmp_path / 'old.sqlite3') as connection:
+        moved = connection.execute(
+            'SELECT number, request_type, assignment_group, state, subject, description, requester_user_id, '
+            'requester_name, requester_email, recipient_id FROM helpdesk_case ORDER BY number').fetchall()
+        statuses = connection.execute('SELECT id, status FROM removalrequest ORDER BY id').fetchall()
+        [counter] = connection.execute('SELECT last_number FROM casecounter').fetchone()
+    assert moved == [
+        ('VACHCP0000004', 'remove_recipient', 'Recipient Records', 'new', 'Remove Ada Loaded',
+         'Loaded twice by mistake', 7, 'Mia Manager', 'mia@clinic.example.org', 42),
+        ('VACHCP0000005', 'remove_recipient', 'Recipient Records', 'new', 'Remove recipient 44', 'Moved away', None,
+         'old@clinic.example.org', 'old@clinic.example.org', 44)]
+    assert statuses == [(1, 'moved'), (2, 'done'), (3, 'moved')] and counter == 5
