@@ -53,7 +53,7 @@ def set_password_from(page, smtp: SmtpServer, address: str, subject: str) -> Non
     body = wait_for_mail(smtp, address, subject)
     page.goto(re.search(r'http://\S+/set-password/\S+', body).group(0))
     page.get_by_text(f'Username: {address}').wait_for()
-    page.get_by_label('New password', exact=True).fill(PASSWORD)
+    page.get_by_label(re.compile(r'^New password( \*)?$')).fill(PASSWORD)
     page.get_by_label('Repeat new password').fill(PASSWORD)
     page.get_by_role('button', name='Set password').click()
 

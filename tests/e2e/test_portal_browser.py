@@ -87,7 +87,7 @@ def test_portal_on_a_phone_from_welcome_email_to_verified_proof(portal_app, phon
     page.goto(set_password)
     page.get_by_text(f'Username: {EMAIL}').wait_for()
     assert_accessible(page, 'set password')
-    page.get_by_label('New password', exact=True).fill(PASSWORD)
+    page.get_by_label(re.compile(r'^New password( \*)?$')).fill(PASSWORD)
     page.get_by_label('Repeat new password').fill(PASSWORD)
     page.get_by_role('button', name='Set password').click()
     page.get_by_role('heading', name='Vaccine Program Status').wait_for()
@@ -233,14 +233,24 @@ def test_portal_stepper_on_a_phone_marks_each_missing_field_and_takes_the_person
     page.get_by_role('button', name='Next').scroll_into_view_if_needed()
     page.get_by_role('button', name='Next').click()
 
-    page.get_by_text('Street address: required').wait_for()
+    # the summary at the top links each field; the same message stands beside the field
+    page.get_by_role('link', name='Street address: required').wait_for()
+    page.get_by_role('alert').filter(has_text=re.compile(r'^Street address: required$')).wait_for()
+    # The summary takes focus in view (the button no longer looks dead); its first link takes the person to the
+    # first field, in view and focused (the GOV.UK pattern of the accessibility issue).
+    page.wait_for_function("document.activeElement && document.activeElement.getAttribute('role') === 'alert' "
+                           "&& document.activeElement.textContent.startsWith('There is a problem')")
+    in_view = page.evaluate('() => { const r = document.activeElement.getBoundingClientRect(); '
+                            'return r.top >= 0 && r.top < window.innerHeight; }')
+    assert in_view
+    page.get_by_role('link', name='Street address: required').click()
     page.wait_for_function("document.activeElement && document.activeElement.getAttribute('aria-label') === "
                            "'Street address *'")
     box = street.bounding_box()
     assert box is not None and 0 <= box['y'] and box['y'] + box['height'] <= PHONE['height'], box
     # Each wrong field says what is wrong beside it; a field that is right is not marked.
-    page.get_by_text('ZIP code: invalid ZIP code: 2760').wait_for()
-    page.get_by_text('Preferred language: required').wait_for()
+    page.get_by_role('alert').filter(has_text=re.compile(r'^ZIP code: invalid ZIP code: 2760 \(enter 5')).wait_for()
+    page.get_by_role('alert').filter(has_text=re.compile(r'^Preferred language: required$')).wait_for()
     assert page.locator('.q-field--error', has=page.get_by_label('City *', exact=True)).count() == 0
     assert page.locator('.q-field--error').count() == 8
     no_horizontal_scroll(page)
