@@ -28,6 +28,10 @@ def _require_chromium() -> None:
         pytest.skip('browser tests need Debian\'s chromium (apt-get install chromium chromium-driver)')
 
 
+# The data folder of each running live app, by base URL: a test reads what only the database knows (a case's link key).
+LIVE_DATA_DIRS: dict[str, Path] = {}
+
+
 def start_app(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """Start `main.py serve --demo` on a free port with its own data folder; return (process, base URL)."""
     port = free_port()
@@ -67,6 +71,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app as a person would run it, for one test module."""
     data_dir = tmp_path_factory.mktemp('live-app')
     process, base_url = start_app(data_dir)
+    LIVE_DATA_DIRS[base_url] = data_dir
     yield base_url
     stop_app(process)
 

@@ -10,12 +10,13 @@ listed, and on a listed entry that no longer fails (so the list only shrinks).""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
 
 from tests.e2e.axe import violations
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import LIVE_DATA_DIRS, log_in
 
 DESKTOP = {'width': 1366, 'height': 768}
 PHONE = {'width': 390, 'height': 844}
@@ -326,7 +327,22 @@ def test_dialogs_forms_with_errors_and_messages_pass_axe(live_app: str, desktop)
     tab.get_by_role('dialog').get_by_label(re.compile('^Reason')).fill('Left the company before the clinic')
     tab.get_by_role('button', name='Submit request').click()
     tab.get_by_role('alert').filter(has_text='Removal request sent').wait_for()
-    assert_clean(found, visited=['/desk/doses', '/appointments', '/desk/standby', '/desk/register'])
+    # The requester's case pages: on the support portal (an account), and through the key link (no account)
+    tab.goto(f'{live_app}/support')
+    settle(tab)
+    tab.locator('a[href^="/support/cases/VACHCP"]').first.click()
+    tab.wait_for_url(re.compile(r'/support/cases/VACHCP\d{7}'))
+    settle(tab)
+    tab.get_by_role('button', name='Close case').wait_for()
+    check(tab, '/support/cases/NUMBER', found)
+    with sqlite3.connect(LIVE_DATA_DIRS[live_app] / 'cvms.sqlite3') as connection:
+        number, key = connection.execute('SELECT number, view_key FROM helpdesk_case ORDER BY id').fetchone()
+    tab.goto(f'{live_app}/help/case/{number}?key={key}')
+    settle(tab)
+    tab.get_by_role('button', name='Close case').wait_for()  # the case itself, not the refusal of a bad link
+    check(tab, '/help/case/NUMBER?key=KEY', found)
+    assert_clean(found, visited=['/desk/doses', '/appointments', '/desk/standby', '/desk/register',
+                                 '/support/cases/NUMBER', '/help/case/NUMBER?key=KEY'])
 
     tab.goto(f'{live_app}/logout')
     log_in(tab, live_app, STAFF['help desk agent'])
