@@ -59,6 +59,17 @@
     });
   }
 
+  // An upload area's message (why a file was refused) describes its file input: components/uploads.py puts
+  // data-cvms-aria-describedby on the uploader's outer box, carried here to the input a screen reader is on.
+  function uploadMessages() {
+    document.querySelectorAll('.q-uploader[data-cvms-aria-describedby]').forEach(function (uploader) {
+      var value = uploader.getAttribute('data-cvms-aria-describedby');
+      uploader.querySelectorAll('.q-uploader__input').forEach(function (input) {
+        if (input.getAttribute('aria-describedby') !== value) input.setAttribute('aria-describedby', value);
+      });
+    });
+  }
+
   // A Quasar select keeps attributes on its outer <label>: components/error_summary.py gives it data-cvms-aria-*
   // (required, invalid, describedby), carried here to its combobox, where a screen reader reads them.
   var SELECT_STATES = ['required', 'invalid', 'describedby'];
@@ -171,6 +182,7 @@
       scrollAreas();
       sortableHeaders();
       uploadInputs();
+      uploadMessages();
       radioGroups();
       selectStates();
     });

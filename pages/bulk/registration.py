@@ -9,7 +9,7 @@ from components.guard import acting
 from components.loaded_recipients import loaded_recipients
 from components.page import page
 from components.theme import heading
-from components.uploads import spooled
+from components.uploads import described_by, spooled
 from services.bulk import registration as bulk
 from services.bulk.pipeline import LOW_VOLUME_MAX, CheckedRow, FileRejected
 from services.core import localtime
@@ -89,6 +89,7 @@ class _LowVolume:
                                 max_file_size=get_settings().bulk_max_file_mb * 1024 * 1024) \
             .props(f'accept="{ACCEPT}" flat bordered').classes('w-full max-w-xl').mark('low-volume-upload')
         self.message = ui.label('').classes('text-red-700').props('role=alert').mark('low-volume-message')
+        described_by(self.upload, self.message)
         self.show_preview()
         self.show_failed()
         self.alert_area = ui.element()  # stays while the preview and failed rows come and go (notices, the alert)
@@ -260,6 +261,7 @@ class _HighVolume:
                                 max_file_size=settings.bulk_max_file_mb * 1024 * 1024) \
             .props(f'accept="{ACCEPT}" flat bordered').classes('w-full max-w-xl').mark('high-volume-upload')
         self.message = ui.label('').classes('text-red-700').props('role=alert').mark('high-volume-message')
+        described_by(self.upload, self.message)
         self.show_progress([])
         heading('Upload history', level=3).classes('mt-2')
         self.history = ui.table(columns=HISTORY_COLUMNS, rows=[], row_key='id').classes('w-full') \

@@ -7,7 +7,7 @@ from nicegui import run, ui
 from components.error_summary import ErrorSummary, required
 from components.guard import acting
 from components.page import page
-from components.uploads import spooled
+from components.uploads import described_by, spooled
 from pages.clinic.desk import _when, lot_label
 from services.bulk.pipeline import FileRejected
 from services.clinic import administration, back_entry, walkin
@@ -146,12 +146,13 @@ def _upload() -> None:
     ui.button('Download the template', on_click=lambda: ui.download.content(back_entry.template_csv(),
                                                                              'back-entry-template.csv')).props('flat')
 
+    # why the last file was refused: one element that stays, so the file input stays described by it
+    problem = ui.label('').classes('text-red-800').props('role=alert').mark('back-entry-problem')
+
     @ui.refreshable
-    def summary(outcome: back_entry.BackEntryOutcome | None, problem: str) -> None:
-        """What the last file did: the counts, notices and error file, or why it was refused."""
+    def summary(outcome: back_entry.BackEntryOutcome | None) -> None:
+        """What the last file did: the counts, notices and error file."""
         with ui.column().mark('back-entry-summary'):
-            if problem:
-                ui.label(problem).classes('text-red-800').props('role=alert')
             if outcome is None:
                 return
             ui.label(f'Doses recorded: {outcome.loaded}. Lines that failed: {outcome.failed}.') \
@@ -166,11 +167,12 @@ def _upload() -> None:
                 ui.button('Download the error file', on_click=download).props('outline').mark('back-entry-errors')
                 ui.label('The error file was also emailed to you.').classes('text-sm')
 
-    summary(None, '')
+    summary(None)
 
     async def received(event) -> None:  # noqa: ANN001
         principal = acting()
-        await summary.refresh(None, '')
+        problem.set_text('')
+        await summary.refresh(None)
         try:
             path = await spooled(event, back_entry.MAX_FILE_BYTES)
             try:
@@ -179,10 +181,11 @@ def _upload() -> None:
             finally:
                 path.unlink(missing_ok=True)
         except (FileRejected, ServiceError) as error:
-            await summary.refresh(None, str(error))
+            problem.set_text(str(error))
             return
-        await summary.refresh(outcome, '')
+        await summary.refresh(outcome)
 
-    ui.upload(label='Upload or drop a CSV / .xlsx file', auto_upload=True, on_upload=received,
-              max_file_size=back_entry.MAX_FILE_BYTES).props('accept=.csv,.xlsx').classes('w-full max-w-xl') \
-        .mark('back-entry-upload')
+    upload = ui.upload(label='Upload or drop a CSV / .xlsx file', auto_upload=True, on_upload=received,
+                       max_file_size=back_entry.MAX_FILE_BYTES).props('accept=.csv,.xlsx') \
+        .classes('w-full max-w-xl').mark('back-entry-upload')
+    described_by(upload, problem)

@@ -1,6 +1,7 @@
 """The Appointments page, the back-entry screens and the printable forms through the simulated browser."""
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 from nicegui import ui
@@ -73,6 +74,25 @@ async def test_desk_back_entry_csv_upload_reports_failed_lines(demo, user: User)
     error_file = attachment.data.decode('utf-8-sig')
     assert 'Line 3: No registered recipient is named Nobody Known' in error_file
     assert 'Line 4:' in error_file and "'=cmd" in error_file  # formula-safe, as in Bulk Registration
+
+
+async def test_desk_back_entry_refusal_describes_the_file_input(demo, user: User) -> None:
+    """Why a file was refused stays in one message the upload area's file input is described by (assets/a11y.js
+    carries the link from the uploader to its input; the accessibility sweep checks it in Chromium)."""
+    await log_in(user, PROVIDER)
+    await user.open('/desk/back-entry')
+    with user:
+        upload = user.find(ui.upload).elements.pop()
+        problem = user.find(marker='back-entry-problem').elements.pop()
+        assert upload.props['data-cvms-aria-describedby'] == f'c{problem.id}'
+    await upload.handle_uploads([ui.upload.SmallFileUpload('paper.csv', 'text/csv', b'not,a,template\n')])
+    for _ in range(100):
+        if problem.text:
+            break
+        await asyncio.sleep(0.05)
+    assert problem.text and problem.props['role'] == 'alert'
+    with user:  # the same element, still the one described
+        assert user.find(marker='back-entry-problem').elements.pop() is problem
 
 
 async def test_desk_printable_forms_mirror_the_screens(demo, user: User) -> None:
