@@ -9,7 +9,7 @@ from nicegui import events, run, ui
 
 from components.error_summary import ErrorSummary
 from components.theme import heading
-from components.uploads import spooled
+from components.uploads import described_by, spooled
 from services.bulk.files import FileRejected
 from services.bulk.registration import max_file_bytes
 from services.core.localtime import time_label
@@ -94,6 +94,7 @@ class FilePicker:
             .classes('w-full').mark(marker)
         self.listing = ui.label('').classes('text-sm').mark(f'{marker}-names')
         self.problem = ui.label('').classes('text-red-700 text-sm').props('role=alert')
+        described_by(self.upload, self.problem)  # a screen reader hears why a file was refused on the control
 
     async def _received(self, e: events.UploadEventArguments) -> None:
         self.problem.set_text('')
