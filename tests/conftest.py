@@ -121,6 +121,8 @@ def db(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> Iterato
     os.environ['CVMS_DATABASE_URL'] = url
     reset_settings()
     _empty_all_tables(url)
+    from services.portal.vaccine_groups import forget_self_registration
+    forget_self_registration()  # a process cache of the emptied settings row (an earlier test's answer otherwise)
     yield backend
     os.environ.pop('CVMS_DATABASE_URL', None)
     reset_settings()
