@@ -36,14 +36,20 @@ class DoseRecord:
     dose_volume_ml: float
     administered_by: str
 
+def valid_dose_rows(session: Session, recipient_id: int) -> list[tuple[Administration, Product, Lot, Location]]:
+    """A person's doses that count (not voided), oldest first, with their product, lot and location. Inside a unit
+    of work that fetched the person through permissions."""
+    return list(session.exec(select(Administration, Product, Lot, Location)
+                             .join(Product, col(Product.id) == col(Administration.product_id))
+                             .join(Lot, col(Lot.id) == col(Administration.lot_id))
+                             .join(Location, col(Location.id) == col(Administration.location_id))
+                             .where(Administration.recipient_id == recipient_id)
+                             .where(col(Administration.voided).is_(False))
+                             .order_by(col(Administration.administered_at), col(Administration.id))).all())
+
+
 def _history(session: Session, recipient_id: int) -> list[DoseRecord]:
-    rows = session.exec(select(Administration, Product, Lot, Location)
-                        .join(Product, col(Product.id) == col(Administration.product_id))
-                        .join(Lot, col(Lot.id) == col(Administration.lot_id))
-                        .join(Location, col(Location.id) == col(Administration.location_id))
-                        .where(Administration.recipient_id == recipient_id)
-                        .where(col(Administration.voided).is_(False))
-                        .order_by(col(Administration.administered_at), col(Administration.id))).all()
+    rows = valid_dose_rows(session, recipient_id)
     users = {u.id: u.full_name or u.email for u in session.exec(
         select(User).where(col(User.id).in_({a.administered_by_user_id for a, *_ in rows}))).all()} if rows else {}
     return [DoseRecord(

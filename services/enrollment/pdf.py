@@ -1,27 +1,14 @@
 """The signed Provider Agreement as a printable PDF (fpdf2, as the proof of vaccination)."""
 from __future__ import annotations
 
-from fpdf import FPDF
-
 from services.core.localtime import time_label
+from services.core.pdf import new_document
 from services.enrollment import form
 from services.enrollment.agreement import Agreement
-from services.portal.proof import UNICODE_FONT, UNICODE_FONT_BOLD
 
 
 def render(agreement: Agreement) -> bytes:
-    pdf = FPDF(format='letter')
-    pdf.set_title('COVID-19 Vaccination Program Provider Agreement')
-    pdf.add_page()
-    if UNICODE_FONT.exists() and UNICODE_FONT_BOLD.exists():
-        pdf.add_font('body', '', str(UNICODE_FONT))
-        pdf.add_font('body', 'B', str(UNICODE_FONT_BOLD))
-        family = 'body'
-    else:  # core font: Latin-1 only
-        family = 'helvetica'
-
-    def text(value: str) -> str:
-        return value if family == 'body' else value.encode('latin-1', 'replace').decode('latin-1')
+    pdf, family, text = new_document('COVID-19 Vaccination Program Provider Agreement')
 
     def heading(value: str) -> None:
         pdf.ln(3)

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from jwcrypto import jwk, jws
-from sqlmodel import col, select
 
-from models import Location, Recipient, utcnow
-from models.clinic import Administration
-from models.inventory import Lot, Product
+from models import Recipient, utcnow
+from services.clinic import dose_rules
 from services.core import audit
 from services.core.db import session_scope
 from services.core.errors import ServiceError
@@ -59,13 +57,7 @@ def health_card(*, principal: Principal, recipient_id: int) -> HealthCard:
     with session_scope(read_only=True) as session:
         person = fetch(session, Recipient, recipient_id, principal=principal, action='view_health_card',
                        health_data=True)
-        rows = session.exec(select(Administration, Product, Lot, Location)
-                            .join(Product, col(Product.id) == col(Administration.product_id))
-                            .join(Lot, col(Lot.id) == col(Administration.lot_id))
-                            .join(Location, col(Location.id) == col(Administration.location_id))
-                            .where(Administration.recipient_id == recipient_id)
-                            .where(col(Administration.voided).is_(False))
-                            .order_by(col(Administration.administered_at), col(Administration.id))).all()
+        rows = dose_rules.valid_dose_rows(session, recipient_id)
         if not rows:
             raise ServiceError('No dose has been recorded yet: there is no health card to make.')
         bundle = resources.health_card_bundle(person, [tuple(r) for r in rows])

@@ -9,7 +9,6 @@ import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import segno
 from fpdf import FPDF
@@ -22,12 +21,10 @@ from services.core import audit
 from services.core.db import session_scope
 from services.core.errors import ServiceError
 from services.core.i18n import translator
+from services.core.pdf import new_document
 from services.fhir import health_cards
 from services.portal import program_status
 from services.principal import Principal
-
-UNICODE_FONT = Path('/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf')
-UNICODE_FONT_BOLD = Path('/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf')
 
 
 def _code_for(session: Session, recipient_id: int) -> str:
@@ -90,18 +87,7 @@ def proof_pdf(*, principal: Principal, recipient_id: int, lang: str) -> bytes:
     record = program_status.vaccination_record(principal=principal, recipient_id=recipient_id)
     url = verification_url(principal=principal, recipient_id=recipient_id)
     audit.record_now(action='download_proof_pdf', actor=principal, entity_type='recipient', entity_id=recipient_id)
-    pdf = FPDF(format='letter')
-    pdf.set_title(t('Proof of COVID-19 vaccination'))
-    pdf.add_page()
-    if UNICODE_FONT.exists() and UNICODE_FONT_BOLD.exists():
-        pdf.add_font('body', '', str(UNICODE_FONT))
-        pdf.add_font('body', 'B', str(UNICODE_FONT_BOLD))
-        family = 'body'
-    else:  # core font: Latin-1 only
-        family = 'helvetica'
-
-    def text(value: str) -> str:
-        return value if family == 'body' else value.encode('latin-1', 'replace').decode('latin-1')
+    pdf, family, text = new_document(t('Proof of COVID-19 vaccination'))
 
     pdf.set_font(family, 'B', 18)
     pdf.cell(0, 12, text(t('Proof of COVID-19 vaccination')), new_x='LMARGIN', new_y='NEXT')

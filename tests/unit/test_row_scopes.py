@@ -629,6 +629,7 @@ UNCHECKED = {
     'bulk.registration.run_job': 'the job engine running an upload its uploader submitted (and was checked for)',
     'clinic.dose_rules.doses_before': 'inside a unit of work that fetched the person through permissions',
     'clinic.dose_rules.doses_for_verification': 'the public verification link: its unguessable code is the key',
+    'clinic.dose_rules.valid_dose_rows': 'inside a unit of work that fetched the person through permissions',
     'clinic.dose_rules.next_dose_number': 'inside a unit of work that fetched the person through permissions',
     'clinic.events.publish': 'in-process change notices: a location id, no data',
     'clinic.events.subscribe': 'in-process change notices: a location id, no data',
