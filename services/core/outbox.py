@@ -87,15 +87,19 @@ def _page_ids(session: Session, where: list[ColumnElement[bool]], prefixes: list
     A narrow beginning reads its index range; when every beginning is broad the newest WINDOW emails are read
     first, where a page of common matches is found, and the index ranges only when they hold too few (matches
     bunched among old emails, or a rare status besides)."""
-    def top(conditions: list[ColumnElement[bool]]) -> list[int]:
-        query = select(OutboxMessage.id).where(*where, *conditions).order_by(col(OutboxMessage.id).desc())
+    def top(conditions: list[ColumnElement[bool]], *, by_index: bool = False) -> list[int]:
+        # by_index: the narrow range (at most BROAD entries) is read from its own index and only then sorted; ordered
+        # by the bare id, PostgreSQL walked the primary key backwards through a million rows looking for the few
+        # matches (400 ms for a full address). `id + 0` is the same order that no index provides.
+        order = (col(OutboxMessage.id) + 0).desc() if by_index else col(OutboxMessage.id).desc()
+        query = select(OutboxMessage.id).where(*where, *conditions).order_by(order)
         return list(session.exec(query.limit(limit)))
 
     if not prefixes:
         return top([])
     narrow = next((p for p in prefixes if p.matches_at_most(session, BROAD)), None)
     if narrow is not None:
-        return top([p.indexed() if p is narrow else p.scanned() for p in prefixes])
+        return top([p.indexed() if p is narrow else p.scanned() for p in prefixes], by_index=True)
     if before is None:
         before = (session.exec(select(func.max(OutboxMessage.id))).one() or 0) + 1
     ids = top([col(OutboxMessage.id) >= before - WINDOW, *(p.scanned() for p in prefixes)])
