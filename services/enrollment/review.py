@@ -5,6 +5,7 @@ email goes out with it."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -124,17 +125,11 @@ def return_for_changes(*, principal: Principal, enrollment_id: int, note: str) -
     note = (note or '').strip()
     if not note:
         raise ValidationFailed('Write what the provider should change.')
-    with session_scope() as session:
-        enrollment, organization = _submitted(session, principal, enrollment_id)
-        organization.enrollment_status = EnrollmentStatus.RETURNED
-        session.add(organization)
-        _decide(session, principal, enrollment, 'returned', note)
-        mail.enqueue(session, to=enrollment.contact_email, subject='Provider Agreement returned for changes',
-                     body_text=(f'Hello,\n\nThe State returned the Provider Agreement of {organization.name} for '
-                                f'changes:\n\n{note}\n\nMake the changes, answer the note and submit again: '
-                                f'{link("/enrollment")}\n'))
-        audit.record(session, action='enrollment_returned', actor=principal, entity_type='organization',
-                     entity_id=organization.id, detail=note[:500])
+    _decide_and_tell(principal, enrollment_id, EnrollmentStatus.RETURNED, 'returned', note,
+                     subject='Provider Agreement returned for changes', dedupe=False,
+                     body=lambda name: (f'Hello,\n\nThe State returned the Provider Agreement of {name} for changes:'
+                                        f'\n\n{note}\n\nMake the changes, answer the note and submit again: '
+                                        f'{link("/enrollment")}\n'))
 
 
 def reject(*, principal: Principal, enrollment_id: int, reason: str) -> None:
@@ -142,17 +137,25 @@ def reject(*, principal: Principal, enrollment_id: int, reason: str) -> None:
     reason = (reason or '').strip()
     if not reason:
         raise ValidationFailed('Give the reason for rejecting the agreement.')
+    _decide_and_tell(principal, enrollment_id, EnrollmentStatus.REJECTED, 'rejected', reason,
+                     subject='Provider Agreement not approved', dedupe=True,
+                     body=lambda name: (f'Hello,\n\nThe State did not approve the Provider Agreement of {name}.'
+                                        f'\n\nReason: {reason}\n'))
+
+
+def _decide_and_tell(principal: Principal, enrollment_id: int, status: EnrollmentStatus, verdict: str, text: str, *,
+                     subject: str, body: Callable[[str], str], dedupe: bool) -> None:
+    """A decision other than approval: the organization's status, the decision kept with its note, the contact
+    emailed and the audit event, in one unit of work. A return may be repeated after each answer (no dedupe)."""
     with session_scope() as session:
         enrollment, organization = _submitted(session, principal, enrollment_id)
-        organization.enrollment_status = EnrollmentStatus.REJECTED
+        organization.enrollment_status = status
         session.add(organization)
-        _decide(session, principal, enrollment, 'rejected', reason)
-        mail.enqueue(session, to=enrollment.contact_email, subject='Provider Agreement not approved',
-                     body_text=(f'Hello,\n\nThe State did not approve the Provider Agreement of {organization.name}.'
-                                f'\n\nReason: {reason}\n'),
-                     dedupe_key=f'enrollment-decision:{enrollment.id}:rejected')
-        audit.record(session, action='enrollment_rejected', actor=principal, entity_type='organization',
-                     entity_id=organization.id, detail=reason[:500])
+        _decide(session, principal, enrollment, verdict, text)
+        mail.enqueue(session, to=enrollment.contact_email, subject=subject, body_text=body(organization.name),
+                     dedupe_key=f'enrollment-decision:{enrollment.id}:{verdict}' if dedupe else None)
+        audit.record(session, action=f'enrollment_{verdict}', actor=principal, entity_type='organization',
+                     entity_id=organization.id, detail=text[:500])
 
 
 def _submitted(session: Session, principal: Principal, enrollment_id: int) -> tuple[Enrollment, Organization]:
