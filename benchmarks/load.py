@@ -336,7 +336,7 @@ class Page:
     def element_with(self, where: str, key: str | None, value: str) -> str:
         for element_id, element in self.elements.items():
             found = element.get(where) if key is None else (element.get(where) or {}).get(key)
-            if found == value and element.get('events'):
+            if isinstance(found, str) and found.removesuffix(' *') == value and element.get('events'):  # required: ' *'
                 return element_id
         raise PageGone(f'{self.path} has no element with {key} {value!r}')
 
