@@ -73,8 +73,11 @@ def build_app(*, run_jobs: bool | None = None) -> None:
         pauses = runtime.record_gc_pauses()
 
         @app.get('/_debug/stats')
-        def debug_stats() -> JSONResponse:
-            return JSONResponse({**pauses.report(), 'clients': len(Client.instances)})
+        async def debug_stats() -> JSONResponse:  # on the event loop, which changes Client.instances
+            clients = list(Client.instances.values())
+            return JSONResponse({**pauses.report(), 'clients': len(clients),
+                                 'clients_connected': sum(client.has_socket_connection for client in clients),
+                                 'elements': sum(len(client.elements) for client in clients)})
 
     stop = asyncio.Event()
     app.on_startup(stop.clear)

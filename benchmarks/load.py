@@ -143,19 +143,23 @@ def _print_step(count: int, stats: Stats, before: list[dict], after: list[dict])
     error_rate = stats.errors / attempts if attempts else 0.0
     rss = [a.get('rss_mb', 0) for a in after]
     clients = sum(a.get('clients', 0) for a in after) or count
+    connected = sum(a.get('clients_connected', 0) for a in after)
+    elements = sum(a.get('elements', 0) for a in after)
     gcs = sum(a.get('full_collections', 0) - b.get('full_collections', 0) for a, b in zip(after, before, strict=True))
     paused = sum(a.get('full_pause_total_s', 0) - b.get('full_pause_total_s', 0)
                  for a, b in zip(after, before, strict=True))
     longest = max((max(a.get('recent_pauses_s', [])[-new:], default=0)
                    for a, b in zip(after, before, strict=True)
                    if (new := a.get('full_collections', 0) - b.get('full_collections', 0)) > 0), default=0)
-    row = {'users': count, 'load_p50': _pct(loads, 50), 'load_p95': _pct(loads, 95), 'load_max': _pct(loads, 100),
+    row = {'users': count, 'clients': clients, 'load_p50': _pct(loads, 50), 'load_p95': _pct(loads, 95),
+           'load_max': _pct(loads, 100),
            'event_p50': _pct(events, 50), 'event_p95': _pct(events, 95), 'errors': stats.errors,
            'error_rate': error_rate, 'rss_mb': rss, 'full_gcs': gcs, 'paused_s': paused, 'longest_s': longest}
     print(f'{count:>6} {row["load_p50"]:>9.0f} {row["load_p95"]:>7.0f} {row["load_max"]:>7.0f} '
           f'{row["event_p50"]:>10.0f} {row["event_p95"]:>7.0f} {stats.errors:>3} {error_rate:>4.1%} '
           f'{"+".join(f"{r:.0f}" for r in rss):>14} {sum(rss) / clients:>9.2f} {gcs:>9} {paused:>7.2f}s '
-          f'{longest:>7.2f}s  ({len(loads)} loads, {len(events)} events, {clients} clients on the server)',
+          f'{longest:>7.2f}s  ({len(loads)} loads, {len(events)} events, {clients} clients on the server, '
+          f'{connected} connected, {elements / max(clients, 1):.0f} elements each)',
           flush=True)
     if stats.error_kinds:
         print('        errors: ' + ', '.join(f'{kind} x{n}' for kind, n in stats.error_kinds.most_common(4)))
@@ -269,8 +273,11 @@ async def sign_in(browser: aiohttp.ClientSession, base: str, email: str, passwor
     target = sent_on.get('path') if isinstance(sent_on.get('path'), str) else '/'
     for _ in range(30):
         async with browser.get(base + target, headers={'Connection': 'close'}) as response:
-            await response.read()
-            if response.url.path != '/login':
+            html = await response.text()
+            landed = response.url.path
+        if landed != '/login':
+            # A browser connects the page it lands on (else the server keeps that client a minute for nothing).
+            async with Page(base, landed, html).socket(browser):
                 return
         await asyncio.sleep(1)
     raise PageGone('the session did not hold after log-in')

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from nicegui import ui
 
 from services.core.errors import NotAllowed
@@ -19,7 +19,7 @@ from services.permissions import Action, can, deny
 from services.principal import Principal
 
 from .frame import frame, not_allowed
-from .guard import current_principal
+from .guard import current_principal, redirect
 from .portal_frame import portal_context, portal_frame
 
 
@@ -40,7 +40,7 @@ def page(path: str, *, title: str, action: Action, audience: Audience = STAFF, p
     def enter() -> tuple[Any, AbstractContextManager] | RedirectResponse | None:
         principal = current_principal()
         if principal is None and not public:
-            return RedirectResponse(f'/login?next={quote(ui.context.client.request.url.path)}')
+            return redirect(f'/login?next={quote(ui.context.client.request.url.path)}')
         if audience is PORTAL:
             return _enter_portal(principal, action=action, title=title, public=public)
         return _enter_staff(principal, action=action, path=path, title=title)
@@ -54,7 +54,7 @@ def page(path: str, *, title: str, action: Action, audience: Audience = STAFF, p
                     return entered
                 argument, framed = entered
                 with framed:
-                    return await func(argument, *args, **kwargs)
+                    return _answered(await func(argument, *args, **kwargs))
         else:
             @functools.wraps(func)
             def wrapper(*args, **kwargs):  # noqa: ANN202
@@ -63,13 +63,20 @@ def page(path: str, *, title: str, action: Action, audience: Audience = STAFF, p
                     return entered
                 argument, framed = entered
                 with framed:
-                    return func(argument, *args, **kwargs)
+                    return _answered(func(argument, *args, **kwargs))
 
         # NiceGUI passes path and query parameters by name: hide the first parameter, which the frame supplies.
         parameters = list(inspect.signature(func).parameters.values())[1:]
         wrapper.__signature__ = inspect.signature(func).replace(parameters=parameters)  # type: ignore[attr-defined]
         return ui.page(path, title=f'{title} · CVMS')(wrapper)
     return decorator
+
+
+def _answered(result: Any) -> Any:
+    """A page function that answers with a response (a redirect) drew no page: its client goes now."""
+    if isinstance(result, Response) and not ui.context.client.is_deleted:
+        ui.context.client.delete()
+    return result
 
 
 def _enter_staff(principal: Principal, *, action: Action, path: str,
@@ -89,7 +96,7 @@ def _enter_portal(principal: Principal | None, *, action: Action, public: bool,
                   title: str) -> tuple[Any, AbstractContextManager] | RedirectResponse:
     if principal is None or not can(principal, action):
         if not public:
-            return RedirectResponse('/')  # staff who typed a portal address: their own home page
+            return redirect('/')  # staff who typed a portal address: their own home page
         principal = None  # a public page shows the same to everyone who is not a signed-in recipient
     ctx = portal_context(principal)
     return ctx, portal_frame(ctx, ctx.t(title))

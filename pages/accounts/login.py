@@ -6,7 +6,15 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, run, ui
 
 from components.error_summary import ErrorSummary, required
-from components.guard import browser_id, client_ip, current_principal, end_session, set_session_cookie, sign_in
+from components.guard import (
+    browser_id,
+    client_ip,
+    current_principal,
+    end_session,
+    redirect,
+    set_session_cookie,
+    sign_in,
+)
 from components.portal_frame import browser_language, switch_language
 from components.theme import apply_theme, main_region
 from services.accounts import auth
@@ -46,7 +54,7 @@ def _auth_card(title: str):  # noqa: ANN202
 @ui.page('/login', title='Log in · CVMS')
 def login_page(next: str | None = None) -> RedirectResponse | None:  # noqa: A002 - the query parameter's name
     if current_principal() is not None:
-        return RedirectResponse(_safe_next(next))
+        return redirect(_safe_next(next))
     t = translator(browser_language())
     with _auth_card('Log in'):
         summary = ErrorSummary(t('There is a problem'))

@@ -8,7 +8,7 @@ from nicegui import run, ui
 
 from components.case_parts import FilePicker, attachments, comment_box, conversation, summary_grid
 from components.error_summary import ErrorSummary, required
-from components.guard import acting, client_ip, current_principal
+from components.guard import acting, client_ip, current_principal, redirect
 from components.page import page
 from components.theme import apply_theme, heading, main_region
 from services.core.errors import ServiceError
@@ -177,7 +177,7 @@ async def case_body(case_id: int) -> None:
 @ui.page('/support/register', title='Register for the Vaccine Support Portal · CVMS')
 def register_page() -> RedirectResponse | None:
     if current_principal() is not None:
-        return RedirectResponse('/support')
+        return redirect('/support')
     apply_theme()
     ui.query('body').classes('bg-slate-100')
     with main_region('w-full column items-center p-4'), ui.card().classes('cvms-auth-card p-6 gap-3 max-w-lg'):
