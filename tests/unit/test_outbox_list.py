@@ -66,11 +66,63 @@ def test_outbox_broad_and_narrow_beginnings_find_the_same_emails(db, monkeypatch
     """A beginning many emails share is read along the newest emails instead of its index: the same answer."""
     seed()
     narrow = outbox.list_outbox(principal=ADMIN, recipient='gra', subject='Rem', per_page=100)
-    monkeypatch.setattr(outbox, 'BROAD', 3)
+    monkeypatch.setattr(outbox, 'WINDOW', 30)  # the newest 30 hold more than a page of 5
     broad = outbox.list_outbox(principal=ADMIN, recipient='gra', subject='Rem', per_page=5)
-    monkeypatch.setattr(outbox, 'WINDOW', 4)  # too few among the newest: the index ranges answer
+    monkeypatch.setattr(outbox, 'WINDOW', 4)  # too few among the newest: walked on, or the index ranges answer
     bunched = outbox.list_outbox(principal=ADMIN, recipient='gra', subject='Rem', per_page=5)
     expected = [i for i in range(59, -1, -1) if i % 3 != 2 and i % 2 == 0]
     assert bodies(narrow) == expected and bodies(broad) == bodies(bunched) == expected[:5]
     assert outbox.list_outbox(principal=ADMIN, recipient='gra', subject='Rem', per_page=5,
                               before_id=bunched.older).rows[0].body_text == f'body {expected[5]}'
+
+
+# Which of 200 emails (oldest first) a beginning matches, seen by the cost choice with a window of the newest 10, a
+# walk of 40 more and pages of 5 (6 ids read): the plans differ, the answers must not.
+SPREADS = {
+    'few': (lambda i: i in (3, 150, 199), ['index']),  # fewer than a page: its index range at once
+    'common': (lambda i: i % 3 != 2, ['walk']),  # a page among the newest 10: the window answers
+    'dense': (lambda i: i % 4 == 0, ['walk', 'walk']),  # 2 there, as dense further on: walked on through 40 more
+    'bunched': (lambda i: i < 30, ['walk', 'index']),  # none there: the index range
+    'rare': (lambda i: i % 50 == 41 or i < 8, ['walk', 'index']),  # 1 there, too sparse to walk on: the index range
+    'topheavy': (lambda i: i in (191, 193, 197) or 5 <= i < 12, ['walk', 'walk', 'index']),  # none in the walk
+}
+
+
+def test_outbox_plans_chosen_by_cost_find_every_match_in_order(db, monkeypatch) -> None:  # noqa: ANN001
+    """Each spread of a beginning's emails is read by the plan the cost choice gives it (the statements say which),
+    and every plan gives all its emails newest first, page after page, alone and with a status."""
+    from sqlalchemy import delete, event
+    monkeypatch.setattr(outbox, 'WINDOW', 10)
+    monkeypatch.setattr(outbox, 'WALK', 40)
+    plans: list[str] = []
+
+    def heard(conn, cursor, statement, *_args) -> None:  # noqa: ANN001
+        if ' '.join(statement.split()).startswith('SELECT outboxmessage.id FROM outboxmessage WHERE'):
+            plans.append('index' if 'ORDER BY outboxmessage.id +' in statement else 'walk')
+
+    def every_page(**filters: str) -> tuple[list[int], list[str]]:
+        found, older, first_plans = [], None, None
+        while True:
+            plans.clear()
+            page = outbox.list_outbox(principal=ADMIN, per_page=5, before_id=older, **filters)
+            found += bodies(page)
+            first_plans = first_plans or list(plans)
+            if page.older is None:
+                return found, first_plans
+            older = page.older
+
+    engine = get_engine()
+    event.listen(engine, 'before_cursor_execute', heard)
+    try:
+        for name, (matches, expected_plans) in SPREADS.items():
+            with engine.begin() as conn:
+                conn.execute(delete(OutboxMessage))
+                conn.execute(insert(OutboxMessage.__table__), [  # type: ignore[attr-defined]
+                    {'to_addr': f'{name if matches(i) else "other"}.{i}@example.org', 'subject': f'Message {i}',
+                     'body_text': f'body {i}', 'status': 'failed' if i % 3 == 0 else 'sent',
+                     'created_at': datetime.now(UTC), 'next_attempt_at': datetime.now(UTC)} for i in range(200)])
+            expected = [i for i in range(199, -1, -1) if matches(i)]
+            assert every_page(recipient=name) == (expected, expected_plans), name
+            assert every_page(recipient=name, status='failed')[0] == [i for i in expected if i % 3 == 0], name
+    finally:
+        event.remove(engine, 'before_cursor_execute', heard)
