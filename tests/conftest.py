@@ -103,12 +103,37 @@ def _empty_all_tables(url: str) -> None:
     engine = db_module.get_engine(url)
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as conn:
-        if engine.dialect.name == 'postgresql':  # with the job engine's: no job outlives its test
-            conn.execute(text('TRUNCATE ' + ', '.join(f'"{t}"' for t in [*tables, *ENGINE_TABLES])
-                              + ' RESTART IDENTITY CASCADE'))
-        else:
+        if engine.dialect.name != 'postgresql':
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
+            return
+        tables += ENGINE_TABLES  # with the job engine's: no job outlives its test
+        if not _may_skip_triggers(conn):
+            conn.execute(text('TRUNCATE ' + ', '.join(f'"{t}"' for t in tables) + ' RESTART IDENTITY CASCADE'))
+            return
+        # As TRUNCATE ... RESTART IDENTITY left them, in 5 ms instead of 300-900 ms a test (TRUNCATE makes new files
+        # for 60 tables and their indexes; ~560 tests run on PostgreSQL). No triggers fire, as with TRUNCATE: the
+        # ledger's append-only one would refuse the DELETE; nor foreign keys, so the order does not matter.
+        conn.execute(text('SET LOCAL session_replication_role = replica'))
+        conn.execute(text('; '.join(f'DELETE FROM "{t}"' for t in tables)))
+        conn.execute(text("SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s "
+                          "JOIN pg_depend d ON d.objid = s.seqrelid AND d.classid = 'pg_class'::regclass "
+                          "AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') "
+                          "JOIN pg_class t ON t.oid = d.refobjid "
+                          "WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY(:tables)"),
+                     {'tables': tables})
+
+
+_SUPERUSER: dict[str, bool] = {}
+
+
+def _may_skip_triggers(conn) -> bool:  # noqa: ANN001
+    """Whether this PostgreSQL role may set session_replication_role (a superuser, as .ci/run's postgres is)."""
+    url = str(conn.engine.url)
+    if url not in _SUPERUSER:
+        query = text('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')
+        _SUPERUSER[url] = bool(conn.execute(query).scalar())
+    return _SUPERUSER[url]
 
 
 @pytest.fixture(params=BACKENDS)
