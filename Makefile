@@ -28,7 +28,7 @@ lint: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
