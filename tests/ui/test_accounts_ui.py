@@ -14,6 +14,7 @@ from models import User as UserRow
 from services.core.db import session_scope
 from services.core.mail import body_as_sent
 from services.core.settings import reset_settings
+from tests.conftest import sqlite_only
 from tests.factories import ADMIN, EMPLOYER, MANAGER, PROVIDER, log_in, staff_row
 
 
@@ -28,6 +29,7 @@ async def test_a_provider_opening_a_page_of_another_role_is_refused(demo, user: 
     assert refusal.actor_email == PROVIDER and path in refusal.detail
 
 
+@sqlite_only
 async def test_a_provider_is_refused_a_location_manager_page(demo, user: User) -> None:
     lm_only = [p for p in ('/bulk-registration', '/reports') if p in {getattr(r, 'path', '') for r in app.routes}]
     if not lm_only:
@@ -37,6 +39,7 @@ async def test_a_provider_is_refused_a_location_manager_page(demo, user: User) -
     await user.should_see('Not allowed')
 
 
+@sqlite_only
 async def test_navigation_shows_only_what_the_role_may_use(demo, user: User) -> None:
     await log_in(user, EMPLOYER)
     await user.should_not_see('Vaccine Inventory')
@@ -148,6 +151,7 @@ async def test_outbox_pages_and_filters_on_the_server(demo, user: User) -> None:
     await user.should_see('No email matches these filters.', retries=50)
 
 
+@sqlite_only
 async def test_log_out_ends_the_session(demo, user: User) -> None:
     await log_in(user, MANAGER)
     user.find(kind=ui.button, content='Log out').click()

@@ -13,6 +13,7 @@ from services.clinic import walkin
 from services.core import localtime
 from services.core.db import session_scope
 from tests import factories as fx
+from tests.conftest import sqlite_only
 from tests.factories import MANAGER, PROVIDER, log_in
 
 
@@ -45,6 +46,7 @@ async def test_appointments_manager_opens_a_session_and_books(demo, user: User) 
     assert person
 
 
+@sqlite_only
 async def test_appointments_page_is_refused_to_employers(demo, user: User) -> None:
     await log_in(user, 'employer@demo.cvms.example.org')
     await user.open('/appointments')

@@ -7,6 +7,7 @@ import pytest
 from nicegui import app, ui
 from nicegui.testing import User
 
+from tests.conftest import sqlite_only
 from tests.factories import MANAGER, RECIPIENT, log_in
 
 NAV_BY_ROLE = {
@@ -26,12 +27,14 @@ async def test_each_demo_role_lands_on_its_dashboard(demo, user: User, email: st
         await user.should_see(text)
 
 
+@sqlite_only
 async def test_wrong_password_is_refused_with_a_clear_message(demo, user: User) -> None:
     await log_in(user, 'manager@demo.cvms.example.org', 'not the password at all', expect_success=False)
     await user.should_see('Incorrect email or password.', retries=100)
     await user.should_not_see("Today's Appointments")
 
 
+@sqlite_only
 async def test_the_session_token_lives_only_in_its_cookie_never_in_the_browser_storage(demo, user: User) -> None:
     """NiceGUI's storage (files, or Redis with several instances) holds no token that grants access (issue 12)."""
     await log_in(user, MANAGER)
@@ -42,6 +45,7 @@ async def test_the_session_token_lives_only_in_its_cookie_never_in_the_browser_s
     assert token not in stored and 'token' not in stored
 
 
+@sqlite_only
 async def test_pages_need_a_login(demo, user: User) -> None:
     await user.open('/')
     await user.should_see('Log in')
@@ -59,6 +63,7 @@ ENTRY = [
 ]
 
 
+@sqlite_only
 @pytest.mark.parametrize(('email', 'path', 'seen'), ENTRY)
 async def test_staff_and_portal_pages_let_in_the_same_way(demo, user: User, email: str | None, path: str,
                                                           seen: str) -> None:
@@ -79,6 +84,7 @@ HEADER_BY_ROLE = {
 }
 
 
+@sqlite_only
 @pytest.mark.parametrize('email', list(HEADER_BY_ROLE))
 async def test_each_role_sees_exactly_its_navigation(demo, user: User, email: str) -> None:
     await log_in(user, email)

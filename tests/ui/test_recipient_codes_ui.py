@@ -9,6 +9,7 @@ from sqlmodel import select
 from models import Recipient
 from services.core.db import session_scope
 from services.portal import vaccine_groups
+from tests.conftest import sqlite_only
 from tests.factories import ADMIN, PROVIDER, RECIPIENT, log_in, principal, set_value
 
 
@@ -53,6 +54,7 @@ async def test_desk_registration_of_someone_registered_points_to_the_walk_in_sea
                           'them in Appointment Walk-In with the full name and date of birth.', retries=100)
 
 
+@sqlite_only
 async def test_paper_registration_form_lists_the_labels(demo, user: User) -> None:
     await log_in(user, PROVIDER)
     await user.open('/forms/registration')

@@ -13,6 +13,7 @@ from models.registry import RegistryMessage
 from services.core.db import session_scope
 from services.registry import sending
 from tests import factories as fx
+from tests.conftest import sqlite_only
 
 
 def _counts(user: User) -> dict[str, str]:
@@ -94,6 +95,7 @@ async def test_doses_recorded_show_each_doses_registry_status(demo, registry, us
     assert labels[0] in ('Registry: Queued', 'Registry: Retrying')
 
 
+@sqlite_only
 async def test_a_provider_has_no_registry_view(demo, user: User) -> None:
     await fx.log_in(user, fx.PROVIDER)
     await user.open('/registry')

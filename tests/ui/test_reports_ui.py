@@ -4,6 +4,7 @@ from __future__ import annotations
 from nicegui import ui
 from nicegui.testing import User
 
+from tests.conftest import sqlite_only
 from tests.factories import ADMIN, MANAGER, PROVIDER, log_in
 
 
@@ -41,6 +42,7 @@ async def test_reports_state_admin_sees_locations_at_risk(demo, user: User) -> N
     assert 'Clinic Location1,DEMO1' in response.content.decode('utf-8-sig')
 
 
+@sqlite_only
 async def test_reports_provider_is_not_allowed(demo, user: User) -> None:
     await log_in(user, PROVIDER)
     await user.open('/reports')

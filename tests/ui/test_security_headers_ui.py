@@ -6,6 +6,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from services.core.http_headers import CONTENT_SECURITY_POLICY
+from tests.conftest import sqlite_only
 
 EXPECTED = {
     'content-security-policy': CONTENT_SECURITY_POLICY,
@@ -15,6 +16,7 @@ EXPECTED = {
 }
 
 
+@sqlite_only
 @pytest.mark.parametrize('path', ['/login', '/healthz', '/no-such-page', '/portal/sign-up'])
 async def test_every_response_carries_the_security_headers(db, user: User, path: str) -> None:
     response = await user.http_client.get(path)
@@ -24,6 +26,7 @@ async def test_every_response_carries_the_security_headers(db, user: User, path:
     assert 'strict-transport-security' not in response.headers  # only on https
 
 
+@sqlite_only
 async def test_a_wrong_address_shows_the_apps_page_with_a_way_home(db, user: User) -> None:
     response = await user.http_client.get('/no-such-page')
     assert response.status_code == 404
@@ -34,6 +37,7 @@ async def test_a_wrong_address_shows_the_apps_page_with_a_way_home(db, user: Use
     assert api.status_code == 404
 
 
+@sqlite_only
 async def test_an_error_in_a_page_shows_a_reference_not_the_exception(db, user: User, caplog) -> None:
     @ui.page('/test-broken-page')
     def broken() -> None:

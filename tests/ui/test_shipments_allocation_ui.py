@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from nicegui.testing import User
 
+from tests.conftest import sqlite_only
 from tests.factories import ADMIN, MANAGER, location_id, log_in, product_id
 
 
@@ -56,6 +57,7 @@ async def test_shipments_products_admin_lists_the_2021_vaccines_and_adds_one(dem
     await user.should_see('CVX code 211 already belongs to Novavax COVID-19 Vaccine.')
 
 
+@sqlite_only
 async def test_shipments_manager_cannot_open_allocation(demo, user: User) -> None:
     await log_in(user, MANAGER)
     await user.open('/admin/allocation')
