@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
-from nicegui import app, ui
+from nicegui import app, run, ui
 
 from services.accounts import auth
 from services.core.errors import NotAllowed
@@ -52,6 +52,25 @@ def redirect(url: str) -> RedirectResponse:
 def current_principal() -> Principal | None:
     """The signed-in person, checked against the database on every call (timeouts, log-out, password change)."""
     return auth.resolve_session(token=session_token(), client_ip=client_ip())
+
+
+async def principal_now() -> Principal | None:
+    """current_principal for page functions and async handlers: the session check (a few queries, at most every 30 s
+    a write) runs in a worker thread, so a page load does not stop every other browser of this process while the
+    database answers (issue 17). The request's cookie and address are read here, on the event loop."""
+    token, address = session_token(), client_ip()
+    if not token:
+        return None
+    return await run.io_bound(auth.resolve_session, token=token, client_ip=address)
+
+
+async def acting_now() -> Principal:
+    """acting() for async event handlers, with the session checked off the event loop."""
+    principal = await principal_now()
+    if principal is None:
+        ui.navigate.to('/login')
+        raise NotAllowed('Your session has ended. Please log in again.')
+    return principal
 
 
 def acting() -> Principal:

@@ -19,8 +19,8 @@ from services.permissions import Action, can, deny
 from services.principal import Principal
 
 from .frame import frame, not_allowed
-from .guard import current_principal, redirect
-from .portal_frame import portal_context, portal_frame
+from .guard import principal_now, redirect
+from .portal_frame import load_portal_context, portal_frame
 
 
 class Audience(StrEnum):
@@ -29,6 +29,9 @@ class Audience(StrEnum):
 
 
 STAFF, PORTAL = Audience.STAFF, Audience.PORTAL
+# How long an async page may take to build before NiceGUI gives up (its default, 3 s, counts the wait for a worker
+# thread, which grows with the load; a page that answers late is better than an error page).
+PAGE_SECONDS = 30.0
 
 
 def page(path: str, *, title: str, action: Action, audience: Audience = STAFF, public: bool = False) -> Callable:
@@ -37,38 +40,31 @@ def page(path: str, *, title: str, action: Action, audience: Audience = STAFF, p
     without it on a portal page go to their home page. A portal `title` is a catalog message id (mark it with `_`),
     shown in the person's language; `public` portal pages (sign-up, proof checks) also open without a log-in."""
 
-    def enter() -> tuple[Any, AbstractContextManager] | RedirectResponse | None:
-        principal = current_principal()
+    async def enter() -> tuple[Any, AbstractContextManager] | RedirectResponse | None:
+        principal = await principal_now()
         if principal is None and not public:
             return redirect(f'/login?next={quote(ui.context.client.request.url.path)}')
         if audience is PORTAL:
-            return _enter_portal(principal, action=action, title=title, public=public)
+            return await _enter_portal(principal, action=action, title=title, public=public)
         return _enter_staff(principal, action=action, path=path, title=title)
 
     def decorator(func: Callable) -> Callable:
-        if inspect.iscoroutinefunction(func):
-            @functools.wraps(func)
-            async def wrapper(*args, **kwargs):  # noqa: ANN202
-                entered = enter()
-                if not isinstance(entered, tuple):
-                    return entered
-                argument, framed = entered
-                with framed:
-                    return _answered(await func(argument, *args, **kwargs))
-        else:
-            @functools.wraps(func)
-            def wrapper(*args, **kwargs):  # noqa: ANN202
-                entered = enter()
-                if not isinstance(entered, tuple):
-                    return entered
-                argument, framed = entered
-                with framed:
-                    return _answered(func(argument, *args, **kwargs))
+        # Always async: the session check and the portal's reader run in worker threads (principal_now), whether the
+        # page function itself is sync or async.
+        @functools.wraps(func)
+        async def wrapper(*args, **kwargs):  # noqa: ANN202
+            entered = await enter()
+            if not isinstance(entered, tuple):
+                return entered
+            argument, framed = entered
+            with framed:
+                result = func(argument, *args, **kwargs)
+                return _answered(await result if inspect.isawaitable(result) else result)
 
         # NiceGUI passes path and query parameters by name: hide the first parameter, which the frame supplies.
         parameters = list(inspect.signature(func).parameters.values())[1:]
         wrapper.__signature__ = inspect.signature(func).replace(parameters=parameters)  # type: ignore[attr-defined]
-        return ui.page(path, title=f'{title} · CVMS')(wrapper)
+        return ui.page(path, title=f'{title} · CVMS', response_timeout=PAGE_SECONDS)(wrapper)
     return decorator
 
 
@@ -92,11 +88,11 @@ def _enter_staff(principal: Principal, *, action: Action, path: str,
     return principal, frame(principal, title)
 
 
-def _enter_portal(principal: Principal | None, *, action: Action, public: bool,
-                  title: str) -> tuple[Any, AbstractContextManager] | RedirectResponse:
+async def _enter_portal(principal: Principal | None, *, action: Action, public: bool,
+                        title: str) -> tuple[Any, AbstractContextManager] | RedirectResponse:
     if principal is None or not can(principal, action):
         if not public:
             return redirect('/')  # staff who typed a portal address: their own home page
         principal = None  # a public page shows the same to everyone who is not a signed-in recipient
-    ctx = portal_context(principal)
+    ctx = await load_portal_context(principal)
     return ctx, portal_frame(ctx, ctx.t(title))

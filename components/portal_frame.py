@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from nicegui import app, ui
+from nicegui import app, run, ui
 
 from services.core.i18n import LANGUAGES, normalize_language, translator
 from services.permissions import Action, can
@@ -99,9 +99,21 @@ def portal_context(principal: Principal | None) -> PortalContext:
     if principal is None:
         lang = browser_language()
         return PortalContext(None, lang, translator(lang))
-    lang = household_members.language_of(principal=principal)
-    members = household_members.household(principal=principal)
+    lang, members = _reader(principal)
     return PortalContext(principal, lang, translator(lang), chosen_person(members), tuple(members))
+
+
+async def load_portal_context(principal: Principal | None) -> PortalContext:
+    """portal_context for page loads: the account's language and household are read in a worker thread (issue 17);
+    the browser's storage is read here, on the event loop."""
+    if principal is None:
+        return portal_context(None)
+    lang, members = await run.io_bound(_reader, principal)
+    return PortalContext(principal, lang, translator(lang), chosen_person(members), tuple(members))
+
+
+def _reader(principal: Principal) -> tuple[str, list[household_members.HouseholdMember]]:
+    return household_members.language_of(principal=principal), household_members.household(principal=principal)
 
 
 # For event handlers in the recipient area: the same session check as everywhere (components.guard.acting).

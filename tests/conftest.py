@@ -161,8 +161,9 @@ def db(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> Iterato
     os.environ['CVMS_DATABASE_URL'] = url
     reset_settings()
     _empty_all_tables(url)
-    from services.portal.vaccine_groups import forget_self_registration
+    from services.portal.vaccine_groups import forget_group_config, forget_self_registration
     forget_self_registration()  # a process cache of the emptied settings row (an earlier test's answer otherwise)
+    forget_group_config()  # likewise the vaccine groups
     yield backend
     os.environ.pop('CVMS_DATABASE_URL', None)
     reset_settings()

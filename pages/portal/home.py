@@ -5,6 +5,7 @@ from nicegui import run, ui
 
 from components.error_summary import ErrorSummary
 from components.error_summary import required as mark_required
+from components.guard import acting_now
 from components.page import PORTAL, page
 from components.portal_frame import PortalContext, acting_recipient, choose_person
 from components.theme import heading
@@ -26,12 +27,13 @@ def _no_person(ctx: PortalContext) -> None:
 
 
 @page('/portal', title=_('Vaccine Program Status'), action=Action.USE_PORTAL, audience=PORTAL)
-def portal_home(ctx: PortalContext) -> None:
+async def portal_home(ctx: PortalContext) -> None:
     t = ctx.t
     if ctx.person is None:
         _no_person(ctx)
         return
-    summary = program_status.program_summary(principal=ctx.principal, recipient_id=ctx.person.id)
+    # In a worker thread: every signed-in person opens this page (issue 17).
+    summary = await run.io_bound(program_status.program_summary, principal=ctx.principal, recipient_id=ctx.person.id)
     icon, color = STATUS_ICONS[summary.status]
     with ui.card().classes('w-full gap-2').mark('program-status'):
         ui.label(ctx.person.name).classes('text-lg font-medium')
@@ -99,12 +101,12 @@ def _yes_no(code: str, question: str, options: dict[str, str], value: str | None
 
 
 @page('/portal/registration', title=_('COVID-19 Vaccine Registration'), action=Action.USE_PORTAL, audience=PORTAL)
-def registration_page(ctx: PortalContext, review: str | None = None) -> None:
+async def registration_page(ctx: PortalContext, review: str | None = None) -> None:
     t = ctx.t
     if ctx.person is None:
         _no_person(ctx)
         return
-    registration = registration_form.load_registration(principal=ctx.principal, recipient_id=ctx.person.id)
+    registration, config = await run.io_bound(_registration_and_groups, ctx, ctx.person.id)
     ui.label(t('Vaccine Registration for: {name}').format(name=registration.name)).classes('text-lg')
     body = ui.column().classes('w-full gap-3')
     if registration.status == 'complete' and review is None:
@@ -115,10 +117,16 @@ def registration_page(ctx: PortalContext, review: str | None = None) -> None:
         return
     if registration.status in ('paused', 'in_progress') and review is None:
         with body:
-            _review_card(ctx, registration)
+            _review_card(ctx, registration, config)
         return
     with body:
-        _stepper(ctx, registration)
+        _stepper(ctx, registration, config)
+
+
+def _registration_and_groups(ctx: PortalContext,
+                             recipient_id: int) -> tuple[registration_form.Registration, vaccine_groups.GroupConfig]:
+    return (registration_form.load_registration(principal=ctx.principal, recipient_id=recipient_id),
+            vaccine_groups.group_config())
 
 
 def _complete_card(ctx: PortalContext, registration: registration_form.Registration) -> None:
@@ -133,17 +141,19 @@ def _complete_card(ctx: PortalContext, registration: registration_form.Registrat
         ui.button(t('Book an appointment'), on_click=lambda: ui.navigate.to('/portal/appointments'))
 
 
-def _review_card(ctx: PortalContext, registration: registration_form.Registration) -> None:
+def _review_card(ctx: PortalContext, registration: registration_form.Registration,
+                 config: vaccine_groups.GroupConfig) -> None:
     """Back after Pause: show what was kept and continue where the person stopped."""
     t = ctx.t
     with ui.card().classes('w-full gap-2').mark('registration-review'):
         ui.label(t('Welcome back. Review what you entered and continue.')).classes('font-semibold')
-        for line in _summary_lines(ctx, registration):
+        for line in _summary_lines(ctx, registration, config):
             ui.label(line).classes('text-sm')
         ui.button(t('Continue'), on_click=lambda: ui.navigate.to('/portal/registration?review=1'))
 
 
-def _summary_lines(ctx: PortalContext, registration: registration_form.Registration) -> list[str]:
+def _summary_lines(ctx: PortalContext, registration: registration_form.Registration,
+                   config: vaccine_groups.GroupConfig) -> list[str]:
     t = ctx.t
     lines = []
     for name in choices.CONTACT_FIELDS:
@@ -156,7 +166,7 @@ def _summary_lines(ctx: PortalContext, registration: registration_form.Registrat
             else:
                 shown = value
             lines.append(f'{t(FIELD_LABELS[name])}: {shown}')
-    questions = {q.code: q for q in vaccine_groups.group_config().questions}
+    questions = {q.code: q for q in config.questions}
     for code, answer in registration.group_answers.items():
         if code in questions:
             lines.append(f'{questions[code].text(ctx.lang)} {t(choices.ANSWER_OPTIONS.get(answer, answer))}')
@@ -167,14 +177,15 @@ def _summary_lines(ctx: PortalContext, registration: registration_form.Registrat
     return lines
 
 
-def _stepper(ctx: PortalContext, registration: registration_form.Registration) -> None:
+def _stepper(ctx: PortalContext, registration: registration_form.Registration,
+             config: vaccine_groups.GroupConfig) -> None:
     t = ctx.t
     names = [f'step{i}' for i in range(len(choices.STEPS))]
     start = 0 if registration.status in ('new', 'complete') else registration.step
 
     async def pause() -> None:
         registration.step = names.index(stepper.value)
-        await run.io_bound(registration_form.save_progress, principal=acting_recipient(), registration=registration,
+        await run.io_bound(registration_form.save_progress, principal=await acting_now(), registration=registration,
                            pause=True)
         ui.notify(t('Your answers are saved. You can continue later.'), type='positive')
         ui.navigate.to('/portal')
@@ -182,7 +193,7 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
     async def go(index: int) -> None:
         submit_summary.hide()
         registration.step = index
-        await run.io_bound(registration_form.save_progress, principal=acting_recipient(), registration=registration)
+        await run.io_bound(registration_form.save_progress, principal=await acting_now(), registration=registration)
         stepper.set_value(names[index])
 
     async def after_contact() -> None:
@@ -197,7 +208,7 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
     async def submit() -> None:
         submit_summary.hide()
         try:
-            group = await run.io_bound(registration_form.complete_registration, principal=acting_recipient(),
+            group = await run.io_bound(registration_form.complete_registration, principal=await acting_now(),
                                        registration=registration,
                                        lang=ctx.lang)
         except ServiceError as failure:
@@ -237,7 +248,7 @@ def _stepper(ctx: PortalContext, registration: registration_form.Registration) -
             nav(0, after_contact)
         with ui.step(names[2], title=t(choices.STEPS[2])):
             ui.label(t('Answer a few questions to find your vaccine group.'))
-            for question in vaccine_groups.group_config().questions:
+            for question in config.questions:
                 if question.active:
                     _yes_no(question.code, question.text(ctx.lang), _options(t, choices.ANSWER_OPTIONS),
                             registration.group_answers.get(question.code),

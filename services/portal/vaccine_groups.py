@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -41,6 +43,15 @@ DEFAULT_QUESTIONS = [
      '¿Tiene una condición médica que aumenta el riesgo de enfermedad grave por COVID-19, o vive en un entorno '
      'grupal?', 'G4'),
 ]
+
+
+@contextmanager
+def _then_forget_groups() -> Iterator[None]:
+    """Around an admin's change to the groups: the cached configuration goes once the change is committed."""
+    try:
+        yield
+    finally:
+        forget_group_config()
 
 
 def ensure_default_groups(session: Session) -> None:
@@ -114,10 +125,28 @@ def _config(session: Session) -> GroupConfig:
     return GroupConfig(groups, questions, rules)
 
 
+# Every registration page and portal home reads the groups, which a state admin changes rarely: the answer is kept
+# a few seconds per database (as the self-registration switch below); a change made here clears it at once, one made
+# on another instance shows there within SETTING_SECONDS.
+_group_config: tuple[object, float, GroupConfig] | None = None  # (engine, read at, config)
+
+
 def group_config() -> GroupConfig:
     """What the Vaccine group step asks (anyone signed in may read it)."""
-    with session_scope() as session:
-        return _config(session)
+    global _group_config  # one answer for the whole process, like the groups themselves
+    engine, now = get_engine(), time.monotonic()
+    cached = _group_config
+    if cached is not None and cached[0] is engine and now - cached[1] < SETTING_SECONDS:
+        return cached[2]
+    with session_scope() as session:  # not read-only: a fresh system gets its default groups here
+        config = _config(session)
+    _group_config = (engine, now, config)
+    return config
+
+
+def forget_group_config() -> None:
+    global _group_config
+    _group_config = None
 
 
 def evaluate_group(config: GroupConfig, answers: dict[str, str]) -> Group | None:
@@ -137,7 +166,7 @@ def save_group(*, principal: Principal, group_id: int | None, code: str, name_en
     code, name_en = code.strip().upper(), name_en.strip()
     if not code or not name_en:
         raise ValidationFailed('A group needs a code and an English name.')
-    with session_scope() as session:
+    with _then_forget_groups(), session_scope() as session:
         group = session.get(VaccineGroup, group_id) if group_id else VaccineGroup(code=code, name_en=name_en)
         if group is None:
             raise NotFound('No such group.')
@@ -163,7 +192,7 @@ def save_question(*, principal: Principal, question_id: int | None, code: str, t
     code, text_en = code.strip().lower(), text_en.strip()
     if not code or not text_en:
         raise ValidationFailed('A question needs a code and an English text.')
-    with session_scope() as session:
+    with _then_forget_groups(), session_scope() as session:
         question = session.get(GroupQuestion, question_id) if question_id else GroupQuestion(code=code, text_en=text_en)
         if question is None:
             raise NotFound('No such question.')
@@ -183,7 +212,7 @@ def add_rule(*, principal: Principal, question_id: int, answer: str, group_id: i
     require(principal, Action.MANAGE_SETTINGS)
     if answer not in ANSWER_OPTIONS:
         raise ValidationFailed('The answer must be yes or no.')
-    with session_scope() as session:
+    with _then_forget_groups(), session_scope() as session:
         if session.get(GroupQuestion, question_id) is None or session.get(VaccineGroup, group_id) is None:
             raise ValidationFailed('Choose a question and a group.')
         rule = GroupRule(priority=priority, question_id=question_id, answer=answer, group_id=group_id)
@@ -196,7 +225,7 @@ def add_rule(*, principal: Principal, question_id: int, answer: str, group_id: i
 
 def delete_rule(*, principal: Principal, rule_id: int) -> None:
     require(principal, Action.MANAGE_SETTINGS)
-    with session_scope() as session:
+    with _then_forget_groups(), session_scope() as session:
         rule = session.get(GroupRule, rule_id)
         if rule is not None:
             session.delete(rule)

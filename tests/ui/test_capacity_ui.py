@@ -2,9 +2,14 @@
 the portal's pages read the database off the event loop, and the mass-traffic pages stay light."""
 from __future__ import annotations
 
-from nicegui import Client
+import threading
+
+import pytest
+from nicegui import Client, ui
 from nicegui.testing import User
 
+from services.accounts import auth
+from services.portal import household_members, program_status, registration_form, vaccine_groups
 from tests.factories import RECIPIENT, log_in
 
 
@@ -24,3 +29,41 @@ async def test_a_page_that_redirects_leaves_no_client_waiting_for_a_browser(demo
     assert _clients_of('/login', besides=earlier) == []
     await user.open('/portal/registration')
     assert len(_clients_of('/portal/registration')) == 1  # a page that draws keeps its client
+
+
+@pytest.fixture
+def reads_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The database reads that every portal page makes, each still doing its real work, noted when it runs on the
+    event loop (the main thread) instead of a worker thread."""
+    on_loop: list[str] = []
+
+    def note(module: object, name: str) -> None:
+        real = getattr(module, name)
+
+        def noted(*args, **kwargs):  # noqa: ANN202
+            if threading.current_thread() is threading.main_thread():
+                on_loop.append(name)
+            return real(*args, **kwargs)
+        monkeypatch.setattr(module, name, noted)
+
+    for module, name in ((auth, 'resolve_session'), (household_members, 'language_of'),
+                         (household_members, 'household'), (program_status, 'program_summary'),
+                         (registration_form, 'load_registration'), (vaccine_groups, 'group_config')):
+        note(module, name)
+    return on_loop
+
+
+async def test_portal_pages_and_their_clicks_read_the_database_off_the_event_loop(demo, user: User,
+                                                                                  reads_on_the_loop: list[str]) -> None:
+    """While one page waits for the database, the process's other browsers go on (issue 17: the session check,
+    the reader's language and household, the status summary and the registration ran on the loop for every page)."""
+    await log_in(user, RECIPIENT)
+    await user.should_see('Your household')
+    reads_on_the_loop.clear()  # the log-in page's own check of a browser without a session needs no database
+    await user.open('/portal')
+    await user.should_see('Your household')
+    await user.open('/portal/registration?review=1')
+    await user.should_see('This registration takes about 5 minutes', retries=100)
+    user.find(kind=ui.button, content='Start').click()  # saves the step: the click's session check
+    await user.should_see('Street address', retries=100)
+    assert reads_on_the_loop == []
