@@ -8,7 +8,7 @@ from components.error_summary import required as mark_required
 from components.guard import acting_now
 from components.page import PORTAL, page
 from components.portal_frame import PortalContext, acting_recipient, choose_person
-from components.theme import heading
+from components.theme import heading, static_links
 from services.core.errors import ServiceError
 from services.core.i18n import marked as _
 from services.permissions import Action
@@ -70,14 +70,12 @@ async def portal_home(ctx: PortalContext) -> None:
             ui.button(t('Vaccination record'), on_click=lambda: ui.navigate.to('/portal/record'))
         if summary.group is not None:
             ui.label(t('Your vaccine group: {group}').format(group=summary.group_name(ctx.lang))).classes('text-sm')
-    nav = ui.element('nav').classes('column gap-2 w-full')
+    nav = static_links([(t('COVID-19 Vaccine Registration'), '/portal/registration'),
+                        (t('Appointments'), '/portal/appointments'),
+                        (t('Vaccination record'), '/portal/record'),
+                        (t('Household'), '/portal/household')], tag='nav', link_classes='text-base') \
+        .classes('column gap-2 w-full')
     nav.props['aria-label'] = t('Portal')
-    with nav:
-        for label, path in ((t('COVID-19 Vaccine Registration'), '/portal/registration'),
-                            (t('Appointments'), '/portal/appointments'),
-                            (t('Vaccination record'), '/portal/record'),
-                            (t('Household'), '/portal/household')):
-            ui.link(label, path).classes('text-base')
     with ui.card().classes('w-full gap-1'):
         heading(t('Your household'))
         for member in ctx.household:

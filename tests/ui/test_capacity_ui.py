@@ -67,3 +67,18 @@ async def test_portal_pages_and_their_clicks_read_the_database_off_the_event_loo
     user.find(kind=ui.button, content='Start').click()  # saves the step: the click's session check
     await user.should_see('Street address', retries=100)
     assert reads_on_the_loop == []
+
+
+async def test_the_portal_home_draws_its_menu_and_navigation_as_few_elements(demo, user: User) -> None:
+    """Each element costs every connected browser a few dozen Python objects on the server (issue 17): the menu's
+    and the navigation's plain links are one element each, drawn as the same links."""
+    await log_in(user, RECIPIENT)
+    await user.open('/portal')
+    await user.should_see('Your household')
+    assert len(user.client.elements) <= 32  # 50 when each link and list item was an element
+    [menu] = [e for e in user.client.elements.values() if 'cvms-more-panel' in e.classes]
+    assert menu.props['tag'] == 'ul' and 'hidden' in menu.props
+    assert '<li><a class="nicegui-link cvms-more-link" href="/logout">Log out</a></li>' in menu.content
+    [nav] = [e for e in user.client.elements.values() if e.props.get('tag') == 'nav']
+    assert nav.props['aria-label'] == 'Portal'
+    assert '<a class="nicegui-link text-base" href="/portal/record">Vaccination record</a>' in nav.content
