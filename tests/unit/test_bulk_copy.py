@@ -64,3 +64,38 @@ def test_an_upload_keeps_names_and_emails_exactly(demo) -> None:
                 OutboxMessage.dedupe_key == f'welcome:recipient:{recipient_id}')).one()
             assert f'Hello {first},' in message.body_text
             assert message.to_addr == normalize_email(email)
+
+
+def test_allocated_ids_are_fresh_distinct_and_usable_beside_other_writers(demo) -> None:
+    """fast_sql.allocate_ids (PostgreSQL: runs of a sequence's values) between ORM inserts of another unit of work:
+    every id is new, none is handed out twice, and the rows go in under them."""
+    from models import PortalAccount, Role, User
+    from services.core.fast_sql import allocate_ids
+    with session_scope() as session:
+        first = allocate_ids(session.connection(), User.__table__, 1500)
+        insert_rows(session.connection(), User.__table__, ('id', 'email', 'full_name', 'role', 'is_active'),
+                    [(i, f'bulk{i}@example.org', 'Bulk', str(Role.RECIPIENT), True) for i in first],
+                    constants={'created_at': utcnow()})
+    with session_scope() as session:
+        other = User(email='between@example.org', full_name='Between', role=Role.RECIPIENT)
+        session.add(other)
+        session.flush()
+        second = allocate_ids(session.connection(), User.__table__, 700)
+        assert allocate_ids(session.connection(), PortalAccount.__table__, 0) == []
+    assert len(set(first)) == 1500 and len(set(second)) == 700 and first == sorted(first)
+    assert not set(first) & set(second) and other.id not in set(first) | set(second)
+    assert min(second) > max(first)
+
+
+def test_bulk_look_ups_find_exactly_the_stored_values_past_one_statement(demo) -> None:
+    """fast_sql.fetch_in over more values than one SQLite statement takes (PostgreSQL: one array)."""
+    from services.core.fast_sql import fetch_in
+    from services.recipients.registry import registered_keys
+    with session_scope(read_only=True) as session:
+        stored = list(session.exec(select(Recipient.identity_key)))
+        asked = stored + [f'nobody|{n}|2000-01-01' for n in range(2500)]
+        assert registered_keys(session, asked) == set(stored) and stored
+        found = fetch_in(session.connection(), 'SELECT identity_key, id FROM recipient WHERE identity_key IN ({marks})',
+                         asked[::-1])
+        assert sorted(k for k, _ in found) == sorted(stored)
+        assert fetch_in(session.connection(), 'SELECT id FROM recipient WHERE identity_key IN ({marks})', []) == []
