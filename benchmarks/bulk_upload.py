@@ -215,6 +215,65 @@ def baseline_postgres(path: Path, url: str) -> dict:
     return {'seconds': seconds, 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def baseline_job_rows(path: Path, url: str) -> dict:
+    """(child) A second PostgreSQL floor: the rows the job writes per person (user, portal account, set-password
+    token, recipient with its location, organization, account and uploader, welcome email), through the bare csv
+    module and one COPY per table and 10,000 records, in one transaction rolled back afterwards; no validation,
+    no look-ups. Names, keys and emails are the file's (lowercased, with a suffix: the job loaded them already)."""
+    import hashlib
+
+    import psycopg
+
+    from services.portal.accounts import welcome_email
+    subject, body = welcome_email(first_name='{first}', email='{email}', set_password_url='http://cvms.bench/'
+                                  'set-password/[hidden]')
+    started = time.perf_counter()
+    with psycopg.connect(url) as connection:
+        location, organization = connection.execute(
+            "SELECT id, organization_id FROM location WHERE code = 'DEMO1'").fetchone()
+        uploader = connection.execute('SELECT id FROM "user" WHERE email = %s',
+                                      ('manager@demo.cvms.example.org',)).fetchone()[0]
+        ids = {table: connection.execute(f'SELECT coalesce(max(id), 0) FROM "{table}"').fetchone()[0]  # noqa: S608
+               for table in ('user', 'portalaccount', 'recipient')}
+        now, expires = '2026-01-01 00:00:00+00', '2026-01-08 00:00:00+00'
+        with path.open(newline='', encoding='utf-8') as handle:
+            reader = csv.reader(handle)
+            next(reader)
+            records = list(reader)
+        for start in range(0, len(records), 10_000):
+            part = [(start + n, first, last, dob, email.lower() + '.b') for n, (first, last, dob, email)
+                    in enumerate(records[start:start + 10_000], start=1)]
+            with connection.cursor() as cursor:
+                with cursor.copy('COPY "user" (id, email, full_name, role, is_active, created_at) FROM STDIN') as copy:
+                    for n, first, last, _dob, email in part:
+                        copy.write_row((ids['user'] + n, email, f'{first} {last}', 'recipient', True, now))
+                with cursor.copy('COPY portalaccount (id, user_id, email, language, created_at) FROM STDIN') as copy:
+                    for n, _first, _last, _dob, email in part:
+                        copy.write_row((ids['portalaccount'] + n, ids['user'] + n, email, 'en', now))
+                with cursor.copy('COPY passwordtoken (token_hash, user_id, purpose, created_at, expires_at) '
+                                 'FROM STDIN') as copy:
+                    for n, *_ in part:
+                        copy.write_row((hashlib.sha256(os.urandom(32)).hexdigest(), ids['user'] + n, 'welcome', now,
+                                        expires))
+                with cursor.copy('COPY recipient (id, first_name, last_name, date_of_birth, email, identity_key, '
+                                 'first_name_key, last_name_key, portal_account_id, location_id, organization_id, '
+                                 'created_by_user_id, source, created_at) FROM STDIN') as copy:
+                    for n, first, last, dob, email in part:
+                        copy.write_row((ids['recipient'] + n, first, last, dob, email,
+                                        f'{first.lower()}|{last.lower()}|{dob}|b', first.lower(), last.lower(),
+                                        ids['portalaccount'] + n, location, organization, uploader, 'bulk_upload',
+                                        now))
+                with cursor.copy('COPY outboxmessage (to_addr, subject, body_text, dedupe_key, secret, status, '
+                                 'attempts, created_at, next_attempt_at) FROM STDIN') as copy:
+                    for n, first, _last, _dob, email in part:
+                        copy.write_row((email, subject, body.replace('{first}', first).replace('{email}', email),
+                                        f'welcome:recipient:{ids["recipient"] + n}', 'x' * 43, 'pending', 0, now,
+                                        now))
+        seconds = time.perf_counter() - started
+        connection.rollback()
+    return {'seconds': seconds, 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def search_timing() -> dict:
     """(child) The loaded-recipients list at this size: searches, first page, a deep page, a sorted page."""
     from services.recipients.listing import list_recipients
@@ -297,6 +356,8 @@ def child(args: argparse.Namespace) -> None:
     elif task == 'baseline':
         url = os.environ['CVMS_DATABASE_URL']
         result = baseline(Path(args.file), url) if url.startswith('sqlite') else baseline_postgres(Path(args.file), url)
+    elif task == 'baseline-job-rows':
+        result = baseline_job_rows(Path(args.file), os.environ['CVMS_DATABASE_URL'])
     elif task == 'search':
         result = search_timing()
     elif task == 'smtp-server':
@@ -351,6 +412,10 @@ def bench_backend(backend: str, base: int, sizes: list[int], work: Path, *, no_m
             line += (f'\n{"":>14}baseline ({kind}) {floor["seconds"]:5.2f} s {size / floor["seconds"]:>8,.0f} rows/s '
                      f'peak {floor["peak_mb"]:4.0f} MB  ratio {result["seconds"] / floor["seconds"]:4.1f}x  '
                      f'load {os.getloadavg()[0]:.2f}')
+            if backend == 'postgres':
+                rows = run_child(env, '--child', 'baseline-job-rows', '--file', str(path))
+                line += (f'\n{"":>14}baseline 2 (csv+COPY of the job\'s rows: 5 tables) {rows["seconds"]:5.2f} s  '
+                         f'ratio {result["seconds"] / rows["seconds"]:4.1f}x  load {os.getloadavg()[0]:.2f}')
             print(line, flush=True)
             for step, seconds in sorted(result['steps'].items(), key=lambda item: -item[1]):
                 print(f'{"":>14}{step:<40} {seconds:6.2f} s', flush=True)
