@@ -49,6 +49,8 @@ def build_app(*, run_jobs: bool | None = None) -> None:
     from services.core.upload_limit import UploadSizeLimit
 
     settings = get_settings()
+    from components import speedups
+    speedups.install()  # NiceGUI's per-element signature checks, once per function
     if settings.redis_url:
         Storage.redis_url = settings.redis_url  # several app instances share user storage
     for module in pkgutil.walk_packages(pages.__path__, 'pages.'):  # every screen module registers its own routes

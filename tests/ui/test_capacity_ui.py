@@ -82,3 +82,26 @@ async def test_the_portal_home_draws_its_menu_and_navigation_as_few_elements(dem
     [nav] = [e for e in user.client.elements.values() if e.props.get('tag') == 'nav']
     assert nav.props['aria-label'] == 'Portal'
     assert '<a class="nicegui-link text-base" href="/portal/record">Vaccination record</a>' in nav.content
+
+
+def test_the_per_element_signature_check_answers_as_nicegui_and_is_kept_per_function() -> None:
+    from nicegui import helpers
+
+    from components import speedups
+
+    class Handlers:
+        def with_event(self, event) -> None: ...  # noqa: ANN001
+        def without(self) -> None: ...
+        def optional(self, event=None) -> None: ...  # noqa: ANN001
+        def var(self, *args) -> None: ...  # noqa: ANN002
+
+    speedups.install()
+    assert helpers.expects_arguments is speedups.expects_arguments
+    first, second = Handlers(), Handlers()
+    for name, expected in (('with_event', True), ('without', False), ('optional', False), ('var', False)):
+        assert helpers.expects_arguments(getattr(first, name)) is expected
+        assert helpers.expects_arguments(getattr(second, name)) is expected  # the kept answer
+        assert speedups._original(getattr(second, name)) is expected  # NiceGUI's own, for the same method
+    assert helpers.expects_arguments(lambda event: None) is True  # other callables: asked as before
+    assert helpers.expects_arguments(lambda: None) is False
+    assert Handlers.with_event in speedups._by_method
