@@ -165,6 +165,8 @@ async def test_requester_without_an_account_closes_and_reopens_through_the_key_l
     user.find(marker='case-reopen').click()
     await user.should_see('The case is open again.', retries=50)
     assert cases.case_view(principal=agent, case_id=asked.id).summary.state == 'in_progress'
+    # the page redraws with its Close button after the message shows: at load 8 the find came first
+    await user.should_see(marker='case-close', retries=50)
     user.find(marker='case-close').click()  # the requester closes it themselves, before any resolution
     await user.should_see('The case is closed.', retries=50)
     view = cases.case_view(principal=agent, case_id=asked.id)
