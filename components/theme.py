@@ -4,6 +4,7 @@ new page's heading). Served as files, not inline, so a Content-Security-Policy w
 holds."""
 from __future__ import annotations
 
+import hashlib
 from html import escape
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from nicegui import app, ui
 ASSETS = Path(__file__).resolve().parent.parent / 'assets'
 CSS_FILE = ASSETS / 'app.css'
 SCRIPT_URL = '/cvms-static/a11y.js'
+CSS_URL = '/cvms-static/app.css'
+CSS_VERSION = hashlib.sha256(CSS_FILE.read_bytes()).hexdigest()[:12]  # a changed stylesheet is fetched anew
 LANGUAGE = 'en-US'  # the staff screens' language (the html element's lang); the portal sets its reader's
 
 # Quasar's defaults fail AA with white text (positive #21ba45 is 2.56:1, warning #f2c037 1.69:1, info and
@@ -28,15 +31,17 @@ PALETTE = {
 
 
 def register_static() -> None:
-    """Serve the accessibility script (once per app; build_app runs this)."""
+    """Serve the accessibility script and the stylesheet (once per app; build_app runs this)."""
     app.add_static_file(local_file=ASSETS / 'a11y.js', url_path=SCRIPT_URL)
+    app.add_static_file(local_file=CSS_FILE, url_path=CSS_URL)
 
 
 def apply_theme() -> None:
-    """For a page being built: the palette, the stylesheet and the script."""
-    ui.add_css(CSS_FILE)
+    """For a page being built: the palette, the stylesheet and the script. The stylesheet is linked, not inlined:
+    a browser keeps it, and each page load neither reads the file nor sends its 4.7 kB again (issue 17)."""
+    ui.add_head_html(f'<link rel="stylesheet" href="{CSS_URL}?v={CSS_VERSION}">'
+                     f'<script defer src="{SCRIPT_URL}"></script>')
     ui.colors(**PALETTE)
-    ui.add_head_html(f'<script defer src="{SCRIPT_URL}"></script>')
 
 
 def skip_link(target: ui.element, text: str = 'Skip to main content') -> None:

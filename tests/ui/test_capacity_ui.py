@@ -2,6 +2,7 @@
 the portal's pages read the database off the event loop, and the mass-traffic pages stay light."""
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -105,3 +106,13 @@ def test_the_per_element_signature_check_answers_as_nicegui_and_is_kept_per_func
     assert helpers.expects_arguments(lambda event: None) is True  # other callables: asked as before
     assert helpers.expects_arguments(lambda: None) is False
     assert Handlers.with_event in speedups._by_method
+
+
+async def test_pages_link_one_stylesheet_the_browser_keeps_instead_of_inlining_it(demo, user: User) -> None:
+    """Every page used to carry the whole stylesheet inline (read from disk per page load); now it links the file."""
+    page = (await user.http_client.get('/login')).text
+    link = re.search(r'<link rel="stylesheet" href="(/cvms-static/app\.css\?v=[0-9a-f]{12})">', page)
+    assert link is not None
+    assert 'calm blue header' not in page  # the stylesheet's opening comment, no longer in the page
+    sheet = await user.http_client.get(link.group(1))
+    assert sheet.status_code == 200 and 'calm blue header' in sheet.text
