@@ -25,7 +25,8 @@ async def test_a_provider_opening_a_page_of_another_role_is_refused(demo, user: 
     await user.should_see('Not allowed')
     await user.should_see('Your role does not give access to this page.')
     with session_scope() as session:
-        refusal = session.exec(select(AuditEvent).where(AuditEvent.action == 'access_denied')).all()[-1]
+        refusal = session.exec(select(AuditEvent).where(AuditEvent.action == 'access_denied')
+                               .order_by(AuditEvent.id)).all()[-1]
     assert refusal.actor_email == PROVIDER and path in refusal.detail
 
 

@@ -238,7 +238,7 @@ def test_reset_link_expires_after_an_hour_and_welcome_after_seven_days(demo) -> 
         assert timedelta(minutes=59) < row.expires_at - row.created_at <= timedelta(hours=1)
         row.expires_at = utcnow() - timedelta(seconds=1)
         session.add(row)
-        body = body_as_sent(session.exec(select(OutboxMessage)).all()[-1])
+        body = body_as_sent(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()[-1])
     with pytest.raises(auth.TokenInvalid, match='expired'):
         auth.set_password_with_token(token=_link_token(body), new_password='Spring tulips by the river',
                                     browser=BROWSER)
@@ -248,7 +248,7 @@ def test_reset_link_expires_after_an_hour_and_welcome_after_seven_days(demo) -> 
 def test_bad_new_password_keeps_the_link_usable(demo) -> None:
     auth.request_password_reset(email=MANAGER)
     with session_scope() as session:
-        body = body_as_sent(session.exec(select(OutboxMessage)).all()[-1])
+        body = body_as_sent(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()[-1])
     token = _link_token(body)
     with pytest.raises(ServiceError, match='email address'):
         auth.set_password_with_token(token=token, new_password=MANAGER, browser=BROWSER)
