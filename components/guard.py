@@ -66,16 +66,15 @@ async def principal_now() -> Principal | None:
 
 async def acting_now() -> Principal:
     """acting() for async event handlers, with the session checked off the event loop."""
-    principal = await principal_now()
-    if principal is None:
-        ui.navigate.to('/login')
-        raise NotAllowed('Your session has ended. Please log in again.')
-    return principal
+    return _still_signed_in(await principal_now())
 
 
 def acting() -> Principal:
     """For event handlers: the principal now, or NotAllowed when the session has ended meanwhile."""
-    principal = current_principal()
+    return _still_signed_in(current_principal())
+
+
+def _still_signed_in(principal: Principal | None) -> Principal:
     if principal is None:
         ui.navigate.to('/login')
         raise NotAllowed('Your session has ended. Please log in again.')
